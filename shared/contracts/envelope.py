@@ -1,0 +1,155 @@
+"""CloudEvents 1.0 in Kafka binary content mode: attributes in `ce_*` headers, data as JSON body.
+
+The CloudEvents SDK does the binding; this module maps our contracts onto it and turns every
+way a message can be wrong into an `InvalidEvent` whose reasons name the field and the rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event, to_binary_event
+from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
+
+from shared.contracts.base import EventData
+from shared.contracts.catalog import UnknownEventType, contract_for
+
+SPECVERSION = "1.0"
+REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an event was refused: the field (dotted path, or None for the whole event) and rule."""
+
+    field: str | None
+    rule: str
+    message: str
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event of the catalog. Never retried: it goes to a receipt/DLQ."""
+
+    def __init__(self, reasons: Iterable[Reason]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("; ".join(f"{r.field or 'event'}: {r.message} ({r.rule})"
+                                   for r in self.reasons))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One event as it travels: CloudEvents attributes plus the typed data."""
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    data: EventData
+    extensions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def topic(self) -> str:
+        return self.data.topic
+
+    @property
+    def key(self) -> bytes:
+        return self.subject.encode()
+
+
+def wrap(data: EventData, *, source: str, event_id: str | None = None,
+         time: datetime | None = None) -> Envelope:
+    return Envelope(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=data.event_type,
+        time=time or datetime.now(UTC),
+        subject=data.subject(),
+        data=data,
+    )
+
+
+def to_kafka(envelope: Envelope) -> tuple[bytes, Headers, bytes]:
+    """Key, headers and value of the Kafka record for an envelope (binary content mode)."""
+    event = CloudEvent(
+        attributes={
+            "id": envelope.id,
+            "source": envelope.source,
+            "type": envelope.type,
+            "specversion": SPECVERSION,
+            "time": envelope.time,
+            "subject": envelope.subject,
+            "datacontenttype": "application/json",
+            **envelope.extensions,
+        },
+        data=envelope.data.model_dump(mode="json"),
+    )
+    message = to_binary_event(event, key_mapper=lambda _e: envelope.key)
+    return envelope.key, list(message.headers.items()), message.value
+
+
+def from_kafka(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Envelope:
+    """Parse and validate one Kafka record; raise `InvalidEvent` naming every problem found."""
+    header_map = {name.lower(): raw for name, raw in headers if name.lower().startswith("ce_")
+                  or name.lower() == "content-type"}
+    missing = [Reason(name, "required", f"header {name} is missing")
+               for name in REQUIRED_HEADERS if name not in header_map]
+    if missing:
+        raise InvalidEvent(missing)
+    if header_map["ce_specversion"] != SPECVERSION.encode():
+        raise InvalidEvent([Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")])
+    try:
+        event_type = header_map["ce_type"].decode()
+        contract_cls = contract_for(event_type)
+    except UnicodeDecodeError:
+        raise InvalidEvent([Reason("ce_type", "utf-8", "header is not UTF-8")]) from None
+    except UnknownEventType:
+        raise InvalidEvent([Reason("ce_type", "known-type",
+                                   f"{event_type!r} is not in the event catalog")]) from None
+    try:
+        event = from_binary_event(KafkaMessage(headers=header_map, key=key, value=value or b""))
+    except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds for a broken message
+        raise InvalidEvent([Reason(None, "cloudevents-binary", f"not a CloudEvent: {exc}")]) from None
+    payload = event.get_data()
+    try:
+        data = contract_cls.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidEvent(_reasons(exc)) from None
+    attributes = event.get_attributes()
+    time = event.get_time() or datetime.now(UTC)
+    known = {"id", "source", "type", "specversion", "time", "subject", "datacontenttype",
+             "partitionkey", "dataschema"}
+    return Envelope(
+        id=event.get_id(),
+        source=event.get_source(),
+        type=event_type,
+        time=time,
+        subject=event.get_subject() or data.subject(),
+        data=data,
+        extensions={k: str(v) for k, v in attributes.items() if k not in known},
+    )
+
+
+def _reasons(exc: ValidationError) -> list[Reason]:
+    reasons = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or None
+        reasons.append(Reason(path, str(error["type"]), str(error["msg"])))
+    return reasons
+
+
+def header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
+    for key, raw in headers:
+        if key.lower() == name:
+            return raw.decode(errors="replace")
+    return None
+
+
+def as_json(data: EventData) -> dict[str, Any]:
+    return data.model_dump(mode="json")

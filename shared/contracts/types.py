@@ -1,0 +1,362 @@
+"""Value types shared by the event contracts: constrained strings, enums and field groups.
+
+The constraints live here so every context checks a region code, an id or a pseudonym the
+same way, and a rejected payload names the field that broke the rule. Enum values are stable
+English codes; the Indonesian field terms are documented beside them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from shared.contracts.base import EventData
+
+# --- Kemendagri region codes -----------------------------------------------------------------
+# Codes, not names: names change spelling, codes change only by decree (keep the edition).
+
+ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
+"""Province code, 2 digits, e.g. ``74``."""
+RegencyCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}$")]
+"""Regency/city code, e.g. ``74.71`` (01–69 regencies, 71–99 cities)."""
+DistrictCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
+"""District (kecamatan) code, e.g. ``74.71.01``."""
+VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
+"""Village code, e.g. ``74.71.01.1001`` (suffix 1xxx kelurahan, 2xxx desa)."""
+
+# --- Identifiers -----------------------------------------------------------------------------
+# Letters, digits and hyphens only: an id field must not be able to carry a name or a phone
+# number with spaces or a plus sign, which would put identity on the bus.
+
+EntityId = Annotated[
+    str, StringConstraints(min_length=16, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
+]
+"""Opaque id of an aggregate or record: a UUID or ULID as a string."""
+
+ClientRef = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""Pseudonym of a client: lowercase hex HMAC-SHA256, keyed with a platform secret, of the
+normalised NIK (or of another stable identity key when the client has no NIK)."""
+
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
+"""A CloudEvents ``id`` as a provincial system sent it: any non-blank string."""
+
+EventTypeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._-]+$")
+]
+"""A CloudEvents ``type``, e.g. ``id.go.bnn.ibm.client-case.ClientScreened.v1``."""
+
+OfficeCode = Annotated[str, StringConstraints(pattern=r"^(BNNP-\d{2}|BNNK-\d{2}\.\d{2})$")]
+"""A BNN facilitating office: ``BNNP-<province>`` or ``BNNK-<regency/city>``."""
+
+FacilityCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.-]+$")
+]
+"""Code of a receiving facility (clinic, balai, loka, hospital, IPWL)."""
+
+DecreeNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=80, pattern=r"^[0-9A-Za-z./-]+$")
+]
+"""Number of a decree (Surat Keputusan), e.g. ``141/07/KEL-MDG/2025``: no spaces, so not prose."""
+
+RuleSetVersion = Annotated[
+    str, StringConstraints(min_length=3, max_length=64, pattern=r"^[a-z0-9.-]+/[0-9A-Za-z.-]+$")
+]
+"""Version of the scoring rule set, ``<instrument>/<edition>``, e.g. ``assist-3.1/2026.1``."""
+
+AgeBand = Annotated[str, StringConstraints(pattern=r"^(\d{1,2}-\d{1,2}|\d{1,2}\+)$")]
+"""A coarse age band, e.g. ``15-19`` or ``65+``; never a birth date or an exact age."""
+
+RuleCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+]
+"""A short machine-readable rule name, e.g. ``string_pattern_mismatch``."""
+
+FieldPath = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+]
+"""A dotted path to a field of a payload, list items by index, e.g. ``scores.2.score``."""
+
+FiscalYear = Annotated[int, Field(ge=2000, le=2100)]
+"""A calendar (and Indonesian fiscal) year."""
+
+CaseWeek = Annotated[int, Field(ge=1, le=16)]
+"""Week of the 16-week service course: 1 is screening, 2–16 intake through aftercare."""
+
+
+# --- Enums -----------------------------------------------------------------------------------
+
+
+class FundingSource(StrEnum):
+    """Where a unit's money for a year comes from."""
+
+    BNN = "bnn"  # national budget (APBN) through BNN
+    APBD = "apbd"  # regional budget: "self-formed" (mandiri) units
+    DANA_DESA = "dana_desa"  # village fund from the national budget
+    ADD = "add"  # Alokasi Dana Desa: village allocation from the regency budget
+    SELF_HELP = "self_help"  # swadaya masyarakat
+    CSR = "csr"  # company social responsibility funds
+
+
+class UnitFormation(StrEnum):
+    """How a unit came to be formed."""
+
+    BNN_TARGET = "bnn_target"  # formed against BNN's national yearly target
+    MANDIRI = "mandiri"  # self-formed by the region or village with its own budget
+
+
+class UnitStatus(StrEnum):
+    """Administrative status of a unit. Whether it is *operational* in a period is not a
+    status: reporting derives it from the activities the unit holds."""
+
+    ACTIVE = "active"  # aktif
+    SUSPENDED = "suspended"  # dibekukan sementara: may resume
+    DISSOLVED = "dissolved"  # dibubarkan: a revival is a change back to active
+
+
+class UnitStatusReason(StrEnum):
+    """Why a unit's status changed: a code, never free text."""
+
+    NO_ACTIVITY = "no_activity"
+    AGENTS_UNAVAILABLE = "agents_unavailable"
+    FUNDING_ENDED = "funding_ended"
+    VILLAGE_DECISION = "village_decision"  # keputusan kepala desa / lurah
+    FACILITATOR_REVIEW = "facilitator_review"  # after BNNP/BNNK supervision
+    ACTIVITY_RESUMED = "activity_resumed"  # revival of a suspended or dissolved unit
+    MERGED = "merged"
+    REGION_CHANGED = "region_changed"  # the village split or merged by decree
+    DATA_CORRECTION = "data_correction"
+    OTHER = "other"
+
+
+class AgentRole(StrEnum):
+    """An agent's role in the unit's team."""
+
+    COORDINATOR = "coordinator"  # koordinator / ketua
+    MEMBER = "member"  # anggota
+
+
+class TrainingKind(StrEnum):
+    """Kind of training a recovery agent completed."""
+
+    BASIC = "basic"  # pelatihan dasar agen pemulihan
+    ASSIST_SCREENING = "assist_screening"  # administering WHO ASSIST v3.1
+    ADVANCED = "advanced"  # pelatihan lanjutan
+    REFRESHER = "refresher"  # penyegaran
+
+
+class AgentDeactivationReason(StrEnum):
+    """Why an agent stopped serving in a unit: a code, never free text."""
+
+    RESIGNED = "resigned"
+    MOVED_AWAY = "moved_away"
+    INACTIVE = "inactive"
+    TERM_ENDED = "term_ended"
+    DISMISSED = "dismissed"  # by the village head's decree
+    DECEASED = "deceased"
+    UNIT_DISSOLVED = "unit_dissolved"
+    OTHER = "other"
+
+
+class RiskLevel(StrEnum):
+    """ASSIST risk level. Indonesian practice: low = *ringan*, moderate = *sedang*,
+    high = *berat*."""
+
+    LOW = "low"  # ringan: general advice, stays in the unit
+    MODERATE = "moderate"  # sedang: brief intervention; unit or Klinik Pratama (per province)
+    HIGH = "high"  # berat: brief intervention and referral to residential care
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+
+_RISK_RANK = {RiskLevel.LOW: 0, RiskLevel.MODERATE: 1, RiskLevel.HIGH: 2}
+
+
+class AssistSubstance(StrEnum):
+    """The ten WHO ASSIST v3.1 substance classes, items a to j."""
+
+    TOBACCO = "tobacco"  # a
+    ALCOHOL = "alcohol"  # b
+    CANNABIS = "cannabis"  # c
+    COCAINE = "cocaine"  # d
+    AMPHETAMINE_TYPE_STIMULANTS = "amphetamine_type_stimulants"  # e: shabu, ecstasy
+    INHALANTS = "inhalants"  # f
+    SEDATIVES = "sedatives"  # g
+    HALLUCINOGENS = "hallucinogens"  # h
+    OPIOIDS = "opioids"  # i
+    OTHER = "other"  # j
+
+
+class Programme(StrEnum):
+    """IBM sub-programme under which a screening took place."""
+
+    SIL = "sil"  # Skrining Intervensi Lapangan: field screening with a brief intervention
+    PBM = "pbm"  # Pemulihan Berbasis Masyarakat: community-based recovery in the unit
+
+
+class Sex(StrEnum):
+    """Sex as recorded for aggregate reporting only."""
+
+    MALE = "male"  # laki-laki
+    FEMALE = "female"  # perempuan
+
+
+class AdmissionRoute(StrEnum):
+    """How a client came to the unit."""
+
+    VOLUNTARY = "voluntary"  # sukarela: self or family
+    COMPULSORY = "compulsory"  # ordered by an integrated assessment team (TAT) after arrest
+    AFTERCARE = "aftercare"  # bina lanjut after another service
+
+
+class AftercareSource(StrEnum):
+    """The service a client finished before coming to the unit for aftercare."""
+
+    PBM = "pbm"  # community-based recovery in another unit
+    SIL = "sil"  # a field screening brief intervention
+    KLINIK_PRATAMA = "klinik_pratama"  # outpatient care at a Klinik Pratama BNN
+    BALAI = "balai"  # inpatient care at a Balai/Loka Rehabilitasi BNN
+
+
+class CaseStage(StrEnum):
+    """Stage of a client's case along the 16-week course."""
+
+    SCREENING = "screening"  # skrining (week 1)
+    INTAKE = "intake"  # penerimaan awal
+    SERVICES = "services"  # konseling dan dukungan
+    AFTERCARE = "aftercare"  # bina lanjut
+    CLOSED = "closed"
+
+
+class ClosureOutcome(StrEnum):
+    """How a case ended."""
+
+    COMPLETED = "completed"
+    DROPPED_OUT = "dropped_out"
+    REFERRED_OUT = "referred_out"
+    MOVED = "moved"
+    DIED = "died"
+    OTHER = "other"
+
+
+class ReferralDestinationType(StrEnum):
+    """Kind of service a client is referred to."""
+
+    KLINIK_PRATAMA = "klinik_pratama"  # Klinik Pratama BNN: outpatient
+    BALAI_REHABILITASI = "balai_rehabilitasi"  # Balai Rehabilitasi BNN: residential
+    LOKA_REHABILITASI = "loka_rehabilitasi"  # Loka Rehabilitasi BNN: residential
+    RUMAH_SAKIT = "rumah_sakit"  # hospital
+    IPWL = "ipwl"  # Institusi Penerima Wajib Lapor: mandatory self-report
+    OTHER = "other"
+
+
+class ReferralReason(StrEnum):
+    """Why a client was referred: a code, never free text."""
+
+    HIGH_RISK = "high_risk"
+    MODERATE_RISK = "moderate_risk"  # the province's routing policy sends moderate risk on
+    MEDICAL_NEED = "medical_need"
+    PSYCHIATRIC_NEED = "psychiatric_need"
+    MANDATORY_SELF_REPORT = "mandatory_self_report"  # wajib lapor at an IPWL
+    CLIENT_REQUEST = "client_request"
+    OTHER = "other"
+
+
+class ReferralResolution(StrEnum):
+    """What became of a referral, as far as the unit knows."""
+
+    ACCEPTED = "accepted"  # the destination accepted the client
+    ATTENDED = "attended"  # the client started the service there
+    DECLINED = "declined"  # the client or the destination declined
+    NO_SHOW = "no_show"  # the client did not arrive
+
+
+class RelapseSource(StrEnum):
+    """How a relapse became known to the unit."""
+
+    SELF_REPORT = "self_report"
+    FAMILY_REPORT = "family_report"
+    AGENT_OBSERVATION = "agent_observation"
+    URINE_TEST = "urine_test"
+    RESCREENING = "rescreening"
+
+
+class SessionType(StrEnum):
+    """Kind of session in a client's case plan."""
+
+    INTAKE = "intake"  # penerimaan awal
+    BRIEF_INTERVENTION = "brief_intervention"  # intervensi singkat
+    INDIVIDUAL_COUNSELLING = "individual_counselling"  # konseling individu
+    GROUP_COUNSELLING = "group_counselling"  # konseling kelompok
+    FAMILY_COUNSELLING = "family_counselling"  # konseling keluarga
+    PSYCHOEDUCATION = "psychoeducation"  # psikoedukasi
+    HOME_VISIT = "home_visit"  # kunjungan rumah
+    RESCREENING = "rescreening"  # ASSIST again to measure change
+    AFTERCARE = "aftercare"  # bina lanjut
+
+
+class SessionMissReason(StrEnum):
+    """Why a planned session did not take place: a code, never free text."""
+
+    CLIENT_ABSENT = "client_absent"
+    CLIENT_UNREACHABLE = "client_unreachable"
+    CLIENT_RESCHEDULED = "client_rescheduled"
+    AGENT_UNAVAILABLE = "agent_unavailable"
+    FORCE_MAJEURE = "force_majeure"  # disaster, weather, access cut
+    OTHER = "other"
+
+
+class ActivityType(StrEnum):
+    """Community activity a unit holds; these make a unit count as operational."""
+
+    AWARENESS = "awareness"  # sosialisasi
+    MAPPING = "mapping"  # pemetaan
+    OUTREACH = "outreach"  # penjangkauan
+    SCREENING_DAY = "screening_day"  # hari skrining
+
+
+# --- Field groups ----------------------------------------------------------------------------
+
+
+class ContractPart(BaseModel):
+    """A nested object inside an event: tolerant and immutable like the event itself."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UnitScopedEvent(EventData):
+    """Fields every domain event carries so reporting can aggregate by region and unit.
+
+    The region is the unit's village, never a client's home: the unit's place is public, a
+    client's address is not.
+    """
+
+    unit_id: EntityId = Field(
+        description="Id of the unit IBM the fact belongs to.",
+        examples=["01JB7Q2M5X9R3T8V6W4Y2Z0A1C"],
+    )
+    province_code: ProvinceCode = Field(
+        description="Kemendagri province code of the unit's village (2 digits).",
+        examples=["74"],
+    )
+    village_code: VillageCode = Field(
+        description="Kemendagri code of the village (desa/kelurahan) where the unit is formed.",
+        examples=["74.71.01.1001"],
+    )
+
+    @field_validator("village_code")
+    @classmethod
+    def _village_in_province(cls, value: str, info: ValidationInfo) -> str:
+        province = info.data.get("province_code")
+        if province is not None and not value.startswith(f"{province}."):
+            raise ValueError(f"village code must lie in province {province}")
+        return value
+
+
+def require_different(value: object, info: ValidationInfo, other: str) -> None:
+    """Reject a change event whose new value equals the old one (nothing happened)."""
+    if info.data.get(other) == value:
+        raise ValueError(f"must differ from {other}")

@@ -1,0 +1,72 @@
+"""Kafka clients configured the one safe way: idempotent `acks=all` producers, and consumers
+that start from the earliest offset and commit only after the effect is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names with an optional prefix, so tests and tenants get their own fresh topics."""
+
+    prefix: str = ""
+
+    def name(self, topic: str) -> str:
+        return f"{self.prefix}{topic}"
+
+    def dead_letter(self, group: str) -> str:
+        return self.name(f"ibm.{group}.dlq")
+
+    def redrive(self, group: str) -> str:
+        return self.name(f"ibm.{group}.redrive")
+
+
+def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+
+
+def make_consumer(bootstrap_servers: str, *topics: str, group_id: str | None,
+                  client_id: str, max_poll_records: int = 500) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_poll_records,
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int] | Iterable[str],
+                        *, default_partitions: int = 3) -> None:
+    """Create the topics that do not exist yet (partition counts are per-topic configuration)."""
+    wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, default_partitions)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(name, num_partitions=count, replication_factor=1)
+               for name, count in wanted.items() if name not in existing]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()

@@ -1,0 +1,121 @@
+"""Reading and redriving a consumer group's dead letters.
+
+`redrive` moves every dead letter not yet redriven onto the group's redrive topic, which the
+group's consumer also reads, so only that group sees the message again. The redriver commits
+its own offsets, so running it twice does not redrive twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
+from shared.messaging.consumer import DLQ_HEADERS
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: str | None
+    event_id: str | None
+    event_type: str | None
+    reason: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    attempts: int
+    failed_at: str
+
+
+def _parse(record_partition: int, record_offset: int, key: bytes | None,
+           headers: list[tuple[str, bytes]]) -> DeadLetter:
+    h = {name: value.decode(errors="replace") for name, value in headers}
+    return DeadLetter(
+        partition=record_partition, offset=record_offset,
+        key=key.decode(errors="replace") if key is not None else None,
+        event_id=h.get("ce_id"), event_type=h.get("ce_type"), reason=h.get("dlq_reason", ""),
+        original_topic=h.get("dlq_original_topic", ""),
+        original_partition=int(h.get("dlq_original_partition", "-1")),
+        original_offset=int(h.get("dlq_original_offset", "-1")),
+        attempts=int(h.get("dlq_attempts", "0")), failed_at=h.get("dlq_failed_at", ""),
+    )
+
+
+async def list_dead_letters(bootstrap_servers: str, group: str,
+                            topics: Topics | None = None) -> list[DeadLetter]:
+    """Every dead letter of the group, oldest first per partition (reads, commits nothing)."""
+    topic = (topics or Topics()).dead_letter(group)
+    consumer = make_consumer(bootstrap_servers, group_id=None, client_id=f"{group}-dlq-list")
+    await consumer.start()
+    try:
+        assigned = await _assign_all(consumer, bootstrap_servers, topic)
+        await consumer.seek_to_beginning(*assigned)
+        letters: list[DeadLetter] = []
+        async for record in _read_to_end(consumer, assigned):
+            letters.append(_parse(record.partition, record.offset, record.key, list(record.headers)))
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = None) -> int:
+    """Send every dead letter not yet redriven back to the group; returns how many."""
+    names = topics or Topics()
+    source = names.dead_letter(group)
+    # Manual assignment, but offsets stored under a group of its own: each letter goes once.
+    consumer = make_consumer(bootstrap_servers, group_id=f"{group}.redriver",
+                             client_id=f"{group}-redriver")
+    producer = make_producer(bootstrap_servers, client_id=f"{group}-redriver")
+    await consumer.start()
+    await producer.start()
+    moved = 0
+    try:
+        assigned = await _assign_all(consumer, bootstrap_servers, source)
+        for tp in assigned:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+        async for record in _read_to_end(consumer, assigned):
+            headers = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]
+            headers.append(("redriven_from",
+                            f"{source}:{record.partition}:{record.offset}".encode()))
+            await producer.send_and_wait(names.redrive(group), value=record.value,
+                                         key=record.key, headers=headers)
+            await consumer.commit({TopicPartition(source, record.partition): record.offset + 1})
+            moved += 1
+        return moved
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _assign_all(consumer: AIOKafkaConsumer, bootstrap_servers: str,
+                      topic: str) -> list[TopicPartition]:
+    await ensure_topics(bootstrap_servers, [topic])
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - the topic may be new
+    partitions = consumer.partitions_for_topic(topic) or set()
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    return assigned
+
+
+async def _read_to_end(consumer: AIOKafkaConsumer,
+                       assigned: list[TopicPartition]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Records from the current positions up to the end offsets taken now."""
+    ends = await consumer.end_offsets(assigned)
+    remaining = {tp for tp in assigned if await consumer.position(tp) < ends[tp]}
+    while remaining:
+        batches = await consumer.getmany(*remaining, timeout_ms=1000)
+        for tp, records in batches.items():
+            for record in records:
+                if record.offset < ends[tp]:
+                    yield record
+            if records and records[-1].offset >= ends[tp] - 1:
+                remaining.discard(tp)

@@ -1,0 +1,72 @@
+"""Settings every service shares, read from the environment by pydantic-settings.
+
+Each service subclasses `ServiceSettings` and sets its name; nothing reads settings at import
+time. Outside development the services refuse to start with the development secrets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "development-only-secret-not-for-production"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+def default_state_dir() -> Path:
+    # /var/tmp survives reboots and is traversable by the unprivileged PostgreSQL owner.
+    return Path("/var/tmp/pulih")
+
+
+class ServiceSettings(BaseSettings):
+    """What a service needs to run. Environment variables: PULIH_<FIELD>, plus the aliases."""
+
+    model_config = SettingsConfigDict(env_prefix="PULIH_", extra="ignore")
+
+    service_name: str = Field(description="One name everywhere: folder, group, database.")
+    environment: Environment = Environment.development
+    state_dir: Path = Field(default_factory=default_state_dir,
+                            description="Where SQLite files and local infrastructure live.")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PULIH_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "PULIH_OTEL_ENDPOINT"),
+    )
+    otel_console: bool = False
+    log_level: str = "INFO"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_idle_seconds: float = Field(default=0.2, gt=0)
+    consumer_batch_size: int = Field(default=500, ge=1)
+    consumer_max_attempts: int = Field(default=3, ge=1,
+                                       description="Tries before a message is dead-lettered.")
+    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.state_dir / 'data' / f'{self.service_name}.db'}"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
+        if (self.environment is Environment.production
+                and self.secret_key.get_secret_value() == DEV_SECRET):
+            raise ValueError("PULIH_SECRET_KEY must be set in production")
+        return self

@@ -1,0 +1,119 @@
+"""OpenTelemetry traces, W3C trace-context propagation through Kafka headers, JSON logs
+that carry trace ids, and the Prometheus metrics every service exposes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+from shared.settings import ServiceSettings
+
+EVENTS_PUBLISHED = Counter("pulih_events_published", "Events the outbox relay published.",
+                           ["service", "topic"])
+EVENTS_CONSUMED = Counter("pulih_events_consumed",
+                          "Events a consumer handled, by outcome (applied, duplicate, dead_lettered).",
+                          ["service", "topic", "outcome"])
+HANDLER_FAILURES = Counter("pulih_handler_failures", "Failed attempts to apply an event.",
+                           ["service", "topic"])
+OUTBOX_BACKLOG = Gauge("pulih_outbox_backlog", "Outbox rows not yet published.", ["service"])
+CONSUMER_LAG = Gauge("pulih_consumer_lag", "Messages behind the partition's end.",
+                     ["service", "topic", "partition"])
+RELAY_BATCH_SECONDS = Histogram("pulih_relay_batch_seconds", "Time to publish one outbox batch.",
+                                ["service"])
+
+
+def setup_tracing(service_name: str, settings: ServiceSettings | None = None,
+                  exporter: SpanExporter | None = None) -> TracerProvider:
+    """Install the process's tracer provider: OTLP when configured, console on request, or the
+    given exporter (tests). Without any exporter spans still get ids, for log correlation."""
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if settings is not None and settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint)))
+    if settings is not None and settings.otel_console:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer(name: str = "pulih") -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def inject_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as Kafka headers (`traceparent`, `tracestate`)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+def extract_context(headers: Iterable[tuple[str, bytes]]) -> otel_context.Context:
+    carrier = {name: value.decode(errors="replace") for name, value in headers
+               if name in ("traceparent", "tracestate")}
+    return propagate.extract(carrier)
+
+
+def context_from_mapping(carrier: Mapping[str, str]) -> otel_context.Context:
+    return propagate.extract(dict(carrier))
+
+
+# Defence in depth: even if a developer logs a payload by mistake, NIK-like (16 digits) and
+# phone-like numbers never reach the log sink in plain text.
+_REDACTIONS = (
+    (re.compile(r"(?<!\d)\d{16}(?!\d)"), "[redacted-nik]"),
+    (re.compile(r"(?<![\w\d])(?:\+62|62|0)8\d{7,11}(?!\d)"), "[redacted-phone]"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _TraceAndRedact(logging.Filter):
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        self.service_name = service_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span = trace.get_current_span().get_span_context()
+        record.service = self.service_name
+        record.trace_id = format(span.trace_id, "032x") if span.is_valid else None
+        record.span_id = format(span.span_id, "016x") if span.is_valid else None
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def setup_logging(service_name: str, level: str = "INFO") -> None:
+    """JSON lines on stderr, each carrying service, trace_id and span_id."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(span_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    ))
+    handler.addFilter(_TraceAndRedact(service_name))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
