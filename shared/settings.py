@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset.")
+    topic_prefix: str = Field(default="", description="Prefix for every topic name (tests, tenants).")
+    migrate_on_start: bool = Field(default=True,
+                                   description="Run the service's migrations when it starts.")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     otel_exporter_otlp_endpoint: str | None = Field(

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.settings import ServiceSettings
 
@@ -117,3 +118,16 @@ def setup_logging(service_name: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Database spans for one engine. The instrumentor's `instrument(engine=…)` works only for
+    the first engine of a process (it is a singleton), and each test and service process builds
+    several, so we attach its per-engine tracer directly."""
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    usage = get_meter("pulih.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections")
+    EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
+                 engine.sync_engine, usage)

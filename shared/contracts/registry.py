@@ -118,9 +118,7 @@ class UnitFundingRecorded(UnitScopedEvent):
     )
 
 
-@contract(
-    context=CONTEXT, name="RecoveryAgentAppointed", version=1, topic=TOPIC, subject="unit_id"
-)
+@contract(context=CONTEXT, name="RecoveryAgentAppointed", version=1, topic=TOPIC, subject="unit_id")
 class RecoveryAgentAppointed(UnitScopedEvent):
     """A resident was appointed recovery agent (agen pemulihan) of a unit by the village
     head's decree. Produced by `registry`. The agent appears only by a pseudonymous id."""

@@ -10,7 +10,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from shared.contracts.base import EventData
 
@@ -20,7 +27,7 @@ from shared.contracts.base import EventData
 ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 """Province code, 2 digits, e.g. ``74``."""
 RegencyCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}$")]
-"""Regency/city code, e.g. ``74.71`` (01–69 regencies, 71–99 cities)."""
+"""Regency/city code, e.g. ``74.71`` (01-69 regencies, 71-99 cities)."""
 DistrictCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
 """District (kecamatan) code, e.g. ``74.71.01``."""
 VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
@@ -39,13 +46,13 @@ ClientRef = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 """Pseudonym of a client: lowercase hex HMAC-SHA256, keyed with a platform secret, of the
 normalised NIK (or of another stable identity key when the client has no NIK)."""
 
-MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
-"""A CloudEvents ``id`` as a provincial system sent it: any non-blank string."""
+# Receipts echo what a province sent, so these two accept any CloudEvents-valid string: a
+# receipt must be buildable even for an event whose type or id is odd.
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+"""A CloudEvents ``id`` as a provincial system sent it."""
 
-EventTypeName = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._-]+$")
-]
-"""A CloudEvents ``type``, e.g. ``id.go.bnn.ibm.client-case.ClientScreened.v1``."""
+EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+"""A CloudEvents ``type`` as sent, e.g. ``id.go.bnn.ibm.client-case.ClientScreened.v1``."""
 
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^(BNNP-\d{2}|BNNK-\d{2}\.\d{2})$")]
 """A BNN facilitating office: ``BNNP-<province>`` or ``BNNK-<regency/city>``."""
@@ -68,21 +75,22 @@ RuleSetVersion = Annotated[
 AgeBand = Annotated[str, StringConstraints(pattern=r"^(\d{1,2}-\d{1,2}|\d{1,2}\+)$")]
 """A coarse age band, e.g. ``15-19`` or ``65+``; never a birth date or an exact age."""
 
+# Rejection reasons are built from pydantic errors and from envelope checks (rules such as
+# ``equals:1.0`` or ``known-type``, fields such as ``ce_type``): kept loose enough that a
+# receipt can always be built, since a receipt that fails validation would be a silent drop.
 RuleCode = Annotated[
-    str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 ]
-"""A short machine-readable rule name, e.g. ``string_pattern_mismatch``."""
+"""A short machine-readable rule name, e.g. ``string_pattern_mismatch`` or ``known-type``."""
 
-FieldPath = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
-]
+FieldPath = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^\S+$")]
 """A dotted path to a field of a payload, list items by index, e.g. ``scores.2.score``."""
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2100)]
 """A calendar (and Indonesian fiscal) year."""
 
 CaseWeek = Annotated[int, Field(ge=1, le=16)]
-"""Week of the 16-week service course: 1 is screening, 2–16 intake through aftercare."""
+"""Week of the 16-week service course: 1 is screening, 2-16 intake through aftercare."""
 
 
 # --- Enums -----------------------------------------------------------------------------------

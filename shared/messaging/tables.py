@@ -58,3 +58,42 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     return PlatformTables(outbox=outbox, inbox=inbox)
+
+
+def create_platform_tables_v1() -> None:
+    """Alembic operations creating the v1 outbox and inbox; frozen, called by each service's
+    first migration. A later change to the tables is a new migration, not an edit here."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    pending = sa.text("sent_at IS NULL")
+    op.create_index("ix_outbox_pending", "outbox", ["id"],
+                    postgresql_where=pending, sqlite_where=pending)
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(255), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_platform_tables_v1() -> None:
+    from alembic import op
+
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.drop_table("outbox")

@@ -1,0 +1,11 @@
+"""Settings of the scheduling service (environment: PULIH_*, KAFKA_BOOTSTRAP_SERVERS)."""
+
+from __future__ import annotations
+
+from shared.settings import ServiceSettings
+
+SERVICE_NAME = "scheduling"
+
+
+class Settings(ServiceSettings):
+    service_name: str = SERVICE_NAME

@@ -1,0 +1,200 @@
+"""`pulih`: the one front door for people and scripts. Later issues add their own commands."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.settings import ServiceSettings, default_state_dir
+
+app = typer.Typer(help="Pulih platform commands.", no_args_is_help=True)
+infra_app = typer.Typer(help="Local Kafka and PostgreSQL on loopback (no Docker needed).")
+dlq_app = typer.Typer(help="Dead letters of a consumer group.")
+db_app = typer.Typer(help="Service databases.")
+app.add_typer(infra_app, name="infra")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
+
+SERVICES = {
+    "registry": "services.registry",
+    "client-case": "services.client_case",
+    "scheduling": "services.scheduling",
+    "reporting": "services.reporting",
+    "gateway": "services.gateway",
+}
+DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "client-case": 8002, "scheduling": 8003,
+                 "reporting": 8004}
+ROOT = Path(__file__).resolve().parents[1]
+
+ServiceArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")]
+
+
+def _service_module(name: str, part: str) -> Any:
+    if name not in SERVICES:
+        raise typer.BadParameter(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
+    return importlib.import_module(f"{SERVICES[name]}.{part}")
+
+
+def _settings(name: str, **overrides: Any) -> ServiceSettings:
+    settings_cls = _service_module(name, "settings").Settings
+    env_port = os.environ.get("PULIH_HTTP_PORT")
+    if env_port is None:
+        overrides.setdefault("http_port", DEFAULT_PORTS[name])
+    settings: ServiceSettings = settings_cls(**overrides)
+    return settings
+
+
+@app.command()
+def serve(service: ServiceArg) -> None:
+    """Run one service: HTTP API, outbox relay and consumers, until SIGTERM."""
+    import uvicorn
+
+    from shared.telemetry import setup_logging, setup_tracing
+
+    settings = _settings(service)
+    setup_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings.service_name, settings)
+    application = _service_module(service, "app").build(settings)
+    uvicorn.run(application, host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False)
+
+
+@app.command()
+def run() -> None:
+    """Start local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and all five services.
+
+    One process, each service on its own port, SQLite under the state dir.
+    """
+    import uvicorn
+
+    from shared.telemetry import setup_logging, setup_tracing
+
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        broker = _local_kafka()
+        broker.start()
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    setup_logging("pulih", os.environ.get("PULIH_LOG_LEVEL", "INFO"))
+    setup_tracing("pulih", _settings("gateway"))
+    servers = []
+    for name in SERVICES:
+        settings = _settings(name)
+        application = _service_module(name, "app").build(settings)
+        servers.append(uvicorn.Server(uvicorn.Config(
+            application, host=settings.http_host, port=settings.http_port,
+            log_config=None, access_log=False)))
+        typer.echo(f"{name:12} http://{settings.http_host}:{settings.http_port}  "
+                   f"(/health/ready, /metrics, /docs)")
+
+    async def serve_all() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(serve_all())
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("PULIH_STATE_DIR", default_state_dir()))
+
+
+def _local_kafka() -> Any:
+    from shared.infra.kafka import KafkaBroker
+
+    port = int(os.environ.get("PULIH_KAFKA_PORT", "9092"))
+    return KafkaBroker(_state_dir() / "infra" / "kafka", port, port + 1)
+
+
+def _local_postgres() -> Any:
+    from shared.infra.postgres import PostgresCluster
+
+    return PostgresCluster(_state_dir() / "infra" / "postgres",
+                           int(os.environ.get("PULIH_PG_PORT", "55432")))
+
+
+@infra_app.command("up")
+def infra_up(postgres: bool = typer.Option(True, help="Also start PostgreSQL.")) -> None:
+    """Start Kafka (and PostgreSQL); print the environment that points at them."""
+    broker = _local_kafka()
+    broker.start()
+    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")
+    if postgres:
+        cluster = _local_postgres()
+        cluster.start()
+        typer.echo(f"export PULIH_TEST_POSTGRES_URL={cluster.url()}")
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop what `infra up` started (data stays under the state dir)."""
+    for name, part in (("kafka", _local_kafka()), ("postgres", _local_postgres())):
+        typer.echo(f"{name}: {'stopped' if part.stop() else 'was not running'}")
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    broker, cluster = _local_kafka(), _local_postgres()
+    typer.echo(f"kafka     {'running' if broker.running() else 'stopped'}  "
+               f"{broker.bootstrap_servers}  {broker.data_dir}")
+    typer.echo(f"postgres  {'running' if cluster.running() else 'stopped'}  "
+               f"{cluster.url()}  {cluster.data_dir}")
+
+
+def _bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def _topics() -> Any:
+    from shared.messaging.broker import Topics
+
+    return Topics(os.environ.get("PULIH_TOPIC_PREFIX", ""))
+
+
+@dlq_app.command("list")
+def dlq_list(group: Annotated[str, typer.Argument(help="Consumer group (service name).")]) -> None:
+    """Show every dead letter of a group: where it came from and why."""
+    from shared.messaging.dlq import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(_bootstrap(), group, _topics()))
+    for d in letters:
+        typer.echo(f"{d.partition}:{d.offset}  {d.original_topic}[{d.original_partition}]"
+                   f"@{d.original_offset}  {d.event_type or '-'}  {d.event_id or '-'}  "
+                   f"attempts={d.attempts}  {d.reason}")
+    typer.echo(f"{len(letters)} dead letter(s) for {group}")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(group: Annotated[str, typer.Argument(help="Consumer group (service name).")]) -> None:
+    """Send the group's dead letters back to it (each one once)."""
+    from shared.messaging.dlq import redrive
+
+    moved = asyncio.run(redrive(_bootstrap(), group, _topics()))
+    typer.echo(f"redrove {moved} dead letter(s) to {group}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(service: ServiceArg) -> None:
+    """Apply the service's migrations to its database."""
+    from shared.migrations import upgrade
+
+    db = _service_module(service, "db")
+    settings = _settings(service)
+    upgrade(db.MIGRATIONS, settings.resolved_database_url, settings.service_name)
+    typer.echo(f"{service}: database at head")
+
+
+@app.command()
+def docs(out: Path = typer.Option(ROOT / "docs", help="Folder to write into.")) -> None:
+    """Write the AsyncAPI 3 document and the events' JSON Schemas into docs/."""
+    from shared.contracts.asyncapi import render
+
+    for path, content in render(out).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    typer.echo(f"wrote {out / 'asyncapi.json'} and {out / 'schemas'}/")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,180 @@
+"""Every service starts the same way: settings → telemetry → database and migrations →
+topics → outbox relay and consumer → HTTP app with health and metrics (STYLE.md, eShop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.http import install_problem_handlers, problem
+from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
+from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
+from shared.messaging.outbox import Outbox
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.tables import PlatformTables
+from shared.migrations import upgrade
+from shared.persistence import create_engine, session_factory
+from shared.settings import ServiceSettings
+from shared.telemetry import instrument_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes one service: its name, its own tables and migrations, what it consumes."""
+
+    name: str
+    metadata: MetaData | None = None
+    platform: PlatformTables | None = None
+    migrations_dir: Path | None = None
+    consumes: Sequence[str] = ()
+    handler_factory: Callable[[Runtime], Handler] | None = None
+    routers: Sequence[APIRouter] = field(default_factory=tuple)
+
+
+class Runtime:
+    """The live parts of one service process, built from its spec and settings."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.outbox: Outbox | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        if spec.metadata is not None:
+            self.engine = create_engine(settings.resolved_database_url)
+            instrument_engine(self.engine)
+            self.sessions = session_factory(self.engine)
+        if spec.platform is not None:
+            self.outbox = Outbox(spec.platform.outbox, source=f"/pulih/{spec.name}",
+                                 topics=self.topics)
+
+    @property
+    def consumed_topics(self) -> list[str]:
+        names = [self.topics.name(t) for t in self.spec.consumes]
+        return [*names, self.topics.redrive(self.spec.name)] if names else []
+
+    async def start(self) -> None:
+        s = self.settings
+        if self.engine is not None and self.spec.migrations_dir and s.migrate_on_start:
+            await asyncio.to_thread(upgrade, self.spec.migrations_dir,
+                                    s.resolved_database_url, self.spec.name)
+        self.producer = make_producer(s.kafka_bootstrap_servers, client_id=self.spec.name)
+        await self.producer.start()
+        if self.engine is not None and self.spec.platform is not None:
+            self.relay = OutboxRelay(service=self.spec.name, engine=self.engine,
+                                     table=self.spec.platform.outbox, producer=self.producer,
+                                     batch_size=s.relay_batch_size, idle_seconds=s.relay_idle_seconds)
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
+        if self.consumed_topics and self.spec.handler_factory and self.engine and self.spec.platform:
+            await ensure_topics(s.kafka_bootstrap_servers,
+                                [*self.consumed_topics, self.topics.dead_letter(self.spec.name)])
+            kafka_consumer = make_consumer(s.kafka_bootstrap_servers, *self.consumed_topics,
+                                           group_id=self.spec.name, client_id=self.spec.name,
+                                           max_poll_records=s.consumer_batch_size)
+            await kafka_consumer.start()
+            self.consumer = EventConsumer(
+                group=self.spec.name, topics=self.consumed_topics,
+                handler=self.spec.handler_factory(self), engine=self.engine,
+                inbox=self.spec.platform.inbox, consumer=kafka_consumer, producer=self.producer,
+                topic_names=self.topics, batch_size=s.consumer_batch_size,
+                retry=RetryPolicy(s.consumer_max_attempts, s.consumer_retry_backoff_seconds))
+            self._tasks.append(asyncio.create_task(self.consumer.run(self._stop), name="consumer"))
+        log.info("service %s started", self.spec.name)
+
+    async def stop(self) -> None:
+        """Graceful: finish the batch in hand, commit, then close clients and the pool."""
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=15)
+        if self.consumer is not None:
+            await self.consumer.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("service %s stopped", self.spec.name)
+
+    async def check_ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        if self.engine is not None:
+            try:
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                checks["database"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                checks["database"] = f"down: {type(exc).__name__}"
+        checks["kafka"] = await self._kafka_check()
+        return checks
+
+    async def _kafka_check(self) -> str:
+        if self.producer is None:
+            return "down: not started"
+        try:
+            ok = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=3)
+            return "ok" if ok.brokers() else "down: no brokers"
+        except Exception as exc:  # noqa: BLE001
+            return f"down: {type(exc).__name__}"
+
+    def notify_committed(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=f"Pulih {runtime.spec.name}", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", tags=["health"], response_model=None)
+    async def ready() -> Response | dict[str, object]:
+        checks = await runtime.check_ready()
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "checks": checks}
+        return problem(503, "Service not ready", checks=checks)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in runtime.spec.routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
+    return app
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, Runtime)
+    return runtime

@@ -1,0 +1,146 @@
+"""Real infrastructure for the whole test run: one Kafka broker and one PostgreSQL cluster
+per run, fresh topics and a fresh database per test.
+
+Where each comes from, in order: the environment (KAFKA_BOOTSTRAP_SERVERS,
+PULIH_TEST_POSTGRES_URL), testcontainers when a Docker engine answers, else our own scripts
+(shared/infra) starting the real servers on loopback. Under CI=true a missing broker or
+database fails the run; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
+
+from shared.infra._process import free_port
+from shared.messaging.broker import Topics
+from shared.persistence import create_engine
+from shared.telemetry import setup_tracing
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(what: str, why: Exception | str) -> None:
+    message = f"{what} unavailable: {why}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: integration tests must run, not skip)", pytrace=False)
+    pytest.skip(message)
+
+
+def _docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def infra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Under /tmp so the unprivileged PostgreSQL owner can traverse it when we run as root.
+    path = Path(os.environ.get("PULIH_TEST_INFRA_DIR", f"/tmp/pulih-test-{uuid.uuid4().hex[:8]}"))
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        _say(request.config, f"\nKafka: {servers} (from KAFKA_BOOTSTRAP_SERVERS)")
+        yield servers
+        return
+    if _docker_engine():
+        from testcontainers.community.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            servers = container.get_bootstrap_server()
+            _say(request.config, f"\nKafka: {servers} (testcontainers)")
+            yield servers
+        return
+    from shared.infra.kafka import KafkaBroker
+
+    broker = KafkaBroker(infra_dir / "kafka", free_port(), free_port())
+    try:
+        broker.start()
+    except Exception as exc:
+        _unavailable("Kafka", exc)
+    _say(request.config, f"\nKafka: {broker.bootstrap_servers} (real broker, shared/infra/kafka.py)")
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
+    if url := os.environ.get("PULIH_TEST_POSTGRES_URL"):
+        _say(request.config, f"\nPostgreSQL: {make_url(url).render_as_string()} (from env)")
+        yield url
+        return
+    if _docker_engine():
+        from testcontainers.community.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver="asyncpg") as container:
+            url = container.get_connection_url()
+            _say(request.config, f"\nPostgreSQL: {url} (testcontainers)")
+            yield url
+        return
+    from shared.infra.postgres import PostgresCluster
+
+    cluster = PostgresCluster(infra_dir / "postgres", free_port())
+    try:
+        cluster.start()
+    except Exception as exc:
+        _unavailable("PostgreSQL", exc)
+    _say(request.config, f"\nPostgreSQL: {cluster.url()} (real cluster, shared/infra/postgres.py)")
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+def topics() -> Topics:
+    """Fresh topic names for one test."""
+    return Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """Every span the test process finishes (the process's one tracer provider)."""
+    exporter = InMemorySpanExporter()
+    setup_tracing("pulih-tests", exporter=exporter)
+    return exporter

@@ -1,0 +1,81 @@
+"""One valid instance of every event contract, built from the examples its fields declare.
+
+Building from the declared examples keeps the documentation honest: an example that stops
+validating (or a field without one) breaks the contract tests, not a provincial developer
+copying it from the AsyncAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.contracts.base import EventData
+from shared.contracts.catalog import all_contracts
+from shared.contracts.client_case import (
+    CaseClosed,
+    CaseStageChanged,
+    ClientEnrolled,
+    ClientReferred,
+    ClientScreened,
+    ReferralResolved,
+    RelapseReported,
+)
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.registry import (
+    RecoveryAgentAppointed,
+    RecoveryAgentDeactivated,
+    RecoveryAgentTrained,
+    UnitFormed,
+    UnitFundingRecorded,
+    UnitStatusChanged,
+)
+from shared.contracts.scheduling import (
+    ActivityHeld,
+    CasePlanCreated,
+    SessionCompleted,
+    SessionMissed,
+    SessionOverdue,
+)
+
+# Listed by hand on purpose: a new contract must be added here, which the assertion in
+# example_events() enforces.
+CONTRACTS: tuple[type[EventData], ...] = (
+    UnitFormed,
+    UnitStatusChanged,
+    UnitFundingRecorded,
+    RecoveryAgentAppointed,
+    RecoveryAgentTrained,
+    RecoveryAgentDeactivated,
+    ClientScreened,
+    ClientEnrolled,
+    CaseStageChanged,
+    ClientReferred,
+    ReferralResolved,
+    CaseClosed,
+    RelapseReported,
+    CasePlanCreated,
+    SessionCompleted,
+    SessionMissed,
+    SessionOverdue,
+    ActivityHeld,
+    EventAccepted,
+    EventRejected,
+)
+
+
+def from_examples(cls: type[EventData], **overrides: Any) -> EventData:
+    """An instance of ``cls`` whose every field takes its first declared example."""
+    data: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        if not info.examples:
+            raise AssertionError(f"{cls.__name__}.{name} declares no example")
+        data[name] = info.examples[0]
+    data.update(overrides)
+    return cls.model_validate(data)
+
+
+def example_events() -> list[EventData]:
+    """One valid instance of every contract in the catalog."""
+    missing = set(all_contracts()) ^ set(CONTRACTS)
+    assert not missing, f"examples and catalog differ: {sorted(c.__name__ for c in missing)}"
+    return [from_examples(cls) for cls in CONTRACTS]
