@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -70,3 +70,28 @@ async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int] | Iter
                 pass
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions as the cluster describes them (none when it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"])
+                  for d in described if d["topic"] == topic for p in d["partitions"])
+
+
+async def topic_size(bootstrap_servers: str, topic: str) -> int:
+    """How many records the topic holds in all (the sum of its partitions' end offsets)."""
+    partitions = await partitions_of(bootstrap_servers, topic)
+    if not partitions:
+        return 0
+    consumer = make_consumer(bootstrap_servers, group_id=None, client_id="pulih-probe")
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()

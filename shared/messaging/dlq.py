@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
+from shared.messaging.broker import (
+    Topics,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    partitions_of,
+)
 from shared.messaging.consumer import DLQ_HEADERS
 
 
@@ -99,9 +105,7 @@ async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = No
 async def _assign_all(consumer: AIOKafkaConsumer, bootstrap_servers: str,
                       topic: str) -> list[TopicPartition]:
     await ensure_topics(bootstrap_servers, [topic])
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - the topic may be new
-    partitions = consumer.partitions_for_topic(topic) or set()
-    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    assigned = await partitions_of(bootstrap_servers, topic)
     consumer.assign(assigned)
     return assigned
 
