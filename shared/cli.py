@@ -27,8 +27,13 @@ SERVICES = {
     "reporting": "services.reporting",
     "gateway": "services.gateway",
 }
-DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "client-case": 8002, "scheduling": 8003,
-                 "reporting": 8004}
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "registry": 8001,
+    "client-case": 8002,
+    "scheduling": 8003,
+    "reporting": 8004,
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 ServiceArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")]
@@ -60,8 +65,13 @@ def serve(service: ServiceArg) -> None:
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name, settings)
     application = _service_module(service, "app").build(settings)
-    uvicorn.run(application, host=settings.http_host, port=settings.http_port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        application,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -84,11 +94,21 @@ def run() -> None:
     for name in SERVICES:
         settings = _settings(name)
         application = _service_module(name, "app").build(settings)
-        servers.append(uvicorn.Server(uvicorn.Config(
-            application, host=settings.http_host, port=settings.http_port,
-            log_config=None, access_log=False)))
-        typer.echo(f"{name:12} http://{settings.http_host}:{settings.http_port}  "
-                   f"(/health/ready, /metrics, /docs)")
+        servers.append(
+            uvicorn.Server(
+                uvicorn.Config(
+                    application,
+                    host=settings.http_host,
+                    port=settings.http_port,
+                    log_config=None,
+                    access_log=False,
+                )
+            )
+        )
+        typer.echo(
+            f"{name:12} http://{settings.http_host}:{settings.http_port}  "
+            f"(/health/ready, /metrics, /docs)"
+        )
 
     async def serve_all() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
@@ -110,8 +130,9 @@ def _local_kafka() -> Any:
 def _local_postgres() -> Any:
     from shared.infra.postgres import PostgresCluster
 
-    return PostgresCluster(_state_dir() / "infra" / "postgres",
-                           int(os.environ.get("PULIH_PG_PORT", "55432")))
+    return PostgresCluster(
+        _state_dir() / "infra" / "postgres", int(os.environ.get("PULIH_PG_PORT", "55432"))
+    )
 
 
 @infra_app.command("up")
@@ -136,10 +157,14 @@ def infra_down() -> None:
 @infra_app.command("status")
 def infra_status() -> None:
     broker, cluster = _local_kafka(), _local_postgres()
-    typer.echo(f"kafka     {'running' if broker.running() else 'stopped'}  "
-               f"{broker.bootstrap_servers}  {broker.data_dir}")
-    typer.echo(f"postgres  {'running' if cluster.running() else 'stopped'}  "
-               f"{cluster.url()}  {cluster.data_dir}")
+    typer.echo(
+        f"kafka     {'running' if broker.running() else 'stopped'}  "
+        f"{broker.bootstrap_servers}  {broker.data_dir}"
+    )
+    typer.echo(
+        f"postgres  {'running' if cluster.running() else 'stopped'}  "
+        f"{cluster.url()}  {cluster.data_dir}"
+    )
 
 
 def _bootstrap() -> str:
@@ -159,14 +184,18 @@ def dlq_list(group: Annotated[str, typer.Argument(help="Consumer group (service 
 
     letters = asyncio.run(list_dead_letters(_bootstrap(), group, _topics()))
     for d in letters:
-        typer.echo(f"{d.partition}:{d.offset}  {d.original_topic}[{d.original_partition}]"
-                   f"@{d.original_offset}  {d.event_type or '-'}  {d.event_id or '-'}  "
-                   f"attempts={d.attempts}  {d.reason}")
+        typer.echo(
+            f"{d.partition}:{d.offset}  {d.original_topic}[{d.original_partition}]"
+            f"@{d.original_offset}  {d.event_type or '-'}  {d.event_id or '-'}  "
+            f"attempts={d.attempts}  {d.reason}"
+        )
     typer.echo(f"{len(letters)} dead letter(s) for {group}")
 
 
 @dlq_app.command("redrive")
-def dlq_redrive(group: Annotated[str, typer.Argument(help="Consumer group (service name).")]) -> None:
+def dlq_redrive(
+    group: Annotated[str, typer.Argument(help="Consumer group (service name).")],
+) -> None:
     """Send the group's dead letters back to it (each one once)."""
     from shared.messaging.dlq import redrive
 
@@ -186,7 +215,9 @@ def db_upgrade(service: ServiceArg) -> None:
 
 
 @app.command()
-def docs(out: Path = typer.Option(ROOT / "docs", help="Folder to write into.")) -> None:
+def docs(
+    out: Annotated[Path, typer.Option(help="Folder to write into.")] = ROOT / "docs",
+) -> None:
     """Write the AsyncAPI 3 document and the events' JSON Schemas into docs/."""
     from shared.contracts.asyncapi import render
 

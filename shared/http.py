@@ -12,8 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, *, detail: str | None = None, type_: str = "about:blank",
-            **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, *, detail: str | None = None, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -24,12 +25,20 @@ def problem(status: int, title: str, *, detail: str | None = None, type_: str = 
 async def _validation_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": ".".join(str(p) for p in error["loc"] if p != "body") or None,
-         "rule": error["type"], "message": error["msg"]}
+        {
+            "field": ".".join(str(p) for p in error["loc"] if p != "body") or None,
+            "rule": error["type"],
+            "message": error["msg"],
+        }
         for error in exc.errors()
     ]
-    return problem(422, "Request is not valid", type_="https://pulih.id/problems/validation",
-                   detail="; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    return problem(
+        422,
+        "Request is not valid",
+        type_="https://pulih.id/problems/validation",
+        detail="; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        errors=errors,
+    )
 
 
 async def _http_problem(_request: Request, exc: Exception) -> JSONResponse:

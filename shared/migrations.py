@@ -45,8 +45,10 @@ def run_env(metadata: MetaData) -> None:
 
     def migrate(connection: Connection) -> None:
         context.configure(
-            connection=connection, target_metadata=metadata,
-            version_table=version_table(service), render_as_batch=True,
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table(service),
+            render_as_batch=True,
             compare_type=True,
         )
         with context.begin_transaction():

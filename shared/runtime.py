@@ -64,8 +64,9 @@ class Runtime:
             instrument_engine(self.engine)
             self.sessions = session_factory(self.engine)
         if spec.platform is not None:
-            self.outbox = Outbox(spec.platform.outbox, source=f"/pulih/{spec.name}",
-                                 topics=self.topics)
+            self.outbox = Outbox(
+                spec.platform.outbox, source=f"/pulih/{spec.name}", topics=self.topics
+            )
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -75,28 +76,51 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         if self.engine is not None and self.spec.migrations_dir and s.migrate_on_start:
-            await asyncio.to_thread(upgrade, self.spec.migrations_dir,
-                                    s.resolved_database_url, self.spec.name)
+            await asyncio.to_thread(
+                upgrade, self.spec.migrations_dir, s.resolved_database_url, self.spec.name
+            )
         self.producer = make_producer(s.kafka_bootstrap_servers, client_id=self.spec.name)
         await self.producer.start()
         if self.engine is not None and self.spec.platform is not None:
-            self.relay = OutboxRelay(service=self.spec.name, engine=self.engine,
-                                     table=self.spec.platform.outbox, producer=self.producer,
-                                     batch_size=s.relay_batch_size, idle_seconds=s.relay_idle_seconds)
+            self.relay = OutboxRelay(
+                service=self.spec.name,
+                engine=self.engine,
+                table=self.spec.platform.outbox,
+                producer=self.producer,
+                batch_size=s.relay_batch_size,
+                idle_seconds=s.relay_idle_seconds,
+            )
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
-        if self.consumed_topics and self.spec.handler_factory and self.engine and self.spec.platform:
-            await ensure_topics(s.kafka_bootstrap_servers,
-                                [*self.consumed_topics, self.topics.dead_letter(self.spec.name)])
-            kafka_consumer = make_consumer(s.kafka_bootstrap_servers, *self.consumed_topics,
-                                           group_id=self.spec.name, client_id=self.spec.name,
-                                           max_poll_records=s.consumer_batch_size)
+        if (
+            self.consumed_topics
+            and self.spec.handler_factory
+            and self.engine
+            and self.spec.platform
+        ):
+            await ensure_topics(
+                s.kafka_bootstrap_servers,
+                [*self.consumed_topics, self.topics.dead_letter(self.spec.name)],
+            )
+            kafka_consumer = make_consumer(
+                s.kafka_bootstrap_servers,
+                *self.consumed_topics,
+                group_id=self.spec.name,
+                client_id=self.spec.name,
+                max_poll_records=s.consumer_batch_size,
+            )
             await kafka_consumer.start()
             self.consumer = EventConsumer(
-                group=self.spec.name, topics=self.consumed_topics,
-                handler=self.spec.handler_factory(self), engine=self.engine,
-                inbox=self.spec.platform.inbox, consumer=kafka_consumer, producer=self.producer,
-                topic_names=self.topics, batch_size=s.consumer_batch_size,
-                retry=RetryPolicy(s.consumer_max_attempts, s.consumer_retry_backoff_seconds))
+                group=self.spec.name,
+                topics=self.consumed_topics,
+                handler=self.spec.handler_factory(self),
+                engine=self.engine,
+                inbox=self.spec.platform.inbox,
+                consumer=kafka_consumer,
+                producer=self.producer,
+                topic_names=self.topics,
+                batch_size=s.consumer_batch_size,
+                retry=RetryPolicy(s.consumer_max_attempts, s.consumer_retry_backoff_seconds),
+            )
             self._tasks.append(asyncio.create_task(self.consumer.run(self._stop), name="consumer"))
         log.info("service %s started", self.spec.name)
 

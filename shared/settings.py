@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "development-only-secret-not-for-production"
+DEV_SECRET = "development-only-secret-not-for-production"  # noqa: S105 - refused in production
 
 
 class Environment(StrEnum):
@@ -23,7 +23,7 @@ class Environment(StrEnum):
 
 def default_state_dir() -> Path:
     # /var/tmp survives reboots and is traversable by the unprivileged PostgreSQL owner.
-    return Path("/var/tmp/pulih")
+    return Path("/var/tmp/pulih")  # noqa: S108 - local development state, not secrets
 
 
 class ServiceSettings(BaseSettings):
@@ -33,17 +33,23 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(description="One name everywhere: folder, group, database.")
     environment: Environment = Environment.development
-    state_dir: Path = Field(default_factory=default_state_dir,
-                            description="Where SQLite files and local infrastructure live.")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="Where SQLite files and local infrastructure live.",
+    )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PULIH_KAFKA_BOOTSTRAP_SERVERS"),
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset.")
-    topic_prefix: str = Field(default="", description="Prefix for every topic name (tests, tenants).")
-    migrate_on_start: bool = Field(default=True,
-                                   description="Run the service's migrations when it starts.")
+        default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset."
+    )
+    topic_prefix: str = Field(
+        default="", description="Prefix for every topic name (tests, tenants)."
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Run the service's migrations when it starts."
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     otel_exporter_otlp_endpoint: str | None = Field(
@@ -57,8 +63,9 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_seconds: float = Field(default=0.2, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1)
-    consumer_max_attempts: int = Field(default=3, ge=1,
-                                       description="Tries before a message is dead-lettered.")
+    consumer_max_attempts: int = Field(
+        default=3, ge=1, description="Tries before a message is dead-lettered."
+    )
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
 
     @property
@@ -69,7 +76,9 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
-        if (self.environment is Environment.production
-                and self.secret_key.get_secret_value() == DEV_SECRET):
+        if (
+            self.environment is Environment.production
+            and self.secret_key.get_secret_value() == DEV_SECRET
+        ):
             raise ValueError("PULIH_SECRET_KEY must be set in production")
         return self

@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from typing import TextIO
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -24,22 +25,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.settings import ServiceSettings
 
-EVENTS_PUBLISHED = Counter("pulih_events_published", "Events the outbox relay published.",
-                           ["service", "topic"])
-EVENTS_CONSUMED = Counter("pulih_events_consumed",
-                          "Events a consumer handled, by outcome (applied, duplicate, dead_lettered).",
-                          ["service", "topic", "outcome"])
-HANDLER_FAILURES = Counter("pulih_handler_failures", "Failed attempts to apply an event.",
-                           ["service", "topic"])
+EVENTS_PUBLISHED = Counter(
+    "pulih_events_published", "Events the outbox relay published.", ["service", "topic"]
+)
+EVENTS_CONSUMED = Counter(
+    "pulih_events_consumed",
+    "Events a consumer handled, by outcome (applied, duplicate, dead_lettered).",
+    ["service", "topic", "outcome"],
+)
+HANDLER_FAILURES = Counter(
+    "pulih_handler_failures", "Failed attempts to apply an event.", ["service", "topic"]
+)
 OUTBOX_BACKLOG = Gauge("pulih_outbox_backlog", "Outbox rows not yet published.", ["service"])
-CONSUMER_LAG = Gauge("pulih_consumer_lag", "Messages behind the partition's end.",
-                     ["service", "topic", "partition"])
-RELAY_BATCH_SECONDS = Histogram("pulih_relay_batch_seconds", "Time to publish one outbox batch.",
-                                ["service"])
+CONSUMER_LAG = Gauge(
+    "pulih_consumer_lag", "Messages behind the partition's end.", ["service", "topic", "partition"]
+)
+RELAY_BATCH_SECONDS = Histogram(
+    "pulih_relay_batch_seconds", "Time to publish one outbox batch.", ["service"]
+)
 
 
-def setup_tracing(service_name: str, settings: ServiceSettings | None = None,
-                  exporter: SpanExporter | None = None) -> TracerProvider:
+def setup_tracing(
+    service_name: str, settings: ServiceSettings | None = None, exporter: SpanExporter | None = None
+) -> TracerProvider:
     """Install the process's tracer provider: OTLP when configured, console on request, or the
     given exporter (tests). Without any exporter spans still get ids, for log correlation."""
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
@@ -48,8 +56,9 @@ def setup_tracing(service_name: str, settings: ServiceSettings | None = None,
     if settings is not None and settings.otel_exporter_otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint)))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint))
+        )
     if settings is not None and settings.otel_console:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
@@ -68,8 +77,11 @@ def inject_headers() -> list[tuple[str, bytes]]:
 
 
 def extract_context(headers: Iterable[tuple[str, bytes]]) -> otel_context.Context:
-    carrier = {name: value.decode(errors="replace") for name, value in headers
-               if name in ("traceparent", "tracestate")}
+    carrier = {
+        name: value.decode(errors="replace")
+        for name, value in headers
+        if name in ("traceparent", "tracestate")
+    }
     return propagate.extract(carrier)
 
 
@@ -106,13 +118,15 @@ class _TraceAndRedact(logging.Filter):
         return True
 
 
-def setup_logging(service_name: str, level: str = "INFO") -> None:
-    """JSON lines on stderr, each carrying service, trace_id and span_id."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(span_id)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    ))
+def setup_logging(service_name: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines (on stderr by default), each carrying service, trace_id and span_id."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(span_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
     handler.addFilter(_TraceAndRedact(service_name))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -128,6 +142,8 @@ def instrument_engine(engine: AsyncEngine) -> None:
     from opentelemetry.metrics import get_meter
 
     usage = get_meter("pulih.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections")
-    EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
-                 engine.sync_engine, usage)
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(  # type: ignore[no-untyped-call]
+        trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine.sync_engine, usage
+    )

@@ -10,6 +10,8 @@ database fails the run; it is never skipped.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -51,12 +53,12 @@ def _say(config: pytest.Config, line: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def infra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def infra_dir() -> Iterator[Path]:
     # Under /tmp so the unprivileged PostgreSQL owner can traverse it when we run as root.
-    path = Path(os.environ.get("PULIH_TEST_INFRA_DIR", f"/tmp/pulih-test-{uuid.uuid4().hex[:8]}"))
-    path.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="pulih-test-", dir="/tmp"))
     path.chmod(0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +82,9 @@ def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator
         broker.start()
     except Exception as exc:
         _unavailable("Kafka", exc)
-    _say(request.config, f"\nKafka: {broker.bootstrap_servers} (real broker, shared/infra/kafka.py)")
+    _say(
+        request.config, f"\nKafka: {broker.bootstrap_servers} (real broker, shared/infra/kafka.py)"
+    )
     try:
         yield broker.bootstrap_servers
     finally:

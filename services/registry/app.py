@@ -8,8 +8,9 @@ from services.registry.db import MIGRATIONS, metadata, platform
 from services.registry.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
 
-SPEC = ServiceSpec(name=SERVICE_NAME, metadata=metadata, platform=platform,
-                   migrations_dir=MIGRATIONS)
+SPEC = ServiceSpec(
+    name=SERVICE_NAME, metadata=metadata, platform=platform, migrations_dir=MIGRATIONS
+)
 
 
 def build(settings: Settings | None = None) -> FastAPI:

@@ -25,13 +25,18 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
     broker = KafkaBroker("kafka://127.0.0.1:9092", description="Pulih Kafka cluster")
     for cls in all_contracts():
         broker.publisher(
-            cls.topic, title=f"{cls.topic}:{cls.event_name}.v{cls.version}",
+            cls.topic,
+            title=f"{cls.topic}:{cls.event_name}.v{cls.version}",
             description=f"{cls.event_type}. {(cls.__doc__ or '').strip()}\n\n{CE_HEADERS_DOC}",
             schema=cls,
         )
-    spec = AsyncAPI(broker, title="Pulih event catalog", version=version,
-                    description="Canonical events of the IBM programme platform.",
-                    schema_version="3.0.0")
+    spec = AsyncAPI(
+        broker,
+        title="Pulih event catalog",
+        version=version,
+        description="Canonical events of the IBM programme platform.",
+        schema_version="3.0.0",
+    )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
     return document
 

@@ -34,12 +34,13 @@ class Reason:
 
 
 class InvalidEvent(ValueError):
-    """A message that is not a valid event of the catalog. Never retried: it goes to a receipt/DLQ."""
+    """A message that is not a valid event of the catalog. Never retried: receipt or DLQ."""
 
     def __init__(self, reasons: Iterable[Reason]) -> None:
         self.reasons = list(reasons)
-        super().__init__("; ".join(f"{r.field or 'event'}: {r.message} ({r.rule})"
-                                   for r in self.reasons))
+        super().__init__(
+            "; ".join(f"{r.field or 'event'}: {r.message} ({r.rule})" for r in self.reasons)
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class Envelope:
         return self.subject.encode()
 
 
-def wrap(data: EventData, *, source: str, event_id: str | None = None,
-         time: datetime | None = None) -> Envelope:
+def wrap(
+    data: EventData, *, source: str, event_id: str | None = None, time: datetime | None = None
+) -> Envelope:
     return Envelope(
         id=event_id or str(uuid.uuid4()),
         source=source,
@@ -94,28 +96,41 @@ def to_kafka(envelope: Envelope) -> tuple[bytes, Headers, bytes]:
     return envelope.key, list(message.headers.items()), message.value
 
 
-def from_kafka(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Envelope:
+def from_kafka(
+    headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None
+) -> Envelope:
     """Parse and validate one Kafka record; raise `InvalidEvent` naming every problem found."""
-    header_map = {name.lower(): raw for name, raw in headers if name.lower().startswith("ce_")
-                  or name.lower() == "content-type"}
-    missing = [Reason(name, "required", f"header {name} is missing")
-               for name in REQUIRED_HEADERS if name not in header_map]
+    header_map = {
+        name.lower(): raw
+        for name, raw in headers
+        if name.lower().startswith("ce_") or name.lower() == "content-type"
+    }
+    missing = [
+        Reason(name, "required", f"header {name} is missing")
+        for name in REQUIRED_HEADERS
+        if name not in header_map
+    ]
     if missing:
         raise InvalidEvent(missing)
     if header_map["ce_specversion"] != SPECVERSION.encode():
-        raise InvalidEvent([Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")])
+        raise InvalidEvent(
+            [Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")]
+        )
     try:
         event_type = header_map["ce_type"].decode()
         contract_cls = contract_for(event_type)
     except UnicodeDecodeError:
         raise InvalidEvent([Reason("ce_type", "utf-8", "header is not UTF-8")]) from None
     except UnknownEventType:
-        raise InvalidEvent([Reason("ce_type", "known-type",
-                                   f"{event_type!r} is not in the event catalog")]) from None
+        raise InvalidEvent(
+            [Reason("ce_type", "known-type", f"{event_type!r} is not in the event catalog")]
+        ) from None
     try:
         event = from_binary_event(KafkaMessage(headers=header_map, key=key, value=value or b""))
     except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds for a broken message
-        raise InvalidEvent([Reason(None, "cloudevents-binary", f"not a CloudEvent: {exc}")]) from None
+        raise InvalidEvent(
+            [Reason(None, "cloudevents-binary", f"not a CloudEvent: {exc}")]
+        ) from None
     payload = event.get_data()
     try:
         data = contract_cls.model_validate(payload)
@@ -123,8 +138,17 @@ def from_kafka(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: b
         raise InvalidEvent(_reasons(exc)) from None
     attributes = event.get_attributes()
     time = event.get_time() or datetime.now(UTC)
-    known = {"id", "source", "type", "specversion", "time", "subject", "datacontenttype",
-             "partitionkey", "dataschema"}
+    known = {
+        "id",
+        "source",
+        "type",
+        "specversion",
+        "time",
+        "subject",
+        "datacontenttype",
+        "partitionkey",
+        "dataschema",
+    }
     return Envelope(
         id=event.get_id(),
         source=event.get_source(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -48,13 +49,24 @@ def read_pid(pid_file: Path) -> int | None:
     return pid
 
 
-def spawn(argv: list[str], *, log_file: Path, pid_file: Path, env: dict[str, str] | None = None,
-          user: str | None = None) -> int:
+def spawn(
+    argv: list[str],
+    *,
+    log_file: Path,
+    pid_file: Path,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by us
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, user=user, start_new_session=True,
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            user=user,
+            start_new_session=True,
         )
     pid_file.write_text(str(proc.pid))
     return proc.pid
@@ -66,13 +78,14 @@ def terminate(pid_file: Path, *, timeout: float = 30.0) -> bool:
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     try:
-        wait_until(lambda: read_pid(pid_file) is None or _zombie(pid), timeout=timeout,
-                   what=f"pid {pid} to exit")
+        wait_until(
+            lambda: read_pid(pid_file) is None or _zombie(pid),
+            timeout=timeout,
+            what=f"pid {pid} to exit",
+        )
     except TimeoutError:
         os.killpg(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)

@@ -36,9 +36,17 @@ def resolve_jars() -> Path:
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is needed to fetch Kafka from Maven Central")
     libs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(  # noqa: S603
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+    subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
         check=True,
     )
     marker.touch()
@@ -48,7 +56,7 @@ def resolve_jars() -> Path:
 def _pom_property(name: str) -> str:
     text = POM.read_text()
     start = text.index(f"<{name}>") + len(name) + 2
-    return text[start:text.index(f"</{name}>")]
+    return text[start : text.index(f"</{name}>")]
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,11 @@ class KafkaBroker:
 
     def start(self, *, heap: str = "512m", timeout: float = 120.0) -> None:
         if self.running():
-            wait_until(lambda: metadata_ok(self.bootstrap_servers), timeout=timeout,
-                       what=f"Kafka at {self.bootstrap_servers}")
+            wait_until(
+                lambda: metadata_ok(self.bootstrap_servers),
+                timeout=timeout,
+                what=f"Kafka at {self.bootstrap_servers}",
+            )
             return
         libs = resolve_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,56 +95,87 @@ class KafkaBroker:
         classpath = f"{libs}/*"
         storage = self.data_dir / "storage"
         if not (storage / "meta.properties").exists():
-            subprocess.run(  # noqa: S603
-                [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J2}",
-                 "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-                 "-t", str(uuid.uuid4()).replace("-", "")[:22], "-c", str(config)],
-                check=True, capture_output=True,
+            subprocess.run(
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    f"-Dlog4j2.configurationFile={LOG4J2}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "--ignore-formatted",
+                    "-t",
+                    str(uuid.uuid4()).replace("-", "")[:22],
+                    "-c",
+                    str(config),
+                ],
+                check=True,
+                capture_output=True,
             )
         spawn(
-            [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
-             "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J2}",
-             "kafka.Kafka", str(config)],
-            log_file=self.log_file, pid_file=self.pid_file,
+            [
+                java,
+                f"-Xmx{heap}",
+                f"-Xms{heap}",
+                "-XX:+UseG1GC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                classpath,
+                f"-Dlog4j2.configurationFile={LOG4J2}",
+                "kafka.Kafka",
+                str(config),
+            ],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
         )
-        wait_until(lambda: self._alive_or_fail() and metadata_ok(self.bootstrap_servers),
-                   timeout=timeout, what=f"Kafka at {self.bootstrap_servers}")
+        wait_until(
+            lambda: self._alive_or_fail() and metadata_ok(self.bootstrap_servers),
+            timeout=timeout,
+            what=f"Kafka at {self.bootstrap_servers}",
+        )
 
     def stop(self) -> bool:
         return terminate(self.pid_file)
 
     def _alive_or_fail(self) -> bool:
         if not self.running():
-            tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+            tail = (
+                self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+            )
             raise RuntimeError(f"Kafka exited during start-up; log tail:\n{tail}")
         return True
 
     def _write_config(self) -> Path:
         config = self.data_dir / "server.properties"
-        config.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-            f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={self.data_dir / 'storage'}",
-            "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=10",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            # Canonical topics keep events indefinitely (ARCHITECTURE.md).
-            "log.retention.ms=-1",
-            "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={self.data_dir / 'storage'}",
+                    "num.partitions=3",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=10",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    # Canonical topics keep events indefinitely (ARCHITECTURE.md).
+                    "log.retention.ms=-1",
+                    "",
+                ]
+            )
+        )
         return config
 
 

@@ -20,7 +20,7 @@ from shared.infra._process import read_pid, spawn, terminate, wait_until
 def bindir() -> Path:
     pg_config = shutil.which("pg_config")
     if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)  # noqa: S603
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
         candidate = Path(out.stdout.strip())
         if (candidate / "initdb").exists():
             return candidate
@@ -72,20 +72,49 @@ class PostgresCluster:
             owner = _run_as()
             self._initdb(owner)
             spawn(
-                [str(bindir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
-                 "-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "shared_buffers=256MB"],
-                log_file=self.log_file, pid_file=self.pid_file, user=owner,
+                [
+                    str(bindir() / "postgres"),
+                    "-D",
+                    str(self.pgdata),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.data_dir}",
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "shared_buffers=256MB",
+                ],
+                log_file=self.log_file,
+                pid_file=self.pid_file,
+                user=owner,
             )
         wait_until(self.ready, timeout=timeout, what=f"PostgreSQL on port {self.port}")
 
     def ready(self) -> bool:
         if not self.running():
-            tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            tail = (
+                self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            )
             raise RuntimeError(f"PostgreSQL exited during start-up; log tail:\n{tail}")
-        result = subprocess.run(  # noqa: S603
-            [str(bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user],
+        result = subprocess.run(
+            [
+                str(bindir() / "pg_isready"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+            ],
             capture_output=True,
         )
         return result.returncode == 0
@@ -101,8 +130,21 @@ class PostgresCluster:
             shutil.chown(self.log_file, user=owner)
         if (self.pgdata / "PG_VERSION").exists():
             return
-        subprocess.run(  # noqa: S603
-            [str(bindir() / "initdb"), "-D", str(self.pgdata), "-U", self.user, "-A", "trust",
-             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            check=True, capture_output=True, user=owner,
+        subprocess.run(
+            [
+                str(bindir() / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            user=owner,
         )

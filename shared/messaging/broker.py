@@ -3,6 +3,7 @@ that start from the earliest offset and commit only after the effect is stored."
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,8 +40,13 @@ def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer
     )
 
 
-def make_consumer(bootstrap_servers: str, *topics: str, group_id: str | None,
-                  client_id: str, max_poll_records: int = 500) -> AIOKafkaConsumer:
+def make_consumer(
+    bootstrap_servers: str,
+    *topics: str,
+    group_id: str | None,
+    client_id: str,
+    max_poll_records: int = 500,
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -53,21 +59,28 @@ def make_consumer(bootstrap_servers: str, *topics: str, group_id: str | None,
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int] | Iterable[str],
-                        *, default_partitions: int = 3) -> None:
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Mapping[str, int] | Iterable[str],
+    *,
+    default_partitions: int = 3,
+) -> None:
     """Create the topics that do not exist yet (partition counts are per-topic configuration)."""
-    wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, default_partitions)
+    wanted = (
+        dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, default_partitions)
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(name, num_partitions=count, replication_factor=1)
-               for name, count in wanted.items() if name not in existing]
+        new = [
+            NewTopic(name, num_partitions=count, replication_factor=1)
+            for name, count in wanted.items()
+            if name not in existing
+        ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -80,8 +93,12 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[TopicPartiti
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    return sorted(TopicPartition(topic, p["partition"])
-                  for d in described if d["topic"] == topic for p in d["partitions"])
+    return sorted(
+        TopicPartition(topic, p["partition"])
+        for d in described
+        if d["topic"] == topic
+        for p in d["partitions"]
+    )
 
 
 async def topic_size(bootstrap_servers: str, topic: str) -> int:

@@ -37,8 +37,15 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
-DLQ_HEADERS = ("dlq_reason", "dlq_original_topic", "dlq_original_partition",
-               "dlq_original_offset", "dlq_group", "dlq_attempts", "dlq_failed_at")
+DLQ_HEADERS = (
+    "dlq_reason",
+    "dlq_original_topic",
+    "dlq_original_partition",
+    "dlq_original_offset",
+    "dlq_group",
+    "dlq_attempts",
+    "dlq_failed_at",
+)
 
 
 class Rejected(Exception):
@@ -53,10 +60,20 @@ class RetryPolicy:
 
 
 class EventConsumer:
-    def __init__(self, *, group: str, topics: list[str], handler: Handler, engine: AsyncEngine,
-                 inbox: Table, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-                 topic_names: Topics, retry: RetryPolicy | None = None,
-                 batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        handler: Handler,
+        engine: AsyncEngine,
+        inbox: Table,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        topic_names: Topics,
+        retry: RetryPolicy | None = None,
+        batch_size: int = 500,
+    ) -> None:
         self.group = group
         self.topics = topics
         self.handler = handler
@@ -90,11 +107,16 @@ class EventConsumer:
         """Apply one record; returns the outcome: applied, duplicate or dead_lettered."""
         headers = list(record.headers or ())
         with tracer().start_as_current_span(
-            f"process {record.topic}", context=extract_context(headers), kind=SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
-                        "messaging.kafka.partition": record.partition,
-                        "messaging.kafka.offset": record.offset,
-                        "messaging.consumer.group.name": self.group},
+            f"process {record.topic}",
+            context=extract_context(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.group,
+            },
         ):
             outcome = await self._apply_with_retries(record)
         EVENTS_CONSUMED.labels(self.group, record.topic, outcome).inc()
@@ -116,29 +138,43 @@ class EventConsumer:
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 HANDLER_FAILURES.labels(self.group, record.topic).inc()
                 reason = f"{type(exc).__name__}: {exc}"
-                log.warning("attempt %d/%d failed for event %s at %s[%d]@%d: %s", attempt,
-                            self.retry.max_attempts, envelope.id, record.topic,
-                            record.partition, record.offset, redact(reason)[:500])
+                log.warning(
+                    "attempt %d/%d failed for event %s at %s[%d]@%d: %s",
+                    attempt,
+                    self.retry.max_attempts,
+                    envelope.id,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    redact(reason)[:500],
+                )
                 if attempt < self.retry.max_attempts:
                     await asyncio.sleep(self.retry.backoff_seconds * 2 ** (attempt - 1))
-        await self.dead_letter(record, reason=f"failed after retries: {reason}",
-                               attempts=self.retry.max_attempts)
+        await self.dead_letter(
+            record, reason=f"failed after retries: {reason}", attempts=self.retry.max_attempts
+        )
         return "dead_lettered"
 
     async def _apply(self, envelope: Envelope, record: ConsumerRecord[bytes, bytes]) -> str:
         async with self.sessions.begin() as session:
             first_time = await session.execute(
                 insert_ignoring_duplicates(self.inbox, self.dialect).values(
-                    event_id=envelope.id, event_type=envelope.type, topic=record.topic,
-                    partition=record.partition, offset=record.offset,
-                    processed_at=datetime.now(UTC)))
+                    event_id=envelope.id,
+                    event_type=envelope.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    processed_at=datetime.now(UTC),
+                )
+            )
             if first_time.rowcount == 0:  # type: ignore[attr-defined]
                 return "duplicate"
             await self.handler(session, envelope)
         return "applied"
 
-    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], *, reason: str,
-                          attempts: int) -> None:
+    async def dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], *, reason: str, attempts: int
+    ) -> None:
         original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
         coordinates = {
             "dlq_reason": redact(reason)[:2000],
@@ -150,13 +186,22 @@ class EventConsumer:
             "dlq_failed_at": datetime.now(UTC).isoformat(),
         }
         await self.producer.send_and_wait(
-            self.topic_names.dead_letter(self.group), value=record.value, key=record.key,
-            headers=original + [(k, v.encode()) for k, v in coordinates.items()])
-        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
-                  coordinates["dlq_reason"][:500])
+            self.topic_names.dead_letter(self.group),
+            value=record.value,
+            key=record.key,
+            headers=original + [(k, v.encode()) for k, v in coordinates.items()],
+        )
+        log.error(
+            "dead-lettered %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            coordinates["dlq_reason"][:500],
+        )
 
     def _record_lag(self, partition: TopicPartition, last_offset: int) -> None:
         end = self.consumer.highwater(partition)
         if end is not None:
             CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
-                max(end - last_offset - 1, 0))
+                max(end - last_offset - 1, 0)
+            )

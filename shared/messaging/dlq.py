@@ -7,9 +7,8 @@ its own offsets, so running it twice does not redrive twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -38,22 +37,28 @@ class DeadLetter:
     failed_at: str
 
 
-def _parse(record_partition: int, record_offset: int, key: bytes | None,
-           headers: list[tuple[str, bytes]]) -> DeadLetter:
+def _parse(
+    record_partition: int, record_offset: int, key: bytes | None, headers: list[tuple[str, bytes]]
+) -> DeadLetter:
     h = {name: value.decode(errors="replace") for name, value in headers}
     return DeadLetter(
-        partition=record_partition, offset=record_offset,
+        partition=record_partition,
+        offset=record_offset,
         key=key.decode(errors="replace") if key is not None else None,
-        event_id=h.get("ce_id"), event_type=h.get("ce_type"), reason=h.get("dlq_reason", ""),
+        event_id=h.get("ce_id"),
+        event_type=h.get("ce_type"),
+        reason=h.get("dlq_reason", ""),
         original_topic=h.get("dlq_original_topic", ""),
         original_partition=int(h.get("dlq_original_partition", "-1")),
         original_offset=int(h.get("dlq_original_offset", "-1")),
-        attempts=int(h.get("dlq_attempts", "0")), failed_at=h.get("dlq_failed_at", ""),
+        attempts=int(h.get("dlq_attempts", "0")),
+        failed_at=h.get("dlq_failed_at", ""),
     )
 
 
-async def list_dead_letters(bootstrap_servers: str, group: str,
-                            topics: Topics | None = None) -> list[DeadLetter]:
+async def list_dead_letters(
+    bootstrap_servers: str, group: str, topics: Topics | None = None
+) -> list[DeadLetter]:
     """Every dead letter of the group, oldest first per partition (reads, commits nothing)."""
     topic = (topics or Topics()).dead_letter(group)
     consumer = make_consumer(bootstrap_servers, group_id=None, client_id=f"{group}-dlq-list")
@@ -63,7 +68,9 @@ async def list_dead_letters(bootstrap_servers: str, group: str,
         await consumer.seek_to_beginning(*assigned)
         letters: list[DeadLetter] = []
         async for record in _read_to_end(consumer, assigned):
-            letters.append(_parse(record.partition, record.offset, record.key, list(record.headers)))
+            letters.append(
+                _parse(record.partition, record.offset, record.key, list(record.headers))
+            )
         return letters
     finally:
         await consumer.stop()
@@ -74,8 +81,9 @@ async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = No
     names = topics or Topics()
     source = names.dead_letter(group)
     # Manual assignment, but offsets stored under a group of its own: each letter goes once.
-    consumer = make_consumer(bootstrap_servers, group_id=f"{group}.redriver",
-                             client_id=f"{group}-redriver")
+    consumer = make_consumer(
+        bootstrap_servers, group_id=f"{group}.redriver", client_id=f"{group}-redriver"
+    )
     producer = make_producer(bootstrap_servers, client_id=f"{group}-redriver")
     await consumer.start()
     await producer.start()
@@ -90,10 +98,12 @@ async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = No
                 consumer.seek(tp, committed)
         async for record in _read_to_end(consumer, assigned):
             headers = [(k, v) for k, v in record.headers if k not in DLQ_HEADERS]
-            headers.append(("redriven_from",
-                            f"{source}:{record.partition}:{record.offset}".encode()))
-            await producer.send_and_wait(names.redrive(group), value=record.value,
-                                         key=record.key, headers=headers)
+            headers.append(
+                ("redriven_from", f"{source}:{record.partition}:{record.offset}".encode())
+            )
+            await producer.send_and_wait(
+                names.redrive(group), value=record.value, key=record.key, headers=headers
+            )
             await consumer.commit({TopicPartition(source, record.partition): record.offset + 1})
             moved += 1
         return moved
@@ -102,16 +112,18 @@ async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = No
         await consumer.stop()
 
 
-async def _assign_all(consumer: AIOKafkaConsumer, bootstrap_servers: str,
-                      topic: str) -> list[TopicPartition]:
+async def _assign_all(
+    consumer: AIOKafkaConsumer, bootstrap_servers: str, topic: str
+) -> list[TopicPartition]:
     await ensure_topics(bootstrap_servers, [topic])
     assigned = await partitions_of(bootstrap_servers, topic)
     consumer.assign(assigned)
     return assigned
 
 
-async def _read_to_end(consumer: AIOKafkaConsumer,
-                       assigned: list[TopicPartition]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, assigned: list[TopicPartition]
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Records from the current positions up to the end offsets taken now."""
     ends = await consumer.end_offsets(assigned)
     remaining = {tp for tp in assigned if await consumer.position(tp) < ends[tp]}

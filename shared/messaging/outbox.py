@@ -24,15 +24,28 @@ class Outbox:
         self.source = source
         self.topics = topics
 
-    async def add(self, session: AsyncSession, data: EventData, *, topic: str | None = None,
-                  event_id: str | None = None, time: datetime | None = None) -> Envelope:
+    async def add(
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        topic: str | None = None,
+        event_id: str | None = None,
+        time: datetime | None = None,
+    ) -> Envelope:
         """Stage one event in the session's transaction; returns its envelope (with its id)."""
         envelopes = await self.add_all(session, [data], topic=topic, event_id=event_id, time=time)
         return envelopes[0]
 
-    async def add_all(self, session: AsyncSession, items: Sequence[EventData], *,
-                      topic: str | None = None, event_id: str | None = None,
-                      time: datetime | None = None) -> list[Envelope]:
+    async def add_all(
+        self,
+        session: AsyncSession,
+        items: Sequence[EventData],
+        *,
+        topic: str | None = None,
+        event_id: str | None = None,
+        time: datetime | None = None,
+    ) -> list[Envelope]:
         if event_id is not None and len(items) != 1:
             raise ValueError("an explicit event_id needs exactly one event")
         trace_headers = inject_headers()
@@ -41,14 +54,16 @@ class Outbox:
         for data in items:
             envelope = wrap(data, source=self.source, event_id=event_id, time=time)
             key, headers, value = to_kafka(envelope)
-            rows.append({
-                "event_id": envelope.id,
-                "topic": self.topics.name(topic or data.topic),
-                "key": key,
-                "headers": [[name, raw.decode()] for name, raw in headers + trace_headers],
-                "value": value,
-                "created_at": now,
-            })
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "topic": self.topics.name(topic or data.topic),
+                    "key": key,
+                    "headers": [[name, raw.decode()] for name, raw in headers + trace_headers],
+                    "value": value,
+                    "created_at": now,
+                }
+            )
             envelopes.append(envelope)
         if rows:
             await session.execute(insert(self.table), rows)

@@ -36,9 +36,17 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 class OutboxRelay:
-    def __init__(self, *, service: str, engine: AsyncEngine, table: Table,
-                 producer: AIOKafkaProducer, batch_size: int = 500, idle_seconds: float = 0.2,
-                 max_backoff_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        table: Table,
+        producer: AIOKafkaProducer,
+        batch_size: int = 500,
+        idle_seconds: float = 0.2,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
         self.service = service
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -72,8 +80,12 @@ class OutboxRelay:
         """Publish up to one batch of pending rows; returns how many were published."""
         started = time.perf_counter()
         t = self.table
-        query = select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.value).where(
-            t.c.sent_at.is_(None)).order_by(t.c.id).limit(self.batch_size)
+        query = (
+            select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.value)
+            .where(t.c.sent_at.is_(None))
+            .order_by(t.c.id)
+            .limit(self.batch_size)
+        )
         if is_postgres(self.engine):
             query = query.with_for_update(skip_locked=True)
         async with self.sessions.begin() as session:
@@ -84,8 +96,10 @@ class OutboxRelay:
             deliveries = [await self._send(row) for row in rows]
             await asyncio.gather(*deliveries)
             await session.execute(
-                update(t).where(t.c.id.in_([row.id for row in rows]))
-                .values(sent_at=datetime.now(UTC)))
+                update(t)
+                .where(t.c.id.in_([row.id for row in rows]))
+                .values(sent_at=datetime.now(UTC))
+            )
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
         RELAY_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
@@ -97,19 +111,27 @@ class OutboxRelay:
         writer = context_from_mapping({n: v for n, v in stored if n in TRACE_HEADERS})
         # The publish span continues the trace of the request that wrote the row, and the
         # message carries the publish span's context on to the consumer.
-        span = tracer().start_as_current_span(
-            f"publish {row.topic}", context=writer, kind=SpanKind.PRODUCER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic},
-        ) if trace.get_current_span(writer).get_span_context().is_valid else nullcontext()
+        span = (
+            tracer().start_as_current_span(
+                f"publish {row.topic}",
+                context=writer,
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic},
+            )
+            if trace.get_current_span(writer).get_span_context().is_valid
+            else nullcontext()
+        )
         with span:
             headers += inject_headers()
             future: asyncio.Future[Any] = await self.producer.send(
-                row.topic, value=row.value, key=row.key, headers=headers)
+                row.topic, value=row.value, key=row.key, headers=headers
+            )
             return future
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float,
-                         wakeup: asyncio.Event | None = None) -> None:
+async def _sleep_or_stop(
+    stop: asyncio.Event, seconds: float, wakeup: asyncio.Event | None = None
+) -> None:
     waiters = [asyncio.create_task(stop.wait())]
     if wakeup is not None:
         waiters.append(asyncio.create_task(wakeup.wait()))

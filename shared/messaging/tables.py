@@ -33,24 +33,43 @@ class PlatformTables:
 
 def platform_tables(metadata: MetaData) -> PlatformTables:
     outbox = Table(
-        "outbox", metadata,
-        Column("id", BigId, primary_key=True, autoincrement=True,
-               comment="Commit order; the relay publishes in this order."),
+        "outbox",
+        metadata,
+        Column(
+            "id",
+            BigId,
+            primary_key=True,
+            autoincrement=True,
+            comment="Commit order; the relay publishes in this order.",
+        ),
         Column("event_id", String(64), nullable=False, unique=True),
         Column("topic", String(255), nullable=False),
         Column("key", LargeBinary, nullable=False),
-        Column("headers", JSON, nullable=False,
-               comment="[name, value] pairs: ce_* attributes and the writer's traceparent."),
+        Column(
+            "headers",
+            JSON,
+            nullable=False,
+            comment="[name, value] pairs: ce_* attributes and the writer's traceparent.",
+        ),
         Column("value", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("sent_at", DateTime(timezone=True), nullable=True),
     )
-    Index("ix_outbox_pending", outbox.c.id,
-          postgresql_where=outbox.c.sent_at.is_(None), sqlite_where=outbox.c.sent_at.is_(None))
+    Index(
+        "ix_outbox_pending",
+        outbox.c.id,
+        postgresql_where=outbox.c.sent_at.is_(None),
+        sqlite_where=outbox.c.sent_at.is_(None),
+    )
     inbox = Table(
-        "inbox", metadata,
-        Column("event_id", String(64), primary_key=True,
-               comment="The CloudEvents id; written in the same transaction as the effect."),
+        "inbox",
+        metadata,
+        Column(
+            "event_id",
+            String(64),
+            primary_key=True,
+            comment="The CloudEvents id; written in the same transaction as the effect.",
+        ),
         Column("event_type", String(255), nullable=False),
         Column("topic", String(255), nullable=False),
         Column("partition", Integer, nullable=False),
@@ -78,8 +97,9 @@ def create_platform_tables_v1() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     )
     pending = sa.text("sent_at IS NULL")
-    op.create_index("ix_outbox_pending", "outbox", ["id"],
-                    postgresql_where=pending, sqlite_where=pending)
+    op.create_index(
+        "ix_outbox_pending", "outbox", ["id"], postgresql_where=pending, sqlite_where=pending
+    )
     op.create_table(
         "inbox",
         sa.Column("event_id", sa.String(64), primary_key=True),

@@ -51,11 +51,22 @@ async def test_every_event_round_trips_through_kafka(kafka_bootstrap: str, topic
     assert len(received) == len(envelopes)
     for sent, record in zip(envelopes, received, strict=True):
         header_names = {name for name, _ in record.headers}
-        assert {"ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject"} <= header_names
+        assert {
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_specversion",
+            "ce_time",
+            "ce_subject",
+        } <= header_names
         back = from_kafka(record.headers, record.key, record.value)
         assert back.data == sent.data
         assert (back.id, back.type, back.source, back.subject) == (
-            sent.id, sent.type, sent.source, sent.subject)
+            sent.id,
+            sent.type,
+            sent.source,
+            sent.subject,
+        )
         assert back.time == sent.time
         assert record.key == sent.subject.encode()
 
@@ -65,7 +76,7 @@ def test_readers_ignore_unknown_fields(event: EventData) -> None:
     key, headers, value = to_kafka(wrap(event, source="/pulih/tests"))
     body = json.loads(value)
     body["field_added_in_a_later_minor_version"] = {"anything": [1, 2, 3]}
-    back = from_kafka(headers + [("x-unknown-header", b"1")], key, json.dumps(body).encode())
+    back = from_kafka([*headers, ("x-unknown-header", b"1")], key, json.dumps(body).encode())
     assert back.data == event
 
 
@@ -77,8 +88,10 @@ def test_invalid_payload_is_refused_naming_the_field(event: EventData) -> None:
     body[required] = {"not": "what the contract says"}
     with pytest.raises(InvalidEvent) as refused:
         from_kafka(headers, key, json.dumps(body).encode())
-    assert any(reason.field is not None and reason.field.split(".")[0] == required
-               for reason in refused.value.reasons), refused.value.reasons
+    assert any(
+        reason.field is not None and reason.field.split(".")[0] == required
+        for reason in refused.value.reasons
+    ), refused.value.reasons
 
 
 def test_missing_attribute_and_unknown_type_are_named() -> None:
@@ -88,7 +101,9 @@ def test_missing_attribute_and_unknown_type_are_named() -> None:
         from_kafka(without_id, key, value)
     assert [r.field for r in missing.value.reasons] == ["ce_id"]
 
-    renamed = [(n, b"id.go.bnn.ibm.nowhere.Nothing.v9" if n == "ce_type" else v) for n, v in headers]
+    renamed = [
+        (n, b"id.go.bnn.ibm.nowhere.Nothing.v9" if n == "ce_type" else v) for n, v in headers
+    ]
     with pytest.raises(InvalidEvent) as unknown:
         from_kafka(renamed, key, value)
     assert unknown.value.reasons[0].field == "ce_type"
@@ -102,18 +117,36 @@ def test_missing_attribute_and_unknown_type_are_named() -> None:
 def test_catalog_holds_the_v1_minimum() -> None:
     names = {c.event_name for c in all_contracts()}
     assert {
-        "UnitFormed", "UnitStatusChanged", "UnitFundingRecorded", "RecoveryAgentAppointed",
-        "RecoveryAgentTrained", "RecoveryAgentDeactivated", "ClientScreened", "ClientEnrolled",
-        "CaseStageChanged", "ClientReferred", "ReferralResolved", "CaseClosed", "RelapseReported",
-        "CasePlanCreated", "SessionCompleted", "SessionMissed", "SessionOverdue", "ActivityHeld",
-        "EventAccepted", "EventRejected",
+        "UnitFormed",
+        "UnitStatusChanged",
+        "UnitFundingRecorded",
+        "RecoveryAgentAppointed",
+        "RecoveryAgentTrained",
+        "RecoveryAgentDeactivated",
+        "ClientScreened",
+        "ClientEnrolled",
+        "CaseStageChanged",
+        "ClientReferred",
+        "ReferralResolved",
+        "CaseClosed",
+        "RelapseReported",
+        "CasePlanCreated",
+        "SessionCompleted",
+        "SessionMissed",
+        "SessionOverdue",
+        "ActivityHeld",
+        "EventAccepted",
+        "EventRejected",
     } <= names
 
 
 def test_generated_docs_are_current() -> None:
     """docs/asyncapi.json and docs/schemas/ are generated from the code: `make docs`."""
-    stale = [str(path.relative_to(ROOT)) for path, content in render(ROOT / "docs").items()
-             if not path.exists() or path.read_text() != content]
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, content in render(ROOT / "docs").items()
+        if not path.exists() or path.read_text() != content
+    ]
     assert not stale, f"stale generated docs, run `make docs`: {stale}"
     document = json.loads((ROOT / "docs" / "asyncapi.json").read_text())
     assert document["asyncapi"].startswith("3.")

@@ -25,7 +25,8 @@ from tests.unit.contracts.examples import example_events
 metadata = MetaData()
 platform = platform_tables(metadata)
 applied = Table(
-    "applied", metadata,
+    "applied",
+    metadata,
     Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("event_id", String(64), nullable=False, unique=True),
     Column("subject", String(64), nullable=False),
@@ -54,16 +55,19 @@ def outbox(topics: Topics) -> Outbox:
     return Outbox(platform.outbox, source="/pulih/harness", topics=topics)
 
 
-async def write_events(engine: AsyncEngine, topics: Topics, *, count: int, keys: int,
-                       per_transaction: int = 100) -> list[Envelope]:
+async def write_events(
+    engine: AsyncEngine, topics: Topics, *, count: int, keys: int, per_transaction: int = 100
+) -> list[Envelope]:
     """Commit `count` events over `keys` cases, `per_transaction` per transaction."""
     box = outbox(topics)
     written: list[Envelope] = []
     async with engine.connect() as connection:
         for start in range(0, count, per_transaction):
             async with AsyncSession(connection) as session, session.begin():
-                batch = [session_completed(f"case-{i % keys:04d}-{topics.prefix[1:9]}")
-                         for i in range(start, min(start + per_transaction, count))]
+                batch = [
+                    session_completed(f"case-{i % keys:04d}-{topics.prefix[1:9]}")
+                    for i in range(start, min(start + per_transaction, count))
+                ]
                 written += await box.add_all(session, batch)
     return written
 
@@ -84,22 +88,41 @@ class Clients:
         await self.relay.producer.stop()
 
 
-async def start_clients(engine: AsyncEngine, bootstrap: str, topics: Topics, *,
-                        handler: Handler = record_effect, max_attempts: int = 3,
-                        batch_size: int = 500) -> Clients:
+async def start_clients(
+    engine: AsyncEngine,
+    bootstrap: str,
+    topics: Topics,
+    *,
+    handler: Handler = record_effect,
+    max_attempts: int = 3,
+    batch_size: int = 500,
+) -> Clients:
     consumed = [topics.name(TOPIC), topics.redrive(GROUP)]
     await ensure_topics(bootstrap, {**dict.fromkeys(consumed, 3), topics.dead_letter(GROUP): 1})
     producer = make_producer(bootstrap, client_id="harness")
     await producer.start()
-    kafka_consumer = make_consumer(bootstrap, *consumed, group_id=f"{GROUP}-{topics.prefix}",
-                                   client_id="harness")
+    kafka_consumer = make_consumer(
+        bootstrap, *consumed, group_id=f"{GROUP}-{topics.prefix}", client_id="harness"
+    )
     await kafka_consumer.start()
-    relay = OutboxRelay(service=GROUP, engine=engine, table=platform.outbox, producer=producer,
-                        batch_size=batch_size)
-    consumer = EventConsumer(group=GROUP, topics=consumed, handler=handler, engine=engine,
-                             inbox=platform.inbox, consumer=kafka_consumer, producer=producer,
-                             topic_names=topics,
-                             retry=RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01))
+    relay = OutboxRelay(
+        service=GROUP,
+        engine=engine,
+        table=platform.outbox,
+        producer=producer,
+        batch_size=batch_size,
+    )
+    consumer = EventConsumer(
+        group=GROUP,
+        topics=consumed,
+        handler=handler,
+        engine=engine,
+        inbox=platform.inbox,
+        consumer=kafka_consumer,
+        producer=producer,
+        topic_names=topics,
+        retry=RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01),
+    )
     return Clients(relay, consumer)
 
 
@@ -110,10 +133,11 @@ async def drain_relay(relay: OutboxRelay) -> int:
     return total
 
 
-async def consume_until(consumer: EventConsumer, done: Callable[[], object], *,
-                        timeout: float = 60) -> None:
+async def consume_until(
+    consumer: EventConsumer, done: Callable[[], object], *, seconds: float = 60
+) -> None:
     """Poll (committing after each batch) until `done()` is truthy, or fail at the deadline."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(seconds):
         while True:
             await consumer.poll_once(timeout_ms=200)
             result = done()

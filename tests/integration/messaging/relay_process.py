@@ -1,10 +1,10 @@
 """A producing process for the crash tests, killed with SIGKILL by the test.
 
-    python -m tests.integration.messaging.relay_process write DB_URL BOOTSTRAP PREFIX COUNT
-        commits COUNT events to the outbox, says "committed", then waits for a line on stdin
-        before starting its relay: the test kills it inside that window.
-    python -m tests.integration.messaging.relay_process relay DB_URL BOOTSTRAP PREFIX BATCH
-        runs the relay until killed.
+python -m tests.integration.messaging.relay_process write DB_URL BOOTSTRAP PREFIX COUNT
+    commits COUNT events to the outbox, says "committed", then waits for a line on stdin
+    before starting its relay: the test kills it inside that window.
+python -m tests.integration.messaging.relay_process relay DB_URL BOOTSTRAP PREFIX BATCH
+    runs the relay until killed.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ async def main(mode: str, url: str, bootstrap: str, prefix: str, number: int) ->
         batch = number
     producer = make_producer(bootstrap, client_id="crash-test")
     await producer.start()
-    relay = OutboxRelay(service="harness", engine=engine, table=platform.outbox,
-                        producer=producer, batch_size=batch)
+    relay = OutboxRelay(
+        service="harness", engine=engine, table=platform.outbox, producer=producer, batch_size=batch
+    )
     print("relaying", flush=True)
     await relay.run(asyncio.Event())
 

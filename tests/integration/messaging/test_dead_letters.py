@@ -52,14 +52,19 @@ async def test_poison_goes_to_dead_letters_and_comes_back_on_redrive(
         for envelope in (good_before, poison):
             key, headers, value = to_kafka(envelope)
             await producer.send_and_wait(topics.name(TOPIC), value=value, key=key, headers=headers)
-        await producer.send_and_wait(topics.name(TOPIC), value=b"\x00not an event",
-                                     key=case.encode(), headers=[("ce_type", b"x")])
+        await producer.send_and_wait(
+            topics.name(TOPIC),
+            value=b"\x00not an event",
+            key=case.encode(),
+            headers=[("ce_type", b"x")],
+        )
         key, headers, value = to_kafka(good_after)
         await producer.send_and_wait(topics.name(TOPIC), value=value, key=key, headers=headers)
     finally:
         await producer.stop()
 
     try:
+
         async def good_ones_applied() -> bool:
             return {good_before.id, good_after.id} <= await applied_ids()
 
@@ -87,6 +92,7 @@ async def test_poison_goes_to_dead_letters_and_comes_back_on_redrive(
             return poison.id in await applied_ids()
 
         await consume_until(clients.consumer, poison_applied)
+
         # The invalid message is still invalid: it is dead-lettered again, and only that new
         # letter is redriven next time; the first two are not sent twice.
         async def three_letters() -> bool:

@@ -35,11 +35,22 @@ async def test_thousands_of_events_apply_exactly_once_in_order_per_key(
 
         # As after a relay crash between publishing and marking: the last 400 rows go again.
         async with engine.begin() as connection:
-            last_ids = (await connection.execute(
-                select(platform.outbox.c.id).order_by(platform.outbox.c.id.desc()).limit(400)
-            )).scalars().all()
-            await connection.execute(update(platform.outbox).where(
-                platform.outbox.c.id.in_(last_ids)).values(sent_at=None))
+            last_ids = (
+                (
+                    await connection.execute(
+                        select(platform.outbox.c.id)
+                        .order_by(platform.outbox.c.id.desc())
+                        .limit(400)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await connection.execute(
+                update(platform.outbox)
+                .where(platform.outbox.c.id.in_(last_ids))
+                .values(sent_at=None)
+            )
         assert await drain_relay(clients.relay) == 400
 
         outcomes: defaultdict[str, int] = defaultdict(int)
@@ -51,15 +62,19 @@ async def test_thousands_of_events_apply_exactly_once_in_order_per_key(
             return outcome
 
         clients.consumer.process = counting  # type: ignore[method-assign]
-        await consume_until(clients.consumer,
-                            lambda: outcomes["applied"] + outcomes["duplicate"] >= EVENTS + 400)
+        await consume_until(
+            clients.consumer, lambda: outcomes["applied"] + outcomes["duplicate"] >= EVENTS + 400
+        )
     finally:
         await clients.close()
 
     assert outcomes == {"applied": EVENTS, "duplicate": 400}
     async with engine.connect() as connection:
-        rows = (await connection.execute(
-            select(applied.c.event_id, applied.c.subject).order_by(applied.c.seq))).all()
+        rows = (
+            await connection.execute(
+                select(applied.c.event_id, applied.c.subject).order_by(applied.c.seq)
+            )
+        ).all()
     await engine.dispose()
     assert sorted(r.event_id for r in rows) == sorted(e.id for e in written)
 

@@ -34,7 +34,10 @@ EVENTS = 6000
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.messaging.relay_process", *args],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
@@ -70,7 +73,7 @@ async def test_relay_killed_after_commit_and_mid_batch_loses_nothing(
     relay = _spawn("relay", database_url, kafka_bootstrap, topics.prefix, "100")
     await _read_line(relay, "relaying")
     async with asyncio.timeout(120):
-        while await topic_size(kafka_bootstrap, topic) < EVENTS // 4:
+        while await topic_size(kafka_bootstrap, topic) < EVENTS // 4:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     _kill(relay)
     on_topic_after_kill = await topic_size(kafka_bootstrap, topic)
@@ -91,8 +94,9 @@ async def test_relay_killed_after_commit_and_mid_batch_loses_nothing(
         await clients.close()
     async with engine.connect() as connection:
         applied_ids = (await connection.execute(select(applied.c.event_id))).scalars().all()
-        committed_ids = (await connection.execute(
-            select(platform.outbox.c.event_id))).scalars().all()
+        committed_ids = (
+            (await connection.execute(select(platform.outbox.c.event_id))).scalars().all()
+        )
     await engine.dispose()
     assert len(applied_ids) == EVENTS
     assert sorted(applied_ids) == sorted(committed_ids)
@@ -104,6 +108,9 @@ async def _applied_at_least(engine: AsyncEngine, expected: int) -> bool:
 
 async def _consumed_up_to(clients: Clients, published: int) -> bool:
     consumer = clients.consumer.consumer
-    positions = [await consumer.position(tp) for tp in consumer.assignment()
-                 if not tp.topic.endswith(".redrive")]
+    positions = [
+        await consumer.position(tp)
+        for tp in consumer.assignment()
+        if not tp.topic.endswith(".redrive")
+    ]
     return sum(positions) >= published

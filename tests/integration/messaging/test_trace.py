@@ -43,17 +43,28 @@ async def test_trace_runs_from_request_through_kafka_to_consumer_database_span(
 ) -> None:
     spans.clear()
     await (await prepared_engine(database_url)).dispose()
-    settings = ServiceSettings(service_name="harness", database_url=database_url,
-                               kafka_bootstrap_servers=kafka_bootstrap,
-                               topic_prefix=topics.prefix, relay_idle_seconds=0.05)
-    spec = ServiceSpec(name="harness", metadata=metadata, platform=platform, consumes=[TOPIC],
-                       handler_factory=lambda _runtime: record_effect, routers=[router])
+    settings = ServiceSettings(
+        service_name="harness",
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topics.prefix,
+        relay_idle_seconds=0.05,
+    )
+    spec = ServiceSpec(
+        name="harness",
+        metadata=metadata,
+        platform=platform,
+        consumes=[TOPIC],
+        handler_factory=lambda _runtime: record_effect,
+        routers=[router],
+    )
     runtime = Runtime(spec, settings)
     app = create_app(runtime)
     await runtime.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://harness") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://harness"
+        ) as client:
             ready = await client.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
@@ -64,8 +75,11 @@ async def test_trace_runs_from_request_through_kafka_to_consumer_database_span(
         async with asyncio.timeout(60):
             while True:
                 async with runtime.engine.connect() as connection:
-                    found = (await connection.execute(
-                        select(applied.c.event_id).where(applied.c.event_id == event_id))).first()
+                    found = (
+                        await connection.execute(
+                            select(applied.c.event_id).where(applied.c.event_id == event_id)
+                        )
+                    ).first()
                 if found:
                     break
                 await asyncio.sleep(0.05)
@@ -73,14 +87,18 @@ async def test_trace_runs_from_request_through_kafka_to_consumer_database_span(
         await runtime.stop()
 
     finished = spans.get_finished_spans()
-    request_span = _one(finished, lambda s: s.kind is SpanKind.SERVER
-                        and "/sessions/" in s.name)
+    request_span = _one(finished, lambda s: s.kind is SpanKind.SERVER and "/sessions/" in s.name)
     trace_id = request_span.context.trace_id
     in_trace = [s for s in finished if s.context.trace_id == trace_id]
     publish = _one(in_trace, lambda s: s.kind is SpanKind.PRODUCER)
     process = _one(in_trace, lambda s: s.kind is SpanKind.CONSUMER)
-    db_write = _one(in_trace, lambda s: s.kind is SpanKind.CLIENT
-                    and "INSERT INTO applied" in str((s.attributes or {}).get("db.statement", "")))
+    db_write = _one(
+        in_trace,
+        lambda s: (
+            s.kind is SpanKind.CLIENT
+            and "INSERT INTO applied" in str((s.attributes or {}).get("db.statement", ""))
+        ),
+    )
     assert process.parent is not None and process.parent.span_id == publish.context.span_id
     assert db_write.parent is not None and db_write.parent.span_id == process.context.span_id
 

@@ -1,0 +1,44 @@
+# The verbs a person needs. Each does its own set-up on a fresh machine.
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint docs bench infra-up infra-down up down setup clean
+
+run: setup            ## start Kafka and all five services (SQLite under /var/tmp/pulih)
+	$(BIN)/pulih run
+
+test: setup           ## unit, contract and integration tests on real Kafka, PostgreSQL and SQLite
+	$(BIN)/pytest -v --durations=15
+
+lint: setup           ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check shared services tests
+	$(BIN)/mypy shared services
+
+docs: setup           ## regenerate docs/asyncapi.json and docs/schemas/
+	$(BIN)/pulih docs
+
+infra-up: setup       ## start local Kafka and PostgreSQL and print where they are
+	$(BIN)/pulih infra up
+
+infra-down: setup
+	$(BIN)/pulih infra down
+
+up:                   ## the platform in Docker (needs a Docker engine)
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+setup: $(INSTALLED)
+
+$(INSTALLED):
+	bash deploy/bootstrap.sh
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""Each service starts the same way on both databases: its own migrations (own version
+table), its outbox and inbox, and a ready check that really asks the database and Kafka."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from sqlalchemy import inspect
+
+from shared.cli import SERVICES
+from shared.messaging.broker import Topics
+from shared.runtime import Runtime
+
+WITH_DATABASE = [name for name in SERVICES if name != "gateway"]
+
+
+@pytest.mark.parametrize("service", WITH_DATABASE)
+async def test_service_migrates_its_own_database_and_is_ready(
+    service: str, database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    package = SERVICES[service]
+    settings = importlib.import_module(f"{package}.settings").Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topics.prefix,
+    )
+    runtime = Runtime(importlib.import_module(f"{package}.app").SPEC, settings)
+    await runtime.start()
+    try:
+        assert await runtime.check_ready() == {"database": "ok", "kafka": "ok"}
+        assert runtime.engine is not None
+        async with runtime.engine.connect() as connection:
+            tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+        assert {"outbox", "inbox", f"alembic_version_{service.replace('-', '_')}"} <= tables
+    finally:
+        await runtime.stop()
+
+
+async def test_ready_check_reports_a_database_that_is_gone(
+    kafka_bootstrap: str, tmp_path: object
+) -> None:
+    from services.registry.app import SPEC
+    from services.registry.settings import Settings
+
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        migrate_on_start=False,
+    )
+    runtime = Runtime(SPEC, settings)
+    await runtime.start()
+    try:
+        checks = await runtime.check_ready()
+    finally:
+        await runtime.stop()
+    assert checks["kafka"] == "ok"
+    assert checks["database"].startswith("down")

@@ -1,0 +1,29 @@
+"""Settings come from the environment, and production refuses the development secret."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.registry.settings import Settings
+
+
+def test_production_refuses_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="PULIH_SECRET_KEY"):
+        Settings()
+    monkeypatch.setenv("PULIH_SECRET_KEY", "a-real-secret-from-a-kubernetes-secret")
+    assert Settings().environment == "production"
+
+
+def test_environment_points_at_existing_kafka_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092")
+    monkeypatch.setenv("PULIH_DATABASE_URL", "postgresql+asyncpg://registry@db/registry")
+    settings = Settings()
+    assert settings.kafka_bootstrap_servers == "kafka-0.kafka:9092"
+    assert settings.resolved_database_url == "postgresql+asyncpg://registry@db/registry"
+
+
+def test_embedded_default_is_sqlite_per_service(tmp_path: object) -> None:
+    settings = Settings(state_dir=tmp_path)
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/data/registry.db"
