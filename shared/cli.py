@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,13 +28,7 @@ SERVICES = {
     "reporting": "services.reporting",
     "gateway": "services.gateway",
 }
-DEFAULT_PORTS = {
-    "gateway": 8000,
-    "registry": 8001,
-    "client-case": 8002,
-    "scheduling": 8003,
-    "reporting": 8004,
-}
+PORT_OFFSETS = {"gateway": 0, "registry": 1, "client-case": 2, "scheduling": 3, "reporting": 4}
 ROOT = Path(__file__).resolve().parents[1]
 
 ServiceArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")]
@@ -46,10 +41,12 @@ def _service_module(name: str, part: str) -> Any:
 
 
 def _settings(name: str, **overrides: Any) -> ServiceSettings:
+    """A service's settings; its port is PULIH_HTTP_PORT, else PULIH_HTTP_PORT_BASE (8000)
+    plus the service's offset, so all five fit side by side."""
     settings_cls = _service_module(name, "settings").Settings
-    env_port = os.environ.get("PULIH_HTTP_PORT")
-    if env_port is None:
-        overrides.setdefault("http_port", DEFAULT_PORTS[name])
+    if "PULIH_HTTP_PORT" not in os.environ:
+        base = int(os.environ.get("PULIH_HTTP_PORT_BASE", "8000"))
+        overrides.setdefault("http_port", base + PORT_OFFSETS[name])
     settings: ServiceSettings = settings_cls(**overrides)
     return settings
 
@@ -84,8 +81,10 @@ def run() -> None:
 
     from shared.telemetry import setup_logging, setup_tracing
 
+    broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _local_kafka()
+        typer.echo(f"starting Kafka on {broker.bootstrap_servers} (data in {broker.data_dir})")
         broker.start()
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
     setup_logging("pulih", os.environ.get("PULIH_LOG_LEVEL", "INFO"))
@@ -113,7 +112,16 @@ def run() -> None:
     async def serve_all() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
 
-    asyncio.run(serve_all())
+    # Each uvicorn server hands a signal on to the one started before it when it has shut
+    # down; the last hand-off lands here and ends the run cleanly (exit 0, Kafka stopped).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(serve_all())
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        if broker is not None:
+            broker.stop()
 
 
 def _state_dir() -> Path:
@@ -229,3 +237,7 @@ def docs(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ A service's `migrations/env.py` calls `run_env(metadata, service)`; code and the
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command, context
@@ -15,6 +16,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from shared.persistence import create_engine
+
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def version_table(service: str) -> str:
@@ -32,7 +35,10 @@ def alembic_config(migrations_dir: Path, url: str, service: str) -> Config:
 def upgrade(migrations_dir: Path, url: str, service: str, revision: str = "head") -> None:
     """Bring the service's database to `revision`. Runs its own event loop: call it from a
     thread (`asyncio.to_thread`) when a loop is already running."""
-    command.upgrade(alembic_config(migrations_dir, url, service), revision)
+    # Alembic's `op` and `context` are process-wide proxies: one migration at a time, even
+    # when several services start in one process (`pulih run`).
+    with _ONE_AT_A_TIME:
+        command.upgrade(alembic_config(migrations_dir, url, service), revision)
 
 
 def run_env(metadata: MetaData) -> None:

@@ -131,7 +131,8 @@ def setup_logging(service_name: str, level: str = "INFO", stream: TextIO | None 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for noisy in ("aiokafka", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
