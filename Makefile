@@ -16,6 +16,9 @@ lint: setup           ## ruff and mypy
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy shared services
 
+bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/benchmarks.md)
+	$(BIN)/python -m tests.perf.bench_messaging
+
 docs: setup           ## regenerate docs/asyncapi.json and docs/schemas/
 	$(BIN)/pulih docs
 

@@ -1,18 +1,21 @@
 """The consuming side: idempotent inbox, bounded retries, dead letters, commit after effect.
 
-For every record: parse and validate the envelope, then in ONE database transaction record the
-event id in the inbox and apply the handler. A redelivered event finds its id already there
-and changes nothing. A failing handler is retried with backoff a bounded number of times; an
-invalid message or a rejected one is not retried. Either way it then goes to the group's
-dead-letter topic with the reason and its original coordinates, and the partition moves on.
-Offsets are committed per partition after the batch's effects are stored.
+A partition's batch is applied in one database transaction: the events' ids are claimed in
+the inbox (a redelivered event finds its id already there and changes nothing) and the
+handler applies each new event in that same transaction. When a handler fails, the batch is
+rolled back and applied one event at a time, each retried with backoff a bounded number of
+times; an invalid or rejected event is not retried. Either way a failing event ends on the
+group's dead-letter topic with the reason and its original coordinates, and the partition
+moves on. Offsets are committed per partition after the batch's effects are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +49,9 @@ DLQ_HEADERS = (
     "dlq_attempts",
     "dlq_failed_at",
 )
+
+
+APPLIED, DUPLICATE, DEAD_LETTERED = "applied", "duplicate", "dead_lettered"
 
 
 class Rejected(Exception):
@@ -91,50 +97,80 @@ class EventConsumer:
         while not stop.is_set():
             await self.poll_once()
 
-    async def poll_once(self, timeout_ms: int = 500) -> int:
-        """Process one batch from every assigned partition; returns the records handled."""
+    async def poll_once(self, timeout_ms: int = 500) -> Counter[str]:
+        """Process one batch from every assigned partition, committing each partition's offset
+        after its effects are stored; returns how many records had each outcome."""
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_size)
-        handled = 0
+        outcomes: Counter[str] = Counter()
         for partition, records in batches.items():
-            for record in records:
-                await self.process(record)
+            outcomes += await self.process_batch(records)
             await self.consumer.commit({partition: records[-1].offset + 1})
-            handled += len(records)
             self._record_lag(partition, records[-1].offset)
-        return handled
+        return outcomes
 
-    async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        """Apply one record; returns the outcome: applied, duplicate or dead_lettered."""
-        headers = list(record.headers or ())
-        with tracer().start_as_current_span(
-            f"process {record.topic}",
-            context=extract_context(headers),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": record.topic,
-                "messaging.kafka.partition": record.partition,
-                "messaging.kafka.offset": record.offset,
-                "messaging.consumer.group.name": self.group,
-            },
-        ):
-            outcome = await self._apply_with_retries(record)
-        EVENTS_CONSUMED.labels(self.group, record.topic, outcome).inc()
-        return outcome
-
-    async def _apply_with_retries(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        try:
-            envelope = from_kafka(record.headers or (), record.key, record.value)
-        except InvalidEvent as exc:
-            await self.dead_letter(record, reason=f"invalid event: {exc}", attempts=1)
-            return "dead_lettered"
-        reason = ""
-        for attempt in range(1, self.retry.max_attempts + 1):
+    async def process_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> Counter[str]:
+        """Apply a partition's batch in one transaction: claim every event id in the inbox with
+        one statement, then run the handler for each newly claimed event. If any handler
+        fails, the whole transaction rolls back and the batch is applied one event at a time,
+        so only the failing event is retried and, in the end, dead-lettered."""
+        outcomes: Counter[str] = Counter()
+        valid: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
+        for record in records:
             try:
-                return await self._apply(envelope, record)
+                valid.append((record, from_kafka(record.headers or (), record.key, record.value)))
+            except InvalidEvent as exc:
+                await self.dead_letter(record, reason=f"invalid event: {exc}", attempts=1)
+                outcomes[self._count(record, DEAD_LETTERED)] += 1
+        if not valid:
+            return outcomes
+        batch_outcomes: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        failed: str | None = None
+        try:
+            async with self.sessions.begin() as session:
+                claimed = await self._claim(session, valid)
+                for record, envelope in valid:
+                    if envelope.id not in claimed:
+                        batch_outcomes.append((record, DUPLICATE))
+                        continue
+                    claimed.discard(envelope.id)  # the same id twice in one batch: once
+                    failed = envelope.id
+                    with self._span(record):
+                        await self.handler(session, envelope)
+                    failed = None
+                    batch_outcomes.append((record, APPLIED))
+        except Exception as exc:  # noqa: BLE001 - applied one by one below
+            if failed is not None:
+                # The failure in the batch was that event's first attempt.
+                HANDLER_FAILURES.labels(self.group, valid[0][0].topic).inc()
+                log.warning("event %s failed in a batch: %s", failed, redact(repr(exc))[:500])
+            for record, envelope in valid:
+                first = 2 if envelope.id == failed else 1
+                outcome = await self.process(record, envelope, first_attempt=first)
+                outcomes[self._count(record, outcome)] += 1
+            return outcomes
+        for record, outcome in batch_outcomes:
+            outcomes[self._count(record, outcome)] += 1
+        return outcomes
+
+    async def process(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, *, first_attempt: int = 1
+    ) -> str:
+        """Apply one event in its own transaction, with bounded retries, else dead-letter it;
+        returns the outcome: applied, duplicate or dead_lettered."""
+        reason = "failed in its batch"
+        for attempt in range(first_attempt, self.retry.max_attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(self.retry.backoff_seconds * 2 ** (attempt - 2))
+            try:
+                async with self.sessions.begin() as session:
+                    if not await self._claim(session, [(record, envelope)]):
+                        return DUPLICATE
+                    with self._span(record):
+                        await self.handler(session, envelope)
+                return APPLIED
             except Rejected as exc:
                 await self.dead_letter(record, reason=f"rejected: {exc}", attempts=attempt)
-                return "dead_lettered"
+                return DEAD_LETTERED
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 HANDLER_FAILURES.labels(self.group, record.topic).inc()
                 reason = f"{type(exc).__name__}: {exc}"
@@ -148,29 +184,51 @@ class EventConsumer:
                     record.offset,
                     redact(reason)[:500],
                 )
-                if attempt < self.retry.max_attempts:
-                    await asyncio.sleep(self.retry.backoff_seconds * 2 ** (attempt - 1))
         await self.dead_letter(
             record, reason=f"failed after retries: {reason}", attempts=self.retry.max_attempts
         )
-        return "dead_lettered"
+        return DEAD_LETTERED
 
-    async def _apply(self, envelope: Envelope, record: ConsumerRecord[bytes, bytes]) -> str:
-        async with self.sessions.begin() as session:
-            first_time = await session.execute(
-                insert_ignoring_duplicates(self.inbox, self.dialect).values(
-                    event_id=envelope.id,
-                    event_type=envelope.type,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    processed_at=datetime.now(UTC),
-                )
-            )
-            if first_time.rowcount == 0:  # type: ignore[attr-defined]
-                return "duplicate"
-            await self.handler(session, envelope)
-        return "applied"
+    async def _claim(
+        self, session: AsyncSession, events: list[tuple[ConsumerRecord[bytes, bytes], Envelope]]
+    ) -> set[str]:
+        """Record the events' ids in the inbox; returns the ids that were not there before."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "processed_at": now,
+            }
+            for record, envelope in events
+        ]
+        statement = insert_ignoring_duplicates(self.inbox, self.dialect).returning(
+            self.inbox.c.event_id
+        )
+        # executemany with RETURNING ("insertmanyvalues"): one cached statement, few round trips
+        return set((await session.execute(statement, rows)).scalars())
+
+    def _span(self, record: ConsumerRecord[bytes, bytes]) -> AbstractContextManager[object]:
+        """The consumer span of one event, continuing the producer's trace."""
+        return tracer().start_as_current_span(
+            f"process {record.topic}",
+            context=extract_context(record.headers or ()),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.group,
+            },
+        )
+
+    def _count(self, record: ConsumerRecord[bytes, bytes], outcome: str) -> str:
+        EVENTS_CONSUMED.labels(self.group, record.topic, outcome).inc()
+        return outcome
 
     async def dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, attempts: int

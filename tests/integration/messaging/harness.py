@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ async def write_events(
         for start in range(0, count, per_transaction):
             async with AsyncSession(connection) as session, session.begin():
                 batch = [
-                    session_completed(f"case-{i % keys:04d}-{topics.prefix[1:9]}")
+                    session_completed(f"case-{i % keys:04d}-{topics.prefix.strip('.')[-8:]}")
                     for i in range(start, min(start + per_transaction, count))
                 ]
                 written += await box.add_all(session, batch)
@@ -134,12 +135,19 @@ async def drain_relay(relay: OutboxRelay) -> int:
 
 
 async def consume_until(
-    consumer: EventConsumer, done: Callable[[], object], *, seconds: float = 60
+    consumer: EventConsumer,
+    done: Callable[[], object],
+    *,
+    seconds: float = 60,
+    outcomes: Counter[str] | None = None,
 ) -> None:
-    """Poll (committing after each batch) until `done()` is truthy, or fail at the deadline."""
+    """Poll (committing after each batch) until `done()` is truthy, or fail at the deadline;
+    adds each batch's outcomes to `outcomes` when given."""
     async with asyncio.timeout(seconds):
         while True:
-            await consumer.poll_once(timeout_ms=200)
+            polled = await consumer.poll_once(timeout_ms=200)
+            if outcomes is not None:
+                outcomes.update(polled)
             result = done()
             if asyncio.iscoroutine(result):
                 result = await result
