@@ -175,14 +175,12 @@ def infra_status() -> None:
     )
 
 
-def _bootstrap() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-
-
-def _topics() -> Any:
+def _kafka(group: str) -> tuple[str, Any, Any]:
+    """Broker, topic names and credentials for a group's DLQ commands, from the environment."""
     from shared.messaging.broker import Topics
 
-    return Topics(os.environ.get("PULIH_TOPIC_PREFIX", ""))
+    settings = ServiceSettings(service_name=group)
+    return settings.kafka_bootstrap_servers, Topics(settings.topic_prefix), settings.kafka_auth
 
 
 @dlq_app.command("list")
@@ -190,7 +188,8 @@ def dlq_list(group: Annotated[str, typer.Argument(help="Consumer group (service 
     """Show every dead letter of a group: where it came from and why."""
     from shared.messaging.dlq import list_dead_letters
 
-    letters = asyncio.run(list_dead_letters(_bootstrap(), group, _topics()))
+    bootstrap, topics, auth = _kafka(group)
+    letters = asyncio.run(list_dead_letters(bootstrap, group, topics, auth))
     for d in letters:
         typer.echo(
             f"{d.partition}:{d.offset}  {d.original_topic}[{d.original_partition}]"
@@ -207,7 +206,8 @@ def dlq_redrive(
     """Send the group's dead letters back to it (each one once)."""
     from shared.messaging.dlq import redrive
 
-    moved = asyncio.run(redrive(_bootstrap(), group, _topics()))
+    bootstrap, topics, auth = _kafka(group)
+    moved = asyncio.run(redrive(bootstrap, group, topics, auth))
     typer.echo(f"redrove {moved} dead letter(s) to {group}")
 
 

@@ -79,7 +79,9 @@ class Runtime:
             await asyncio.to_thread(
                 upgrade, self.spec.migrations_dir, s.resolved_database_url, self.spec.name
             )
-        self.producer = make_producer(s.kafka_bootstrap_servers, client_id=self.spec.name)
+        self.producer = make_producer(
+            s.kafka_bootstrap_servers, client_id=self.spec.name, auth=s.kafka_auth
+        )
         await self.producer.start()
         if self.engine is not None and self.spec.platform is not None:
             self.relay = OutboxRelay(
@@ -100,6 +102,7 @@ class Runtime:
             await ensure_topics(
                 s.kafka_bootstrap_servers,
                 [*self.consumed_topics, self.topics.dead_letter(self.spec.name)],
+                auth=s.kafka_auth,
             )
             kafka_consumer = make_consumer(
                 s.kafka_bootstrap_servers,
@@ -107,6 +110,7 @@ class Runtime:
                 group_id=self.spec.name,
                 client_id=self.spec.name,
                 max_poll_records=s.consumer_batch_size,
+                auth=s.kafka_auth,
             )
             await kafka_consumer.start()
             self.consumer = EventConsumer(

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging.broker import KafkaAuth
+
 DEV_SECRET = "development-only-secret-not-for-production"  # noqa: S105 - refused in production
 
 
@@ -41,6 +43,13 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PULIH_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: str | None = Field(default=None, description="e.g. SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle of the brokers.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset."
     )
@@ -67,6 +76,17 @@ class ServiceSettings(BaseSettings):
         default=3, ge=1, description="Tries before a message is dead-lettered."
     )
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        password = self.kafka_sasl_password
+        return KafkaAuth(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
 
     @property
     def resolved_database_url(self) -> str:

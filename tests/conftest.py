@@ -46,10 +46,18 @@ def _docker_engine() -> bool:
         return False
 
 
+_USED: list[str] = []
+
+
 def _say(config: pytest.Config, line: str) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    """Remember which real server the run used; the summary at the end lists them."""
+    _USED.append(line.strip())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("infrastructure used")
+    for line in _USED or ["no test needed Kafka or PostgreSQL"]:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,39 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """How clients authenticate: PLAINTEXT on loopback, SASL (SCRAM) over TLS in clusters
+    where every service and province has its own Kafka user and ACLs."""
+
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        if self.sasl_mechanism:
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return options
+
+
+PLAINTEXT = KafkaAuth()
 
 
 @dataclass(frozen=True)
@@ -28,9 +57,12 @@ class Topics:
         return self.name(f"ibm.{group}.redrive")
 
 
-def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap_servers: str, *, client_id: str, auth: KafkaAuth = PLAINTEXT
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
+        **auth.client_options(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -46,10 +78,12 @@ def make_consumer(
     group_id: str | None,
     client_id: str,
     max_poll_records: int = 500,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
+        **auth.client_options(),
         group_id=group_id,
         client_id=client_id,
         enable_auto_commit=False,
@@ -64,16 +98,19 @@ async def ensure_topics(
     topics: Mapping[str, int] | Iterable[str],
     *,
     default_partitions: int = 3,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet (partition counts are per-topic configuration)."""
     wanted = (
         dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, default_partitions)
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **auth.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         new = [
+            # Only local brokers get here: in clusters every topic is a Strimzi KafkaTopic
+            # (k8s/base/kafka/topics.yaml) with its own replication, and auto-creation is off.
             NewTopic(name, num_partitions=count, replication_factor=1)
             for name, count in wanted.items()
             if name not in existing
@@ -85,9 +122,11 @@ async def ensure_topics(
         await admin.close()
 
 
-async def partitions_of(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+async def partitions_of(
+    bootstrap_servers: str, topic: str, auth: KafkaAuth = PLAINTEXT
+) -> list[TopicPartition]:
     """The topic's partitions as the cluster describes them (none when it does not exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **auth.client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -101,12 +140,12 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[TopicPartiti
     )
 
 
-async def topic_size(bootstrap_servers: str, topic: str) -> int:
+async def topic_size(bootstrap_servers: str, topic: str, auth: KafkaAuth = PLAINTEXT) -> int:
     """How many records the topic holds in all (the sum of its partitions' end offsets)."""
-    partitions = await partitions_of(bootstrap_servers, topic)
+    partitions = await partitions_of(bootstrap_servers, topic, auth)
     if not partitions:
         return 0
-    consumer = make_consumer(bootstrap_servers, group_id=None, client_id="pulih-probe")
+    consumer = make_consumer(bootstrap_servers, group_id=None, client_id="pulih-probe", auth=auth)
     await consumer.start()
     try:
         return sum((await consumer.end_offsets(partitions)).values())

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.messaging.broker import (
+    PLAINTEXT,
+    KafkaAuth,
     Topics,
     ensure_topics,
     make_consumer,
@@ -57,14 +59,16 @@ def _parse(
 
 
 async def list_dead_letters(
-    bootstrap_servers: str, group: str, topics: Topics | None = None
+    bootstrap_servers: str, group: str, topics: Topics | None = None, auth: KafkaAuth = PLAINTEXT
 ) -> list[DeadLetter]:
     """Every dead letter of the group, oldest first per partition (reads, commits nothing)."""
     topic = (topics or Topics()).dead_letter(group)
-    consumer = make_consumer(bootstrap_servers, group_id=None, client_id=f"{group}-dlq-list")
+    consumer = make_consumer(
+        bootstrap_servers, group_id=None, client_id=f"{group}-dlq-list", auth=auth
+    )
     await consumer.start()
     try:
-        assigned = await _assign_all(consumer, bootstrap_servers, topic)
+        assigned = await _assign_all(consumer, bootstrap_servers, topic, auth)
         await consumer.seek_to_beginning(*assigned)
         letters: list[DeadLetter] = []
         async for record in _read_to_end(consumer, assigned):
@@ -76,20 +80,22 @@ async def list_dead_letters(
         await consumer.stop()
 
 
-async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = None) -> int:
+async def redrive(
+    bootstrap_servers: str, group: str, topics: Topics | None = None, auth: KafkaAuth = PLAINTEXT
+) -> int:
     """Send every dead letter not yet redriven back to the group; returns how many."""
     names = topics or Topics()
     source = names.dead_letter(group)
     # Manual assignment, but offsets stored under a group of its own: each letter goes once.
     consumer = make_consumer(
-        bootstrap_servers, group_id=f"{group}.redriver", client_id=f"{group}-redriver"
+        bootstrap_servers, group_id=f"{group}.redriver", client_id=f"{group}-redriver", auth=auth
     )
-    producer = make_producer(bootstrap_servers, client_id=f"{group}-redriver")
+    producer = make_producer(bootstrap_servers, client_id=f"{group}-redriver", auth=auth)
     await consumer.start()
     await producer.start()
     moved = 0
     try:
-        assigned = await _assign_all(consumer, bootstrap_servers, source)
+        assigned = await _assign_all(consumer, bootstrap_servers, source, auth)
         for tp in assigned:
             committed = await consumer.committed(tp)
             if committed is None:
@@ -113,10 +119,10 @@ async def redrive(bootstrap_servers: str, group: str, topics: Topics | None = No
 
 
 async def _assign_all(
-    consumer: AIOKafkaConsumer, bootstrap_servers: str, topic: str
+    consumer: AIOKafkaConsumer, bootstrap_servers: str, topic: str, auth: KafkaAuth
 ) -> list[TopicPartition]:
-    await ensure_topics(bootstrap_servers, [topic])
-    assigned = await partitions_of(bootstrap_servers, topic)
+    await ensure_topics(bootstrap_servers, [topic], auth=auth)
+    assigned = await partitions_of(bootstrap_servers, topic, auth)
     consumer.assign(assigned)
     return assigned
 

@@ -27,3 +27,17 @@ def test_environment_points_at_existing_kafka_and_database(monkeypatch: pytest.M
 def test_embedded_default_is_sqlite_per_service(tmp_path: object) -> None:
     settings = Settings(state_dir=tmp_path)
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/data/registry.db"
+
+
+def test_kafka_credentials_reach_the_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULIH_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("PULIH_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("PULIH_KAFKA_SASL_USERNAME", "registry")
+    monkeypatch.setenv("PULIH_KAFKA_SASL_PASSWORD", "from-a-strimzi-secret")
+    options = Settings().kafka_auth.client_options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "registry"
+    assert options["sasl_plain_password"] == "from-a-strimzi-secret"
+    assert options["ssl_context"] is not None
+    assert "from-a-strimzi-secret" not in repr(Settings())
