@@ -1,9 +1,10 @@
 """The outbox relay: publishes committed outbox rows in commit order, then marks them sent.
 
 At-least-once by construction: a crash after publishing and before marking sends the rows
-again on restart, and consumers' inboxes absorb the duplicates. On PostgreSQL several relay
-instances can run at once (`FOR UPDATE SKIP LOCKED`); each row is published by one of them.
-Failures back off exponentially and never lose a row.
+again on restart, and consumers' inboxes absorb the duplicates. Every replica of a service
+runs a relay; on PostgreSQL a transaction-scoped advisory lock lets one batch at a time be
+published, so the replicas never overtake each other and per-key order holds. Failures back
+off exponentially and never lose a row.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +20,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Row, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.persistence import is_postgres, session_factory
 from shared.telemetry import (
@@ -56,6 +58,7 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.wakeup = asyncio.Event()
+        self.lock_key = zlib.crc32(f"pulih.outbox.{service}".encode())
 
     def notify(self) -> None:
         """Tell the relay new rows were committed, so it need not wait for its next poll."""
@@ -86,9 +89,9 @@ class OutboxRelay:
             .order_by(t.c.id)
             .limit(self.batch_size)
         )
-        if is_postgres(self.engine):
-            query = query.with_for_update(skip_locked=True)
         async with self.sessions.begin() as session:
+            if not await self._our_turn(session):
+                return 0  # another replica's relay is publishing a batch right now
             rows = (await session.execute(query)).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
@@ -104,6 +107,14 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
         RELAY_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         return len(rows)
+
+    async def _our_turn(self, session: AsyncSession) -> bool:
+        """Whether this relay may publish the next batch (PostgreSQL: the advisory lock, held
+        until the batch's transaction ends; SQLite: one process owns the file)."""
+        if not is_postgres(self.engine):
+            return True
+        locked = await session.execute(select(func.pg_try_advisory_xact_lock(self.lock_key)))
+        return bool(locked.scalar_one())
 
     async def _send(self, row: Row[Any]) -> asyncio.Future[Any]:
         stored = [(str(name), str(value)) for name, value in row.headers]

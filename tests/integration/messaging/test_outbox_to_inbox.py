@@ -3,12 +3,16 @@ order per key, even when the relay publishes some of them twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.broker import Topics
 from tests.integration.messaging.harness import (
+    Clients,
     applied,
     consume_until,
     count,
@@ -80,3 +84,51 @@ async def test_thousands_of_events_apply_exactly_once_in_order_per_key(
         applied_order[row.subject].append(row.event_id)
     assert len(committed_order) == KEYS
     assert applied_order == committed_order
+
+
+async def test_relays_of_several_replicas_keep_commit_order_per_key(
+    postgres_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """Every replica of a service runs a relay on the same PostgreSQL outbox."""
+    engine = await prepared_engine(postgres_url)
+    replicas = [await start_clients(engine, kafka_bootstrap, topics, batch_size=50) for _ in "ab"]
+    written = await write_events(engine, topics, count=EVENTS, keys=KEYS)
+
+    async def relay_until_empty(clients: Clients) -> int:
+        published = 0
+        while await count(engine, platform.outbox, platform.outbox.c.sent_at.is_(None)):
+            published += await clients.relay.publish_batch()
+            await asyncio.sleep(0)
+        return published
+
+    try:
+        shares = await asyncio.gather(*(relay_until_empty(r) for r in replicas))
+        assert sum(shares) == EVENTS
+        assert all(share > 0 for share in shares), shares  # both really took part
+        # One consumer reads it all (the other replica leaves the group).
+        await replicas[1].consumer.consumer.stop()
+        await consume_until(replicas[0].consumer, lambda: _applied_at_least(engine, EVENTS))
+    finally:
+        for clients in replicas:
+            await clients.close()
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(applied.c.event_id, applied.c.subject).order_by(applied.c.seq)
+            )
+        ).all()
+    await engine.dispose()
+    assert _by_subject((e.subject, e.id) for e in written) == _by_subject(
+        (r.subject, r.event_id) for r in rows
+    )
+
+
+async def _applied_at_least(engine: AsyncEngine, expected: int) -> bool:
+    return await count(engine, applied) >= expected
+
+
+def _by_subject(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    ordered: defaultdict[str, list[str]] = defaultdict(list)
+    for subject, event_id in pairs:
+        ordered[subject].append(event_id)
+    return dict(ordered)
