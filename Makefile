@@ -1,7 +1,8 @@
 # The verbs a person needs. Each does its own set-up on a fresh machine.
 VENV ?= .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+LOCKS := pyproject.toml constraints.txt services/registry/regions/package-lock.json
+INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint docs bench infra-up infra-down up down setup clean
 
@@ -41,6 +42,7 @@ $(INSTALLED):
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	npm ci --prefix services/registry/regions --no-audit --no-fund --ignore-scripts --loglevel=error
 	rm -f $(VENV)/.installed-* && touch $@
 
 clean:

@@ -235,6 +235,21 @@ def docs(
     typer.echo(f"wrote {out / 'asyncapi.json'} and {out / 'schemas'}/")
 
 
+def _add_service_commands() -> None:
+    """Each service may bring its own sub-commands in `services/<pkg>/cli.py`."""
+    for name, package in SERVICES.items():
+        try:
+            module = importlib.import_module(f"{package}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.cli":
+                raise
+            continue
+        app.add_typer(module.app, name=name)
+
+
+_add_service_commands()
+
+
 def main() -> None:
     app()
 

@@ -42,6 +42,7 @@ class ServiceSpec:
     consumes: Sequence[str] = ()
     handler_factory: Callable[[Runtime], Handler] | None = None
     routers: Sequence[APIRouter] = field(default_factory=tuple)
+    configure_app: Callable[[FastAPI], None] | None = None
 
 
 class Runtime:
@@ -198,6 +199,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     for router in runtime.spec.routers:
         app.include_router(router)
+    if runtime.spec.configure_app is not None:
+        runtime.spec.configure_app(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.registry.api import install_error_handlers, router
 from services.registry.db import MIGRATIONS, metadata, platform
 from services.registry.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 SPEC = ServiceSpec(
-    name=SERVICE_NAME, metadata=metadata, platform=platform, migrations_dir=MIGRATIONS
+    name=SERVICE_NAME,
+    metadata=metadata,
+    platform=platform,
+    migrations_dir=MIGRATIONS,
+    routers=[router],
+    configure_app=install_error_handlers,
 )
 
 

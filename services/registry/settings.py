@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 SERVICE_NAME = "registry"
@@ -9,3 +11,14 @@ SERVICE_NAME = "registry"
 
 class Settings(ServiceSettings):
     service_name: str = SERVICE_NAME
+    bnnk_regencies: str = Field(
+        default="all",
+        description="Regencies/cities with a BNNK office: 'all', or codes separated by commas "
+        "(e.g. '74.71,74.72'). Every province has its BNNP.",
+    )
+
+    @property
+    def bnnk(self) -> list[str] | str:
+        if self.bnnk_regencies.strip() == "all":
+            return "all"
+        return [code.strip() for code in self.bnnk_regencies.split(",") if code.strip()]

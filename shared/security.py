@@ -1,0 +1,50 @@
+"""Who is calling, and where they may act.
+
+The gateway authenticates users (OIDC/JWT) and forwards their roles to the services on the
+internal network in the `X-Pulih-Roles` header; each service still checks the scope of every
+request. Roles: `national-operator`, `province-operator:<prov>`, `district-operator:<regency>`,
+`unit-agent:<unit-id>`, `reporting-consumer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+ROLES_HEADER = "X-Pulih-Roles"
+
+
+class Role(StrEnum):
+    NATIONAL_OPERATOR = "national-operator"
+    PROVINCE_OPERATOR = "province-operator"
+    DISTRICT_OPERATOR = "district-operator"
+    UNIT_AGENT = "unit-agent"
+    REPORTING_CONSUMER = "reporting-consumer"
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    target: str | None  # province code, regency code or unit id; None for national roles
+
+
+class NotAuthenticated(Exception):
+    pass
+
+
+def parse_roles(header: str | None) -> list[Grant]:
+    """Parse the roles header; raise `NotAuthenticated` when it is missing or malformed."""
+    if not header or not header.strip():
+        raise NotAuthenticated(f"missing {ROLES_HEADER}")
+    grants = []
+    for item in header.split(","):
+        name, _, target = item.strip().partition(":")
+        try:
+            role = Role(name)
+        except ValueError:
+            raise NotAuthenticated(f"unknown role {name!r}") from None
+        scoped = role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR, Role.UNIT_AGENT)
+        if scoped != bool(target):
+            raise NotAuthenticated(f"role {name!r} {'needs' if scoped else 'takes no'} a scope")
+        grants.append(Grant(role, target or None))
+    return grants
