@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.http import install_problem_handlers, problem
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
-from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
+from shared.messaging.consumer import EventConsumer, Handler, InvalidHandler, RetryPolicy
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import PlatformTables
@@ -40,7 +41,10 @@ class ServiceSpec:
     platform: PlatformTables | None = None
     migrations_dir: Path | None = None
     consumes: Sequence[str] = ()
+    consumes_patterns: Sequence[str] = ()
+    """Regular expressions of further topics, e.g. every province's inbound topic."""
     handler_factory: Callable[[Runtime], Handler] | None = None
+    invalid_handler_factory: Callable[[Runtime], InvalidHandler] | None = None
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     configure_app: Callable[[FastAPI], None] | None = None
 
@@ -71,8 +75,20 @@ class Runtime:
 
     @property
     def consumed_topics(self) -> list[str]:
-        names = [self.topics.name(t) for t in self.spec.consumes]
-        return [*names, self.topics.redrive(self.spec.name)] if names else []
+        if not (self.spec.consumes or self.spec.consumes_patterns):
+            return []
+        return [
+            *(self.topics.name(t) for t in self.spec.consumes),
+            self.topics.redrive(self.spec.name),
+        ]
+
+    @property
+    def subscription(self) -> str:
+        """One pattern for every topic the service reads (aiokafka takes topics or a pattern)."""
+        prefix = re.escape(self.topics.prefix)
+        parts = [re.escape(t) for t in self.consumed_topics]
+        parts += [f"{prefix}{p}" for p in self.spec.consumes_patterns]
+        return f"^({'|'.join(parts)})$"
 
     async def start(self) -> None:
         s = self.settings
@@ -107,12 +123,12 @@ class Runtime:
             )
             kafka_consumer = make_consumer(
                 s.kafka_bootstrap_servers,
-                *self.consumed_topics,
                 group_id=self.spec.name,
                 client_id=self.spec.name,
                 max_poll_records=s.consumer_batch_size,
                 auth=s.kafka_auth,
             )
+            kafka_consumer.subscribe(pattern=self.subscription)
             await kafka_consumer.start()
             self.consumer = EventConsumer(
                 group=self.spec.name,
@@ -125,6 +141,11 @@ class Runtime:
                 topic_names=self.topics,
                 batch_size=s.consumer_batch_size,
                 retry=RetryPolicy(s.consumer_max_attempts, s.consumer_retry_backoff_seconds),
+                on_invalid=(
+                    self.spec.invalid_handler_factory(self)
+                    if self.spec.invalid_handler_factory
+                    else None
+                ),
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(self._stop), name="consumer"))
         log.info("service %s started", self.spec.name)

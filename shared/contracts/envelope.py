@@ -54,6 +54,8 @@ class Envelope:
     subject: str
     data: EventData
     extensions: dict[str, str] = field(default_factory=dict)
+    received_from: str | None = None
+    """The topic a consumer read the event from (set by the consumer, not sent)."""
 
     @property
     def topic(self) -> str:

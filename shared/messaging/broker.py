@@ -79,6 +79,7 @@ def make_consumer(
     client_id: str,
     max_poll_records: int = 500,
     auth: KafkaAuth = PLAINTEXT,
+    metadata_max_age_ms: int = 30_000,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
@@ -90,6 +91,8 @@ def make_consumer(
         auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
         isolation_level="read_committed",
+        # how soon a pattern subscription sees a new topic (a province's inbound topic)
+        metadata_max_age_ms=metadata_max_age_ms,
     )
 
 

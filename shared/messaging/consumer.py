@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -51,12 +51,21 @@ DLQ_HEADERS = (
 )
 
 
-APPLIED, DUPLICATE, DEAD_LETTERED = "applied", "duplicate", "dead_lettered"
+APPLIED, DUPLICATE, DEAD_LETTERED, REFUSED = "applied", "duplicate", "dead_lettered", "refused"
+
+InvalidHandler = Callable[
+    [AsyncSession, "ConsumerRecord[bytes, bytes]", InvalidEvent], Awaitable[bool]
+]
+"""Answers an invalid message inside the inbox transaction; False: not ours, dead-letter it."""
 
 
 class Rejected(Exception):
     """Raised by a handler for an event that can never be applied (a broken reference, a
     province speaking outside its scope). Not retried: dead-lettered with this reason."""
+
+
+class _NotAnswered(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class EventConsumer:
         topic_names: Topics,
         retry: RetryPolicy | None = None,
         batch_size: int = 500,
+        on_invalid: InvalidHandler | None = None,
     ) -> None:
         self.group = group
         self.topics = topics
@@ -92,6 +102,7 @@ class EventConsumer:
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.dialect = engine.dialect.name
+        self.on_invalid = on_invalid
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -117,10 +128,10 @@ class EventConsumer:
         valid: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
         for record in records:
             try:
-                valid.append((record, from_kafka(record.headers or (), record.key, record.value)))
+                envelope = from_kafka(record.headers or (), record.key, record.value)
+                valid.append((record, replace(envelope, received_from=record.topic)))
             except InvalidEvent as exc:
-                await self.dead_letter(record, reason=f"invalid event: {exc}", attempts=1)
-                outcomes[self._count(record, DEAD_LETTERED)] += 1
+                outcomes[self._count(record, await self._refuse(record, exc))] += 1
         if not valid:
             return outcomes
         batch_outcomes: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
@@ -187,6 +198,34 @@ class EventConsumer:
         await self.dead_letter(
             record, reason=f"failed after retries: {reason}", attempts=self.retry.max_attempts
         )
+        return DEAD_LETTERED
+
+    async def _refuse(self, record: ConsumerRecord[bytes, bytes], exc: InvalidEvent) -> str:
+        """An invalid message: answered by `on_invalid` when the consumer has one (a receipt
+        to a province), else dead-lettered. Redelivery is absorbed by the inbox, keyed by the
+        record's coordinates since the message may have no valid id."""
+        if self.on_invalid is not None:
+            try:
+                async with self.sessions.begin() as session:
+                    key = f"{record.topic}:{record.partition}:{record.offset}"[-64:]
+                    claimed = await session.execute(
+                        insert_ignoring_duplicates(self.inbox, self.dialect).values(
+                            event_id=key,
+                            event_type="invalid",
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                            processed_at=datetime.now(UTC),
+                        )
+                    )
+                    if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                        return DUPLICATE
+                    if not await self.on_invalid(session, record, exc):
+                        raise _NotAnswered  # roll the claim back: the DLQ keeps it
+                return REFUSED
+            except _NotAnswered:
+                pass
+        await self.dead_letter(record, reason=f"invalid event: {exc}", attempts=1)
         return DEAD_LETTERED
 
     async def _claim(

@@ -1,0 +1,131 @@
+"""A province publishes registry facts on its inbound topic: valid ones become canonical
+events with an `EventAccepted` receipt; invalid or out-of-scope ones get an `EventRejected`
+receipt naming every reason; a redelivery changes nothing; nothing blocks the partition."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from shared.contracts import registry as events
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.types import UnitFormation
+from shared.messaging.broker import make_producer, topic_size
+from tests.bus import read_events
+from tests.integration.registry.conftest import Registry
+
+SOURCE = "/provinces/74/simrehab"
+
+
+def unit_formed(unit_id: str, village: str, **changes: object) -> events.UnitFormed:
+    fields: dict[str, object] = {
+        "unit_id": unit_id,
+        "province_code": village[:2],
+        "village_code": village,
+        "unit_name": "Harapan Baru",
+        "formed_on": date(2025, 6, 2),
+        "decree_number": "07/SK/2025",
+        "decree_date": date(2025, 6, 1),
+        "formation": UnitFormation.MANDIRI,
+        "facilitating_office": "BNNK-74.71",
+    }
+    fields.update(changes)
+    return events.UnitFormed(**fields)  # type: ignore[arg-type]
+
+
+async def test_province_facts_become_canonical_events_with_receipts(registry: Registry) -> None:
+    inbound = registry.topics.name("ibm.inbound.74")
+    receipts = registry.topics.name("ibm.receipts.74")
+    ours, theirs = await registry.village(), await registry.village("74.71.02")
+    sulsel = await registry.village("73.71.01")
+    accepted = wrap(
+        unit_formed("sultra-unit-000000001", ours), source=SOURCE, event_id="sultra-2025-000001"
+    )
+    outside = wrap(
+        unit_formed("sultra-unit-000000002", sulsel, facilitating_office="BNNP-73"),
+        source=SOURCE,
+        event_id="sultra-2025-000002",
+    )
+    broken = wrap(
+        unit_formed("sultra-unit-000000003", "74.71.02.9999", formed_on=date(2099, 1, 1)),
+        source=SOURCE,
+        event_id="sultra-2025-000003",
+    )
+    later = wrap(
+        unit_formed("sultra-unit-000000004", theirs), source=SOURCE, event_id="sultra-2025-000005"
+    )
+
+    producer = make_producer(registry.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+
+        async def send(key: bytes, headers: list[tuple[str, bytes]], value: bytes) -> None:
+            await producer.send_and_wait(inbound, value=value, key=key, headers=headers)
+
+        await send(*to_kafka(accepted))
+        await send(*to_kafka(accepted))  # the province's system sent it twice
+        await send(*to_kafka(outside))
+        await send(*to_kafka(broken))
+        key, headers, value = to_kafka(
+            wrap(
+                unit_formed("sultra-unit-000000009", ours),
+                source=SOURCE,
+                event_id="sultra-2025-000004",
+            )
+        )
+        body = json.loads(value)
+        body["decree_date"] = "not a date"
+        await send(key, headers, json.dumps(body).encode())
+        await send(*to_kafka(later))
+    finally:
+        await producer.stop()
+
+    answers = {
+        r.data.original_event_id: r.data  # type: ignore[union-attr]
+        for r in await read_events(registry.bootstrap, receipts, 5)
+    }
+    assert set(answers) == {
+        "sultra-2025-000001",
+        "sultra-2025-000002",
+        "sultra-2025-000003",
+        "sultra-2025-000004",
+        "sultra-2025-000005",
+    }
+    first = answers["sultra-2025-000001"]
+    assert isinstance(first, EventAccepted)
+
+    canonical = await read_events(registry.bootstrap, registry.topic, 2)
+    assert [e.data.unit_id for e in canonical] == [  # type: ignore[attr-defined]
+        "sultra-unit-000000001",
+        "sultra-unit-000000004",
+    ]
+    assert first.canonical_event_id == canonical[0].id
+    # The second delivery of sultra-2025-000001 recorded nothing and answered nothing new.
+    assert await topic_size(registry.bootstrap, registry.topic) == 2
+    assert await topic_size(registry.bootstrap, receipts) == 5
+    assert isinstance(canonical[0].data, events.UnitFormed)
+    assert canonical[0].source == "/pulih/registry"
+
+    def reasons(event_id: str) -> set[tuple[str | None, str]]:
+        answer = answers[event_id]
+        assert isinstance(answer, EventRejected), answer
+        return {(r.field, r.rule) for r in answer.reasons}
+
+    assert reasons("sultra-2025-000002") == {("province_code", "own-province")}
+    assert reasons("sultra-2025-000003") == {
+        ("village_code", "exists"),
+        ("formed_on", "not-in-future"),
+    }
+    assert ("decree_date", "date_from_datetime_parsing") in reasons("sultra-2025-000004")
+    assert isinstance(answers["sultra-2025-000005"], EventAccepted)
+
+    units = (
+        await registry.client.get(
+            "/units", params={"province": "74"}, headers={"X-Pulih-Roles": "province-operator:74"}
+        )
+    ).json()
+    assert sorted(u["unit_id"] for u in units["items"]) == [
+        "sultra-unit-000000001",
+        "sultra-unit-000000004",
+    ]
