@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,8 @@ class ServiceSpec:
     invalid_handler_factory: Callable[[Runtime], InvalidHandler] | None = None
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     configure_app: Callable[[FastAPI], None] | None = None
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    """Runs after migrations, before the consumer starts (e.g. seed reference data)."""
 
 
 class Runtime:
@@ -96,6 +98,8 @@ class Runtime:
             await asyncio.to_thread(
                 upgrade, self.spec.migrations_dir, s.resolved_database_url, self.spec.name
             )
+        if self.spec.on_start is not None:
+            await self.spec.on_start(self)
         self.producer = make_producer(
             s.kafka_bootstrap_servers, client_id=self.spec.name, auth=s.kafka_auth
         )

@@ -475,6 +475,48 @@ async def list_agents(unit_id: str, request: Request) -> list[AgentPublic]:
     return await query(request, read)
 
 
+@router.get("/agents", response_model=list[AgentPublic], dependencies=[Reader], tags=["agents"])
+async def search_agents(
+    request: Request,
+    province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    regency: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
+    active: bool | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[AgentPublic]:
+    """Agents (pseudonymous ids only) of the units in a province or regency."""
+    conditions = []
+    if province:
+        conditions.append(units.c.province_code == province)
+    if regency:
+        conditions.append(units.c.regency_code == regency)
+    if active is not None:
+        conditions.append(agents.c.active == active)
+
+    async def read(session: AsyncSession) -> list[AgentPublic]:
+        rows = await session.execute(
+            select(agents)
+            .join(units)
+            .where(*conditions)
+            .order_by(agents.c.agent_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [
+            AgentPublic(
+                agent_id=r["agent_id"],
+                unit_id=r["unit_id"],
+                role=r["role"],
+                appointed_on=r["appointed_on"],
+                active=r["active"],
+                deactivated_on=r["deactivated_on"],
+            )
+            for r in rows.mappings()
+        ]
+
+    return await query(request, read)
+
+
 @router.post("/agents/{agent_id}/trainings", status_code=201, tags=["agents"])
 async def record_training(
     agent_id: str, body: TrainingCreate, scope: OperatorScope, request: Request

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.registry.api import install_error_handlers, router
 from services.registry.consumers import INBOUND_PATTERN, inbound_handler, invalid_inbound_handler
-from services.registry.db import MIGRATIONS, metadata, platform
+from services.registry.db import MIGRATIONS, metadata, platform, regions
+from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
+
+log = logging.getLogger(__name__)
+
+
+async def seed_regions(runtime: Runtime) -> None:
+    """A fresh database gets the official region tree, so `make run` works from nothing."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings) and runtime.engine is not None
+    if not settings.load_regions_on_start:
+        return
+    async with runtime.engine.connect() as connection:
+        if (await connection.execute(select(regions.c.code).limit(1))).first() is not None:
+            return
+    report = await load_regions(
+        runtime.engine, RegionSource.installed(), bnnk_regencies=settings.bnnk
+    )
+    log.info(
+        "loaded %s regions (%s) in %.1fs",
+        sum(report.counts.values()),
+        report.edition,
+        report.seconds,
+    )
+
 
 SPEC = ServiceSpec(
     name=SERVICE_NAME,
@@ -19,6 +46,7 @@ SPEC = ServiceSpec(
     consumes_patterns=[INBOUND_PATTERN],
     handler_factory=inbound_handler,
     invalid_handler_factory=invalid_inbound_handler,
+    on_start=seed_regions,
     configure_app=install_error_handlers,
 )
 

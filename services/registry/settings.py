@@ -17,6 +17,10 @@ class Settings(ServiceSettings):
         "(e.g. '74.71,74.72'). Every province has its BNNP.",
     )
 
+    load_regions_on_start: bool = Field(
+        default=True, description="Load the official region tree when the database has none."
+    )
+
     @property
     def bnnk(self) -> list[str] | str:
         if self.bnnk_regencies.strip() == "all":

@@ -62,6 +62,13 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 assert checks["kafka"] == "ok", service
                 if service != "gateway":
                     assert checks["database"] == "ok", service
+            # A fresh registry seeds the official region tree on its first start.
+            provinces = await client.get(
+                f"http://127.0.0.1:{base + PORT_OFFSETS['registry']}/regions",
+                params={"level": "province", "limit": 100},
+                headers={"X-Pulih-Roles": "national-operator"},
+            )
+            assert provinces.json()["total"] == 38
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):

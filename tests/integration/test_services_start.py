@@ -47,6 +47,7 @@ async def test_ready_check_reports_a_database_that_is_gone(
         database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
         kafka_bootstrap_servers=kafka_bootstrap,
         migrate_on_start=False,
+        load_regions_on_start=False,
     )
     runtime = Runtime(SPEC, settings)
     await runtime.start()

@@ -62,6 +62,7 @@ async def registry(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topics.prefix,
         bnnk_regencies="74.71",
+        load_regions_on_start=False,
         relay_idle_seconds=0.05,
     )
     # The inbound topics exist before the registry subscribes to their pattern.

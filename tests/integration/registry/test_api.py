@@ -118,6 +118,12 @@ async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) 
     )
     assert again.status_code == 422
 
+    in_kendari = await registry.client.get(
+        "/agents", headers=SULSEL, params={"regency": "74.71", "active": "false"}
+    )
+    assert [a["agent_id"] for a in in_kendari.json()] == [agent_id]
+    elsewhere = await registry.client.get("/agents", headers=SULSEL, params={"province": "73"})
+    assert elsewhere.json() == []
     team = (await registry.client.get(f"/units/{unit['unit_id']}/agents", headers=SULTRA)).json()
     assert [(a["agent_id"], a["active"], len(a["trainings"])) for a in team] == [
         (agent_id, False, 1)
