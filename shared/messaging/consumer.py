@@ -12,6 +12,7 @@ moves on. Offsets are committed per partition after the batch's effects are stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka
@@ -62,6 +64,10 @@ InvalidHandler = Callable[
 class Rejected(Exception):
     """Raised by a handler for an event that can never be applied (a broken reference, a
     province speaking outside its scope). Not retried: dead-lettered with this reason."""
+
+
+# The database is down or unreachable: no event is to blame, so none is dead-lettered.
+INFRASTRUCTURE_FAILURES = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 class _NotAnswered(Exception):
@@ -105,8 +111,28 @@ class EventConsumer:
         self.on_invalid = on_invalid
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Poll until stopped. When the database itself fails (an outage, not a bad event),
+        the batch is not committed: rewind to the committed offsets and try again later,
+        rather than dead-letter every event that arrives while it is down."""
+        backoff = 0.0
         while not stop.is_set():
-            await self.poll_once()
+            try:
+                await self.poll_once()
+                backoff = 0.0
+            except Exception:
+                backoff = min(max(backoff * 2, 0.5), 30.0)
+                log.exception("consumer %s stalled; retrying in %.1fs", self.group, backoff)
+                await self._rewind()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+
+    async def _rewind(self) -> None:
+        for partition in self.consumer.assignment():
+            committed = await self.consumer.committed(partition)
+            if committed is None:
+                await self.consumer.seek_to_beginning(partition)
+            else:
+                self.consumer.seek(partition, committed)
 
     async def poll_once(self, timeout_ms: int = 500) -> Counter[str]:
         """Process one batch from every assigned partition, committing each partition's offset
@@ -182,6 +208,8 @@ class EventConsumer:
             except Rejected as exc:
                 await self.dead_letter(record, reason=f"rejected: {exc}", attempts=attempt)
                 return DEAD_LETTERED
+            except INFRASTRUCTURE_FAILURES:
+                raise  # not this event's fault: the batch stays uncommitted (see `run`)
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 HANDLER_FAILURES.labels(self.group, record.topic).inc()
                 reason = f"{type(exc).__name__}: {exc}"

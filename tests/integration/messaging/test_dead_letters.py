@@ -4,6 +4,7 @@ invalid message is dead-lettered without retries; redrive brings a letter back, 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from sqlalchemy import select
@@ -104,3 +105,47 @@ async def test_poison_goes_to_dead_letters_and_comes_back_on_redrive(
         await clients.close()
     assert await applied_ids() == {good_before.id, poison.id, good_after.id}
     await engine.dispose()
+
+
+async def test_a_database_outage_stalls_the_consumer_instead_of_dead_lettering(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    engine = await prepared_engine(database_url)
+    events = [wrap(session_completed("case-outage-0001-abc"), source="/t") for _ in range(3)]
+    calls: Counter[str] = Counter()
+
+    async def down_for_a_while(session: AsyncSession, envelope: Envelope) -> None:
+        calls[envelope.id] += 1
+        if sum(calls.values()) <= 5:  # longer than the retries of any one event
+            raise OperationalError("INSERT …", {}, ConnectionRefusedError("database is down"))
+        await record_effect(session, envelope)
+
+    clients = await start_clients(engine, kafka_bootstrap, topics, handler=down_for_a_while)
+    producer = make_producer(kafka_bootstrap, client_id="outage-test")
+    await producer.start()
+    try:
+        for envelope in events:
+            key, headers, value = to_kafka(envelope)
+            await producer.send_and_wait(topics.name(TOPIC), value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(clients.consumer.run(stop))
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                async with engine.connect() as connection:
+                    done = (await connection.execute(select(applied.c.event_id))).scalars().all()
+                if len(done) == len(events):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await running
+        await clients.close()
+    await engine.dispose()
+    assert sorted(done) == sorted(e.id for e in events)
+    assert await list_dead_letters(kafka_bootstrap, GROUP, topics) == []
