@@ -47,7 +47,7 @@ from shared.contracts.types import (
 from shared.http import problem
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime, runtime_of
-from shared.security import ROLES_HEADER, NotAuthenticated, Role, parse_roles
+from shared.security.roles import ROLES_HEADER, NotAuthenticated, Role, parse_roles
 
 router = APIRouter()
 T = TypeVar("T")
