@@ -27,7 +27,6 @@ from services.registry.domain import (
     FormUnit,
     NotFound,
     RecordFunding,
-    RuleViolations,
     Scope,
     Training,
     Unit,
@@ -46,6 +45,7 @@ from shared.contracts.types import (
 )
 from shared.http import problem
 from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations
 from shared.runtime import Runtime, runtime_of
 from shared.security.roles import ROLES_HEADER, NotAuthenticated, Role, parse_roles
 

@@ -25,10 +25,8 @@ from services.registry.domain import (
     FormUnit,
     NotFound,
     RecordFunding,
-    RuleViolations,
     Scope,
     Training,
-    Violation,
 )
 from shared.contracts import registry as events
 from shared.contracts.base import EventData
@@ -36,6 +34,7 @@ from shared.contracts.envelope import Envelope, InvalidEvent, Reason, header
 from shared.contracts.platform import EventAccepted, EventRejected, receipts_topic
 from shared.messaging.consumer import Handler, InvalidHandler
 from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 
 INBOUND_PATTERN = r"ibm\.inbound\.\d{2}"

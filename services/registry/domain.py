@@ -20,6 +20,7 @@ from shared.contracts.types import (
     UnitStatus,
     UnitStatusReason,
 )
+from shared.rules import Violation, check
 
 # --- Regions ---------------------------------------------------------------------------------
 
@@ -78,32 +79,12 @@ def is_kelurahan(village_code: str) -> bool:
 # --- Errors ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Violation:
-    field: str | None
-    rule: str
-    message: str
-
-
-class RuleViolations(Exception):
-    """One or more rules a command broke; each names the field and the rule."""
-
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = violations
-        super().__init__("; ".join(f"{v.field}: {v.message}" for v in violations))
-
-
 class NotFound(LookupError):
     pass
 
 
 class Conflict(Exception):
     """The entity changed since the caller read it (optimistic concurrency)."""
-
-
-def _check(violations: list[Violation]) -> None:
-    if violations:
-        raise RuleViolations(violations)
 
 
 # --- Scope -----------------------------------------------------------------------------------
@@ -256,7 +237,7 @@ def form_unit(cmd: FormUnit, facts: VillageFacts, *, scope: Scope, today: date) 
         )
     elif not facts.office_exists:
         v.append(Violation("facilitating_office", "exists", f"no office {cmd.facilitating_office}"))
-    _check(v)
+    check(v)
     return Unit(
         unit_id=cmd.unit_id,
         village_code=cmd.village_code,
@@ -317,7 +298,7 @@ def change_status(
                 "to_status", "one-active-unit-per-village", "another unit is active in this village"
             )
         )
-    _check(v)
+    check(v)
     return replace(
         unit, status=cmd.to_status, status_since=cmd.effective_on, version=unit.version + 1
     )
@@ -359,7 +340,7 @@ def record_funding(unit: Unit, cmd: RecordFunding, *, scope: Scope, today: date)
         )
     if cmd.amount_idr < 0:
         v.append(Violation("amount_idr", "non-negative", "an amount cannot be negative"))
-    _check(v)
+    check(v)
 
 
 # --- Recovery agents -------------------------------------------------------------------------
@@ -415,7 +396,7 @@ def appoint_agent(unit: Unit, cmd: AppointAgent, *, scope: Scope, today: date) -
                 "appointed_on", "not-before-formation", f"the unit was formed on {unit.formed_on}"
             )
         )
-    _check(v)
+    check(v)
     return Agent(
         agent_id=cmd.agent_id,
         unit_id=unit.unit_id,
@@ -437,7 +418,7 @@ def record_training(
         v.append(Violation("completed_on", "not-in-future", "the training is not finished yet"))
     if office_region(training.provider) is None:
         v.append(Violation("provider", "office-code", "BNNP-<prov> or BNNK-<regency>"))
-    _check(v)
+    check(v)
     return replace(agent, trainings=(*agent.trainings, training))
 
 
@@ -465,5 +446,5 @@ def deactivate_agent(
                 f"the agent was appointed on {agent.appointed_on}",
             )
         )
-    _check(v)
+    check(v)
     return replace(agent, active=False, deactivated_on=on, deactivation_reason=reason)

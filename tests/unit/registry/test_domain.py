@@ -14,7 +14,6 @@ from services.registry.domain import (
     Conflict,
     Decree,
     FormUnit,
-    RuleViolations,
     Scope,
     TimeZone,
     VillageFacts,
@@ -26,6 +25,7 @@ from shared.contracts.types import (
     UnitStatus,
     UnitStatusReason,
 )
+from shared.rules import RuleViolations
 
 TODAY = date(2026, 11, 22)
 VILLAGE = "74.71.01.1005"
