@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.client_case.api import install_error_handlers, router
+from services.client_case.consumers import CONSUMES, registry_handler
 from services.client_case.db import MIGRATIONS, metadata, platform
 from services.client_case.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 SPEC = ServiceSpec(
-    name=SERVICE_NAME, metadata=metadata, platform=platform, migrations_dir=MIGRATIONS
+    name=SERVICE_NAME,
+    metadata=metadata,
+    platform=platform,
+    migrations_dir=MIGRATIONS,
+    routers=[router],
+    configure_app=install_error_handlers,
+    consumes=CONSUMES,
+    handler_factory=registry_handler,
 )
 
 

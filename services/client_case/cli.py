@@ -1,0 +1,45 @@
+"""`pulih client-case …`: erasure and key generation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Clients, screening and cases.", no_args_is_help=True)
+
+
+@app.command("erase")
+def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Right to erasure: destroy the client's data key. Their identity can never be read
+    again; the events, which carry only the pseudonym, stay valid."""
+    from services.client_case.handlers import handle_erase_client
+    from services.client_case.settings import Settings
+    from shared.persistence import create_engine, session_factory
+
+    async def run() -> None:
+        engine = create_engine(Settings().resolved_database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                await handle_erase_client(session, client_id)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"client {client_id}: identity erased")
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Print new production keys (put them in a Kubernetes Secret, never in a file here)."""
+    from shared.security.encryption import generate_service_keypair
+
+    private, public = generate_service_keypair()
+    typer.echo(f"PULIH_PSEUDONYM_KEY={base64.b64encode(os.urandom(32)).decode()}")
+    typer.echo(f"PULIH_MASTER_KEYS=m1:{base64.b64encode(os.urandom(32)).decode()}")
+    typer.echo("PULIH_CURRENT_MASTER_KEY=m1")
+    typer.echo(f"PULIH_IDENTITY_PRIVATE_KEY={private}")
+    typer.echo(f"# public key for provinces: {public}")

@@ -1,0 +1,481 @@
+"""The client-case use cases. Each loads what its rule needs, lets the domain decide, stores
+the result and stages the canonical event in the outbox, in the caller's transaction.
+
+Privacy is enforced here: identity is encrypted before it is stored, events carry only the
+pseudonymous `client_ref`, identity reads need a reason and are audited, and erasure destroys
+the person's data key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.client_case.db import (
+    cases,
+    clients,
+    identity_reads,
+    known_units,
+    referrals,
+    screenings,
+)
+from services.client_case.domain import assist, pathway
+from services.client_case.domain.pathway import Case, Referral, RoutingPolicy
+from shared.contracts import client_case as events
+from shared.contracts.types import (
+    AdmissionRoute,
+    AftercareSource,
+    CaseStage,
+    ClosureOutcome,
+    Programme,
+    ReferralDestinationType,
+    ReferralReason,
+    ReferralResolution,
+    RiskLevel,
+)
+from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations, Violation, check
+from shared.security.encryption import KeyRing, WrappedKey, decrypt_fields, encrypt_fields
+from shared.security.identity import nik_problems, normalise_nik, pseudonym
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Gone(Exception):
+    """The person's identity was erased."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a unit may know of a person. Every field optional: anonymous service is allowed."""
+
+    nik: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+@dataclass(frozen=True)
+class Keys:
+    ring: KeyRing
+    pseudonym_key: bytes
+
+
+# --- clients and identity --------------------------------------------------------------------
+
+
+async def handle_register_client(
+    session: AsyncSession,
+    keys: Keys,
+    *,
+    unit_id: str,
+    identity: Identity,
+    age_band: str | None,
+    sex: str | None,
+    today: date,
+) -> tuple[str, str, bool]:
+    """Returns (client_id, client_ref, new). A NIK seen before, in any unit, is the same
+    person: their existing client is returned and nothing is stored twice."""
+    await require_active_unit(session, unit_id)
+    client_id = str(uuid.uuid4())
+    if identity.nik:
+        nik = normalise_nik(identity.nik)
+        check(
+            [Violation("identity.nik", p.rule, p.message) for p in nik_problems(nik, today=today)]
+        )
+        identity = Identity(nik, identity.name, identity.phone, identity.address)
+        ref = pseudonym(keys.pseudonym_key, nik)
+        known = (
+            await session.execute(select(clients.c.client_id).where(clients.c.client_ref == ref))
+        ).scalar()
+        if known is not None:
+            return str(known), ref, False
+    else:
+        ref = hmac.new(
+            keys.pseudonym_key, f"client:{client_id}".encode(), hashlib.sha256
+        ).hexdigest()
+    data_key, wrapped = keys.ring.new_data_key()
+    await session.execute(
+        insert(clients).values(
+            client_id=client_id,
+            client_ref=ref,
+            registered_unit_id=unit_id,
+            master_key_id=wrapped.master_key_id,
+            wrapped_data_key=wrapped.wrapped,
+            identity_sealed=encrypt_fields(data_key, identity.fields(), subject=client_id),
+            age_band=age_band,
+            sex=sex,
+            registered_at=datetime.now(UTC),
+        )
+    )
+    return client_id, ref, True
+
+
+async def handle_read_identity(
+    session: AsyncSession, keys: Keys, client_id: str, *, actor: str, reason: str
+) -> dict[str, Any]:
+    """Decrypt a person's identity for a unit agent with a stated reason; audited always,
+    whether or not it succeeds."""
+    row = (
+        (await session.execute(select(clients).where(clients.c.client_id == client_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no client {client_id}")
+    erased = row["wrapped_data_key"] is None
+    await session.execute(
+        insert(identity_reads).values(
+            client_id=client_id,
+            actor=actor[:120],
+            reason=reason[:200],
+            read_at=datetime.now(UTC),
+            granted=not erased,
+        )
+    )
+    if erased:
+        raise Gone("the identity of this client was erased")
+    data_key = keys.ring.unwrap(WrappedKey(row["master_key_id"], row["wrapped_data_key"]))
+    return decrypt_fields(data_key, row["identity_sealed"], subject=client_id)
+
+
+async def handle_erase_client(session: AsyncSession, client_id: str) -> None:
+    """Crypto-shredding: the data key is destroyed, so the sealed identity (kept, unreadable)
+    can never be opened again; events that name only the pseudonym stay valid."""
+    done = await session.execute(
+        update(clients)
+        .where(clients.c.client_id == client_id)
+        .values(wrapped_data_key=None, master_key_id=None, erased_at=datetime.now(UTC))
+    )
+    if done.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no client {client_id}")
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+async def require_active_unit(session: AsyncSession, unit_id: str) -> dict[str, Any]:
+    unit = (
+        (await session.execute(select(known_units).where(known_units.c.unit_id == unit_id)))
+        .mappings()
+        .first()
+    )
+    if unit is None:
+        raise RuleViolations(
+            [Violation("unit_id", "unit-exists", "the registry has published no such unit")]
+        )
+    if unit["status"] != "active":
+        raise RuleViolations([Violation("unit_id", "unit-active", f"the unit is {unit['status']}")])
+    return dict(unit)
+
+
+async def load_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> Case:
+    query = select(cases).where(cases.c.case_id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return Case(
+        case_id=row["case_id"],
+        client_id=row["client_id"],
+        client_ref=row["client_ref"],
+        unit_id=row["unit_id"],
+        province_code=row["province_code"],
+        village_code=row["village_code"],
+        stage=CaseStage(row["stage"]),
+        opened_on=row["opened_on"],
+        risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
+        admission_route=AdmissionRoute(row["admission_route"]) if row["admission_route"] else None,
+        aftercare_source=(
+            AftercareSource(row["aftercare_source"]) if row["aftercare_source"] else None
+        ),
+        enrolled_on=row["enrolled_on"],
+        closed_on=row["closed_on"],
+        outcome=ClosureOutcome(row["outcome"]) if row["outcome"] else None,
+        version=row["version"],
+    )
+
+
+async def _save(session: AsyncSession, case: Case) -> None:
+    await session.execute(
+        update(cases)
+        .where(cases.c.case_id == case.case_id)
+        .values(
+            stage=case.stage,
+            risk_level=case.risk_level,
+            admission_route=case.admission_route,
+            aftercare_source=case.aftercare_source,
+            enrolled_on=case.enrolled_on,
+            closed_on=case.closed_on,
+            outcome=case.outcome,
+            version=case.version,
+        )
+    )
+
+
+def _where(case: Case) -> dict[str, str]:
+    return {
+        "unit_id": case.unit_id,
+        "province_code": case.province_code,
+        "village_code": case.village_code,
+        "case_id": case.case_id,
+        "client_ref": case.client_ref,
+    }
+
+
+async def handle_screen_client(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    client_id: str,
+    unit_id: str,
+    answers: assist.AssistAnswers,
+    agent_id: str,
+    programme: Programme,
+    screened_at: datetime,
+    routing: RoutingPolicy,
+) -> tuple[Case, assist.ScreeningResult, ReferralDestinationType | None]:
+    """Score the ASSIST answers; the screening opens the client's case in the unit (stage
+    `screening`). Returns the case, the result, and where the province's routing policy sends
+    this level (None: the unit keeps the client)."""
+    result = assist.score_screening(answers)
+    fields = assist.client_screened_fields(result)
+    unit = await require_active_unit(session, unit_id)
+    client = (
+        (await session.execute(select(clients).where(clients.c.client_id == client_id)))
+        .mappings()
+        .first()
+    )
+    if client is None:
+        raise NotFound(f"no client {client_id}")
+    if screened_at > datetime.now(UTC):
+        raise RuleViolations(
+            [Violation("screened_at", "not-in-future", "the screening is in the future")]
+        )
+    case = Case(
+        case_id=str(uuid.uuid4()),
+        client_id=client_id,
+        client_ref=client["client_ref"],
+        unit_id=unit_id,
+        province_code=unit["province_code"],
+        village_code=unit["village_code"],
+        stage=CaseStage.SCREENING,
+        opened_on=screened_at.date(),
+        risk_level=result.overall_level,
+    )
+    screening_id = str(uuid.uuid4())
+    await session.execute(insert(cases).values(**case.__dict__))
+    await session.execute(
+        insert(screenings).values(
+            screening_id=screening_id,
+            case_id=case.case_id,
+            rule_set_version=fields["rule_set_version"],
+            overall_level=fields["overall_level"],
+            injecting=fields["injecting"],
+            scores=[s.model_dump(mode="json") for s in fields["scores"]],
+            screened_at=screened_at,
+            screener_agent_id=agent_id,
+        )
+    )
+    await outbox.add(
+        session,
+        events.ClientScreened(
+            **_where(case),
+            **fields,
+            screening_id=screening_id,
+            programme=programme,
+            screened_at=screened_at,
+            screener_agent_id=agent_id,
+            age_band=client["age_band"],
+            sex=client["sex"],
+        ),
+    )
+    return case, result, routing.destination(result.overall_level)
+
+
+async def handle_enrol(
+    session: AsyncSession,
+    outbox: Outbox,
+    case_id: str,
+    *,
+    route: AdmissionRoute,
+    source: AftercareSource | None,
+    on: date,
+    today: date,
+) -> Case:
+    case = await load_case(session, case_id, for_update=True)
+    enrolled = pathway.enrol(case, route=route, source=source, on=on, today=today)
+    await _save(session, enrolled)
+    client = (
+        await session.execute(
+            select(clients.c.age_band, clients.c.sex).where(clients.c.client_id == case.client_id)
+        )
+    ).one()
+    assert enrolled.risk_level is not None
+    await outbox.add(
+        session,
+        events.ClientEnrolled(
+            **_where(enrolled),
+            enrolled_on=on,
+            admission_route=route,
+            aftercare_source=source,
+            risk_level=enrolled.risk_level,
+            age_band=client.age_band,
+            sex=client.sex,
+        ),
+    )
+    return enrolled
+
+
+async def handle_change_stage(
+    session: AsyncSession, outbox: Outbox, case_id: str, *, to: CaseStage, on: date, today: date
+) -> Case:
+    case = await load_case(session, case_id, for_update=True)
+    changed = pathway.advance(case, to, on=on, today=today)
+    await _save(session, changed)
+    await outbox.add(
+        session,
+        events.CaseStageChanged(
+            **_where(changed),
+            from_stage=case.stage,
+            to_stage=to,
+            changed_on=on,
+            case_week=changed.week(on),
+        ),
+    )
+    return changed
+
+
+async def handle_refer(
+    session: AsyncSession,
+    outbox: Outbox,
+    case_id: str,
+    *,
+    destination: ReferralDestinationType,
+    facility: str | None,
+    reason: ReferralReason,
+    on: date,
+    agent_id: str,
+    today: date,
+) -> Referral:
+    case = await load_case(session, case_id)
+    check(
+        [Violation("case_id", "open-case", "the case is closed")]
+        if case.stage is CaseStage.CLOSED
+        else []
+    )
+    referral = Referral(str(uuid.uuid4()), case_id, destination, on)
+    check(
+        [Violation("referred_on", "not-in-future", "the date is in the future")]
+        if on > today
+        else []
+    )
+    await session.execute(
+        insert(referrals).values(
+            referral_id=referral.referral_id,
+            case_id=case_id,
+            destination_type=destination,
+            destination_facility=facility,
+            reason=reason,
+            referred_on=on,
+        )
+    )
+    assert case.risk_level is not None
+    await outbox.add(
+        session,
+        events.ClientReferred(
+            **_where(case),
+            referral_id=referral.referral_id,
+            destination_type=destination,
+            destination_facility=facility,
+            reason=reason,
+            risk_level=case.risk_level,
+            referred_on=on,
+            referred_by_agent_id=agent_id,
+        ),
+    )
+    return referral
+
+
+async def handle_resolve_referral(
+    session: AsyncSession,
+    outbox: Outbox,
+    referral_id: str,
+    *,
+    resolution: ReferralResolution,
+    on: date,
+    today: date,
+) -> Referral:
+    row = (
+        (await session.execute(select(referrals).where(referrals.c.referral_id == referral_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no referral {referral_id}")
+    referral = Referral(
+        row["referral_id"],
+        row["case_id"],
+        ReferralDestinationType(row["destination_type"]),
+        row["referred_on"],
+        ReferralResolution(row["resolution"]) if row["resolution"] else None,
+        row["resolved_on"],
+    )
+    resolved = pathway.resolve(referral, resolution, on=on, today=today)
+    await session.execute(
+        update(referrals)
+        .where(referrals.c.referral_id == referral_id)
+        .values(resolution=resolution, resolved_on=on)
+    )
+    case = await load_case(session, referral.case_id)
+    await outbox.add(
+        session,
+        events.ReferralResolved(
+            **_where(case),
+            referral_id=referral_id,
+            destination_type=referral.destination_type,
+            resolution=resolution,
+            resolved_on=on,
+        ),
+    )
+    return resolved
+
+
+async def handle_close(
+    session: AsyncSession,
+    outbox: Outbox,
+    case_id: str,
+    *,
+    outcome: ClosureOutcome,
+    on: date,
+    referral_id: str | None,
+    today: date,
+) -> Case:
+    case = await load_case(session, case_id, for_update=True)
+    closed = pathway.close(case, outcome, on=on, today=today)
+    await _save(session, closed)
+    await outbox.add(
+        session,
+        events.CaseClosed(
+            **_where(closed),
+            outcome=outcome,
+            last_stage=case.stage,
+            closed_on=on,
+            weeks_in_service=pathway.weeks_in_service(case, on),
+            referral_id=referral_id,
+        ),
+    )
+    return closed
