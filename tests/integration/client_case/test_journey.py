@@ -1,0 +1,347 @@
+"""A client's whole journey through the real registry and client-case services and the real
+broker: registered in a unit, screened, enrolled, referred and closed. The canonical events
+carry the pseudonym only; every byte on the bus and every log line is searched for the
+client's NIK, name and phone; identity reads are audited; erasure is final."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.client_case.app import SPEC as CLIENT_CASE
+from services.client_case.db import clients, identity_reads, known_units
+from services.client_case.settings import Settings as ClientCaseSettings
+from services.registry.app import SPEC as REGISTRY
+from services.registry.regions import RegionSource, load_regions
+from services.registry.settings import Settings as RegistrySettings
+from shared.contracts import client_case as events
+from shared.messaging.broker import Topics, topic_size
+from shared.runtime import Runtime, create_app
+from shared.security.encryption import CannotDecrypt, WrappedKey, decrypt_fields
+from tests.bus import read_events, read_topic
+
+NIK, NAME, PHONE = "7471011504950001", "Wa Ode Fiktif Rahmawati", "081234567890"
+SENSITIVE = [NIK, "7471 0115 0495 0001", NAME, "Fiktif", PHONE, "81234567890"]
+OPERATOR_74 = {"X-Pulih-Roles": "province-operator:74"}
+
+
+@dataclass
+class Platform:
+    registry: httpx.AsyncClient
+    cases: httpx.AsyncClient
+    case_runtime: Runtime
+    bootstrap: str
+    topics: Topics
+
+
+async def _client(runtime: Runtime, name: str) -> httpx.AsyncClient:
+    await runtime.start()
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url=f"http://{name}"
+    )
+
+
+@pytest.fixture
+async def platform(
+    database_url: str, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> AsyncIterator[Platform]:
+    common = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "topic_prefix": topics.prefix,
+        "relay_idle_seconds": 0.05,
+    }
+    registry = Runtime(
+        REGISTRY,
+        RegistrySettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}",
+            load_regions_on_start=False,
+            bnnk_regencies="74.71",
+            **common,
+        ),
+    )
+    cases = Runtime(CLIENT_CASE, ClientCaseSettings(database_url=database_url, **common))
+    registry_http = await _client(registry, "registry")
+    assert registry.engine is not None
+    await load_regions(
+        registry.engine, RegionSource.installed(), provinces={"74"}, bnnk_regencies=["74.71"]
+    )
+    cases_http = await _client(cases, "client-case")
+    try:
+        yield Platform(registry_http, cases_http, cases, kafka_bootstrap, topics)
+    finally:
+        for http in (registry_http, cases_http):
+            await http.aclose()
+        await cases.stop()
+        await registry.stop()
+
+
+async def _form_unit(p: Platform) -> str:
+    village = (
+        await p.registry.get(
+            "/regions", headers=OPERATOR_74, params={"parent": "74.71.01", "level": "village"}
+        )
+    ).json()["items"][0]["code"]
+    formed = await p.registry.post(
+        "/units",
+        headers=OPERATOR_74,
+        json={
+            "village_code": village,
+            "name": "Sinar Madani",
+            "formed_on": "2025-03-14",
+            "decree": {
+                "number": "141/07/KEL-MDG/2025",
+                "signed_on": "2025-03-10",
+                "signatory": "lurah",
+            },
+            "formation": "bnn_target",
+            "facilitating_office": "BNNK-74.71",
+        },
+    )
+    assert formed.status_code == 201, formed.text
+    unit_id: str = formed.json()["unit_id"]
+    assert p.case_runtime.engine is not None
+    async with asyncio.timeout(30):  # client-case learns the unit from the registry's event
+        while True:
+            async with p.case_runtime.engine.connect() as connection:
+                if (
+                    await connection.execute(
+                        select(known_units.c.status).where(known_units.c.unit_id == unit_id)
+                    )
+                ).scalar() == "active":
+                    return unit_id
+            await asyncio.sleep(0.05)
+
+
+HIGH_RISK = {
+    "alcohol": {
+        "ever_used": True,
+        "frequency": "daily",
+        "urge": "daily",
+        "problems": "daily",
+        "failed_duties": "weekly",
+        "concern": "past_3_months",
+        "cut_down": "never",
+    },
+    "cannabis": {
+        "ever_used": True,
+        "frequency": "monthly",
+        "urge": "never",
+        "problems": "never",
+        "failed_duties": "never",
+        "concern": "never",
+        "cut_down": "never",
+    },
+    **{
+        s: {"ever_used": False}
+        for s in (
+            "tobacco",
+            "cocaine",
+            "amphetamine_type_stimulants",
+            "inhalants",
+            "sedatives",
+            "hallucinogens",
+            "opioids",
+            "other",
+        )
+    },
+}
+
+
+async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the_logs(
+    platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    p = platform
+    unit_id = await _form_unit(p)
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+
+    registered = await p.cases.post(
+        "/clients",
+        headers=agent,
+        json={
+            "unit_id": unit_id,
+            "identity": {"nik": NIK, "name": NAME, "phone": PHONE},
+            "age_band": "25-29",
+            "sex": "female",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    client_id, client_ref = registered.json()["client_id"], registered.json()["client_ref"]
+    again = await p.cases.post(
+        "/clients",
+        headers=agent,
+        json={"unit_id": unit_id, "identity": {"nik": "7471 0115 0495 0001"}},
+    )
+    assert again.json() == {"client_id": client_id, "client_ref": client_ref, "new": False}
+    bad_nik = await p.cases.post(
+        "/clients",
+        headers=agent,
+        json={"unit_id": unit_id, "identity": {"nik": "7471011513950001"}},
+    )
+    assert bad_nik.status_code == 422
+    assert bad_nik.json()["errors"][0] == {
+        "field": "identity.nik",
+        "rule": "nik-birth-date",
+        "message": "digits 7 to 12 are not a birth date",
+    }
+
+    other_agent = {"X-Pulih-Roles": "unit-agent:some-other-unit-0001"}
+    screening = {
+        "client_id": client_id,
+        "unit_id": unit_id,
+        "programme": "sil",
+        "screened_at": datetime.now(UTC).isoformat(),
+        "screener_agent_id": "agent-000000000001",
+        "substances": HIGH_RISK,
+        "injection": "never",
+    }
+    assert (
+        await p.cases.post("/screenings", headers=other_agent, json=screening)
+    ).status_code == 403
+    screened = await p.cases.post("/screenings", headers=agent, json=screening)
+    assert screened.status_code == 201, screened.text
+    result = screened.json()
+    case_id = result["case_id"]
+    assert (result["overall_level"], result["overall_level_id"]) == ("high", "berat")
+    assert result["scores"]["alcohol"] == {"score": 32, "level": "high"}
+    assert result["scores"]["cannabis"] == {"score": 3, "level": "low"}
+    assert result["refer_to"] == "balai_rehabilitasi"
+
+    today = datetime.now(UTC).date().isoformat()
+    steps = [
+        (f"/cases/{case_id}/enrolment", {"admission_route": "voluntary", "enrolled_on": today}),
+        (f"/cases/{case_id}/stage", {"to_stage": "services", "changed_on": today}),
+        (
+            f"/cases/{case_id}/referrals",
+            {
+                "destination_type": "balai_rehabilitasi",
+                "destination_facility": "BALAI-BADOKA",
+                "reason": "high_risk",
+                "referred_on": today,
+                "referred_by_agent_id": "agent-000000000001",
+            },
+        ),
+    ]
+    for url, body in steps:
+        response = await p.cases.post(url, headers=agent, json=body)
+        assert response.status_code in (200, 201), (url, response.text)
+    referral_id = response.json()["referral_id"]
+    overdue = await p.cases.get("/referrals/overdue", headers=OPERATOR_74)
+    assert overdue.json() == []  # referred today: not overdue yet
+    resolved = await p.cases.post(
+        f"/referrals/{referral_id}/resolution",
+        headers=agent,
+        json={"resolution": "attended", "resolved_on": today},
+    )
+    assert resolved.status_code == 200, resolved.text
+    closed = await p.cases.post(
+        f"/cases/{case_id}/closure",
+        headers=agent,
+        json={"outcome": "referred_out", "closed_on": today, "referral_id": referral_id},
+    )
+    assert closed.status_code == 200 and closed.json()["stage"] == "closed"
+
+    # Operators above the unit see the case, never the identity.
+    seen = await p.cases.get("/cases", headers=OPERATOR_74)
+    assert [c["case_id"] for c in seen.json()] == [case_id]
+    assert not {"name", "nik", "phone"} & set(seen.json()[0])
+    assert (
+        await p.cases.get(
+            f"/clients/{client_id}/identity",
+            headers=OPERATOR_74,
+            params={"reason": "follow-up visit"},
+        )
+    ).status_code == 403
+    assert (
+        await p.cases.get("/cases", headers={"X-Pulih-Roles": "reporting-consumer"})
+    ).status_code == 403
+    elsewhere = await p.cases.get("/cases", headers={"X-Pulih-Roles": "province-operator:73"})
+    assert elsewhere.json() == []
+
+    # The unit's agent reads the identity with a reason, and the read is audited.
+    assert (await p.cases.get(f"/clients/{client_id}/identity", headers=agent)).status_code == 422
+    identity = await p.cases.get(
+        f"/clients/{client_id}/identity", headers=agent, params={"reason": "home visit for week 3"}
+    )
+    assert identity.json() == {"nik": NIK, "name": NAME, "phone": PHONE}
+    engine = p.case_runtime.engine
+    assert engine is not None
+    async with engine.connect() as connection:
+        audit = (await connection.execute(select(identity_reads))).mappings().all()
+    assert [(a["client_id"], a["reason"], a["granted"]) for a in audit] == [
+        (client_id, "home visit for week 3", True)
+    ]
+    assert audit[0]["actor"] == f"unit-agent:{unit_id}"
+
+    # The canonical events, in order, carry the pseudonym only.
+    topic = p.topics.name(events.TOPIC)
+    published = await read_events(p.bootstrap, topic, 6)
+    assert [type(e.data).__name__ for e in published] == [
+        "ClientScreened",
+        "ClientEnrolled",
+        "CaseStageChanged",
+        "ClientReferred",
+        "ReferralResolved",
+        "CaseClosed",
+    ]
+    assert {e.data.client_ref for e in published} == {client_ref}  # type: ignore[attr-defined]
+    assert {e.subject for e in published} == {case_id}
+    first = published[0].data
+    assert isinstance(first, events.ClientScreened)
+    assert first.rule_set_version == "assist-3.1/2026.1" and first.overall_level == "high"
+
+    # Erasure (a national operator, or `pulih client-case erase`) is final.
+    erased = await p.cases.post(
+        f"/clients/{client_id}/erasure", headers={"X-Pulih-Roles": "national-operator"}
+    )
+    assert erased.status_code == 200
+    gone = await p.cases.get(
+        f"/clients/{client_id}/identity", headers=agent, params={"reason": "home visit for week 4"}
+    )
+    assert gone.status_code == 410
+    settings = p.case_runtime.settings
+    assert isinstance(settings, ClientCaseSettings)
+    async with engine.connect() as connection:
+        row = (
+            (await connection.execute(select(clients).where(clients.c.client_id == client_id)))
+            .mappings()
+            .one()
+        )
+        refused = (
+            await connection.execute(
+                select(identity_reads.c.granted).where(
+                    identity_reads.c.reason == "home visit for week 4"
+                )
+            )
+        ).scalar_one()
+    assert row["wrapped_data_key"] is None and row["identity_sealed"] is not None
+    assert refused is False
+    for key in settings.key_ring.masters.values():  # no key the service holds opens it
+        with pytest.raises(CannotDecrypt):
+            decrypt_fields(key, row["identity_sealed"], subject=client_id)
+    with pytest.raises(CannotDecrypt):
+        settings.key_ring.unwrap(WrappedKey("dev1", b"\x00" * 60))
+
+    # Every byte on every topic of this platform, and every log line: no identity.
+    everything = bytearray()
+    for name in (events.TOPIC, "ibm.registry", "ibm.client-case.dlq", "ibm.registry.dlq"):
+        size = await topic_size(p.bootstrap, p.topics.name(name))
+        for record in await read_topic(
+            p.bootstrap, p.topics.name(name), until=lambda r, n=size: len(r) >= n
+        ):
+            everything += (record.key or b"") + (record.value or b"")
+            for header_name, value in record.headers:
+                everything += header_name.encode() + value
+    assert len(everything) > 1000  # the scan really read the events
+    logs = caplog.text
+    for secret in SENSITIVE:
+        assert secret.encode() not in everything, f"{secret!r} on the bus"
+        assert secret not in logs, f"{secret!r} in the logs"
