@@ -115,6 +115,12 @@ class ClientScreened(UnitScopedEvent):
         description="Q8: the client has ever injected a drug (flags injecting risk).",
         examples=[False],
     )
+    injected_past_3_months: bool | None = Field(
+        default=None,
+        description="Q8 answered 'yes, in the past 3 months', which calls for the injecting-"
+        "risk intervention; null from producers that do not send it (added within v1).",
+        examples=[False],
+    )
     screened_at: AwareDatetime = Field(
         description="When the screening took place, with its UTC offset.",
         examples=["2025-05-20T10:15:00+08:00"],

@@ -394,13 +394,14 @@ class ScreenedFields(TypedDict):
     scores: list[SubstanceScore]
     overall_level: RiskLevel
     injecting: bool
+    injected_past_3_months: bool
 
 
 def client_screened_fields(result: ScreeningResult) -> ScreenedFields:
     """Map a result onto ``ClientScreened``: ``ClientScreened(**fields, case_id=..., ...)``.
 
     The contract's ``injecting`` means *ever* injected, so it is true for an injection in the
-    past 3 months and for an earlier one alike; the recency stays in `ScreeningResult`.
+    past 3 months and for an earlier one alike; ``injected_past_3_months`` carries the recency.
     """
     return ScreenedFields(
         rule_set_version=result.rule_set_version,
@@ -410,4 +411,5 @@ def client_screened_fields(result: ScreeningResult) -> ScreenedFields:
         ],
         overall_level=result.overall_level,
         injecting=result.ever_injected,
+        injected_past_3_months=result.injected_recently,
     )

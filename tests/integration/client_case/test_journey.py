@@ -297,6 +297,7 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
     first = published[0].data
     assert isinstance(first, events.ClientScreened)
     assert first.rule_set_version == "assist-3.1/2026.1" and first.overall_level == "high"
+    assert (first.injecting, first.injected_past_3_months) == (False, False)
 
     # Erasure (a national operator, or `pulih client-case erase`) is final.
     erased = await p.cases.post(
