@@ -35,6 +35,7 @@ from shared.contracts.types import (
     ReferralDestinationType,
     ReferralReason,
     ReferralResolution,
+    RelapseSource,
     Sex,
 )
 from shared.http import problem
@@ -196,6 +197,18 @@ class Closure(Schema):
     outcome: ClosureOutcome
     closed_on: date
     referral_id: EntityId | None = None
+
+
+class RelapseReport(Schema):
+    substances: list[AssistSubstance] = Field(min_length=1, max_length=10)
+    source: RelapseSource
+    relapsed_on: date
+    reported_by_agent_id: EntityId
+
+
+class Transfer(Schema):
+    to_unit_id: EntityId
+    transferred_on: date
 
 
 class CasePublic(BaseModel):
@@ -488,6 +501,46 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
             today=today,
         )
         row = await _case_row(session, case_id, who)
+    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+
+
+@router.post("/cases/{case_id}/relapses", status_code=201, tags=["cases"])
+async def report_relapse(
+    case_id: str, body: RelapseReport, who: CallerDep, request: Request
+) -> dict[str, str]:
+    async with command(request) as (session, outbox, today):
+        who.works_in((await _case_row(session, case_id, who))["unit_id"])
+        await handlers.handle_report_relapse(
+            session,
+            outbox,
+            case_id,
+            substances=body.substances,
+            source=body.source,
+            on=body.relapsed_on,
+            agent_id=body.reported_by_agent_id,
+            today=today,
+        )
+    return {"case_id": case_id, "relapse": "recorded"}
+
+
+@router.post("/cases/{case_id}/transfer", response_model=CasePublic, tags=["cases"])
+async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
+    """The sending unit's agent hands the case over to another active unit."""
+    async with command(request) as (session, outbox, today):
+        who.works_in((await _case_row(session, case_id, who))["unit_id"])
+        await handlers.handle_transfer(
+            session,
+            outbox,
+            case_id,
+            to_unit_id=body.to_unit_id,
+            on=body.transferred_on,
+            today=today,
+        )
+        row = (
+            (await session.execute(select(cases).where(cases.c.case_id == case_id)))
+            .mappings()
+            .one()
+        )
     return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
 
 

@@ -32,12 +32,14 @@ from shared.contracts import client_case as events
 from shared.contracts.types import (
     AdmissionRoute,
     AftercareSource,
+    AssistSubstance,
     CaseStage,
     ClosureOutcome,
     Programme,
     ReferralDestinationType,
     ReferralReason,
     ReferralResolution,
+    RelapseSource,
     RiskLevel,
 )
 from shared.messaging.outbox import Outbox
@@ -479,3 +481,85 @@ async def handle_close(
         ),
     )
     return closed
+
+
+async def handle_report_relapse(
+    session: AsyncSession,
+    outbox: Outbox,
+    case_id: str,
+    *,
+    substances: list[AssistSubstance],
+    source: RelapseSource,
+    on: date,
+    agent_id: str,
+    today: date,
+) -> None:
+    case = await load_case(session, case_id)
+    check(
+        [Violation("relapsed_on", "not-in-future", "the date is in the future")]
+        if on > today
+        else []
+    )
+    await outbox.add(
+        session,
+        events.RelapseReported(
+            **_where(case),
+            substances=substances,
+            source=source,
+            stage=case.stage,
+            relapsed_on=on,
+            reported_by_agent_id=agent_id,
+        ),
+    )
+
+
+async def handle_transfer(
+    session: AsyncSession,
+    outbox: Outbox,
+    case_id: str,
+    *,
+    to_unit_id: str,
+    on: date,
+    today: date,
+) -> Case:
+    """The open case moves, with its history, to another active unit."""
+    case = await load_case(session, case_id, for_update=True)
+    target = await require_active_unit(session, to_unit_id)
+    v = []
+    if case.stage is CaseStage.CLOSED:
+        v.append(Violation("case_id", "open-case", "a closed case is not transferred"))
+    if to_unit_id == case.unit_id:
+        v.append(Violation("to_unit_id", "another-unit", "the case is already in this unit"))
+    if on > today:
+        v.append(Violation("transferred_on", "not-in-future", "the date is in the future"))
+    check(v)
+    moved = Case(
+        **{
+            **case.__dict__,
+            "unit_id": to_unit_id,
+            "province_code": target["province_code"],
+            "village_code": target["village_code"],
+            "version": case.version + 1,
+        }
+    )
+    await session.execute(
+        update(cases)
+        .where(cases.c.case_id == case_id)
+        .values(
+            unit_id=moved.unit_id,
+            province_code=moved.province_code,
+            village_code=moved.village_code,
+            version=moved.version,
+        )
+    )
+    await outbox.add(
+        session,
+        events.CaseTransferred(
+            **_where(moved),
+            from_unit_id=case.unit_id,
+            from_province_code=case.province_code,
+            stage=case.stage,
+            transferred_on=on,
+        ),
+    )
+    return moved

@@ -31,6 +31,7 @@ from shared.contracts.types import (
     EntityId,
     FacilityCode,
     Programme,
+    ProvinceCode,
     ReferralDestinationType,
     ReferralReason,
     ReferralResolution,
@@ -426,3 +427,35 @@ class RelapseReported(UnitScopedEvent):
         if len(set(value)) != len(value):
             raise ValueError("each substance at most once")
         return value
+
+
+@contract(context=CONTEXT, name="CaseTransferred", version=1, topic=TOPIC, subject="case_id")
+class CaseTransferred(UnitScopedEvent):
+    """A client's open case moved to another unit IBM (the client moved, or another unit is
+    closer). Produced by `client-case`. The unit and region fields are the *receiving* unit's;
+    the case keeps its id, stage and history, so the week count goes on."""
+
+    case_id: EntityId = Field(
+        description="Id of the case that moved.",
+        examples=[_CASE_ID_EXAMPLE],
+    )
+    client_ref: ClientRef = Field(
+        description="Pseudonym of the client.",
+        examples=[_CLIENT_REF_EXAMPLE],
+    )
+    from_unit_id: EntityId = Field(
+        description="The unit that served the case until the transfer.",
+        examples=["01JB7Q2M5X9R3T8V6W4Y2Z0A1D"],
+    )
+    from_province_code: ProvinceCode = Field(
+        description="Province of the unit the case left.",
+        examples=["74"],
+    )
+    stage: CaseStage = Field(
+        description="Stage of the case at the transfer (it continues there).",
+        examples=["services"],
+    )
+    transferred_on: date = Field(
+        description="Date the receiving unit took over the case.",
+        examples=["2025-08-04"],
+    )

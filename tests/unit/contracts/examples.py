@@ -14,6 +14,7 @@ from shared.contracts.catalog import all_contracts
 from shared.contracts.client_case import (
     CaseClosed,
     CaseStageChanged,
+    CaseTransferred,
     ClientEnrolled,
     ClientReferred,
     ClientScreened,
@@ -53,6 +54,7 @@ CONTRACTS: tuple[type[EventData], ...] = (
     ReferralResolved,
     CaseClosed,
     RelapseReported,
+    CaseTransferred,
     CasePlanCreated,
     SessionCompleted,
     SessionMissed,

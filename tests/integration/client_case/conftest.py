@@ -1,0 +1,146 @@
+"""The real registry and client-case services side by side on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.client_case.app import SPEC as CLIENT_CASE
+from services.client_case.db import known_units
+from services.client_case.settings import Settings as ClientCaseSettings
+from services.registry.app import SPEC as REGISTRY
+from services.registry.regions import RegionSource, load_regions
+from services.registry.settings import Settings as RegistrySettings
+from shared.messaging.broker import Topics
+from shared.runtime import Runtime, create_app
+
+OPERATOR_74 = {"X-Pulih-Roles": "province-operator:74"}
+
+
+@dataclass
+class Platform:
+    registry: httpx.AsyncClient
+    cases: httpx.AsyncClient
+    case_runtime: Runtime
+    bootstrap: str
+    topics: Topics
+
+
+async def _started(runtime: Runtime, name: str) -> httpx.AsyncClient:
+    await runtime.start()
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url=f"http://{name}"
+    )
+
+
+@pytest.fixture
+async def platform(
+    database_url: str, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> AsyncIterator[Platform]:
+    common = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "topic_prefix": topics.prefix,
+        "relay_idle_seconds": 0.05,
+    }
+    registry = Runtime(
+        REGISTRY,
+        RegistrySettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}",
+            load_regions_on_start=False,
+            bnnk_regencies="74.71",
+            **common,
+        ),
+    )
+    cases = Runtime(CLIENT_CASE, ClientCaseSettings(database_url=database_url, **common))
+    registry_http = await _started(registry, "registry")
+    assert registry.engine is not None
+    await load_regions(
+        registry.engine, RegionSource.installed(), provinces={"74"}, bnnk_regencies=["74.71"]
+    )
+    cases_http = await _started(cases, "client-case")
+    try:
+        yield Platform(registry_http, cases_http, cases, kafka_bootstrap, topics)
+    finally:
+        for http in (registry_http, cases_http):
+            await http.aclose()
+        await cases.stop()
+        await registry.stop()
+
+
+async def form_unit(p: Platform, district: str = "74.71.01") -> str:
+    """A unit formed through the registry's API, once client-case has learned of it."""
+    village = (
+        await p.registry.get(
+            "/regions", headers=OPERATOR_74, params={"parent": district, "level": "village"}
+        )
+    ).json()["items"][0]["code"]
+    formed = await p.registry.post(
+        "/units",
+        headers=OPERATOR_74,
+        json={
+            "village_code": village,
+            "name": "Sinar Madani",
+            "formed_on": "2025-03-14",
+            "decree": {
+                "number": "141/07/KEL-MDG/2025",
+                "signed_on": "2025-03-10",
+                "signatory": "lurah",
+            },
+            "formation": "bnn_target",
+            "facilitating_office": "BNNK-74.71",
+        },
+    )
+    assert formed.status_code == 201, formed.text
+    unit_id: str = formed.json()["unit_id"]
+    assert p.case_runtime.engine is not None
+    async with asyncio.timeout(30):  # client-case learns the unit from the registry's event
+        while True:
+            async with p.case_runtime.engine.connect() as connection:
+                if (
+                    await connection.execute(
+                        select(known_units.c.status).where(known_units.c.unit_id == unit_id)
+                    )
+                ).scalar() == "active":
+                    return unit_id
+            await asyncio.sleep(0.05)
+
+
+HIGH_RISK = {
+    "alcohol": {
+        "ever_used": True,
+        "frequency": "daily",
+        "urge": "daily",
+        "problems": "daily",
+        "failed_duties": "weekly",
+        "concern": "past_3_months",
+        "cut_down": "never",
+    },
+    "cannabis": {
+        "ever_used": True,
+        "frequency": "monthly",
+        "urge": "never",
+        "problems": "never",
+        "failed_duties": "never",
+        "concern": "never",
+        "cut_down": "never",
+    },
+    **{
+        s: {"ever_used": False}
+        for s in (
+            "tobacco",
+            "cocaine",
+            "amphetamine_type_stimulants",
+            "inhalants",
+            "sedatives",
+            "hallucinogens",
+            "opioids",
+            "other",
+        )
+    },
+}

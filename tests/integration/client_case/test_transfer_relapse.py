@@ -1,0 +1,119 @@
+"""Relapses are reported, cases move between units with their history, and the scope of
+unit agents and district operators follows the case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared.contracts import client_case as events
+from tests.bus import read_events
+from tests.integration.client_case.conftest import HIGH_RISK, Platform, form_unit
+
+
+async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
+    platform: Platform,
+) -> None:
+    p = platform
+    first, second = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    agent1 = {"X-Pulih-Roles": f"unit-agent:{first}"}
+    agent2 = {"X-Pulih-Roles": f"unit-agent:{second}"}
+    client = (
+        await p.cases.post(
+            "/clients", headers=agent1, json={"unit_id": first, "identity": {"name": "Tanpa NIK"}}
+        )
+    ).json()
+    assert client["new"] is True and len(client["client_ref"]) == 64
+    case_id = (
+        await p.cases.post(
+            "/screenings",
+            headers=agent1,
+            json={
+                "client_id": client["client_id"],
+                "unit_id": first,
+                "screened_at": datetime.now(UTC).isoformat(),
+                "screener_agent_id": "agent-00000000001",
+                "substances": HIGH_RISK,
+                "injection": "never",
+            },
+        )
+    ).json()["case_id"]
+    today = datetime.now(UTC).date().isoformat()
+    enrolled = await p.cases.post(
+        f"/cases/{case_id}/enrolment",
+        headers=agent1,
+        json={"admission_route": "aftercare", "aftercare_source": "balai", "enrolled_on": today},
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    missing_source = await p.cases.post(
+        f"/cases/{case_id}/enrolment",
+        headers=agent1,
+        json={"admission_route": "aftercare", "enrolled_on": today},
+    )
+    assert {e["rule"] for e in missing_source.json()["errors"]} == {
+        "stage-screening",
+        "aftercare-source",
+    }
+
+    relapse = await p.cases.post(
+        f"/cases/{case_id}/relapses",
+        headers=agent1,
+        json={
+            "substances": ["alcohol"],
+            "source": "family_report",
+            "relapsed_on": today,
+            "reported_by_agent_id": "agent-00000000001",
+        },
+    )
+    assert relapse.status_code == 201, relapse.text
+
+    assert (
+        await p.cases.post(
+            f"/cases/{case_id}/transfer",
+            headers=agent2,
+            json={"to_unit_id": second, "transferred_on": today},
+        )
+    ).status_code == 404  # not theirs yet
+    moved = await p.cases.post(
+        f"/cases/{case_id}/transfer",
+        headers=agent1,
+        json={"to_unit_id": second, "transferred_on": today},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["unit_id"] == second and moved.json()["stage"] == "intake"
+    # The receiving unit now works the case; the sending unit no longer can.
+    assert (
+        await p.cases.post(
+            f"/cases/{case_id}/stage",
+            headers=agent1,
+            json={"to_stage": "services", "changed_on": today},
+        )
+    ).status_code == 404
+    assert (
+        await p.cases.post(
+            f"/cases/{case_id}/stage",
+            headers=agent2,
+            json={"to_stage": "services", "changed_on": today},
+        )
+    ).status_code == 200
+
+    second_village = moved.json()["village_code"]
+    inside = await p.cases.get(
+        "/cases", headers={"X-Pulih-Roles": f"district-operator:{second_village[:5]}"}
+    )
+    assert [c["case_id"] for c in inside.json()] == [case_id]
+    outside = await p.cases.get("/cases", headers={"X-Pulih-Roles": "district-operator:74.72"})
+    assert outside.json() == []
+
+    kinds = [type(e.data) for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 5)]
+    assert kinds == [
+        events.ClientScreened,
+        events.ClientEnrolled,
+        events.RelapseReported,
+        events.CaseTransferred,
+        events.CaseStageChanged,
+    ]
+    transferred = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 5)][
+        3
+    ]
+    assert isinstance(transferred, events.CaseTransferred)
+    assert (transferred.from_unit_id, transferred.unit_id) == (first, second)
