@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.registry.api import install_error_handlers, router
-from services.registry.consumers import INBOUND_PATTERN, inbound_handler, invalid_inbound_handler
+from services.registry.consumers import inbound_handler, invalid_inbound_handler
 from services.registry.db import MIGRATIONS, metadata, platform, regions
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import SERVICE_NAME, Settings
+from shared.messaging.inbound import INBOUND_PATTERN
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 log = logging.getLogger(__name__)

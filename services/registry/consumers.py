@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import handlers
@@ -30,33 +29,13 @@ from services.registry.domain import (
 )
 from shared.contracts import registry as events
 from shared.contracts.base import EventData
-from shared.contracts.envelope import Envelope, InvalidEvent, Reason, header
-from shared.contracts.platform import EventAccepted, EventRejected, receipts_topic
+from shared.contracts.envelope import Reason
+from shared.messaging import inbound
 from shared.messaging.consumer import Handler, InvalidHandler
 from shared.messaging.outbox import Outbox
-from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 
-INBOUND_PATTERN = r"ibm\.inbound\.\d{2}"
-CONTEXT_PREFIX = "id.go.bnn.ibm.registry."
 NOT_REPORTED = "not_reported"  # a province's UnitFormed carries no signatory
-
-
-class _RecordingOutbox(Outbox):
-    """The outbox, remembering the canonical events a use case staged (for the receipt)."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        super().__init__(outbox.table, source=outbox.source, topics=outbox.topics)
-        self.staged: list[Envelope] = []
-
-    async def add_all(self, session: AsyncSession, items: Any, **kwargs: Any) -> list[Envelope]:
-        added = await super().add_all(session, items, **kwargs)
-        self.staged += added
-        return added
-
-
-def province_of_topic(topic: str) -> str:
-    return topic.rsplit(".", 1)[-1]
 
 
 Apply = Callable[[AsyncSession, Outbox, Any, Scope, date], Awaitable[object]]
@@ -179,114 +158,24 @@ USE_CASES: dict[type[EventData], Apply] = {
 
 
 def inbound_handler(runtime: Runtime) -> Handler:
-    assert runtime.outbox is not None
-    outbox = runtime.outbox
+    async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
+        await USE_CASES[type(data)](
+            session, outbox, data, Scope.of_regions(province), datetime.now(UTC).date()
+        )
 
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        topic = envelope.received_from or ""
-        apply = USE_CASES.get(type(envelope.data))
-        if apply is None or ".inbound." not in topic:
-            return  # another context's event: its owning service answers it
-        province = province_of_topic(topic)
-        reasons = _scope_reasons(envelope.data, province)
-        recording = _RecordingOutbox(outbox)
-        if not reasons:
-            try:
-                async with session.begin_nested():  # a rejection leaves no partial change
-                    await apply(
-                        session,
-                        recording,
-                        envelope.data,
-                        Scope.of_regions(province),
-                        datetime.now(UTC).date(),
-                    )
-            except RuleViolations as exc:
-                reasons = [Reason(v.field, v.rule, v.message) for v in exc.violations]
-            except NotFound as exc:
-                reasons = [Reason("unit_id", "exists", str(exc))]
-            except Conflict as exc:
-                reasons = [Reason(None, "current-version", str(exc))]
-        if reasons:
-            await _reject(session, outbox, province, envelope.id, envelope.type, reasons)
-        else:
-            await outbox.add(
-                session,
-                EventAccepted(
-                    original_event_id=envelope.id,
-                    original_type=envelope.type,
-                    province_code=province,
-                    canonical_event_id=recording.staged[0].id,
-                    accepted_at=datetime.now(UTC),
-                ),
-                topic=receipts_topic(province),
-            )
-        runtime.notify_committed()
-
-    return handle
+    return inbound.inbound_handler(
+        runtime, owns=lambda data: type(data) in USE_CASES, apply=apply, explain=_explain
+    )
 
 
 def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:
-    """Answers invalid messages on inbound topics whose type is the registry's or no one's."""
-    assert runtime.outbox is not None
-    outbox = runtime.outbox
-
-    async def handle(
-        session: AsyncSession, record: ConsumerRecord[bytes, bytes], exc: InvalidEvent
-    ) -> bool:
-        if ".inbound." not in record.topic:
-            return False
-        headers = list(record.headers or ())
-        event_type = header(headers, "ce_type") or "unknown"
-        known_context = event_type.startswith("id.go.bnn.ibm.") and not any(
-            r.rule == "known-type" for r in exc.reasons
-        )
-        if known_context and not event_type.startswith(CONTEXT_PREFIX):
-            return True  # another context's service answers its own events
-        original = header(headers, "ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
-        await _reject(
-            session,
-            outbox,
-            province_of_topic(record.topic),
-            original[:512],
-            event_type[:512],
-            exc.reasons,
-        )
-        runtime.notify_committed()
-        return True
-
-    return handle
+    """The registry also answers inbound messages whose type names no known context."""
+    return inbound.invalid_inbound_handler(runtime, context="registry", answers_unknown=True)
 
 
-def _scope_reasons(data: EventData, province: str) -> list[Reason]:
-    if getattr(data, "province_code", province) != province:
-        return [
-            Reason(
-                "province_code",
-                "own-province",
-                f"the inbound topic of province {province} speaks only for it",
-            )
-        ]
-    return []
-
-
-async def _reject(
-    session: AsyncSession,
-    outbox: Outbox,
-    province: str,
-    original_id: str,
-    original_type: str,
-    reasons: list[Reason] | list[Violation],
-) -> None:
-    await outbox.add(
-        session,
-        EventRejected(
-            original_event_id=original_id,
-            original_type=original_type,
-            province_code=province,
-            reasons=[
-                {"field": r.field, "rule": r.rule, "message": r.message[:2000]} for r in reasons
-            ],
-            rejected_at=datetime.now(UTC),
-        ),
-        topic=receipts_topic(province),
-    )
+def _explain(exc: Exception) -> list[Reason] | None:
+    if isinstance(exc, NotFound):
+        return [Reason("unit_id", "exists", str(exc))]
+    if isinstance(exc, Conflict):
+        return [Reason(None, "current-version", str(exc))]
+    return None
