@@ -5,9 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.client_case.api import install_error_handlers, router
-from services.client_case.consumers import CONSUMES, registry_handler
+from services.client_case.consumers import (
+    CONSUMES,
+    inbound_screening_handler,
+    invalid_inbound_handler,
+)
 from services.client_case.db import MIGRATIONS, metadata, platform
 from services.client_case.settings import SERVICE_NAME, Settings
+from shared.messaging.inbound import INBOUND_PATTERN
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 SPEC = ServiceSpec(
@@ -18,7 +23,9 @@ SPEC = ServiceSpec(
     routers=[router],
     configure_app=install_error_handlers,
     consumes=CONSUMES,
-    handler_factory=registry_handler,
+    consumes_patterns=[INBOUND_PATTERN],
+    handler_factory=inbound_screening_handler,
+    invalid_handler_factory=invalid_inbound_handler,
 )
 
 

@@ -1,17 +1,29 @@
-"""What the client-case service learns from other services' events: the registry's units,
-so a screening is recorded only in a unit that exists and is active."""
+"""What the client-case service consumes: the registry's units (so a screening is recorded only
+in a unit that exists and is active), and provincial screenings on the inbound topics."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.client_case import handlers
 from services.client_case.db import known_units
+from services.client_case.domain import assist
+from services.client_case.handlers import Identity, Keys
+from services.client_case.settings import Settings
 from shared.contracts import registry
-from shared.contracts.envelope import Envelope
-from shared.messaging.consumer import Handler
+from shared.contracts.base import EventData
+from shared.contracts.client_case import ScreeningSubmitted
+from shared.contracts.envelope import Envelope, Reason
+from shared.messaging import inbound
+from shared.messaging.consumer import Handler, InvalidHandler
+from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates
+from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
+from shared.security.encryption import CannotDecrypt, open_identity
 
 CONSUMES = [registry.TOPIC]
 
@@ -37,3 +49,94 @@ def registry_handler(_runtime: Runtime) -> Handler:
             )
 
     return handle
+
+
+def inbound_screening_handler(runtime: Runtime) -> Handler:
+    """Provincial screenings on `ibm.inbound.<province>`: identity opened from its sealed box,
+    the client found or registered, the answers scored with this service's rule set; the
+    canonical `ClientScreened` and the receipt go out together."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
+    private_key = settings.identity_private_key.get_secret_value()
+    registry_facts = registry_handler(runtime)
+
+    async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
+        assert isinstance(data, ScreeningSubmitted)
+        unit = await handlers.require_active_unit(session, data.unit_id)
+        if unit["province_code"] != province:
+            raise RuleViolations(
+                [Violation("unit_id", "own-province", f"the unit is not in province {province}")]
+            )
+        identity = Identity()
+        if data.identity_sealed:
+            identity = Identity(
+                **{
+                    k: v
+                    for k, v in open_identity(private_key, data.identity_sealed).items()
+                    if k in Identity.__dataclass_fields__
+                }
+            )
+        today = datetime.now(UTC).date()
+        client_id, _ref, _new = await handlers.handle_register_client(
+            session,
+            keys,
+            unit_id=data.unit_id,
+            identity=identity,
+            age_band=data.age_band,
+            sex=data.sex,
+            today=today,
+            external_key=(
+                f"{province}:{data.province_client_key}" if data.province_client_key else None
+            ),
+        )
+        answers = assist.AssistAnswers(
+            substances={
+                s: assist.SubstanceAnswers(**a.model_dump()) for s, a in data.substances.items()
+            },
+            injection=data.injection,
+        )
+        await handlers.handle_screen_client(
+            session,
+            outbox,
+            client_id=client_id,
+            unit_id=data.unit_id,
+            answers=answers,
+            agent_id=data.screener_agent_id,
+            programme=data.programme,
+            screened_at=data.screened_at,
+            routing=settings.routing_for(province),
+        )
+
+    screenings = inbound.inbound_handler(
+        runtime,
+        owns=lambda data: isinstance(data, ScreeningSubmitted),
+        apply=apply,
+        explain=_explain,
+    )
+
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        if inbound.is_inbound(envelope.received_from or ""):
+            await screenings(session, envelope)
+        else:
+            await registry_facts(session, envelope)
+
+    return handle
+
+
+def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:
+    return inbound.invalid_inbound_handler(runtime, context="client-case")
+
+
+def _explain(exc: Exception) -> list[Reason] | None:
+    if isinstance(exc, CannotDecrypt):
+        return [
+            Reason(
+                "identity_sealed",
+                "sealed-to-client-case",
+                "the identity block is not sealed to client-case's public key",
+            )
+        ]
+    if isinstance(exc, handlers.NotFound):
+        return [Reason(None, "exists", str(exc))]
+    return None

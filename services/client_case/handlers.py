@@ -87,9 +87,11 @@ async def handle_register_client(
     age_band: str | None,
     sex: str | None,
     today: date,
+    external_key: str | None = None,
 ) -> tuple[str, str, bool]:
     """Returns (client_id, client_ref, new). A NIK seen before, in any unit, is the same
-    person: their existing client is returned and nothing is stored twice."""
+    person: their existing client is returned and nothing is stored twice. Without a NIK, a
+    province's own stable key for the person (`external_key`, e.g. `74:<id>`) plays that part."""
     await require_active_unit(session, unit_id)
     client_id = str(uuid.uuid4())
     if identity.nik:
@@ -99,15 +101,14 @@ async def handle_register_client(
         )
         identity = Identity(nik, identity.name, identity.phone, identity.address)
         ref = pseudonym(keys.pseudonym_key, nik)
-        known = (
-            await session.execute(select(clients.c.client_id).where(clients.c.client_ref == ref))
-        ).scalar()
-        if known is not None:
-            return str(known), ref, False
     else:
-        ref = hmac.new(
-            keys.pseudonym_key, f"client:{client_id}".encode(), hashlib.sha256
-        ).hexdigest()
+        basis = f"external:{external_key}" if external_key else f"client:{client_id}"
+        ref = hmac.new(keys.pseudonym_key, basis.encode(), hashlib.sha256).hexdigest()
+    known = (
+        await session.execute(select(clients.c.client_id).where(clients.c.client_ref == ref))
+    ).scalar()
+    if known is not None:
+        return str(known), ref, False
     data_key, wrapped = keys.ring.new_data_key()
     await session.execute(
         insert(clients).values(

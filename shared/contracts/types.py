@@ -198,6 +198,25 @@ class AssistSubstance(StrEnum):
     OTHER = "other"  # j
 
 
+class AssistFrequency(StrEnum):
+    """ASSIST answer codes of Q2-Q5: how often, in the past three months."""
+
+    NEVER = "never"
+    ONCE_OR_TWICE = "once_or_twice"
+    MONTHLY = "monthly"
+    WEEKLY = "weekly"
+    DAILY = "daily"  # daily or almost daily
+
+
+class AssistRecency(StrEnum):
+    """ASSIST answer codes of Q6-Q8: no, never / yes, in the past 3 months / yes, but not in
+    the past 3 months."""
+
+    NEVER = "never"
+    PAST_3_MONTHS = "past_3_months"
+    EARLIER = "earlier"
+
+
 class Programme(StrEnum):
     """IBM sub-programme under which a screening took place."""
 

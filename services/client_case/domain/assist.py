@@ -24,29 +24,15 @@ from types import MappingProxyType
 from typing import Final, TypedDict
 
 from shared.contracts.client_case import SubstanceScore
-from shared.contracts.types import AssistSubstance, RiskLevel
+from shared.contracts.types import AssistFrequency, AssistRecency, AssistSubstance, RiskLevel
 from shared.rules import Violation, check
 
 # --- Answer codes ----------------------------------------------------------------------------
 
 
-class Frequency(StrEnum):
-    """Answer codes of Q2-Q5: how often, in the past three months."""
-
-    NEVER = "never"
-    ONCE_OR_TWICE = "once_or_twice"
-    MONTHLY = "monthly"
-    WEEKLY = "weekly"
-    DAILY = "daily"  # daily or almost daily
-
-
-class Recency(StrEnum):
-    """Answer codes of Q6-Q8: no never / yes, in the past 3 months / yes, but not in the past
-    3 months."""
-
-    NEVER = "never"
-    PAST_3_MONTHS = "past_3_months"
-    EARLIER = "earlier"
+# The answer codes are contract vocabulary (provinces send them): defined with the contracts.
+Frequency = AssistFrequency
+Recency = AssistRecency
 
 
 class Action(StrEnum):

@@ -17,7 +17,7 @@ from services.client_case.settings import Settings as ClientCaseSettings
 from services.registry.app import SPEC as REGISTRY
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import Settings as RegistrySettings
-from shared.messaging.broker import Topics
+from shared.messaging.broker import Topics, ensure_topics
 from shared.runtime import Runtime, create_app
 
 OPERATOR_74 = {"X-Pulih-Roles": "province-operator:74"}
@@ -48,6 +48,8 @@ async def platform(
         "topic_prefix": topics.prefix,
         "relay_idle_seconds": 0.05,
     }
+    # The provinces' inbound topic exists before the services subscribe to its pattern.
+    await ensure_topics(kafka_bootstrap, [topics.name("ibm.inbound.74")])
     registry = Runtime(
         REGISTRY,
         RegistrySettings(

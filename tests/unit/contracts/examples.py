@@ -20,6 +20,7 @@ from shared.contracts.client_case import (
     ClientScreened,
     ReferralResolved,
     RelapseReported,
+    ScreeningSubmitted,
 )
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.registry import (
@@ -55,6 +56,7 @@ CONTRACTS: tuple[type[EventData], ...] = (
     CaseClosed,
     RelapseReported,
     CaseTransferred,
+    ScreeningSubmitted,
     CasePlanCreated,
     SessionCompleted,
     SessionMissed,

@@ -1,0 +1,116 @@
+"""A province submits screenings on its inbound topic, with the identity sealed to
+client-case's public key: accepted ones become canonical `ClientScreened` events with the
+same pseudonym the unit's own registration gives; refused ones get reasons; no identity
+crosses the bus in clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared.contracts import client_case as events
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.messaging.broker import make_producer, topic_size
+from shared.security.encryption import generate_service_keypair, seal_identity
+from tests.bus import read_events, read_topic
+from tests.integration.client_case.conftest import HIGH_RISK, Platform, form_unit
+
+NIK, NAME = "7471016108880003", "La Ode Contoh Fiktif"
+
+
+async def test_provincial_screenings_are_scored_recorded_and_answered(
+    platform: Platform,
+) -> None:
+    p = platform
+    unit_id = await form_unit(p)
+    unit = (
+        await p.registry.get(f"/units/{unit_id}", headers={"X-Pulih-Roles": "province-operator:74"})
+    ).json()
+    public_key = (
+        await p.cases.get("/identity-key", headers={"X-Pulih-Roles": "province-operator:74"})
+    ).json()["public_key"]
+    _stranger_private, stranger_public = generate_service_keypair()
+
+    def submission(number: int, **changes: object) -> events.ScreeningSubmitted:
+        fields: dict[str, object] = {
+            "unit_id": unit_id,
+            "province_code": "74",
+            "village_code": unit["village_code"],
+            "submission_id": f"sultra-screening-{number:07d}",
+            "identity_sealed": seal_identity(public_key, {"nik": NIK, "name": NAME}),
+            "programme": "sil",
+            "screened_at": datetime.now(UTC),
+            "screener_agent_id": "agent-00000000042",
+            "substances": HIGH_RISK,
+            "injection": "past_3_months",
+        }
+        fields.update(changes)
+        return events.ScreeningSubmitted.model_validate(fields)
+
+    sent = [
+        submission(1),
+        submission(2),  # the same person again, screened a second time
+        submission(3, identity_sealed=seal_identity(stranger_public, {"nik": NIK})),
+        submission(4, unit_id="unit-that-does-not-exist-01"),
+        submission(5, identity_sealed=None, province_client_key="sultra-person-0000042"),
+    ]
+    producer = make_producer(p.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        for data in sent:
+            key, headers, value = to_kafka(
+                wrap(data, source="/provinces/74/simrehab", event_id=f"ce-{data.submission_id}")
+            )
+            await producer.send_and_wait(
+                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+    receipts = {
+        e.data.original_event_id: e.data
+        for e in await read_events(  # type: ignore[union-attr]
+            p.bootstrap, p.topics.name("ibm.receipts.74"), 5
+        )
+    }
+    accepted = {k for k, v in receipts.items() if isinstance(v, EventAccepted)}
+    assert accepted == {
+        "ce-sultra-screening-0000001",
+        "ce-sultra-screening-0000002",
+        "ce-sultra-screening-0000005",
+    }
+    sealed_wrong = receipts["ce-sultra-screening-0000003"]
+    assert isinstance(sealed_wrong, EventRejected)
+    assert [(r.field, r.rule) for r in sealed_wrong.reasons] == [
+        ("identity_sealed", "sealed-to-client-case")
+    ]
+    no_unit = receipts["ce-sultra-screening-0000004"]
+    assert isinstance(no_unit, EventRejected)
+    assert [(r.field, r.rule) for r in no_unit.reasons] == [("unit_id", "unit-exists")]
+
+    screened = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)]
+    assert all(isinstance(s, events.ClientScreened) for s in screened)
+    refs = [s.client_ref for s in screened]  # type: ignore[union-attr]
+    # Both submissions with the NIK are the one person the unit itself would register.
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    registered = (
+        await p.cases.post(
+            "/clients", headers=agent, json={"unit_id": unit_id, "identity": {"nik": NIK}}
+        )
+    ).json()
+    assert registered["new"] is False
+    assert sorted(refs).count(registered["client_ref"]) == 2
+    assert len(set(refs)) == 2
+    assert all(s.injected_past_3_months for s in screened)  # type: ignore[union-attr]
+    assert await topic_size(p.bootstrap, p.topics.name(events.TOPIC)) == 3
+
+    everything = b""
+    for name in ("ibm.inbound.74", "ibm.receipts.74", events.TOPIC):
+        size = await topic_size(p.bootstrap, p.topics.name(name))
+        for record in await read_topic(
+            p.bootstrap, p.topics.name(name), until=lambda r, n=size: len(r) >= n
+        ):
+            everything += (record.value or b"") + b"".join(v for _, v in record.headers)
+    assert len(everything) > 1000
+    for secret in (NIK, NAME, "Fiktif"):
+        assert secret.encode() not in everything
