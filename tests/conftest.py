@@ -9,7 +9,9 @@ database fails the run; it is never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -23,9 +25,10 @@ from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 
 from shared.infra._process import free_port
-from shared.messaging.broker import Topics
+from shared.messaging.broker import Topics, make_consumer, partitions_of
 from shared.persistence import create_engine
 from shared.telemetry import setup_tracing
+from tests.privacy import SENSITIVE
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -59,6 +62,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("infrastructure used")
     for line in _USED or ["no test needed Kafka or PostgreSQL"]:
         terminalreporter.write_line(line)
+    if _LEAKS:
+        terminalreporter.section("PRIVACY LEAKS: the run fails", red=True)
+        for leak in _LEAKS:
+            terminalreporter.write_line(leak, red=True)
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +77,75 @@ def infra_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
+_LOG_LINES: list[str] = []
+_LEAKS: list[str] = []
+
+
+class _Remember(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _LOG_LINES.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _every_log_line() -> Iterator[None]:
+    """Keeps every log line of the run (INFO and up) for the privacy search."""
+    handler = _Remember(level=logging.INFO)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)  # what the services log at by default
+    yield
+    root.setLevel(previous)
+    root.removeHandler(handler)
+    _LEAKS.extend(
+        f"log line: {value!r}" for value in SENSITIVE if any(value in line for line in _LOG_LINES)
+    )
+
+
+async def _search_the_bus(bootstrap: str) -> list[str]:
+    """Every record of every topic the run created, searched for the tests' identities."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if not t.startswith("__")]
+    finally:
+        await admin.close()
+    consumer = make_consumer(bootstrap, group_id=None, client_id="privacy-search")
+    await consumer.start()
+    found: set[str] = set()
+    try:
+        for name in names:
+            partitions = await partitions_of(bootstrap, name)
+            ends = await consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            remaining = {tp for tp in partitions if ends[tp] > 0}
+            while remaining:
+                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                    for record in records:
+                        raw = (
+                            (record.key or b"")
+                            + (record.value or b"")
+                            + b"".join(k.encode() + v for k, v in record.headers)
+                        )
+                        found.update(v for v in SENSITIVE if v.encode() in raw)
+                    if records and records[-1].offset >= ends[tp] - 1:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return [f"on the bus: {value!r}" for value in sorted(found)]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _LEAKS:  # identity in clear on the bus or in the logs fails the run
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@contextlib.contextmanager
+def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         _say(request.config, f"\nKafka: {servers} (from KAFKA_BOOTSTRAP_SERVERS)")
         yield servers
@@ -98,6 +172,15 @@ def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
+    with _broker(request, infra_dir) as servers:
+        yield servers
+        leaks = asyncio.run(_search_the_bus(servers))
+        _LEAKS.extend(leaks)
+        _say(request.config, f"privacy search of every topic: {len(leaks)} identity value(s) found")
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from shared.messaging.broker import make_producer, topic_size
 from shared.security.encryption import generate_service_keypair, seal_identity
 from tests.bus import read_events, read_topic
 from tests.integration.client_case.conftest import HIGH_RISK, Platform, form_unit
-
-NIK, NAME = "7471016108880003", "La Ode Contoh Fiktif"
+from tests.privacy import SECOND_NAME as NAME
+from tests.privacy import SECOND_NIK as NIK
 
 
 async def test_provincial_screenings_are_scored_recorded_and_answered(

@@ -18,9 +18,7 @@ from shared.messaging.broker import topic_size
 from shared.security.encryption import CannotDecrypt, WrappedKey, decrypt_fields
 from tests.bus import read_events, read_topic
 from tests.integration.client_case.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
-
-NIK, NAME, PHONE = "7471011504950001", "Wa Ode Fiktif Rahmawati", "081234567890"
-SENSITIVE = [NIK, "7471 0115 0495 0001", NAME, "Fiktif", PHONE, "81234567890"]
+from tests.privacy import NAME, NIK, PHONE, SENSITIVE
 
 
 async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the_logs(

@@ -13,6 +13,8 @@ from shared.telemetry import setup_logging, tracer
 
 def test_log_lines_carry_trace_ids_and_no_nik_or_phone(spans: InMemorySpanExporter) -> None:
     stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     setup_logging("registry", stream=stream)
     try:
         with tracer().start_as_current_span("request") as span:
@@ -21,7 +23,7 @@ def test_log_lines_carry_trace_ids_and_no_nik_or_phone(spans: InMemorySpanExport
             )
         expected_trace = format(span.get_span_context().trace_id, "032x")
     finally:
-        logging.getLogger().handlers.clear()
+        root.handlers[:], root.level = handlers, level
     output = stream.getvalue()
     line = json.loads(output.strip().splitlines()[-1])
     assert line["trace_id"] == expected_trace
