@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 
 from shared.infra._process import free_port
-from shared.messaging.broker import Topics, make_consumer, partitions_of
+from shared.messaging.broker import Topics, make_consumer
 from shared.persistence import create_engine
 from shared.telemetry import setup_tracing
 from tests.privacy import SENSITIVE
@@ -104,36 +104,44 @@ def _every_log_line() -> Iterator[None]:
 
 
 async def _search_the_bus(bootstrap: str) -> list[str]:
-    """Every record of every topic the run created, searched for the tests' identities."""
+    """Every record of every topic the run created, searched for the tests' identities: one
+    consumer assigned every partition, read from the start to the end offsets of now."""
+    from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if not t.startswith("__")]
+        described = await admin.describe_topics(names) if names else []
     finally:
         await admin.close()
-    consumer = make_consumer(bootstrap, group_id=None, client_id="privacy-search")
+    partitions = [
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    ]
+    if not partitions:
+        return []
+    consumer = make_consumer(
+        bootstrap, group_id=None, client_id="privacy-search", max_poll_records=10_000
+    )
     await consumer.start()
     found: set[str] = set()
     try:
-        for name in names:
-            partitions = await partitions_of(bootstrap, name)
-            ends = await consumer.end_offsets(partitions)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            remaining = {tp for tp in partitions if ends[tp] > 0}
-            while remaining:
-                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                    for record in records:
-                        raw = (
-                            (record.key or b"")
-                            + (record.value or b"")
-                            + b"".join(k.encode() + v for k, v in record.headers)
-                        )
-                        found.update(v for v in SENSITIVE if v.encode() in raw)
-                    if records and records[-1].offset >= ends[tp] - 1:
-                        remaining.discard(tp)
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for record in records:
+                    raw = (
+                        (record.key or b"")
+                        + (record.value or b"")
+                        + b"".join(k.encode() + v for k, v in record.headers)
+                    )
+                    found.update(v for v in SENSITIVE if v.encode() in raw)
+                if records and records[-1].offset >= ends[tp] - 1:
+                    remaining.discard(tp)
     finally:
         await consumer.stop()
     return [f"on the bus: {value!r}" for value in sorted(found)]
