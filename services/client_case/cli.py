@@ -16,7 +16,7 @@ app = typer.Typer(help="Clients, screening and cases.", no_args_is_help=True)
 def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
     """Right to erasure: destroy the client's data key. Their identity can never be read
     again; the events, which carry only the pseudonym, stay valid."""
-    from services.client_case.handlers import handle_erase_client
+    from services.client_case.handlers import NotFound, handle_erase_client
     from services.client_case.settings import Settings
     from shared.persistence import create_engine, session_factory
 
@@ -28,7 +28,11 @@ def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) ->
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except NotFound:
+        typer.echo(f"no client {client_id}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"client {client_id}: identity erased")
 
 

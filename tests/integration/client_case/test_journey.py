@@ -5,13 +5,14 @@ client's NIK, name and phone; identity reads are audited; erasure is final."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from services.client_case.db import clients, identity_reads
+from services.client_case.db import clients, identity_reads, known_units
 from services.client_case.settings import Settings as ClientCaseSettings
 from shared.contracts import client_case as events
 from shared.messaging.broker import topic_size
@@ -212,3 +213,58 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
     for secret in SENSITIVE:
         assert secret.encode() not in everything, f"{secret!r} on the bus"
         assert secret not in logs, f"{secret!r} in the logs"
+
+
+async def test_the_erase_command_destroys_the_data_key(database_url: str) -> None:
+    """`pulih client-case erase <client-id>`, as an operator runs it against the database."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from services.client_case.db import MIGRATIONS
+    from services.client_case.handlers import Identity, Keys, handle_register_client
+    from shared.cli import app
+    from shared.migrations import upgrade
+    from shared.persistence import create_engine, session_factory
+
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "client-case")
+    engine = create_engine(database_url)
+    settings = ClientCaseSettings(database_url=database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            known_units.insert().values(
+                unit_id="unit-0000000000000001",
+                province_code="74",
+                village_code="74.71.01.1005",
+                status="active",
+            )
+        )
+    async with session_factory(engine).begin() as session:
+        client_id, _ref, _new = await handle_register_client(
+            session,
+            Keys(settings.key_ring, settings.pseudonym_key_bytes),
+            unit_id="unit-0000000000000001",
+            identity=Identity(nik=NIK, name=NAME),
+            age_band=None,
+            sex=None,
+            today=datetime.now(UTC).date(),
+        )
+
+    env = {**os.environ, "PULIH_DATABASE_URL": database_url}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["client-case", "erase", client_id], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"client {client_id}: identity erased"
+    missing = await asyncio.to_thread(
+        CliRunner().invoke, app, ["client-case", "erase", "no-such-client"], env=env
+    )
+    assert missing.exit_code == 1 and "no client no-such-client" in missing.output
+    async with engine.connect() as connection:
+        row = (
+            (await connection.execute(select(clients).where(clients.c.client_id == client_id)))
+            .mappings()
+            .one()
+        )
+    await engine.dispose()
+    assert row["wrapped_data_key"] is None and row["erased_at"] is not None
