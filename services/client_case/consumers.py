@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
-from services.client_case.db import known_units
+from services.client_case.db import known_units, submissions
 from services.client_case.domain import assist
 from services.client_case.handlers import Identity, Keys
 from services.client_case.settings import Settings
 from shared.contracts import registry
 from shared.contracts.base import EventData
-from shared.contracts.client_case import ScreeningSubmitted
+from shared.contracts.client_case import (
+    ClosureSubmitted,
+    EnrolmentSubmitted,
+    ScreeningSubmitted,
+)
 from shared.contracts.envelope import Envelope, Reason
 from shared.messaging import inbound
 from shared.messaging.consumer import Handler, InvalidHandler
@@ -26,6 +30,7 @@ from shared.runtime import Runtime
 from shared.security.encryption import CannotDecrypt, open_identity
 
 CONSUMES = [registry.TOPIC]
+PROVINCIAL_FACTS = (ScreeningSubmitted, EnrolmentSubmitted, ClosureSubmitted)
 
 
 def registry_handler(_runtime: Runtime) -> Handler:
@@ -62,7 +67,18 @@ def inbound_screening_handler(runtime: Runtime) -> Handler:
     registry_facts = registry_handler(runtime)
 
     async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
+        if isinstance(data, EnrolmentSubmitted | ClosureSubmitted):
+            await apply_case_fact(session, outbox, data, province)
+            return
         assert isinstance(data, ScreeningSubmitted)
+        if await _case_of(session, province, data.submission_id) is not None:
+            raise RuleViolations(
+                [
+                    Violation(
+                        "submission_id", "unique-submission", "this submission was recorded before"
+                    )
+                ]
+            )
         unit = await handlers.require_active_unit(session, data.unit_id)
         if unit["province_code"] != province:
             raise RuleViolations(
@@ -96,7 +112,7 @@ def inbound_screening_handler(runtime: Runtime) -> Handler:
             },
             injection=data.injection,
         )
-        await handlers.handle_screen_client(
+        case, _result, _refer_to = await handlers.handle_screen_client(
             session,
             outbox,
             client_id=client_id,
@@ -107,10 +123,54 @@ def inbound_screening_handler(runtime: Runtime) -> Handler:
             screened_at=data.screened_at,
             routing=settings.routing_for(province),
         )
+        await session.execute(
+            insert(submissions).values(
+                province_code=province, submission_id=data.submission_id, case_id=case.case_id
+            )
+        )
+
+    async def apply_case_fact(
+        session: AsyncSession,
+        outbox: Outbox,
+        data: EnrolmentSubmitted | ClosureSubmitted,
+        province: str,
+    ) -> None:
+        case_id = await _case_of(session, province, data.submission_id)
+        if case_id is None:
+            raise RuleViolations(
+                [
+                    Violation(
+                        "submission_id",
+                        "known-submission",
+                        "no screening of this province has this id",
+                    )
+                ]
+            )
+        today = datetime.now(UTC).date()
+        if isinstance(data, EnrolmentSubmitted):
+            await handlers.handle_enrol(
+                session,
+                outbox,
+                case_id,
+                route=data.admission_route,
+                source=data.aftercare_source,
+                on=data.enrolled_on,
+                today=today,
+            )
+        else:
+            await handlers.handle_close(
+                session,
+                outbox,
+                case_id,
+                outcome=data.outcome,
+                on=data.closed_on,
+                referral_id=None,
+                today=today,
+            )
 
     screenings = inbound.inbound_handler(
         runtime,
-        owns=lambda data: isinstance(data, ScreeningSubmitted),
+        owns=lambda data: isinstance(data, PROVINCIAL_FACTS),
         apply=apply,
         explain=_explain,
     )
@@ -122,6 +182,16 @@ def inbound_screening_handler(runtime: Runtime) -> Handler:
             await registry_facts(session, envelope)
 
     return handle
+
+
+async def _case_of(session: AsyncSession, province: str, submission_id: str) -> str | None:
+    found = await session.execute(
+        select(submissions.c.case_id).where(
+            submissions.c.province_code == province, submissions.c.submission_id == submission_id
+        )
+    )
+    case_id = found.scalar()
+    return str(case_id) if case_id is not None else None
 
 
 def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:

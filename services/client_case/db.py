@@ -121,3 +121,12 @@ referrals = Table(
     Column("resolution", String(12), nullable=True),
     Column("resolved_on", Date, nullable=True),
 )
+
+# Which case a province's screening submission opened, so its later facts find the case.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("province_code", String(2), primary_key=True),
+    Column("submission_id", String(64), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.case_id"), nullable=False),
+)

@@ -555,3 +555,48 @@ class ScreeningSubmitted(UnitScopedEvent):
         default=None, description="Coarse age band.", examples=["25-29"]
     )
     sex: Sex | None = Field(default=None, description="Sex, for aggregates.", examples=["male"])
+
+
+@contract(
+    context=CONTEXT,
+    name="EnrolmentSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class EnrolmentSubmitted(UnitScopedEvent):
+    """A provincial system enrols a client it screened earlier (its `ScreeningSubmitted`).
+    `client-case` publishes the canonical `ClientEnrolled` and answers with a receipt."""
+
+    submission_id: EntityId = Field(
+        description="The province's id of the screening this enrolment follows.",
+        examples=["sultra-screening-0000184"],
+    )
+    admission_route: AdmissionRoute = Field(
+        description="How the client came.", examples=["voluntary"]
+    )
+    aftercare_source: AftercareSource | None = Field(
+        default=None,
+        description="The previous service, exactly when the route is aftercare.",
+        examples=[None],
+    )
+    enrolled_on: date = Field(description="Date of initial intake.", examples=["2025-05-27"])
+
+
+@contract(
+    context=CONTEXT,
+    name="ClosureSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class ClosureSubmitted(UnitScopedEvent):
+    """A provincial system closes the case of a client it screened (its `ScreeningSubmitted`).
+    `client-case` publishes the canonical `CaseClosed` and answers with a receipt."""
+
+    submission_id: EntityId = Field(
+        description="The province's id of the screening that opened the case.",
+        examples=["sultra-screening-0000184"],
+    )
+    outcome: ClosureOutcome = Field(description="How the case ended.", examples=["completed"])
+    closed_on: date = Field(description="Date the case was closed.", examples=["2025-09-09"])

@@ -114,3 +114,100 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
     assert len(everything) > 1000
     for secret in (NIK, NAME, "Fiktif"):
         assert secret.encode() not in everything
+
+
+async def test_provincial_case_facts_follow_their_screening(platform: Platform) -> None:
+    p = platform
+    unit_id = await form_unit(p)
+    unit = (
+        await p.registry.get(f"/units/{unit_id}", headers={"X-Pulih-Roles": "province-operator:74"})
+    ).json()
+    where = {"unit_id": unit_id, "province_code": "74", "village_code": unit["village_code"]}
+    today = datetime.now(UTC).date()
+    screening = events.ScreeningSubmitted.model_validate(
+        {
+            **where,
+            "submission_id": "sultra-screening-0000777",
+            "programme": "pbm",
+            "screened_at": datetime.now(UTC),
+            "screener_agent_id": "agent-00000000042",
+            "province_client_key": "sultra-person-0000777",
+            "substances": HIGH_RISK,
+            "injection": "never",
+        }
+    )
+    facts: list[tuple[str, object]] = [
+        ("s1", screening),
+        ("s1-again", screening),  # the same screening submitted under a new message id
+        (
+            "e1",
+            events.EnrolmentSubmitted.model_validate(
+                {
+                    **where,
+                    "submission_id": "sultra-screening-0000777",
+                    "admission_route": "compulsory",
+                    "enrolled_on": today,
+                }
+            ),
+        ),
+        (
+            "c-unknown",
+            events.ClosureSubmitted.model_validate(
+                {
+                    **where,
+                    "submission_id": "sultra-screening-9999999",
+                    "outcome": "completed",
+                    "closed_on": today,
+                }
+            ),
+        ),
+        (
+            "c1",
+            events.ClosureSubmitted.model_validate(
+                {
+                    **where,
+                    "submission_id": "sultra-screening-0000777",
+                    "outcome": "dropped_out",
+                    "closed_on": today,
+                }
+            ),
+        ),
+    ]
+    producer = make_producer(p.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        for message_id, data in facts:
+            assert isinstance(
+                data,
+                events.ScreeningSubmitted | events.EnrolmentSubmitted | events.ClosureSubmitted,
+            )
+            key, headers, value = to_kafka(
+                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
+            )
+            await producer.send_and_wait(
+                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+    receipts = {
+        e.data.original_event_id: e.data
+        for e in await read_events(  # type: ignore[union-attr]
+            p.bootstrap, p.topics.name("ibm.receipts.74"), 5
+        )
+    }
+    assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {"s1", "e1", "c1"}
+    again, unknown = receipts["s1-again"], receipts["c-unknown"]
+    assert isinstance(again, EventRejected) and isinstance(unknown, EventRejected)
+    assert [(r.field, r.rule) for r in again.reasons] == [("submission_id", "unique-submission")]
+    assert [(r.field, r.rule) for r in unknown.reasons] == [("submission_id", "known-submission")]
+
+    canonical = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)
+    assert [type(e.data) for e in canonical] == [
+        events.ClientScreened,
+        events.ClientEnrolled,
+        events.CaseClosed,
+    ]
+    assert len({e.subject for e in canonical}) == 1  # one case
+    closed = canonical[2].data
+    assert isinstance(closed, events.CaseClosed) and closed.outcome == "dropped_out"
