@@ -4,7 +4,7 @@ audited. Thin: parse, check scope, call a handler, map the result."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -124,6 +124,22 @@ async def _case_row(session: AsyncSession, case_id: str, who: Caller) -> Any:
     if row is None or not who.sees_case(row):
         raise NotFound(f"no case {case_id}")
     return row
+
+
+CaseAction = Callable[[AsyncSession, Outbox, date], Awaitable[object]]
+
+
+async def _act_on_case(request: Request, who: Caller, case_id: str, act: CaseAction) -> CasePublic:
+    """Run a use case on a case of the caller's unit and return the case as it is after."""
+    async with command(request) as (session, outbox, today):
+        who.works_in((await _case_row(session, case_id, who))["unit_id"])
+        await act(session, outbox, today)
+        row = (
+            (await session.execute(select(cases).where(cases.c.case_id == case_id)))
+            .mappings()
+            .one()
+        )
+    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -377,9 +393,11 @@ async def list_cases(
 
 @router.post("/cases/{case_id}/enrolment", response_model=CasePublic, tags=["cases"])
 async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request) -> CasePublic:
-    async with command(request) as (session, outbox, today):
-        who.works_in((await _case_row(session, case_id, who))["unit_id"])
-        await handlers.handle_enrol(
+    return await _act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_enrol(
             session,
             outbox,
             case_id,
@@ -387,22 +405,22 @@ async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request)
             source=body.aftercare_source,
             on=body.enrolled_on,
             today=today,
-        )
-        row = await _case_row(session, case_id, who)
-    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+        ),
+    )
 
 
 @router.post("/cases/{case_id}/stage", response_model=CasePublic, tags=["cases"])
 async def change_stage(
     case_id: str, body: StageChange, who: CallerDep, request: Request
 ) -> CasePublic:
-    async with command(request) as (session, outbox, today):
-        who.works_in((await _case_row(session, case_id, who))["unit_id"])
-        await handlers.handle_change_stage(
+    return await _act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_change_stage(
             session, outbox, case_id, to=body.to_stage, on=body.changed_on, today=today
-        )
-        row = await _case_row(session, case_id, who)
-    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+        ),
+    )
 
 
 @router.post("/cases/{case_id}/referrals", status_code=201, tags=["referrals"])
@@ -489,9 +507,11 @@ async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, 
 
 @router.post("/cases/{case_id}/closure", response_model=CasePublic, tags=["cases"])
 async def close_case(case_id: str, body: Closure, who: CallerDep, request: Request) -> CasePublic:
-    async with command(request) as (session, outbox, today):
-        who.works_in((await _case_row(session, case_id, who))["unit_id"])
-        await handlers.handle_close(
+    return await _act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_close(
             session,
             outbox,
             case_id,
@@ -499,9 +519,8 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
             on=body.closed_on,
             referral_id=body.referral_id,
             today=today,
-        )
-        row = await _case_row(session, case_id, who)
-    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+        ),
+    )
 
 
 @router.post("/cases/{case_id}/relapses", status_code=201, tags=["cases"])
@@ -526,22 +545,19 @@ async def report_relapse(
 @router.post("/cases/{case_id}/transfer", response_model=CasePublic, tags=["cases"])
 async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
     """The sending unit's agent hands the case over to another active unit."""
-    async with command(request) as (session, outbox, today):
-        who.works_in((await _case_row(session, case_id, who))["unit_id"])
-        await handlers.handle_transfer(
+    return await _act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_transfer(
             session,
             outbox,
             case_id,
             to_unit_id=body.to_unit_id,
             on=body.transferred_on,
             today=today,
-        )
-        row = (
-            (await session.execute(select(cases).where(cases.c.case_id == case_id)))
-            .mappings()
-            .one()
-        )
-    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+        ),
+    )
 
 
 # --- errors ----------------------------------------------------------------------------------
