@@ -1,0 +1,162 @@
+"""Scheduling's rules with the clock in the test's hands: templates, due dates local to the
+province, balanced assignment, sweeper states, reassignment and cancellation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.scheduling import domain
+from services.scheduling.domain import Session, SessionState
+from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
+from shared.rules import RuleViolations
+
+SCREENED = date(2026, 9, 1)
+TEMPLATES = domain.load_templates()
+
+
+def ids() -> Iterator[str]:
+    return (f"session-{n:012d}" for n in itertools.count(1))
+
+
+def test_the_local_day_is_the_provinces_own() -> None:
+    evening_utc = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)
+    assert domain.local_today(evening_utc, "31") == date(2026, 11, 22)  # Jakarta 23:30
+    assert domain.local_today(evening_utc, "73") == date(2026, 11, 23)  # Makassar 00:30
+    assert domain.local_today(evening_utc, "96") == date(2026, 11, 23)  # Sorong 01:30
+    assert domain.province_zone("91").key == "Asia/Jayapura"
+
+
+def test_a_template_is_chosen_by_route_and_risk() -> None:
+    pick = domain.choose_template
+    assert pick(TEMPLATES, AdmissionRoute.VOLUNTARY, RiskLevel.HIGH).name == "moderate-or-high"
+    assert pick(TEMPLATES, AdmissionRoute.COMPULSORY, RiskLevel.LOW).name == "low"
+    assert pick(TEMPLATES, AdmissionRoute.AFTERCARE, RiskLevel.LOW).name == "aftercare"
+
+
+def test_a_plan_covers_weeks_2_to_16_spread_over_the_agents() -> None:
+    template = domain.choose_template(TEMPLATES, AdmissionRoute.VOLUNTARY, RiskLevel.MODERATE)
+    sessions = domain.plan_sessions(
+        template,
+        screened_on=SCREENED,
+        starts_on=SCREENED,
+        agents={"agent-b": 0, "agent-a": 0, "agent-c": 3},
+        new_id=ids(),
+    )
+    assert [s.week for s in sessions] == sorted(s.week for s in sessions)
+    assert {s.week for s in sessions} == set(range(2, 17))
+    assert sessions[0].session_type is SessionType.INTAKE
+    assert sessions[0].due_on == date(2026, 9, 14)  # end of week 2
+    assert sessions[-1].due_on == date(2026, 12, 21)  # end of week 16
+    given = Counter(s.agent_id for s in sessions)
+    totals = [given["agent-a"], given["agent-b"], given["agent-c"] + 3]  # agent-c had 3 already
+    assert max(totals) - min(totals) <= 1
+    assert given["agent-c"] < given["agent-a"]
+    assert len({s.session_id for s in sessions}) == len(sessions)
+
+
+def test_a_late_enrolment_plans_only_the_weeks_ahead() -> None:
+    template = domain.choose_template(TEMPLATES, AdmissionRoute.VOLUNTARY, RiskLevel.LOW)
+    late = domain.plan_sessions(
+        template,
+        screened_on=SCREENED,
+        starts_on=date(2026, 10, 20),
+        agents={"agent-a": 0},
+        new_id=ids(),
+    )
+    assert min(s.week for s in late) == 8
+    with pytest.raises(LookupError):
+        domain.plan_sessions(
+            template, screened_on=SCREENED, starts_on=SCREENED, agents={}, new_id=ids()
+        )
+
+
+def test_the_sweeper_moves_sessions_with_the_clock() -> None:
+    session = Session("s-1", 3, SessionType.INDIVIDUAL_COUNSELLING, date(2026, 9, 21), "agent-a")
+    states = [
+        domain.sweep(session, day, grace_days=7).state
+        for day in (
+            date(2026, 9, 14),
+            date(2026, 9, 15),
+            date(2026, 9, 21),
+            date(2026, 9, 22),
+            date(2026, 9, 28),
+            date(2026, 9, 29),
+        )
+    ]
+    assert states == [
+        SessionState.PLANNED,
+        SessionState.DUE,
+        SessionState.DUE,
+        SessionState.OVERDUE,
+        SessionState.OVERDUE,
+        SessionState.MISSED,
+    ]
+    done = Session(
+        "s-2", 3, SessionType.HOME_VISIT, date(2026, 9, 21), "agent-a", SessionState.DONE
+    )
+    assert domain.sweep(done, date(2027, 1, 1), grace_days=7) is done
+
+
+def test_consecutive_misses_count_from_the_last_done_session() -> None:
+    def s(n: int, state: SessionState) -> Session:
+        return Session(
+            f"s-{n}",
+            n + 1,
+            SessionType.INDIVIDUAL_COUNSELLING,
+            SCREENED + timedelta(days=7 * n),
+            "agent-a",
+            state,
+        )
+
+    history = [
+        s(1, SessionState.MISSED),
+        s(2, SessionState.DONE),
+        s(3, SessionState.MISSED),
+        s(4, SessionState.MISSED),
+        s(5, SessionState.PLANNED),
+    ]
+    assert domain.consecutive_misses(history) == 2
+    assert domain.consecutive_misses([*history, s(6, SessionState.DONE)]) == 0
+
+
+def test_a_leaving_agents_open_sessions_are_reassigned_and_closure_cancels() -> None:
+    sessions = [
+        Session("s-1", 2, SessionType.INTAKE, date(2026, 9, 14), "agent-a", SessionState.DONE),
+        Session("s-2", 3, SessionType.HOME_VISIT, date(2026, 9, 21), "agent-a"),
+        Session("s-3", 4, SessionType.HOME_VISIT, date(2026, 9, 28), "agent-a"),
+        Session("s-4", 5, SessionType.HOME_VISIT, date(2026, 10, 5), "agent-b"),
+    ]
+    moved = domain.reassign(sessions, "agent-a", {"agent-a": 2, "agent-b": 1, "agent-c": 0})
+    assert [(s.session_id, s.agent_id) for s in moved] == [("s-2", "agent-c"), ("s-3", "agent-b")]
+    with pytest.raises(LookupError):
+        domain.reassign(sessions, "agent-a", {"agent-a": 2})
+    cancelled = domain.cancel_open(sessions)
+    assert [s.session_id for s in cancelled] == ["s-2", "s-3", "s-4"]
+    assert {s.state for s in cancelled} == {SessionState.CANCELLED}
+
+
+def test_templates_are_checked_when_loaded(tmp_path: Path) -> None:
+    bad = {
+        "templates": [
+            {
+                "name": "too-long",
+                "routes": ["voluntary"],
+                "levels": ["low"],
+                "sessions": [{"weeks": [1, 17], "type": "intake"}],
+            }
+        ]
+    }
+    path = tmp_path / "templates.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(RuleViolations) as broken:
+        domain.load_templates(path)
+    assert [(v.field, v.rule) for v in broken.value.violations] == [
+        ("templates.too-long", "weeks-2-to-16")
+    ]
