@@ -220,7 +220,7 @@ def postgres_server_url(request: pytest.FixtureRequest, infra_dir: Path) -> Iter
 
 
 @contextlib.asynccontextmanager
-async def _fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
@@ -239,14 +239,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
-    async with _fresh_postgres_database(request.getfixturevalue("postgres_server_url")) as url:
+    async with fresh_postgres_database(request.getfixturevalue("postgres_server_url")) as url:
         yield url
 
 
 @pytest.fixture
 async def postgres_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database, for what only PostgreSQL does (several replicas)."""
-    async with _fresh_postgres_database(postgres_server_url) as url:
+    async with fresh_postgres_database(postgres_server_url) as url:
         yield url
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.scheduling.consumers import CONSUMES, event_handler
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 SPEC = ServiceSpec(
-    name=SERVICE_NAME, metadata=metadata, platform=platform, migrations_dir=MIGRATIONS
+    name=SERVICE_NAME,
+    metadata=metadata,
+    platform=platform,
+    migrations_dir=MIGRATIONS,
+    consumes=CONSUMES,
+    handler_factory=event_handler,
 )
 
 

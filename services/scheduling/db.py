@@ -1,10 +1,11 @@
-"""The scheduling service's own database: its tables, never shared with another service."""
+"""The scheduling service's own database: what it learned of units, agents and cases from
+other services' events, and the plans and sessions it keeps."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table
 
 from shared.messaging.tables import platform_tables
 
@@ -12,3 +13,52 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData()
 platform = platform_tables(metadata)
+
+units = Table(
+    "units",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("province_code", String(2), nullable=False),
+    Column("village_code", String(13), nullable=False),
+    Column("status", String(12), nullable=False),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False, index=True),
+    Column("active", Boolean, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False, index=True),
+    Column("client_ref", String(64), nullable=False),
+    Column("screened_on", Date, nullable=True),
+    Column("closed", Boolean, nullable=False, default=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.case_id"), nullable=False, unique=True),
+    Column("template", String(40), nullable=False),
+    Column("starts_on", Date, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("plan_id", String(64), ForeignKey("plans.plan_id"), nullable=False, index=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("week", Integer, nullable=False),
+    Column("session_type", String(30), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("agent_id", String(64), nullable=False, index=True),
+    Column("state", String(12), nullable=False),
+)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
+
+from services.scheduling.domain import DEFAULT_TEMPLATES
 from shared.settings import ServiceSettings
 
 SERVICE_NAME = "scheduling"
@@ -9,3 +14,12 @@ SERVICE_NAME = "scheduling"
 
 class Settings(ServiceSettings):
     service_name: str = SERVICE_NAME
+    plan_templates: Path = Field(
+        default=DEFAULT_TEMPLATES, description="JSON file of case plan templates."
+    )
+    missed_after_days: int = Field(
+        default=7, ge=0, description="Days past the due date before a session is missed."
+    )
+    drop_out_after_misses: int = Field(
+        default=3, ge=1, description="Consecutive misses that flag a case."
+    )

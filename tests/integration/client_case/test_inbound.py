@@ -13,7 +13,7 @@ from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import make_producer, topic_size
 from shared.security.encryption import generate_service_keypair, seal_identity
 from tests.bus import read_events, read_topic
-from tests.integration.client_case.conftest import HIGH_RISK, Platform, form_unit
+from tests.integration.conftest import HIGH_RISK, Platform, form_unit
 from tests.privacy import SECOND_NAME as NAME
 from tests.privacy import SECOND_NIK as NIK
 

@@ -18,7 +18,7 @@ from shared.contracts import client_case as events
 from shared.messaging.broker import topic_size
 from shared.security.encryption import CannotDecrypt, WrappedKey, decrypt_fields
 from tests.bus import read_events, read_topic
-from tests.integration.client_case.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
+from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 from tests.privacy import NAME, NIK, PHONE, SENSITIVE
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from shared.contracts import client_case as events
 from tests.bus import read_events
-from tests.integration.client_case.conftest import HIGH_RISK, Platform, form_unit
+from tests.integration.conftest import HIGH_RISK, Platform, form_unit
 
 
 async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(

@@ -1,4 +1,5 @@
-"""The real registry and client-case services side by side on the real broker."""
+"""Running services for integration tests: the real registry and client-case side by side on
+the real broker (`platform`), and helpers to drive them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,46 @@
+"""What scheduling consumes: the registry's units and agents, client-case's cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduling import domain, handlers
+from services.scheduling.settings import Settings
+from shared.contracts import client_case, registry
+from shared.contracts.envelope import Envelope
+from shared.messaging.consumer import Handler
+from shared.runtime import Runtime
+
+CONSUMES = [registry.TOPIC, client_case.TOPIC]
+
+
+def event_handler(runtime: Runtime) -> Handler:
+    settings = runtime.settings
+    assert isinstance(settings, Settings) and runtime.outbox is not None
+    outbox = runtime.outbox
+    templates = domain.load_templates(settings.plan_templates)
+
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        if isinstance(e, registry.UnitFormed):
+            await handlers.handle_unit_formed(session, e)
+        elif isinstance(e, registry.UnitStatusChanged):
+            await handlers.handle_unit_status_changed(session, e)
+        elif isinstance(e, registry.RecoveryAgentAppointed):
+            await handlers.handle_agent_appointed(session, e)
+        elif isinstance(e, registry.RecoveryAgentDeactivated):
+            await handlers.handle_agent_deactivated(session, e)
+        elif isinstance(e, client_case.ClientScreened):
+            await handlers.handle_client_screened(session, e)
+        elif isinstance(e, client_case.ClientEnrolled):
+            today = domain.local_today(datetime.now(UTC), e.province_code)
+            await handlers.handle_client_enrolled(
+                session, outbox, e, templates, today, settings.missed_after_days
+            )
+            runtime.notify_committed()
+        elif isinstance(e, client_case.CaseClosed):
+            await handlers.handle_case_closed(session, e)
+
+    return handle
