@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -47,6 +48,8 @@ class ServiceSpec:
     invalid_handler_factory: Callable[[Runtime], InvalidHandler] | None = None
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     configure_app: Callable[[FastAPI], None] | None = None
+    background: Sequence[Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = ()
+    """Loops that run beside the relay and consumer until the service stops (e.g. a sweeper)."""
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     """Runs after migrations, before the consumer starts (e.g. seed reference data)."""
 
@@ -152,6 +155,8 @@ class Runtime:
                 ),
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(self._stop), name="consumer"))
+        for loop in self.spec.background:
+            self._tasks.append(asyncio.create_task(loop(self, self._stop)))
         log.info("service %s started", self.spec.name)
 
     async def stop(self) -> None:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
+from services.scheduling import sweeper
 from services.scheduling.consumers import CONSUMES, event_handler
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
 from shared.runtime import Runtime, ServiceSpec, create_app
+
+
+async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    await sweeper.run(
+        runtime,
+        stop,
+        interval=settings.sweep_interval_seconds,
+        grace_days=settings.missed_after_days,
+    )
+
 
 SPEC = ServiceSpec(
     name=SERVICE_NAME,
@@ -16,6 +31,7 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     consumes=CONSUMES,
     handler_factory=event_handler,
+    background=[run_sweeper],
 )
 
 

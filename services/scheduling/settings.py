@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     missed_after_days: int = Field(
         default=7, ge=0, description="Days past the due date before a session is missed."
     )
+    sweep_interval_seconds: float = Field(
+        default=60, gt=0, description="How often the sweeper looks at the clock."
+    )
     drop_out_after_misses: int = Field(
         default=3, ge=1, description="Consecutive misses that flag a case."
     )

@@ -1,0 +1,120 @@
+"""The clock-driven sweeper: sessions become due, overdue and missed as days pass in their
+province, and each change to overdue or missed is published. `now` is passed in, so tests
+drive the clock; the service runs `sweep_once` every `sweep_interval_seconds`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.scheduling import domain
+from services.scheduling.db import cases, sessions, units
+from services.scheduling.domain import OPEN, Session, SessionState
+from shared.contracts import scheduling as events
+from shared.contracts.types import SessionMissReason, SessionType
+from shared.messaging.outbox import Outbox
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(
+    sessions_factory: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    *,
+    now: datetime,
+    grace_days: int,
+) -> dict[SessionState, int]:
+    """Move every open session to the state the province's local day gives it; publish the
+    ones that became overdue or missed. Returns how many moved into each state."""
+    moved: dict[SessionState, int] = {}
+    async with sessions_factory.begin() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(
+                        sessions,
+                        cases.c.client_ref,
+                        units.c.province_code,
+                        units.c.village_code,
+                        cases.c.unit_id,
+                    )
+                    .join(cases, cases.c.case_id == sessions.c.case_id)
+                    .join(units, units.c.unit_id == cases.c.unit_id)
+                    .where(sessions.c.state.in_([s.value for s in OPEN]))
+                )
+            )
+            .mappings()
+            .all()
+        )
+        for row in rows:
+            current = Session(
+                row["session_id"],
+                row["week"],
+                SessionType(row["session_type"]),
+                row["due_on"],
+                row["agent_id"],
+                SessionState(row["state"]),
+            )
+            today = domain.local_today(now, row["province_code"])
+            after = domain.sweep(current, today, grace_days=grace_days)
+            if after.state is current.state:
+                continue
+            moved[after.state] = moved.get(after.state, 0) + 1
+            await session.execute(
+                update(sessions)
+                .where(sessions.c.session_id == current.session_id)
+                .values(state=after.state)
+            )
+            common = {
+                "unit_id": row["unit_id"],
+                "province_code": row["province_code"],
+                "village_code": row["village_code"],
+                "session_id": current.session_id,
+                "plan_id": row["plan_id"],
+                "case_id": row["case_id"],
+                "client_ref": row["client_ref"],
+                "week": current.week,
+                "session_type": current.session_type,
+                "due_on": current.due_on,
+            }
+            if after.state is SessionState.OVERDUE:
+                await outbox.add(session, events.SessionOverdue(**common, detected_at=now))
+            elif after.state is SessionState.MISSED:
+                await outbox.add(
+                    session,
+                    events.SessionMissed(
+                        **common,
+                        reason=SessionMissReason.OTHER,  # nobody recorded why
+                        reported_by_agent_id=current.agent_id,
+                    ),
+                )
+    return moved
+
+
+async def run(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    *,
+    interval: float,
+    grace_days: int,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    assert runtime.sessions is not None and runtime.outbox is not None
+    while not stop.is_set():
+        try:
+            moved = await sweep_once(
+                runtime.sessions, runtime.outbox, now=clock(), grace_days=grace_days
+            )
+            if moved:
+                runtime.notify_committed()
+        except Exception:
+            log.exception("sweep failed; trying again in %.0fs", interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,126 @@
+"""The sweeper with the test's clock, on both databases: sessions turn overdue and then
+missed on their province's local day (a WIT and a WIB unit side by side), each change is
+staged as an event, and done or cancelled sessions are left alone."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from services.scheduling import sweeper
+from services.scheduling.db import MIGRATIONS, platform, sessions
+from services.scheduling.domain import load_templates
+from services.scheduling.handlers import (
+    handle_agent_appointed,
+    handle_client_enrolled,
+    handle_client_screened,
+    handle_unit_formed,
+)
+from shared.contracts import client_case, registry
+from shared.contracts.envelope import from_kafka
+from shared.messaging.broker import Topics
+from shared.messaging.outbox import Outbox
+from shared.migrations import upgrade
+from shared.persistence import create_engine, session_factory
+from tests.unit.contracts.examples import from_examples
+
+SCREENED = date(2026, 9, 1)
+# Week 2 (the intake) is due on 14 September. 15:30 UTC on the 14th is 22:30 in Jakarta (still
+# the 14th) and 00:30 on the 15th in Sorong (WIT): overdue there, still due in Jakarta.
+JUST_AFTER_MIDNIGHT_IN_WIT = datetime(2026, 9, 14, 15, 30, tzinfo=UTC)
+
+
+async def _case(session, outbox: Outbox, unit: str, province: str, village: str) -> str:  # type: ignore[no-untyped-def]
+    await handle_unit_formed(
+        session,
+        from_examples(
+            registry.UnitFormed, unit_id=unit, province_code=province, village_code=village
+        ),
+    )
+    await handle_agent_appointed(
+        session,
+        from_examples(
+            registry.RecoveryAgentAppointed,
+            unit_id=unit,
+            province_code=province,
+            village_code=village,
+            agent_id=f"agent-of-{unit}",
+        ),
+    )
+    case_id = f"case-of-{unit}"
+    await handle_client_screened(
+        session,
+        from_examples(
+            client_case.ClientScreened,
+            unit_id=unit,
+            province_code=province,
+            village_code=village,
+            case_id=case_id,
+            screened_at=datetime(2026, 9, 1, 3, tzinfo=UTC),
+        ),
+    )
+    await handle_client_enrolled(
+        session,
+        outbox,
+        from_examples(
+            client_case.ClientEnrolled,
+            unit_id=unit,
+            province_code=province,
+            village_code=village,
+            case_id=case_id,
+            enrolled_on=SCREENED,
+            admission_route="voluntary",
+            risk_level="low",
+            aftercare_source=None,
+        ),
+        load_templates(),
+        SCREENED,
+        7,
+    )
+    return case_id
+
+
+async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    async with factory.begin() as session:
+        sorong = await _case(session, outbox, "unit-sorong-000001", "96", "96.71.01.1001")
+        jakarta = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
+
+    async def states(case_id: str) -> dict[int, str]:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(sessions.c.week, sessions.c.state).where(sessions.c.case_id == case_id)
+            )
+            return dict(rows.all())
+
+    async def staged() -> list[str]:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(platform.outbox))).mappings().all()
+        return [
+            type(
+                from_kafka([(n, v.encode()) for n, v in r["headers"]], r["key"], r["value"]).data
+            ).__name__
+            for r in rows
+        ]
+
+    moved = await sweeper.sweep_once(factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7)
+    assert (await states(sorong))[2] == "overdue"
+    assert (await states(jakarta))[2] == "due"
+    assert moved.get(sweeper.SessionState.OVERDUE) == 1
+    assert (await staged()).count("SessionOverdue") == 1
+
+    again = await sweeper.sweep_once(factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7)
+    assert again == {}  # nothing new to say
+
+    a_week_later = datetime(2026, 9, 22, 3, tzinfo=UTC)
+    await sweeper.sweep_once(factory, outbox, now=a_week_later, grace_days=7)
+    assert (await states(sorong))[2] == "missed" and (await states(jakarta))[2] == "missed"
+    kinds = await staged()
+    assert kinds.count("SessionMissed") == 2
+    assert kinds.count("CasePlanCreated") == 2
+    await engine.dispose()
