@@ -7,6 +7,7 @@ import asyncio
 from fastapi import FastAPI
 
 from services.scheduling import sweeper
+from services.scheduling.api import install_error_handlers, router
 from services.scheduling.consumers import CONSUMES, event_handler
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
@@ -32,6 +33,8 @@ SPEC = ServiceSpec(
     consumes=CONSUMES,
     handler_factory=event_handler,
     background=[run_sweeper],
+    routers=[router],
+    configure_app=install_error_handlers,
 )
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +20,7 @@ from services.scheduling.db import agents, sessions
 from services.scheduling.settings import Settings as SchedulingSettings
 from shared.contracts import scheduling as events
 from shared.messaging.broker import Topics
-from shared.runtime import Runtime
+from shared.runtime import Runtime, create_app
 from tests.bus import read_events
 from tests.conftest import fresh_postgres_database
 from tests.integration.conftest import (  # the running registry and client-case
@@ -148,6 +149,33 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
     load = await assigned()
     assert set(load) == set(appointed) and abs(load[appointed[0]] - load[appointed[1]]) <= 1
 
+    # The agent's worklist shows the intake coming up; attendance completes it.
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
+    )
+    async with http:
+        intake = plan.sessions[0]
+        upcoming = {}
+        for a in appointed:
+            listed = await http.get("/worklist", headers=agent, params={"agent_id": a})
+            upcoming[a] = {item["session_id"] for item in listed.json()["upcoming"]}
+        (holder,) = [a for a in appointed if intake.session_id in upcoming[a]]
+        outsider = {"X-Pulih-Roles": "unit-agent:another-unit-000001"}
+        body = {"held_on": today, "agent_id": holder, "duration_minutes": 45}
+        url = f"/sessions/{intake.session_id}/attendance"
+        assert (await http.post(url, headers=outsider, json=body)).status_code == 403
+        future = await http.post(url, headers=agent, json={**body, "held_on": "2099-01-01"})
+        assert future.status_code == 422 and future.json()["errors"][0]["rule"] == "not-in-future"
+        done = await http.post(url, headers=agent, json=body)
+        assert done.status_code == 200, done.text
+    completed = (await read_events(p.bootstrap, p.topics.name(events.TOPIC), 2))[1].data
+    assert isinstance(completed, events.SessionCompleted)
+    assert (completed.session_id, completed.agent_id, completed.duration_minutes) == (
+        intake.session_id,
+        holder,
+        45,
+    )
+
     # The first agent leaves: the second takes over all open sessions.
     left = await p.registry.post(
         f"/agents/{appointed[0]}/deactivation",
@@ -179,6 +207,6 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
                     )
                 ).scalars()
             )
-        return states == {"cancelled"}
+        return states == {"cancelled", "done"}  # the attended intake stays done
 
     await _until(cancelled)
