@@ -3,6 +3,7 @@ recording attendance. Agents act only within their unit."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from services.scheduling import domain
 from services.scheduling.db import cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
-from shared.contracts.types import EntityId
+from shared.contracts.types import ActivityType, EntityId
 from shared.http import problem
 from shared.rules import RuleViolations, Violation, check
 from shared.runtime import runtime_of
@@ -148,6 +149,68 @@ async def record_attendance(
         )
     runtime.notify_committed()
     return {"session_id": session_id, "state": "done"}
+
+
+class ActivityCreate(BaseModel):
+    """A community activity of the unit: awareness, mapping, outreach or a screening day."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit_id: EntityId
+    activity_type: ActivityType
+    held_on: date
+    agent_ids: list[EntityId] = Field(min_length=1, max_length=50)
+    participants: int = Field(ge=0, le=100_000)
+    participants_female: int | None = Field(default=None, ge=0, le=100_000)
+    people_screened: int | None = Field(default=None, ge=0, le=100_000)
+
+
+@router.post("/activities", status_code=201, tags=["activities"])
+async def record_activity(
+    body: ActivityCreate, request: Request, x_pulih_roles: Annotated[str | None, Header()] = None
+) -> dict[str, str]:
+    """What makes a unit count as operational: its activities, recorded by its agents."""
+    if body.unit_id not in _units_of(x_pulih_roles):
+        raise Forbidden("only an agent of the unit records its activities")
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        unit = (
+            (await session.execute(select(units).where(units.c.unit_id == body.unit_id)))
+            .mappings()
+            .first()
+        )
+        if unit is None:
+            raise NotFound(f"no unit {body.unit_id}")
+        v = []
+        if unit["status"] != "active":
+            v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
+        if body.held_on > domain.local_today(datetime.now(UTC), unit["province_code"]):
+            v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+        for field, count in (
+            ("participants_female", body.participants_female),
+            ("people_screened", body.people_screened),
+        ):
+            if count is not None and count > body.participants:
+                v.append(Violation(field, "within-participants", "cannot exceed participants"))
+        check(v)
+        activity_id = str(uuid.uuid4())
+        await runtime.outbox.add(
+            session,
+            events.ActivityHeld(
+                unit_id=body.unit_id,
+                province_code=unit["province_code"],
+                village_code=unit["village_code"],
+                activity_id=activity_id,
+                activity_type=body.activity_type,
+                held_on=body.held_on,
+                agent_ids=body.agent_ids,
+                participants=body.participants,
+                participants_female=body.participants_female,
+                people_screened=body.people_screened,
+            ),
+        )
+    runtime.notify_committed()
+    return {"activity_id": activity_id}
 
 
 def install_error_handlers(app: FastAPI) -> None:

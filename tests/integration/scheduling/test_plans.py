@@ -176,6 +176,33 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
         45,
     )
 
+    # The unit's community activities are recorded: they make it count as operational.
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
+    )
+    async with http:
+        activity = {
+            "unit_id": unit_id,
+            "activity_type": "awareness",
+            "held_on": today,
+            "agent_ids": appointed,
+            "participants": 40,
+            "participants_female": 22,
+        }
+        outsider = {"X-Pulih-Roles": "unit-agent:another-unit-000001"}
+        assert (await http.post("/activities", headers=outsider, json=activity)).status_code == 403
+        too_many = await http.post(
+            "/activities", headers=agent, json={**activity, "people_screened": 41}
+        )
+        assert too_many.status_code == 422
+        assert too_many.json()["errors"][0]["field"] == "people_screened"
+        held = await http.post("/activities", headers=agent, json=activity)
+        assert held.status_code == 201, held.text
+    published = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)
+    (activity_event,) = [e.data for e in published if isinstance(e.data, events.ActivityHeld)]
+    assert activity_event.activity_id == held.json()["activity_id"]
+    assert (activity_event.unit_id, activity_event.participants) == (unit_id, 40)
+
     # The first agent leaves: the second takes over all open sessions.
     left = await p.registry.post(
         f"/agents/{appointed[0]}/deactivation",
