@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,3 +50,52 @@ async def _http_problem(_request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """How one exception type is answered: status and title, optionally a fixed detail (else the
+    exception's text) and a problem type URI."""
+
+    status: int
+    title: str
+    detail: str | None = None
+    type_: str = "about:blank"
+
+
+def install_domain_errors(
+    app: FastAPI, *, rules_of: str, problems: dict[type[Exception], Problem]
+) -> None:
+    """The errors every service's domain and security raise, as RFC 9457 documents: broken
+    rules (422, each naming field and rule), missing or unknown roles (401), refused scope
+    (403), and the service's own `problems`."""
+    from shared.rules import RuleViolations
+    from shared.security.roles import ROLES_HEADER, Forbidden, NotAuthenticated
+
+    async def violations(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RuleViolations)
+        return problem(
+            422,
+            f"The request breaks {rules_of} rules",
+            type_="https://pulih.id/problems/rule-violation",
+            detail=str(exc),
+            errors=[
+                {"field": v.field, "rule": v.rule, "message": v.message} for v in exc.violations
+            ],
+        )
+
+    def respond_with(spec: Problem) -> Any:
+        async def respond(_request: Request, exc: Exception) -> JSONResponse:
+            detail = spec.detail if spec.detail is not None else str(exc)
+            return problem(spec.status, spec.title, detail=detail, type_=spec.type_)
+
+        return respond
+
+    app.add_exception_handler(RuleViolations, violations)
+    every = {
+        NotAuthenticated: Problem(401, f"Not authenticated ({ROLES_HEADER})"),
+        Forbidden: Problem(403, "Forbidden"),
+        **problems,
+    }
+    for exc_type, spec in every.items():
+        app.add_exception_handler(exc_type, respond_with(spec))

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,18 +37,13 @@ from shared.contracts.types import (
     RelapseSource,
     Sex,
 )
-from shared.http import problem
+from shared.http import Problem, install_domain_errors
 from shared.messaging.outbox import Outbox
-from shared.rules import RuleViolations
 from shared.runtime import runtime_of
 from shared.security.encryption import CannotDecrypt
-from shared.security.roles import ROLES_HEADER, NotAuthenticated, Role, parse_roles
+from shared.security.roles import Forbidden, Role, parse_roles
 
 router = APIRouter()
-
-
-class Forbidden(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -564,32 +558,12 @@ async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Reques
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def violations(_r: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RuleViolations)
-        return problem(
-            422,
-            "The request breaks client-case rules",
-            type_="https://pulih.id/problems/rule-violation",
-            detail=str(exc),
-            errors=[
-                {"field": v.field, "rule": v.rule, "message": v.message} for v in exc.violations
-            ],
-        )
-
-    handlers_by_type: dict[type[Exception], tuple[int, str]] = {
-        NotFound: (404, "Not found"),
-        Gone: (410, "Identity erased"),
-        NotAuthenticated: (401, f"Not authenticated ({ROLES_HEADER})"),
-        Forbidden: (403, "Forbidden"),
-        CannotDecrypt: (500, "Identity cannot be decrypted"),
-    }
-
-    def simple(status: int, title: str) -> Any:
-        async def respond(_r: Request, exc: Exception) -> JSONResponse:
-            return problem(status, title, detail=str(exc))
-
-        return respond
-
-    app.add_exception_handler(RuleViolations, violations)
-    for exc_type, (status, title) in handlers_by_type.items():
-        app.add_exception_handler(exc_type, simple(status, title))
+    install_domain_errors(
+        app,
+        rules_of="client-case",
+        problems={
+            NotFound: Problem(404, "Not found"),
+            Gone: Problem(410, "Identity erased"),
+            CannotDecrypt: Problem(500, "Identity cannot be decrypted"),
+        },
+    )

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -43,11 +42,10 @@ from shared.contracts.types import (
     UnitStatusReason,
     VillageCode,
 )
-from shared.http import problem
+from shared.http import Problem, install_domain_errors
 from shared.messaging.outbox import Outbox
-from shared.rules import RuleViolations
 from shared.runtime import Runtime, runtime_of
-from shared.security.roles import ROLES_HEADER, NotAuthenticated, Role, parse_roles
+from shared.security.roles import Forbidden, Role, parse_roles
 
 router = APIRouter()
 T = TypeVar("T")
@@ -74,10 +72,6 @@ def operator_scope(x_pulih_roles: Annotated[str | None, Header()] = None) -> Sco
 def reader(x_pulih_roles: Annotated[str | None, Header()] = None) -> None:
     """Master data (regions, units, agents' pseudonymous ids) is readable by any known role."""
     parse_roles(x_pulih_roles)
-
-
-class Forbidden(Exception):
-    pass
 
 
 OperatorScope = Annotated[Scope, Depends(operator_scope)]
@@ -556,40 +550,18 @@ async def deactivate_agent(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def violations(_r: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RuleViolations)
-        errors = [{"field": v.field, "rule": v.rule, "message": v.message} for v in exc.violations]
-        return problem(
-            422,
-            "The request breaks registry rules",
-            type_="https://pulih.id/problems/rule-violation",
-            detail=str(exc),
-            errors=errors,
-        )
-
-    async def not_found(_r: Request, exc: Exception) -> JSONResponse:
-        return problem(404, "Not found", detail=str(exc))
-
-    async def conflict(_r: Request, exc: Exception) -> JSONResponse:
-        return problem(
-            412,
-            "The unit changed since you read it",
-            detail=str(exc),
-            type_="https://pulih.id/problems/stale-version",
-        )
-
-    async def unauthenticated(_r: Request, exc: Exception) -> JSONResponse:
-        return problem(401, "Not authenticated", detail=f"{exc} ({ROLES_HEADER})")
-
-    async def forbidden(_r: Request, exc: Exception) -> JSONResponse:
-        return problem(403, "Forbidden", detail=str(exc))
-
-    async def duplicate(_r: Request, exc: Exception) -> JSONResponse:
-        return problem(409, "Already recorded", detail="a record with this id already exists")
-
-    app.add_exception_handler(RuleViolations, violations)
-    app.add_exception_handler(NotFound, not_found)
-    app.add_exception_handler(Conflict, conflict)
-    app.add_exception_handler(NotAuthenticated, unauthenticated)
-    app.add_exception_handler(Forbidden, forbidden)
-    app.add_exception_handler(IntegrityError, duplicate)
+    install_domain_errors(
+        app,
+        rules_of="registry",
+        problems={
+            NotFound: Problem(404, "Not found"),
+            Conflict: Problem(
+                412,
+                "The unit changed since you read it",
+                type_="https://pulih.id/problems/stale-version",
+            ),
+            IntegrityError: Problem(
+                409, "Already recorded", "a record with this id already exists"
+            ),
+        },
+    )

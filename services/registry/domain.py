@@ -32,12 +32,6 @@ class RegionLevel(StrEnum):
     VILLAGE = "village"  # desa (suffix 2xxx) or kelurahan (suffix 1xxx)
 
 
-class TimeZone(StrEnum):
-    WIB = "Asia/Jakarta"  # UTC+7
-    WITA = "Asia/Makassar"  # UTC+8
-    WIT = "Asia/Jayapura"  # UTC+9
-
-
 def level_of(code: str) -> RegionLevel:
     """The level a Kemendagri code names, from its shape (74 / 74.71 / 74.71.01 / …1001)."""
     parts = code.split(".")
@@ -57,18 +51,6 @@ def parent_of(code: str) -> str | None:
 
 def province_of(code: str) -> str:
     return code[:2]
-
-
-def time_zone_of(province_code: str) -> TimeZone:
-    """Indonesia's three zones by province (Keppres 41/1987, kept for the provinces formed
-    since): Bali, Nusa Tenggara, South/East/North Kalimantan and Sulawesi are WITA; Maluku and
-    Papua are WIT; Sumatra, Java, West and Central Kalimantan are WIB."""
-    number = int(province_code)
-    if number in (51, 52, 53) or 63 <= number <= 76:
-        return TimeZone.WITA
-    if number >= 81:
-        return TimeZone.WIT
-    return TimeZone.WIB
 
 
 def is_kelurahan(village_code: str) -> bool:

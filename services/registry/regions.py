@@ -25,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.registry.db import offices, region_editions, regions
-from services.registry.domain import RegionLevel, time_zone_of
+from services.registry.domain import RegionLevel
+from shared.regions import time_zone_of
 
 PACKAGE_DIR = Path(__file__).parent / "regions" / "node_modules" / "idn-area-data"
 

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
@@ -17,16 +16,12 @@ from services.scheduling.db import cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
 from shared.contracts.types import ActivityType, EntityId
-from shared.http import problem
-from shared.rules import RuleViolations, Violation, check
+from shared.http import Problem, install_domain_errors
+from shared.rules import Violation, check
 from shared.runtime import runtime_of
-from shared.security.roles import ROLES_HEADER, NotAuthenticated, Role, parse_roles
+from shared.security.roles import Forbidden, Role, parse_roles
 
 router = APIRouter()
-
-
-class Forbidden(Exception):
-    pass
 
 
 class NotFound(LookupError):
@@ -214,24 +209,6 @@ async def record_activity(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def violations(_r: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RuleViolations)
-        return problem(
-            422,
-            "The request breaks scheduling rules",
-            detail=str(exc),
-            errors=[
-                {"field": v.field, "rule": v.rule, "message": v.message} for v in exc.violations
-            ],
-        )
-
-    def simple(status: int, title: str) -> Any:
-        async def respond(_r: Request, exc: Exception) -> JSONResponse:
-            return problem(status, title, detail=str(exc))
-
-        return respond
-
-    app.add_exception_handler(RuleViolations, violations)
-    app.add_exception_handler(NotFound, simple(404, "Not found"))
-    app.add_exception_handler(Forbidden, simple(403, "Forbidden"))
-    app.add_exception_handler(NotAuthenticated, simple(401, f"Not authenticated ({ROLES_HEADER})"))
+    install_domain_errors(
+        app, rules_of="scheduling", problems={NotFound: Problem(404, "Not found")}
+    )

@@ -14,22 +14,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
+from shared.regions import time_zone_of
 from shared.rules import Violation, check
 
 WEEKS = 16
 DEFAULT_TEMPLATES = Path(__file__).with_name("templates.json")
 
-# The three zones by province (Keppres 41/1987; the registry keeps the same rule).
-WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
-
 
 def province_zone(province_code: str) -> ZoneInfo:
-    number = int(province_code)
-    if number in (51, 52, 53) or 63 <= number <= 76:
-        return WITA
-    if number >= 81:
-        return WIT
-    return WIB
+    return ZoneInfo(time_zone_of(province_code).value)
 
 
 def local_today(now: datetime, province_code: str) -> date:

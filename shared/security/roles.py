@@ -32,6 +32,10 @@ class NotAuthenticated(Exception):
     pass
 
 
+class Forbidden(Exception):
+    """The caller is known but the request is outside their role or scope."""
+
+
 def parse_roles(header: str | None) -> list[Grant]:
     """Parse the roles header; raise `NotAuthenticated` when it is missing or malformed."""
     if not header or not header.strip():

@@ -15,7 +15,6 @@ from services.registry.domain import (
     Decree,
     FormUnit,
     Scope,
-    TimeZone,
     VillageFacts,
 )
 from shared.contracts.types import (
@@ -25,6 +24,7 @@ from shared.contracts.types import (
     UnitStatus,
     UnitStatusReason,
 )
+from shared.regions import TimeZone, time_zone_of
 from shared.rules import RuleViolations
 
 TODAY = date(2026, 11, 22)
@@ -223,7 +223,7 @@ def test_agents_join_only_active_units_and_leave_once() -> None:
     ],
 )
 def test_province_time_zones(province: str, zone: TimeZone) -> None:
-    assert domain.time_zone_of(province) is zone
+    assert time_zone_of(province) is zone
 
 
 def test_region_codes_have_levels_and_parents() -> None:
