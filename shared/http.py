@@ -92,7 +92,7 @@ def install_domain_errors(
         return respond
 
     app.add_exception_handler(RuleViolations, violations)
-    every = {
+    every: dict[type[Exception], Problem] = {
         NotAuthenticated: Problem(401, f"Not authenticated ({ROLES_HEADER})"),
         Forbidden: Problem(403, "Forbidden"),
         **problems,
