@@ -1,31 +1,28 @@
-"""Scheduling's HTTP API for recovery agents: the worklist (overdue, due, upcoming) and
-recording attendance. Agents act only within their unit."""
+"""Scheduling's HTTP API: agents' worklists (overdue, due, upcoming), recording attendance,
+misses, rescheduling and community activities, and a unit's calendar. Agents act only within
+their unit; operators see the calendars of the units they oversee."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain
-from services.scheduling.db import cases, sessions, units
+from services.scheduling import domain, records
+from services.scheduling.db import activities, cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
-from shared.contracts import scheduling as events
-from shared.contracts.types import ActivityType, EntityId
+from services.scheduling.settings import Settings
+from shared.contracts.types import ActivityType, EntityId, RescheduleReason, SessionMissReason
 from shared.http import Problem, install_domain_errors
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
 from shared.security.roles import Forbidden, Role, parse_roles
 
 router = APIRouter()
-
-
-class NotFound(LookupError):
-    pass
 
 
 def _units_of(roles: str | None) -> set[str]:
@@ -37,15 +34,6 @@ class Attendance(BaseModel):
     held_on: date
     agent_id: EntityId
     duration_minutes: int | None = Field(default=None, ge=1, le=600)
-
-
-_SESSION_ROW = (
-    select(
-        sessions, cases.c.client_ref, cases.c.unit_id, units.c.province_code, units.c.village_code
-    )
-    .join(cases, cases.c.case_id == sessions.c.case_id)
-    .join(units, units.c.unit_id == cases.c.unit_id)
-)
 
 
 @router.get("/worklist", tags=["sessions"])
@@ -63,7 +51,7 @@ async def worklist(
         rows = (
             (
                 await session.execute(
-                    _SESSION_ROW.where(
+                    records.SESSION_ROW.where(
                         sessions.c.agent_id == agent_id,
                         cases.c.unit_id.in_(mine),
                         sessions.c.state.in_([s.value for s in OPEN]),
@@ -93,6 +81,19 @@ async def worklist(
     return lists
 
 
+async def _agents_session(
+    session: AsyncSession, session_id: str, roles: str | None, doing: str
+) -> RowMapping:
+    row = await records.session_row(session, session_id)
+    if row["unit_id"] not in _units_of(roles):
+        raise Forbidden(f"only an agent of the case's unit {doing}")
+    return row
+
+
+def _today(row: RowMapping) -> date:
+    return domain.local_today(datetime.now(UTC), row["province_code"])
+
+
 @router.post("/sessions/{session_id}/attendance", tags=["sessions"])
 async def record_attendance(
     session_id: str,
@@ -100,50 +101,91 @@ async def record_attendance(
     request: Request,
     x_pulih_roles: Annotated[str | None, Header()] = None,
 ) -> dict[str, str]:
-    mine = _units_of(x_pulih_roles)
+    """The session took place (`SessionCompleted`); a missed one may be recorded late."""
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        row = (
-            (await session.execute(_SESSION_ROW.where(sessions.c.session_id == session_id)))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"no session {session_id}")
-        if row["unit_id"] not in mine:
-            raise Forbidden("only an agent of the case's unit records attendance")
-        today = domain.local_today(datetime.now(UTC), row["province_code"])
-        v = []
-        if row["state"] not in {s.value for s in OPEN} | {SessionState.MISSED.value}:
-            v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
-        if body.held_on > today:
-            v.append(Violation("held_on", "not-in-future", "the date is in the future"))
-        check(v)
-        await session.execute(
-            update(sessions)
-            .where(sessions.c.session_id == session_id)
-            .values(state=SessionState.DONE)
-        )
-        await runtime.outbox.add(
+        row = await _agents_session(session, session_id, x_pulih_roles, "records attendance")
+        await records.complete_session(
             session,
-            events.SessionCompleted(
-                unit_id=row["unit_id"],
-                province_code=row["province_code"],
-                village_code=row["village_code"],
-                session_id=session_id,
-                plan_id=row["plan_id"],
-                case_id=row["case_id"],
-                client_ref=row["client_ref"],
-                week=row["week"],
-                session_type=row["session_type"],
-                held_on=body.held_on,
-                agent_id=body.agent_id,
-                duration_minutes=body.duration_minutes,
-            ),
+            runtime.outbox,
+            row,
+            held_on=body.held_on,
+            agent_id=body.agent_id,
+            duration_minutes=body.duration_minutes,
+            today=_today(row),
         )
     runtime.notify_committed()
-    return {"session_id": session_id, "state": "done"}
+    return {"session_id": session_id, "state": SessionState.DONE}
+
+
+class Miss(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: SessionMissReason
+    agent_id: EntityId
+
+
+@router.post("/sessions/{session_id}/miss", tags=["sessions"])
+async def record_miss(
+    session_id: str,
+    body: Miss,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """The session did not take place, and why (`SessionMissed`); enough misses in a row flag
+    the case (`CaseAtRiskOfDropOut`)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        row = await _agents_session(session, session_id, x_pulih_roles, "records a miss")
+        await records.miss_session(
+            session,
+            runtime.outbox,
+            row,
+            reason=body.reason,
+            agent_id=body.agent_id,
+            today=_today(row),
+            drop_out_after=settings.drop_out_after_misses,
+        )
+    runtime.notify_committed()
+    return {"session_id": session_id, "state": SessionState.MISSED}
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    due_on: date
+    reason: RescheduleReason
+    agent_id: EntityId
+
+
+@router.post("/sessions/{session_id}/reschedule", tags=["sessions"])
+async def reschedule(
+    session_id: str,
+    body: Reschedule,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """Move an open session to another day, with the reason (`SessionRescheduled`)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        row = await _agents_session(session, session_id, x_pulih_roles, "moves its sessions")
+        state = await records.reschedule_session(
+            session,
+            runtime.outbox,
+            row,
+            to_due_on=body.due_on,
+            reason=body.reason,
+            agent_id=body.agent_id,
+            today=_today(row),
+            grace_days=settings.missed_after_days,
+        )
+    runtime.notify_committed()
+    return {"session_id": session_id, "state": state, "due_on": body.due_on.isoformat()}
 
 
 class ActivityCreate(BaseModel):
@@ -169,46 +211,121 @@ async def record_activity(
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        unit = (
-            (await session.execute(select(units).where(units.c.unit_id == body.unit_id)))
-            .mappings()
-            .first()
-        )
-        if unit is None:
-            raise NotFound(f"no unit {body.unit_id}")
-        v = []
-        if unit["status"] != "active":
-            v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
-        if body.held_on > domain.local_today(datetime.now(UTC), unit["province_code"]):
-            v.append(Violation("held_on", "not-in-future", "the date is in the future"))
-        for field, count in (
-            ("participants_female", body.participants_female),
-            ("people_screened", body.people_screened),
-        ):
-            if count is not None and count > body.participants:
-                v.append(Violation(field, "within-participants", "cannot exceed participants"))
-        check(v)
-        activity_id = str(uuid.uuid4())
-        await runtime.outbox.add(
+        activity_id = await records.record_activity(
             session,
-            events.ActivityHeld(
-                unit_id=body.unit_id,
-                province_code=unit["province_code"],
-                village_code=unit["village_code"],
-                activity_id=activity_id,
-                activity_type=body.activity_type,
-                held_on=body.held_on,
-                agent_ids=body.agent_ids,
-                participants=body.participants,
-                participants_female=body.participants_female,
-                people_screened=body.people_screened,
-            ),
+            runtime.outbox,
+            **body.model_dump(),
+            today_in=lambda province: domain.local_today(datetime.now(UTC), province),
         )
     runtime.notify_committed()
     return {"activity_id": activity_id}
 
 
+CALENDAR_MAX_DAYS = 92
+
+
+@router.get("/units/{unit_id}/calendar", tags=["sessions", "activities"])
+async def calendar(
+    unit_id: str,
+    request: Request,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """A unit's days from `from` to `to` (at most 92): every session due on each day, in any
+    state, with its agent and any rescheduling, and the activities held."""
+    v = []
+    if end < start:
+        v.append(Violation("to", "after-from", "the range ends before it starts"))
+    elif (end - start).days >= CALENDAR_MAX_DAYS:
+        v.append(Violation("to", "range-limit", f"at most {CALENDAR_MAX_DAYS} days at a time"))
+    check(v)
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        unit = (
+            (await session.execute(select(units).where(units.c.unit_id == unit_id)))
+            .mappings()
+            .first()
+        )
+        if unit is None:
+            raise records.NotFound(f"no unit {unit_id}")
+        if not _sees(x_pulih_roles, unit):
+            raise Forbidden("only the unit's agents and the operators over it see its calendar")
+        due = (
+            (
+                await session.execute(
+                    select(sessions)
+                    .join(cases, cases.c.case_id == sessions.c.case_id)
+                    .where(cases.c.unit_id == unit_id, sessions.c.due_on.between(start, end))
+                    .order_by(sessions.c.due_on, sessions.c.session_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        held = (
+            (
+                await session.execute(
+                    select(activities)
+                    .where(
+                        activities.c.unit_id == unit_id, activities.c.held_on.between(start, end)
+                    )
+                    .order_by(activities.c.held_on, activities.c.activity_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    days: dict[date, dict[str, list[dict[str, Any]]]] = {}
+    for r in due:
+        days.setdefault(r["due_on"], {"sessions": [], "activities": []})["sessions"].append(
+            {
+                "session_id": r["session_id"],
+                "case_id": r["case_id"],
+                "week": r["week"],
+                "session_type": r["session_type"],
+                "state": r["state"],
+                "agent_id": r["agent_id"],
+                "miss_reason": r["miss_reason"],
+                "rescheduled_from": r["rescheduled_from"],
+                "reschedule_reason": r["reschedule_reason"],
+            }
+        )
+    for a in held:
+        days.setdefault(a["held_on"], {"sessions": [], "activities": []})["activities"].append(
+            {
+                "activity_id": a["activity_id"],
+                "activity_type": a["activity_type"],
+                "participants": a["participants"],
+                "people_screened": a["people_screened"],
+            }
+        )
+    return {
+        "unit_id": unit_id,
+        "from": start,
+        "to": end,
+        "days": [{"date": day, **days[day]} for day in sorted(days)],
+    }
+
+
+def _sees(roles: str | None, unit: RowMapping) -> bool:
+    """The unit's agents, national operators, and the operators of its province or regency."""
+    for grant in parse_roles(roles):
+        if grant.role is Role.NATIONAL_OPERATOR:
+            return True
+        if grant.role is Role.UNIT_AGENT and grant.target == unit["unit_id"]:
+            return True
+        if grant.role is Role.PROVINCE_OPERATOR and grant.target == unit["province_code"]:
+            return True
+        if grant.role is Role.DISTRICT_OPERATOR and unit["village_code"].startswith(
+            f"{grant.target}."
+        ):
+            return True
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     install_domain_errors(
-        app, rules_of="scheduling", problems={NotFound: Problem(404, "Not found")}
+        app, rules_of="scheduling", problems={records.NotFound: Problem(404, "Not found")}
     )

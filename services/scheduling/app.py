@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from services.scheduling import sweeper
 from services.scheduling.api import install_error_handlers, router
-from services.scheduling.consumers import CONSUMES, event_handler
+from services.scheduling.consumers import CONSUMES, event_handler, invalid_inbound_handler
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
+from shared.messaging.inbound import INBOUND_PATTERN
 from shared.runtime import Runtime, ServiceSpec, create_app
 
 
@@ -22,6 +23,7 @@ async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:
         stop,
         interval=settings.sweep_interval_seconds,
         grace_days=settings.missed_after_days,
+        drop_out_after=settings.drop_out_after_misses,
     )
 
 
@@ -31,7 +33,9 @@ SPEC = ServiceSpec(
     platform=platform,
     migrations_dir=MIGRATIONS,
     consumes=CONSUMES,
+    consumes_patterns=[INBOUND_PATTERN],
     handler_factory=event_handler,
+    invalid_handler_factory=invalid_inbound_handler,
     background=[run_sweeper],
     routers=[router],
     configure_app=install_error_handlers,

@@ -1,19 +1,26 @@
-"""What scheduling consumes: the registry's units and agents, client-case's cases."""
+"""What scheduling consumes: the registry's units and agents, client-case's cases, and the
+provinces' attendance and activities on their inbound topics (answered with receipts)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain, handlers
+from services.scheduling import domain, handlers, records
 from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
-from shared.contracts.envelope import Envelope
-from shared.messaging.consumer import Handler
+from shared.contracts.base import EventData
+from shared.contracts.envelope import Envelope, Reason
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.messaging import inbound
+from shared.messaging.consumer import Handler, InvalidHandler
+from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
+PROVINCIAL_FACTS = (AttendanceSubmitted, ActivitySubmitted)
 
 
 def event_handler(runtime: Runtime) -> Handler:
@@ -43,4 +50,59 @@ def event_handler(runtime: Runtime) -> Handler:
         elif isinstance(e, client_case.CaseClosed):
             await handlers.handle_case_closed(session, e)
 
-    return handle
+    async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
+        def today_in(province_code: str) -> date:
+            return domain.local_today(datetime.now(UTC), province_code)
+
+        if isinstance(data, ActivitySubmitted):
+            await records.record_activity(
+                session,
+                outbox,
+                unit_id=data.unit_id,
+                activity_type=data.activity_type,
+                held_on=data.held_on,
+                agent_ids=data.agent_ids,
+                participants=data.participants,
+                participants_female=data.participants_female,
+                people_screened=data.people_screened,
+                today_in=today_in,
+                submission=(province, data.submission_id),
+            )
+            return
+        assert isinstance(data, AttendanceSubmitted)
+        row = await records.session_row(session, data.session_id)
+        if row["unit_id"] != data.unit_id:
+            raise RuleViolations(
+                [Violation("session_id", "session-of-unit", "the session is another unit's")]
+            )
+        await records.complete_session(
+            session,
+            outbox,
+            row,
+            held_on=data.held_on,
+            agent_id=data.agent_id,
+            duration_minutes=data.duration_minutes,
+            today=today_in(row["province_code"]),
+        )
+
+    provinces = inbound.inbound_handler(
+        runtime, owns=lambda data: isinstance(data, PROVINCIAL_FACTS), apply=apply, explain=_explain
+    )
+
+    async def route(session: AsyncSession, envelope: Envelope) -> None:
+        if inbound.is_inbound(envelope.received_from or ""):
+            await provinces(session, envelope)
+        else:
+            await handle(session, envelope)
+
+    return route
+
+
+def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:
+    return inbound.invalid_inbound_handler(runtime, context="scheduling")
+
+
+def _explain(exc: Exception) -> list[Reason] | None:
+    if isinstance(exc, records.NotFound):
+        return [Reason(None, "exists", str(exc))]
+    return None

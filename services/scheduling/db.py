@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from shared.messaging.tables import platform_tables
 
@@ -39,6 +49,9 @@ cases = Table(
     Column("client_ref", String(64), nullable=False),
     Column("screened_on", Date, nullable=True),
     Column("closed", Boolean, nullable=False, default=False),
+    # Set when the case reached the drop-out threshold of consecutive misses; cleared by a
+    # session done, so a later run of misses flags it again.
+    Column("at_risk_on", Date, nullable=True),
 )
 
 plans = Table(
@@ -61,4 +74,22 @@ sessions = Table(
     Column("due_on", Date, nullable=False),
     Column("agent_id", String(64), nullable=False, index=True),
     Column("state", String(12), nullable=False),
+    Column("miss_reason", String(30), nullable=True),
+    Column("rescheduled_from", Date, nullable=True),  # the date first planned
+    Column("reschedule_reason", String(30), nullable=True),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("activity_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False, index=True),
+    Column("activity_type", String(20), nullable=False),
+    Column("held_on", Date, nullable=False),
+    Column("participants", Integer, nullable=False),
+    Column("people_screened", Integer, nullable=True),
+    # A province's own id of the record, so a submission is recorded once.
+    Column("province_code", String(2), nullable=True),
+    Column("submission_id", String(64), nullable=True),
+    UniqueConstraint("province_code", "submission_id"),
 )

@@ -10,12 +10,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.scheduling import domain
-from services.scheduling.db import cases, sessions, units
-from services.scheduling.domain import OPEN, Session, SessionState
+from services.scheduling import domain, records
+from services.scheduling.db import sessions
+from services.scheduling.domain import Session, SessionState
+from services.scheduling.records import OPEN_STATES, SESSION_ROW
 from shared.contracts import scheduling as events
 from shared.contracts.types import SessionMissReason, SessionType
 from shared.messaging.outbox import Outbox
@@ -30,24 +31,17 @@ async def sweep_once(
     *,
     now: datetime,
     grace_days: int,
+    drop_out_after: int,
 ) -> dict[SessionState, int]:
     """Move every open session to the state the province's local day gives it; publish the
-    ones that became overdue or missed. Returns how many moved into each state."""
+    ones that became overdue or missed, and flag a case whose misses in a row reach
+    `drop_out_after`. Returns how many moved into each state."""
     moved: dict[SessionState, int] = {}
     async with sessions_factory.begin() as session:
         rows = (
             (
                 await session.execute(
-                    select(
-                        sessions,
-                        cases.c.client_ref,
-                        units.c.province_code,
-                        units.c.village_code,
-                        cases.c.unit_id,
-                    )
-                    .join(cases, cases.c.case_id == sessions.c.case_id)
-                    .join(units, units.c.unit_id == cases.c.unit_id)
-                    .where(sessions.c.state.in_([s.value for s in OPEN]))
+                    SESSION_ROW.where(sessions.c.state.in_(OPEN_STATES)).order_by(sessions.c.due_on)
                 )
             )
             .mappings()
@@ -73,13 +67,7 @@ async def sweep_once(
                 .values(state=after.state)
             )
             common = {
-                "unit_id": row["unit_id"],
-                "province_code": row["province_code"],
-                "village_code": row["village_code"],
-                "session_id": current.session_id,
-                "plan_id": row["plan_id"],
-                "case_id": row["case_id"],
-                "client_ref": row["client_ref"],
+                **records.session_scope(row),
                 "week": current.week,
                 "session_type": current.session_type,
                 "due_on": current.due_on,
@@ -95,6 +83,10 @@ async def sweep_once(
                         reported_by_agent_id=current.agent_id,
                     ),
                 )
+                await session.flush()
+                await records.flag_if_at_risk(
+                    session, outbox, row, today=today, threshold=drop_out_after
+                )
     return moved
 
 
@@ -104,13 +96,18 @@ async def run(
     *,
     interval: float,
     grace_days: int,
+    drop_out_after: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     assert runtime.sessions is not None and runtime.outbox is not None
     while not stop.is_set():
         try:
             moved = await sweep_once(
-                runtime.sessions, runtime.outbox, now=clock(), grace_days=grace_days
+                runtime.sessions,
+                runtime.outbox,
+                now=clock(),
+                grace_days=grace_days,
+                drop_out_after=drop_out_after,
             )
             if moved:
                 runtime.notify_committed()

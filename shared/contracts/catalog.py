@@ -23,7 +23,13 @@ def register(cls: type[EventData]) -> None:
 
 def _load() -> None:
     # Importing the context modules runs their @contract decorators.
-    from shared.contracts import client_case, platform, registry, scheduling  # noqa: F401
+    from shared.contracts import (  # noqa: F401
+        client_case,
+        platform,
+        registry,
+        scheduling,
+        scheduling_inbound,
+    )
 
 
 def contract_for(event_type: str) -> type[EventData]:

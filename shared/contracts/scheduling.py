@@ -20,6 +20,7 @@ from shared.contracts.types import (
     ClientRef,
     ContractPart,
     EntityId,
+    RescheduleReason,
     SessionMissReason,
     SessionType,
     UnitScopedEvent,
@@ -293,3 +294,79 @@ class ActivityHeld(UnitScopedEvent):
         if value is not None and total is not None and value > total:
             raise ValueError("cannot exceed participants")
         return value
+
+
+@contract(context=CONTEXT, name="SessionRescheduled", version=1, topic=TOPIC, subject="case_id")
+class SessionRescheduled(UnitScopedEvent):
+    """An agent moved a planned session to another date, with the reason. Produced by
+    `scheduling`; the session keeps its id and its week."""
+
+    session_id: EntityId = Field(
+        description="Id of the planned session.",
+        examples=[_SESSION_ID_EXAMPLE],
+    )
+    plan_id: EntityId = Field(
+        description="Id of the plan the session belongs to.",
+        examples=[_PLAN_ID_EXAMPLE],
+    )
+    case_id: EntityId = Field(
+        description="Id of the client's case.",
+        examples=[_CASE_ID_EXAMPLE],
+    )
+    client_ref: ClientRef = Field(
+        description="Pseudonym of the client.",
+        examples=[_CLIENT_REF_EXAMPLE],
+    )
+    session_type: SessionType = Field(
+        description="Kind of session.",
+        examples=["home_visit"],
+    )
+    from_due_on: date = Field(
+        description="The date the session was due before (local to the province).",
+        examples=["2025-06-13"],
+    )
+    to_due_on: date = Field(
+        description="The date it is due now (local to the province).",
+        examples=["2025-06-17"],
+    )
+    reason: RescheduleReason = Field(
+        description="Why it moved, as a code.",
+        examples=["client_request"],
+    )
+    agent_id: EntityId = Field(
+        description="Pseudonymous id of the agent who moved it.",
+        examples=[_AGENT_ID_EXAMPLE],
+    )
+
+
+@contract(context=CONTEXT, name="CaseAtRiskOfDropOut", version=1, topic=TOPIC, subject="case_id")
+class CaseAtRiskOfDropOut(UnitScopedEvent):
+    """A client missed the configured number of sessions in a row. Produced by `scheduling`
+    once per run of misses; `client-case` applies its drop-out policy."""
+
+    case_id: EntityId = Field(
+        description="Id of the client's case.",
+        examples=[_CASE_ID_EXAMPLE],
+    )
+    plan_id: EntityId = Field(
+        description="Id of the client's plan.",
+        examples=[_PLAN_ID_EXAMPLE],
+    )
+    client_ref: ClientRef = Field(
+        description="Pseudonym of the client.",
+        examples=[_CLIENT_REF_EXAMPLE],
+    )
+    consecutive_misses: int = Field(
+        ge=1,
+        le=200,
+        description="Sessions missed in a row, the last one included.",
+        examples=[3],
+    )
+    last_missed_session_id: EntityId = Field(
+        description="The miss that reached the threshold.",
+        examples=[_SESSION_ID_EXAMPLE],
+    )
+    flagged_on: date = Field(
+        description="The day it happened (local to the province).",
+        examples=["2025-07-04"],
+    )

@@ -336,6 +336,16 @@ class SessionMissReason(StrEnum):
     OTHER = "other"
 
 
+class RescheduleReason(StrEnum):
+    """Why a session moved to another date: a code, never free text."""
+
+    CLIENT_REQUEST = "client_request"
+    AGENT_UNAVAILABLE = "agent_unavailable"
+    PUBLIC_HOLIDAY = "public_holiday"  # hari libur, Ramadan/Idulfitri weeks
+    FORCE_MAJEURE = "force_majeure"
+    OTHER = "other"
+
+
 class ActivityType(StrEnum):
     """Community activity a unit holds; these make a unit count as operational."""
 

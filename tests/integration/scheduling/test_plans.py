@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,12 @@ from services.scheduling.app import SPEC as SCHEDULING
 from services.scheduling.db import agents, sessions
 from services.scheduling.settings import Settings as SchedulingSettings
 from shared.contracts import scheduling as events
-from shared.messaging.broker import Topics
+from shared.contracts.base import EventData
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.contracts.types import ActivityType
+from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.bus import read_events
 from tests.conftest import fresh_postgres_database
@@ -69,13 +74,11 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> N
             await asyncio.sleep(0.05)
 
 
-async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
-    platform: Platform, scheduling: Runtime
-) -> None:
-    p = platform
+async def _unit_with_agents(p: Platform, scheduling: Runtime, n: int) -> tuple[str, list[str]]:
+    """A unit formed and `n` agents appointed in the registry, once scheduling knows them."""
     unit_id = await form_unit(p)
     appointed = []
-    for n in (1, 2):
+    for number in range(1, n + 1):
         response = await p.registry.post(
             f"/units/{unit_id}/agents",
             headers=OPERATOR_74,
@@ -83,7 +86,7 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
                 "role": "member",
                 "appointed_on": "2025-04-02",
                 "decree": {
-                    "number": f"1{n}/SK/2025",
+                    "number": f"1{number}/SK/2025",
                     "signed_on": "2025-04-01",
                     "signatory": "lurah",
                 },
@@ -100,7 +103,11 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
         return set(known) == set(appointed)
 
     await _until(team_known)
+    return unit_id, appointed
 
+
+async def _enrolled(p: Platform, unit_id: str, screener: str) -> tuple[str, events.CasePlanCreated]:
+    """A client screened and enrolled through client-case today; the plan scheduling made."""
     agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit_id})).json()[
         "client_id"
@@ -113,24 +120,33 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
                 "client_id": client_id,
                 "unit_id": unit_id,
                 "screened_at": datetime.now(UTC).isoformat(),
-                "screener_agent_id": appointed[0],
+                "screener_agent_id": screener,
                 "substances": HIGH_RISK,
                 "injection": "never",
             },
         )
     ).json()["case_id"]
-    today = datetime.now(UTC).date().isoformat()
-    assert (
-        await p.cases.post(
-            f"/cases/{case_id}/enrolment",
-            headers=agent,
-            json={"admission_route": "voluntary", "enrolled_on": today},
-        )
-    ).status_code == 200
-
+    enrolled = await p.cases.post(
+        f"/cases/{case_id}/enrolment",
+        headers=agent,
+        json={"admission_route": "voluntary", "enrolled_on": datetime.now(UTC).date().isoformat()},
+    )
+    assert enrolled.status_code == 200, enrolled.text
     (created,) = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 1)
-    plan = created.data
-    assert isinstance(plan, events.CasePlanCreated)
+    assert isinstance(created.data, events.CasePlanCreated)
+    return case_id, created.data
+
+
+async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
+    platform: Platform, scheduling: Runtime
+) -> None:
+    p = platform
+    unit_id, appointed = await _unit_with_agents(p, scheduling, 2)
+    engine = scheduling.engine
+    assert engine is not None
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    case_id, plan = await _enrolled(p, unit_id, appointed[0])
+    today = datetime.now(UTC).date().isoformat()
     assert plan.case_id == case_id and plan.unit_id == unit_id
     assert (plan.sessions[0].week, plan.sessions[-1].week) == (2, 16)
     assert plan.sessions[0].session_type == "intake"
@@ -237,3 +253,110 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
         return states == {"cancelled", "done"}  # the attended intake stays done
 
     await _until(cancelled)
+
+
+async def test_provinces_submit_attendance_and_activities_and_get_receipts(
+    platform: Platform, scheduling: Runtime
+) -> None:
+    """A province reports attendance and an activity on its inbound topic; each gets a
+    receipt, a repeat or an unknown session is refused with its reason, and the unit's
+    calendar shows what happened, with a session an agent moved."""
+    p = platform
+    unit_id, (agent_id,) = await _unit_with_agents(p, scheduling, 1)
+    case_id, plan = await _enrolled(p, unit_id, agent_id)
+    unit = (await p.registry.get(f"/units/{unit_id}", headers=OPERATOR_74)).json()
+    where = {"unit_id": unit_id, "province_code": "74", "village_code": unit["village_code"]}
+    today = datetime.now(UTC).date()
+    intake, second = plan.sessions[0], plan.sessions[1]
+    attendance = AttendanceSubmitted(
+        **where, session_id=intake.session_id, held_on=today, agent_id=agent_id
+    )
+    activity = ActivitySubmitted(
+        **where,
+        submission_id="sultra-activity-0000031",
+        activity_type=ActivityType.MAPPING,
+        held_on=today,
+        agent_ids=[agent_id],
+        participants=12,
+    )
+    facts: list[tuple[str, EventData]] = [
+        ("a1", attendance),
+        ("a1-again", attendance),  # the session is done now
+        ("a-unknown", attendance.model_copy(update={"session_id": "no-such-session-0001"})),
+        ("act1", activity),
+        ("act1-again", activity),
+    ]
+    producer = make_producer(p.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        inbound = p.topics.name("ibm.inbound.74")
+        for message_id, data in facts:
+            key, headers, value = to_kafka(
+                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
+            )
+            await producer.send_and_wait(inbound, value=value, key=key, headers=headers)
+        # An activity that breaks its contract is answered by scheduling too.
+        await producer.send_and_wait(
+            inbound, value=b'{"participants": -1}', key=key, headers=headers_with_id(headers)
+        )
+    finally:
+        await producer.stop()
+
+    receipts = {
+        e.data.original_event_id: e.data  # type: ignore[union-attr]
+        for e in await read_events(p.bootstrap, p.topics.name("ibm.receipts.74"), 6)
+    }
+    assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {"a1", "act1"}
+    refused = {
+        k: [(r.field, r.rule) for r in v.reasons]
+        for k, v in receipts.items()
+        if isinstance(v, EventRejected)
+    }
+    assert refused["a1-again"] == [("session_id", "open-session")]
+    assert refused["a-unknown"] == [(None, "exists")]
+    assert refused["act1-again"] == [("submission_id", "unique-submission")]
+    assert "participants" in {field for field, _ in refused["broken-activity"]}
+
+    canonical = {
+        type(e.data): e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)
+    }
+    completed, held = canonical[events.SessionCompleted], canonical[events.ActivityHeld]
+    assert isinstance(completed, events.SessionCompleted) and completed.case_id == case_id
+    assert isinstance(held, events.ActivityHeld) and held.participants == 12
+
+    # An agent moves the next session; the calendar shows it beside the activity.
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
+    )
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    new_day = second.due_on + timedelta(days=2)
+    async with http:
+        url = f"/sessions/{second.session_id}/reschedule"
+        body = {"due_on": new_day.isoformat(), "reason": "public_holiday", "agent_id": agent_id}
+        past = await http.post(url, headers=agent, json={**body, "due_on": "2020-01-01"})
+        assert past.status_code == 422 and past.json()["errors"][0]["rule"] == "not-in-past"
+        moved = await http.post(url, headers=agent, json=body)
+        assert moved.status_code == 200, moved.text
+        window = {"from": today.isoformat(), "to": (today + timedelta(days=30)).isoformat()}
+        stranger = {"X-Pulih-Roles": "province-operator:31"}
+        calendar_url = f"/units/{unit_id}/calendar"
+        assert (await http.get(calendar_url, headers=stranger, params=window)).status_code == 403
+        shown = await http.get(calendar_url, headers=OPERATOR_74, params=window)
+        assert shown.status_code == 200, shown.text
+    days = {d["date"]: d for d in shown.json()["days"]}
+    assert [a["participants"] for a in days[today.isoformat()]["activities"]] == [12]
+    (rescheduled,) = [
+        s for s in days[new_day.isoformat()]["sessions"] if s["session_id"] == second.session_id
+    ]
+    assert rescheduled["rescheduled_from"] == second.due_on.isoformat()
+    assert rescheduled["reschedule_reason"] == "public_holiday"
+    (done,) = [s for d in days.values() for s in d["sessions"] if s["state"] == "done"]
+    assert done["session_id"] == intake.session_id
+    published = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 4)
+    (moved_event,) = [e.data for e in published if isinstance(e.data, events.SessionRescheduled)]
+    assert (moved_event.from_due_on, moved_event.to_due_on) == (second.due_on, new_day)
+
+
+def headers_with_id(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The activity's headers under another message id."""
+    return [(n, b"broken-activity" if n == "ce_id" else v) for n, v in headers]

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scheduling import sweeper
 from services.scheduling.db import MIGRATIONS, platform, sessions
@@ -19,6 +20,7 @@ from services.scheduling.handlers import (
     handle_unit_formed,
 )
 from shared.contracts import client_case, registry
+from shared.contracts.base import EventData
 from shared.contracts.envelope import from_kafka
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
@@ -82,6 +84,25 @@ async def _case(session, outbox: Outbox, unit: str, province: str, village: str)
     return case_id
 
 
+async def staged_events(engine: AsyncEngine) -> list[EventData]:
+    """The events in the outbox, in the order staged."""
+    async with engine.connect() as connection:
+        rows = (
+            (await connection.execute(select(platform.outbox).order_by(platform.outbox.c.id)))
+            .mappings()
+            .all()
+        )
+    return [
+        from_kafka([(n, v.encode()) for n, v in r["headers"]], r["key"], r["value"]).data
+        for r in rows
+    ]
+
+
+async def staged(engine: AsyncEngine) -> list[str]:
+    """The names of the events in the outbox, in the order staged."""
+    return [type(e).__name__ for e in await staged_events(engine)]
+
+
 async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_url: str) -> None:
     await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
     engine = create_engine(database_url)
@@ -98,29 +119,23 @@ async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_ur
             )
             return dict(rows.all())
 
-    async def staged() -> list[str]:
-        async with engine.connect() as connection:
-            rows = (await connection.execute(select(platform.outbox))).mappings().all()
-        return [
-            type(
-                from_kafka([(n, v.encode()) for n, v in r["headers"]], r["key"], r["value"]).data
-            ).__name__
-            for r in rows
-        ]
-
-    moved = await sweeper.sweep_once(factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7)
+    moved = await sweeper.sweep_once(
+        factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7, drop_out_after=3
+    )
     assert (await states(sorong))[2] == "overdue"
     assert (await states(jakarta))[2] == "due"
     assert moved.get(sweeper.SessionState.OVERDUE) == 1
-    assert (await staged()).count("SessionOverdue") == 1
+    assert (await staged(engine)).count("SessionOverdue") == 1
 
-    again = await sweeper.sweep_once(factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7)
+    again = await sweeper.sweep_once(
+        factory, outbox, now=JUST_AFTER_MIDNIGHT_IN_WIT, grace_days=7, drop_out_after=3
+    )
     assert again == {}  # nothing new to say
 
     a_week_later = datetime(2026, 9, 22, 3, tzinfo=UTC)
-    await sweeper.sweep_once(factory, outbox, now=a_week_later, grace_days=7)
+    await sweeper.sweep_once(factory, outbox, now=a_week_later, grace_days=7, drop_out_after=3)
     assert (await states(sorong))[2] == "missed" and (await states(jakarta))[2] == "missed"
-    kinds = await staged()
+    kinds = await staged(engine)
     assert kinds.count("SessionMissed") == 2
     assert kinds.count("CasePlanCreated") == 2
     await engine.dispose()

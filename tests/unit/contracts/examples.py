@@ -35,11 +35,14 @@ from shared.contracts.registry import (
 )
 from shared.contracts.scheduling import (
     ActivityHeld,
+    CaseAtRiskOfDropOut,
     CasePlanCreated,
     SessionCompleted,
     SessionMissed,
     SessionOverdue,
+    SessionRescheduled,
 )
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 
 # Listed by hand on purpose: a new contract must be added here, which the assertion in
 # example_events() enforces.
@@ -66,6 +69,10 @@ CONTRACTS: tuple[type[EventData], ...] = (
     SessionMissed,
     SessionOverdue,
     ActivityHeld,
+    SessionRescheduled,
+    CaseAtRiskOfDropOut,
+    AttendanceSubmitted,
+    ActivitySubmitted,
     EventAccepted,
     EventRejected,
 )

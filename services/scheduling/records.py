@@ -1,0 +1,365 @@
+"""What agents (through the API) and provinces (through their inbound topic) record: a session
+held, missed or moved, and the unit's community activities. Each use case checks its rules,
+changes the session or activity, and stages the event, inside the caller's transaction.
+A miss may flag the case at risk of dropping out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduling import domain
+from services.scheduling.db import activities, agents, cases, sessions, units
+from services.scheduling.domain import OPEN, Session, SessionState
+from shared.contracts import scheduling as events
+from shared.contracts.types import (
+    ActivityType,
+    RescheduleReason,
+    SessionMissReason,
+    SessionType,
+)
+from shared.messaging.outbox import Outbox
+from shared.rules import Violation, check
+
+OPEN_STATES = [s.value for s in OPEN]
+RESCHEDULE_WINDOW_DAYS = 28  # a session moves at most four weeks from where it was planned
+
+
+class NotFound(LookupError):
+    pass
+
+
+SESSION_ROW: Select[Any] = (
+    select(
+        sessions,
+        cases.c.client_ref,
+        cases.c.unit_id,
+        units.c.province_code,
+        units.c.village_code,
+    )
+    .join(cases, cases.c.case_id == sessions.c.case_id)
+    .join(units, units.c.unit_id == cases.c.unit_id)
+)
+
+
+async def session_row(session: AsyncSession, session_id: str) -> RowMapping:
+    row = (
+        (await session.execute(SESSION_ROW.where(sessions.c.session_id == session_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no session {session_id}")
+    return row
+
+
+def session_scope(row: RowMapping) -> dict[str, Any]:
+    """The fields every session event repeats."""
+    return {
+        "unit_id": row["unit_id"],
+        "province_code": row["province_code"],
+        "village_code": row["village_code"],
+        "session_id": row["session_id"],
+        "plan_id": row["plan_id"],
+        "case_id": row["case_id"],
+        "client_ref": row["client_ref"],
+    }
+
+
+async def _agent_violations(
+    session: AsyncSession, unit_id: str, agent_ids: list[str], field: str
+) -> list[Violation]:
+    known = set(
+        (
+            await session.execute(
+                select(agents.c.agent_id).where(
+                    agents.c.agent_id.in_(agent_ids), agents.c.unit_id == unit_id
+                )
+            )
+        ).scalars()
+    )
+    return [
+        Violation(field, "agent-of-unit", f"agent {a} is not an agent of unit {unit_id}")
+        for a in agent_ids
+        if a not in known
+    ]
+
+
+async def complete_session(
+    session: AsyncSession,
+    outbox: Outbox,
+    row: RowMapping,
+    *,
+    held_on: date,
+    agent_id: str,
+    duration_minutes: int | None,
+    today: date,
+) -> None:
+    """A session took place. A session already missed may still be recorded as held late."""
+    v = []
+    if row["state"] not in {*OPEN_STATES, SessionState.MISSED.value}:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    if held_on > today:
+        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
+    check(v)
+    await session.execute(
+        update(sessions)
+        .where(sessions.c.session_id == row["session_id"])
+        .values(state=SessionState.DONE, miss_reason=None)
+    )
+    # Attendance breaks a run of misses: a later run flags the case again.
+    await session.execute(
+        update(cases).where(cases.c.case_id == row["case_id"]).values(at_risk_on=None)
+    )
+    await outbox.add(
+        session,
+        events.SessionCompleted(
+            **session_scope(row),
+            week=row["week"],
+            session_type=row["session_type"],
+            held_on=held_on,
+            agent_id=agent_id,
+            duration_minutes=duration_minutes,
+        ),
+    )
+
+
+async def miss_session(
+    session: AsyncSession,
+    outbox: Outbox,
+    row: RowMapping,
+    *,
+    reason: SessionMissReason,
+    agent_id: str,
+    today: date,
+    drop_out_after: int,
+) -> None:
+    """An agent records why a session did not take place (before the sweeper would)."""
+    v = []
+    if row["state"] not in OPEN_STATES:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    if row["due_on"] - timedelta(days=7) >= today:
+        v.append(Violation("session_id", "week-begun", "the session's week has not begun"))
+    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
+    check(v)
+    await session.execute(
+        update(sessions)
+        .where(sessions.c.session_id == row["session_id"])
+        .values(state=SessionState.MISSED, miss_reason=reason)
+    )
+    await outbox.add(
+        session,
+        events.SessionMissed(
+            **session_scope(row),
+            week=row["week"],
+            session_type=row["session_type"],
+            due_on=row["due_on"],
+            reason=reason,
+            reported_by_agent_id=agent_id,
+        ),
+    )
+    await flag_if_at_risk(session, outbox, row, today=today, threshold=drop_out_after)
+
+
+async def flag_if_at_risk(
+    session: AsyncSession,
+    outbox: Outbox,
+    row: RowMapping,
+    *,
+    today: date,
+    threshold: int,
+) -> bool:
+    """After a miss: flag the case once its run of consecutive misses reaches `threshold`
+    (once per run; attendance ends the run)."""
+    case = (
+        (await session.execute(select(cases).where(cases.c.case_id == row["case_id"])))
+        .mappings()
+        .one()
+    )
+    if case["closed"] or case["at_risk_on"] is not None:
+        return False
+    history = (
+        (await session.execute(select(sessions).where(sessions.c.case_id == row["case_id"])))
+        .mappings()
+        .all()
+    )
+    run = domain.consecutive_misses(
+        Session(
+            r["session_id"],
+            r["week"],
+            SessionType(r["session_type"]),
+            r["due_on"],
+            r["agent_id"],
+            SessionState(r["state"]),
+        )
+        for r in history
+    )
+    if run < threshold:
+        return False
+    await session.execute(
+        update(cases).where(cases.c.case_id == row["case_id"]).values(at_risk_on=today)
+    )
+    await outbox.add(
+        session,
+        events.CaseAtRiskOfDropOut(
+            unit_id=row["unit_id"],
+            province_code=row["province_code"],
+            village_code=row["village_code"],
+            case_id=row["case_id"],
+            plan_id=row["plan_id"],
+            client_ref=row["client_ref"],
+            consecutive_misses=run,
+            last_missed_session_id=row["session_id"],
+            flagged_on=today,
+        ),
+    )
+    return True
+
+
+async def reschedule_session(
+    session: AsyncSession,
+    outbox: Outbox,
+    row: RowMapping,
+    *,
+    to_due_on: date,
+    reason: RescheduleReason,
+    agent_id: str,
+    today: date,
+    grace_days: int,
+) -> SessionState:
+    """Move an open session to another day, keeping the date first planned and the reason.
+    Its state follows the new date (an overdue session moved ahead is due again)."""
+    planned_on = row["rescheduled_from"] or row["due_on"]
+    v = []
+    if row["state"] not in OPEN_STATES:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    if to_due_on < today:
+        v.append(Violation("due_on", "not-in-past", "a session cannot be moved into the past"))
+    if abs((to_due_on - planned_on).days) > RESCHEDULE_WINDOW_DAYS:
+        v.append(
+            Violation(
+                "due_on",
+                "within-window",
+                f"at most {RESCHEDULE_WINDOW_DAYS} days from the planned {planned_on}",
+            )
+        )
+    if to_due_on == row["due_on"]:
+        v.append(Violation("due_on", "changed", "the session is already due on that day"))
+    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
+    check(v)
+    moved = domain.sweep(
+        Session(
+            row["session_id"],
+            row["week"],
+            SessionType(row["session_type"]),
+            to_due_on,
+            row["agent_id"],
+            SessionState.PLANNED,
+        ),
+        today,
+        grace_days=grace_days,
+    )
+    await session.execute(
+        update(sessions)
+        .where(sessions.c.session_id == row["session_id"])
+        .values(
+            due_on=to_due_on,
+            state=moved.state,
+            rescheduled_from=planned_on,
+            reschedule_reason=reason,
+        )
+    )
+    await outbox.add(
+        session,
+        events.SessionRescheduled(
+            **session_scope(row),
+            session_type=row["session_type"],
+            from_due_on=row["due_on"],
+            to_due_on=to_due_on,
+            reason=reason,
+            agent_id=agent_id,
+        ),
+    )
+    return moved.state
+
+
+async def record_activity(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    unit_id: str,
+    activity_type: ActivityType,
+    held_on: date,
+    agent_ids: list[str],
+    participants: int,
+    participants_female: int | None,
+    people_screened: int | None,
+    today_in: Callable[[str], date],
+    submission: tuple[str, str] | None = None,
+) -> str:
+    """A unit's community activity. `today_in(province)` gives the province's local day;
+    `submission` is the province and its own id, for a record that came from a province."""
+    unit = (
+        (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
+    )
+    if unit is None:
+        raise NotFound(f"no unit {unit_id}")
+    v = []
+    if unit["status"] != "active":
+        v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
+    if held_on > today_in(unit["province_code"]):
+        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    for field, count in (
+        ("participants_female", participants_female),
+        ("people_screened", people_screened),
+    ):
+        if count is not None and count > participants:
+            v.append(Violation(field, "within-participants", "cannot exceed participants"))
+    v += await _agent_violations(session, unit_id, agent_ids, "agent_ids")
+    if submission is not None:
+        seen = await session.execute(
+            select(activities.c.activity_id).where(
+                activities.c.province_code == submission[0],
+                activities.c.submission_id == submission[1],
+            )
+        )
+        if seen.first() is not None:
+            v.append(
+                Violation("submission_id", "unique-submission", "this activity was recorded before")
+            )
+    check(v)
+    activity_id = str(uuid.uuid4())
+    await session.execute(
+        activities.insert().values(
+            activity_id=activity_id,
+            unit_id=unit_id,
+            activity_type=activity_type,
+            held_on=held_on,
+            participants=participants,
+            people_screened=people_screened,
+            province_code=submission[0] if submission else None,
+            submission_id=submission[1] if submission else None,
+        )
+    )
+    await outbox.add(
+        session,
+        events.ActivityHeld(
+            unit_id=unit_id,
+            province_code=unit["province_code"],
+            village_code=unit["village_code"],
+            activity_id=activity_id,
+            activity_type=activity_type,
+            held_on=held_on,
+            agent_ids=agent_ids,
+            participants=participants,
+            participants_female=participants_female,
+            people_screened=people_screened,
+        ),
+    )
+    return activity_id
