@@ -1,10 +1,34 @@
-"""The reporting service's own database: its tables, never shared with another service."""
+"""The reporting service's own database: the read model the indicators are computed from.
+
+The read model is a set of fact tables, one row per thing that happened or exists (a unit, a
+screening, a case, an activity, a session held), keyed by its natural id and dated by **event
+time** (the day it happened, not the day it arrived), with the unit's village for the region.
+Writing a row is an idempotent upsert, so a replay or a re-delivered event changes nothing, and
+a late event restates the period it belongs to. Each row keeps its lineage: how many events fed
+it and when the latest of them happened.
+
+Every row carries the read model's `generation`: a rebuild fills the next generation from the
+start of the canonical topics while the live one keeps serving, then switches `generations`
+in one transaction. The Kafka positions projected so far live beside the rows they produced
+(`positions`), committed in the same transaction.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
 
 from shared.messaging.tables import platform_tables
 
@@ -12,3 +36,148 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData()
 platform = platform_tables(metadata)
+
+generations = Table(
+    "generations",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("current", Integer, nullable=False),
+    Column("switched_at", DateTime(timezone=True), nullable=False),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+
+def _fact(name: str, keys: list[Column[Any]], *columns: Column[Any]) -> Table:
+    """A fact table: generation + natural key, the unit and its village, the facts, lineage."""
+    unit = [] if any(k.name == "unit_id" for k in keys) else [Column("unit_id", String(64))]
+    return Table(
+        name,
+        metadata,
+        Column("generation", Integer, primary_key=True),
+        *keys,
+        *unit,
+        Column("village_code", String(13), nullable=True, index=True),
+        *columns,
+        Column("events", Integer, nullable=False),
+        Column("last_event_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+units = _fact(
+    "units",
+    [Column("unit_id", String(64), primary_key=True)],
+    Column("formed_on", Date, nullable=True),
+    Column("formation", String(20), nullable=True),
+    Column("status", String(12), nullable=True),
+    Column("status_on", Date, nullable=True),
+)
+
+agents = _fact(
+    "agents",
+    [Column("agent_id", String(64), primary_key=True)],
+    Column("appointed_on", Date, nullable=True),
+    Column("deactivated_on", Date, nullable=True),
+)
+
+trainings = _fact(
+    "trainings",
+    [
+        Column("agent_id", String(64), primary_key=True),
+        Column("training_id", String(64), primary_key=True),
+    ],
+    Column("completed_on", Date, nullable=False),
+    Column("training_kind", String(30), nullable=False),
+)
+
+activities = _fact(
+    "activities",
+    [Column("activity_id", String(64), primary_key=True)],
+    Column("held_on", Date, nullable=False),
+    Column("activity_type", String(20), nullable=False),
+    Column("participants", Integer, nullable=False),
+    Column("people_screened", Integer, nullable=True),
+)
+
+services_held = _fact(
+    "services_held",
+    [Column("session_id", String(64), primary_key=True)],
+    Column("held_on", Date, nullable=False),
+    Column("session_type", String(30), nullable=False),
+)
+
+screenings = _fact(
+    "screenings",
+    [Column("case_id", String(64), primary_key=True)],
+    Column("screened_on", Date, nullable=False),
+    Column("risk_level", String(10), nullable=False),
+    Column("injecting", Boolean, nullable=False),
+)
+
+screened_substances = _fact(
+    "screened_substances",
+    [
+        Column("case_id", String(64), primary_key=True),
+        Column("substance", String(40), primary_key=True),
+    ],
+    Column("screened_on", Date, nullable=False),
+    Column("risk_level", String(10), nullable=False),
+)
+
+cases = _fact(
+    "cases",
+    [Column("case_id", String(64), primary_key=True)],
+    Column("enrolled_on", Date, nullable=True),
+    Column("admission_route", String(12), nullable=True),
+    Column("aftercare_source", String(20), nullable=True),
+    Column("risk_level", String(10), nullable=True),
+    Column("closed_on", Date, nullable=True),
+    Column("outcome", String(20), nullable=True),
+)
+
+stage_entries = _fact(
+    "stage_entries",
+    [
+        Column("case_id", String(64), primary_key=True),
+        Column("stage", String(12), primary_key=True),
+    ],
+    Column("entered_on", Date, nullable=False),
+)
+
+referrals = _fact(
+    "referrals",
+    [Column("referral_id", String(64), primary_key=True)],
+    Column("referred_on", Date, nullable=True),
+    Column("destination_type", String(30), nullable=True),
+    Column("resolved_on", Date, nullable=True),
+    Column("resolution", String(12), nullable=True),
+)
+
+relapses = _fact(
+    "relapses",
+    [Column("event_id", String(64), primary_key=True)],  # a report has no id of its own
+    Column("case_id", String(64), nullable=False),
+    Column("relapsed_on", Date, nullable=False),
+    Column("source", String(20), nullable=False),
+)
+
+FACT_TABLES = (
+    units,
+    agents,
+    trainings,
+    activities,
+    services_held,
+    screenings,
+    screened_substances,
+    cases,
+    stage_entries,
+    referrals,
+    relapses,
+)

@@ -300,28 +300,13 @@ class EventConsumer:
     async def dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, attempts: int
     ) -> None:
-        original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
-        coordinates = {
-            "dlq_reason": redact(reason)[:2000],
-            "dlq_original_topic": record.topic,
-            "dlq_original_partition": str(record.partition),
-            "dlq_original_offset": str(record.offset),
-            "dlq_group": self.group,
-            "dlq_attempts": str(attempts),
-            "dlq_failed_at": datetime.now(UTC).isoformat(),
-        }
-        await self.producer.send_and_wait(
+        await send_to_dead_letter(
+            self.producer,
             self.topic_names.dead_letter(self.group),
-            value=record.value,
-            key=record.key,
-            headers=original + [(k, v.encode()) for k, v in coordinates.items()],
-        )
-        log.error(
-            "dead-lettered %s[%d]@%d: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            coordinates["dlq_reason"][:500],
+            record,
+            group=self.group,
+            reason=reason,
+            attempts=attempts,
         )
 
     def _record_lag(self, partition: TopicPartition, last_offset: int) -> None:
@@ -330,3 +315,39 @@ class EventConsumer:
             CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
                 max(end - last_offset - 1, 0)
             )
+
+
+async def send_to_dead_letter(
+    producer: AIOKafkaProducer,
+    topic: str,
+    record: ConsumerRecord[bytes, bytes],
+    *,
+    group: str,
+    reason: str,
+    attempts: int,
+) -> None:
+    """Park a record on a group's dead-letter topic with the reason (redacted) and where it
+    came from, for `pulih dlq list|redrive`."""
+    original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
+    coordinates = {
+        "dlq_reason": redact(reason)[:2000],
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+        "dlq_group": group,
+        "dlq_attempts": str(attempts),
+        "dlq_failed_at": datetime.now(UTC).isoformat(),
+    }
+    await producer.send_and_wait(
+        topic,
+        value=record.value,
+        key=record.key,
+        headers=original + [(k, v.encode()) for k, v in coordinates.items()],
+    )
+    log.error(
+        "dead-lettered %s[%d]@%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        coordinates["dlq_reason"][:500],
+    )

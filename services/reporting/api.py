@@ -1,0 +1,207 @@
+"""Reporting's HTTP API: indicators by region and period, time series, JSON or CSV.
+
+Every caller gets aggregates only. National operators and reporting consumers see the whole
+country; province and district operators see the regions under them. Client-derived figures
+below province level come withheld where they are small (and their complements), for everyone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import Response
+
+from services.reporting import cube
+from services.reporting.cube import TOTAL, Cell
+from services.reporting.indicators import COUNTS, SPECIAL, count_by_region
+from services.reporting.projector import current_generation
+from services.reporting.queries import Ask, Period, Row, is_client_derived, suppressed_cube, table
+from services.reporting.settings import Settings
+from shared.http import install_domain_errors
+from shared.rules import Violation, check
+from shared.runtime import runtime_of
+from shared.security.roles import Forbidden, Role, parse_roles
+
+router = APIRouter()
+
+Roles = Annotated[str | None, Header(alias="X-Pulih-Roles")]
+
+
+def _allowed(roles: str | None, region: str) -> None:
+    """Raise unless the caller may read figures of `region` and below."""
+    for grant in parse_roles(roles):
+        if grant.role in (Role.NATIONAL_OPERATOR, Role.REPORTING_CONSUMER):
+            return
+        scoped = grant.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
+        if scoped and grant.target and (region + ".").startswith(f"{grant.target}."):
+            return
+    raise Forbidden("the region is outside your scope")
+
+
+@router.get("/indicators", tags=["indicators"])
+async def catalog(x_pulih_roles: Roles = None) -> list[dict[str, Any]]:
+    """Every indicator: what it counts, its breakdowns, and whether it is derived from clients
+    (withheld when small below province level)."""
+    parse_roles(x_pulih_roles)
+    items = [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "client_derived": spec.client_derived,
+            "breakdowns": {
+                name: {"values": list(b.values), "adds_up_to_total": b.additive}
+                for name, b in spec.breakdowns.items()
+            },
+        }
+        for spec in COUNTS.values()
+    ]
+    items += [
+        {
+            "name": name,
+            "description": text,
+            "client_derived": is_client_derived(name),
+            "breakdowns": {},
+        }
+        for name, text in SPECIAL.items()
+    ]
+    return items
+
+
+def _ask(
+    request: Request, indicator: str, period: str, level: str, within: str, by: str | None
+) -> Ask:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, Settings)
+    return Ask(
+        indicator=indicator,
+        period=Period.parse(period),
+        level=level,
+        within=within,
+        by=by,
+        k=settings.suppression_k,
+        window_months=settings.operational_window_months,
+        targets=settings.unit_targets,
+    )
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/indicators/{indicator}", tags=["indicators"], response_model=None)
+async def indicator_table(
+    indicator: str,
+    request: Request,
+    period: str,
+    level: str = "province",
+    within: str = "",
+    by: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    x_pulih_roles: Roles = None,
+) -> dict[str, Any] | Response:
+    """One indicator for a period (`2026` or `2026-05`): the region `within` (default
+    Indonesia) and its regions at `level`, optionally broken down `by` a dimension."""
+    _allowed(x_pulih_roles, within)
+    ask = _ask(request, indicator, period, level, within, by)
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    async with runtime.engine.connect() as connection:
+        total, rows = await table(connection, ask)
+    if format == "csv":
+        return _csv([r.as_dict() for r in rows])
+    return {
+        "indicator": indicator,
+        "period": str(ask.period),
+        "level": level,
+        "within": total.as_dict(),
+        "by": by,
+        "suppression": {"k": ask.k, "applies": is_client_derived(indicator)},
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+@router.get("/indicators/{indicator}/series", tags=["indicators"], response_model=None)
+async def series(
+    indicator: str,
+    request: Request,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    region: str = "",
+    by: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    x_pulih_roles: Roles = None,
+) -> dict[str, Any] | Response:
+    """A count's twelve months for one region, withheld exactly as its tables are."""
+    _allowed(x_pulih_roles, region)
+    spec = COUNTS.get(indicator)
+    if spec is None:
+        check([Violation("indicator", "counted", "series exist for the counting indicators")])
+    assert spec is not None
+    if by is not None and by not in spec.breakdowns:
+        check([Violation("by", "known-breakdown", f"breakdowns: {', '.join(spec.breakdowns)}")])
+    settings = runtime_of(request).settings
+    assert isinstance(settings, Settings)
+    parts = spec.breakdowns[by].values if by else (TOTAL,)
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    rows: list[Row] = []
+    async with runtime.engine.connect() as connection:
+        generation = await current_generation(connection)
+        if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
+            c = await suppressed_cube(
+                connection, spec, generation, year, region.split(".")[0], by, settings.suppression_k
+            )
+            for month in months:
+                for part in parts:
+                    cell = Cell(region, month, part)
+                    figure = c.figure(cell)
+                    withheld = cell in c.withheld
+                    rows.append(
+                        Row(
+                            region,
+                            part,
+                            None if withheld else figure.value,
+                            withheld,
+                            None if withheld else figure.events,
+                            None if withheld else figure.latest,
+                            {"period": month},
+                        )
+                    )
+        else:
+            level = cube.level_of(region)
+            for month in months:
+                p = Period.parse(month)
+                found = {
+                    part: (n, e, t)
+                    for r, part, n, e, t in await count_by_region(
+                        connection, spec, generation, p.start, p.end, level, region, by
+                    )
+                    if r == region
+                }
+                for part in parts:
+                    n, e, t = found.get(part, (0, 0, None))
+                    rows.append(Row(region, part, n, False, e, t, {"period": month}))
+    if format == "csv":
+        return _csv([r.as_dict() for r in rows])
+    return {
+        "indicator": indicator,
+        "region": region,
+        "year": year,
+        "by": by,
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    install_domain_errors(app, rules_of="reporting", problems={})

@@ -1,0 +1,158 @@
+"""A year of one indicator as a cube of cells (region, period, part) with the additive
+relations between them, so that one suppression pattern serves every table cut from it: a
+region's row in a yearly table and its months in a time series withhold the same cells.
+
+Regions are Kemendagri codes: "" (Indonesia), "74" (province), "74.71" (regency or city),
+"74.71.01" (district), "74.71.01.1001" (village, where a unit is). The regions of a cube are
+those with at least one unit: where there is no unit there is no figure, and units are public.
+Periods are the year ("2026") and its months ("2026-01"). Parts are the total ("*") and the
+values of a breakdown; when the breakdown partitions the total (risk levels, routes) the total
+is the sum of its parts, otherwise (substances: one screening, several substances) it is not.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.reporting.suppression import Relation, suppress
+
+TOTAL = "*"
+LEVELS = ("national", "province", "regency", "district", "village")
+
+
+def ancestors(village_code: str) -> list[str]:
+    """Indonesia, province, regency, district, village: "" then each prefix of the code."""
+    parts = village_code.split(".")
+    return ["", *(".".join(parts[: n + 1]) for n in range(len(parts)))]
+
+
+def level_of(region: str) -> str:
+    return LEVELS[0 if not region else region.count(".") + 1]
+
+
+@dataclass(frozen=True)
+class Cell:
+    region: str
+    period: str
+    part: str
+
+
+@dataclass
+class Figure:
+    value: int = 0
+    events: int = 0
+    latest: datetime | None = None
+
+    def add(self, value: int, events: int, latest: datetime | None) -> None:
+        self.value += value
+        self.events += events
+        if latest is not None and (self.latest is None or latest > self.latest):
+            self.latest = latest
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One row of the read model's aggregate: a village's month and part."""
+
+    village_code: str
+    month: str  # YYYY-MM
+    part: str
+    value: int
+    events: int
+    latest: datetime | None
+
+
+@dataclass
+class Cube:
+    year: int
+    parts: tuple[str, ...]
+    additive: bool
+    figures: dict[Cell, Figure] = field(default_factory=dict)
+    relations: list[Relation[Cell]] = field(default_factory=list)
+    withheld: set[Cell] = field(default_factory=set)
+
+    def figure(self, cell: Cell) -> Figure:
+        return self.figures.get(cell) or Figure()
+
+
+def build(
+    year: int,
+    leaves: Iterable[Leaf],
+    villages: Iterable[str],
+    *,
+    parts: Sequence[str] = (),
+    additive: bool = True,
+    totals: Iterable[Leaf] | None = None,
+) -> Cube:
+    """The cube of `year` over `villages` (those with units). `leaves` carry the breakdown's
+    parts (or only TOTAL); for a breakdown that does not partition the total, `totals` gives
+    the total's own leaves."""
+    cube = Cube(year, (TOTAL, *parts), additive and bool(parts))
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    periods = [str(year), *months]
+    children: dict[str, set[str]] = defaultdict(set)
+    regions = {""}
+    for village in villages:
+        chain = ancestors(village)
+        regions.update(chain)
+        for parent, child in itertools.pairwise(chain):
+            children[parent].add(child)
+    rows = list(leaves)
+    if parts and cube.additive:
+        rows += [Leaf(r.village_code, r.month, TOTAL, r.value, r.events, r.latest) for r in rows]
+    elif totals is not None:
+        rows += list(totals)
+    for row in rows:
+        if row.village_code not in regions:
+            continue  # a unit the registry has not announced yet
+        for region in ancestors(row.village_code):
+            for period in (str(year), row.month):
+                cube.figures.setdefault(Cell(region, period, row.part), Figure()).add(
+                    row.value, row.events, row.latest
+                )
+    for part in cube.parts:
+        for period in periods:
+            for parent, kids in children.items():
+                cube.relations.append(
+                    Relation(
+                        Cell(parent, period, part),
+                        tuple(Cell(c, period, part) for c in sorted(kids)),
+                    )
+                )
+        for region in regions:
+            cube.relations.append(
+                Relation(
+                    Cell(region, str(year), part), tuple(Cell(region, m, part) for m in months)
+                )
+            )
+    if cube.additive:
+        for region in regions:
+            for period in periods:
+                cube.relations.append(
+                    Relation(
+                        Cell(region, period, TOTAL),
+                        tuple(Cell(region, period, p) for p in parts),
+                    )
+                )
+    return cube
+
+
+def below_province(cell: Cell) -> bool:
+    return cell.region.count(".") >= 1
+
+
+def apply_suppression(cube: Cube, k: int, totals: Cube | None = None) -> Cube:
+    """Withhold small client-derived cells below province level, and their complements. A
+    breakdown's cube starts from what the cube of its totals withholds, so both agree."""
+    cube.withheld = suppress(
+        {c: f.value for c, f in cube.figures.items()},
+        cube.relations,
+        k=k,
+        may_withhold=below_province,
+        already=totals.withheld if totals is not None else (),
+    )
+    return cube

@@ -1,0 +1,337 @@
+"""The indicators: what each figure counts, from which fact table, dated by which event-time
+column, with which breakdowns, and whether it is derived from clients (and so suppressed below
+province level). Counting indicators share one query shape; the few that are not counts
+(operational and sustained units, targets, medians, rates) have their own functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.reporting import db
+from services.reporting.cube import TOTAL, Leaf
+from shared.contracts.types import (
+    ActivityType,
+    AdmissionRoute,
+    AftercareSource,
+    AssistSubstance,
+    ClosureOutcome,
+    ReferralDestinationType,
+    RelapseSource,
+    RiskLevel,
+    UnitFormation,
+)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    column: str
+    values: tuple[str, ...]
+    additive: bool = True
+    """The parts add up to the total (each row has exactly one value)."""
+    table: Table | None = None
+    """Another fact table with the same key (substances of a screening)."""
+
+
+@dataclass(frozen=True)
+class Count:
+    name: str
+    description: str
+    table: Table
+    on: str  # the event-time date column
+    client_derived: bool
+    measure: str = "rows"  # rows | sum:<column> | distinct:<column>
+    where: tuple[tuple[str, Any], ...] = ()
+    breakdowns: dict[str, Breakdown] = field(default_factory=dict)
+
+
+def _values(enum: Any) -> tuple[str, ...]:
+    return tuple(str(member.value) for member in enum)
+
+
+COUNTS: dict[str, Count] = {
+    c.name: c
+    for c in (
+        Count(
+            "units_formed",
+            "Units IBM formed (by the date on their decree's formation).",
+            db.units,
+            "formed_on",
+            client_derived=False,
+            breakdowns={"formation": Breakdown("formation", _values(UnitFormation))},
+        ),
+        Count(
+            "agents_appointed",
+            "Recovery agents appointed.",
+            db.agents,
+            "appointed_on",
+            client_derived=False,
+        ),
+        Count(
+            "agents_trained",
+            "Recovery agents who completed a training (each agent once per period).",
+            db.trainings,
+            "completed_on",
+            client_derived=False,
+            measure="distinct:agent_id",
+        ),
+        Count(
+            "activities",
+            "Community activities held (awareness, mapping, outreach, screening days).",
+            db.activities,
+            "held_on",
+            client_derived=False,
+            breakdowns={"activity_type": Breakdown("activity_type", _values(ActivityType))},
+        ),
+        Count(
+            "activity_participants",
+            "People reached by the units' community activities.",
+            db.activities,
+            "held_on",
+            client_derived=False,
+            measure="sum:participants",
+            breakdowns={"activity_type": Breakdown("activity_type", _values(ActivityType))},
+        ),
+        Count(
+            "clients_screened",
+            "Clients screened with WHO ASSIST (one per screening).",
+            db.screenings,
+            "screened_on",
+            client_derived=True,
+            breakdowns={
+                "risk_level": Breakdown("risk_level", _values(RiskLevel)),
+                "substance": Breakdown(
+                    "substance",
+                    _values(AssistSubstance),
+                    additive=False,
+                    table=db.screened_substances,
+                ),
+            },
+        ),
+        Count(
+            "admissions",
+            "Clients enrolled (initial intake), by admission route.",
+            db.cases,
+            "enrolled_on",
+            client_derived=True,
+            breakdowns={
+                "admission_route": Breakdown("admission_route", _values(AdmissionRoute)),
+                "aftercare_source": Breakdown(
+                    "aftercare_source", _values(AftercareSource), additive=False
+                ),
+            },
+        ),
+        Count(
+            "entered_services",
+            "Clients who moved on to counselling and support.",
+            db.stage_entries,
+            "entered_on",
+            client_derived=True,
+            where=(("stage", "services"),),
+        ),
+        Count(
+            "entered_aftercare",
+            "Clients who moved on to aftercare (bina lanjut).",
+            db.stage_entries,
+            "entered_on",
+            client_derived=True,
+            where=(("stage", "aftercare"),),
+        ),
+        Count(
+            "closures",
+            "Cases closed, by outcome (completed, dropped out, referred out, ...).",
+            db.cases,
+            "closed_on",
+            client_derived=True,
+            breakdowns={"outcome": Breakdown("outcome", _values(ClosureOutcome))},
+        ),
+        Count(
+            "referrals",
+            "Clients referred onwards, by destination.",
+            db.referrals,
+            "referred_on",
+            client_derived=True,
+            breakdowns={
+                "destination_type": Breakdown("destination_type", _values(ReferralDestinationType))
+            },
+        ),
+        Count(
+            "relapses",
+            "Relapses reported, by source.",
+            db.relapses,
+            "relapsed_on",
+            client_derived=True,
+            breakdowns={"source": Breakdown("source", _values(RelapseSource))},
+        ),
+    )
+}
+
+SPECIAL = {
+    "units_cumulative": "Units formed up to the end of the period.",
+    "units_against_target": "Units formed in the year against the year's target (national, "
+    "province).",
+    "operational_units": "Units that held an activity or delivered a service in the period "
+    "(or the configured window ending with it), and their share of the units formed by then.",
+    "sustained_units": "Units operational in the year that were formed in an earlier year, and "
+    "their share of the units formed before the year.",
+    "median_days_to_intake": "Median days from screening to initial intake of the clients "
+    "enrolled in the period.",
+    "referral_completion_rate": "Share of the period's referrals the client attended.",
+}
+CLIENT_DERIVED_SPECIAL = {"median_days_to_intake", "referral_completion_rate"}
+
+
+def month_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return func.to_char(column, literal_column("'YYYY-MM'"))
+    return func.strftime(literal_column("'%Y-%m'"), column)
+
+
+def region_of(column: ColumnElement[Any], level: str) -> ColumnElement[str]:
+    """The code of the region at `level` containing a village code."""
+    length = {"national": 0, "province": 2, "regency": 5, "district": 8, "village": 13}[level]
+    # Constants inline, so PostgreSQL sees the same expression in SELECT and GROUP BY.
+    return func.substr(column, literal_column("1"), literal_column(str(length)))
+
+
+def _measure(table: Table, measure: str) -> ColumnElement[Any]:
+    kind, _, column = measure.partition(":")
+    if kind == "sum":
+        return func.coalesce(func.sum(table.c[column]), 0)
+    if kind == "distinct":
+        return func.count(distinct(table.c[column]))
+    return func.count()
+
+
+def _part(spec: Count, by: str | None) -> tuple[Table, ColumnElement[Any]]:
+    """The table to count and the column giving each row's part (TOTAL without a breakdown)."""
+    if not by:
+        return spec.table, literal(TOTAL)
+    breakdown = spec.breakdowns[by]
+    table = breakdown.table if breakdown.table is not None else spec.table
+    return table, table.c[breakdown.column]
+
+
+def _scoped(
+    query: Select[Any],
+    table: Table,
+    spec: Count,
+    generation: int,
+    start: date,
+    end: date,
+    within: str,
+) -> Select[Any]:
+    query = query.where(table.c.generation == generation, table.c[spec.on].between(start, end))
+    if within:
+        query = query.where(table.c.village_code.startswith(f"{within}."))
+    for column, value in spec.where:
+        query = query.where(table.c[column] == value)
+    return query
+
+
+async def count_leaves(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    year: int,
+    within: str,
+    by: str | None,
+) -> list[Leaf]:
+    """A year of a count by village, month and part (TOTAL without a breakdown)."""
+    table, part = _part(spec, by)
+    month = month_of(table.c[spec.on], connection.dialect.name)
+    groups = [table.c.village_code, month, *([part] if by else [])]
+    query = _scoped(
+        select(
+            table.c.village_code,
+            month,
+            part,
+            _measure(table, spec.measure),
+            func.sum(table.c.events),
+            func.max(table.c.last_event_at),
+        ),
+        table,
+        spec,
+        generation,
+        date(year, 1, 1),
+        date(year, 12, 31),
+        within,
+    ).group_by(*groups)
+    if by:
+        query = query.where(part.is_not(None))
+    rows = await connection.execute(query)
+    return [
+        Leaf(village, month, str(p) if p is not None else "unknown", int(n), int(e), _aware(t))
+        for village, month, p, n, e, t in rows.all()
+    ]
+
+
+async def count_by_region(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    start: date,
+    end: date,
+    level: str,
+    within: str,
+    by: str | None,
+) -> list[tuple[str, str, int, int, Any]]:
+    """(region, part, value, events, latest) of a count over a period, grouped at `level`."""
+    table, part = _part(spec, by)
+    region = region_of(table.c.village_code, level)
+    query = _scoped(
+        select(
+            region,
+            part,
+            _measure(table, spec.measure),
+            func.sum(table.c.events),
+            func.max(table.c.last_event_at),
+        ),
+        table,
+        spec,
+        generation,
+        start,
+        end,
+        within,
+    ).group_by(region, *([part] if by else []))
+    if by:
+        query = query.where(part.is_not(None))
+    return [
+        (str(r), str(p) if p is not None else "unknown", int(n), int(e), _aware(t))
+        for r, p, n, e, t in (await connection.execute(query)).all()
+    ]
+
+
+async def unit_villages(connection: AsyncConnection, generation: int, within: str) -> list[str]:
+    """Villages with a unit (the regions a table lists)."""
+    query = select(distinct(db.units.c.village_code)).where(
+        db.units.c.generation == generation, db.units.c.village_code.is_not(None)
+    )
+    if within:
+        query = query.where(db.units.c.village_code.startswith(f"{within}."))
+    return [str(v) for v in (await connection.execute(query)).scalars()]
+
+
+def _aware(value: Any) -> Any:
+    """SQLite returns naive datetimes (stored as UTC) and strings from aggregates."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value

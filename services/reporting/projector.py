@@ -1,0 +1,257 @@
+"""The projector: canonical topics → fact rows, in batches, exactly once per read model.
+
+Each `getmany` batch is decoded, folded (`projection.Batch`) and written in one transaction:
+one multi-row upsert per fact table, and the Kafka positions the batch reached, compare-and-set
+so that two replicas (or a rebalance) can never apply the same records twice. Positions live in
+the database, not in the consumer group, because they belong to one generation of the read
+model: a rebuild (`rebuild.py`) projects the next generation from offset 0 while the live one
+keeps serving, then switches generations in its last transaction; the live projector notices
+and continues the new generation from where the rebuild stopped.
+
+Invalid records go to `ibm.reporting.dlq` with the reason and never block a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from prometheus_client import Counter
+from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.reporting import db
+from services.reporting.projection import Batch, facts_of
+from shared.contracts.envelope import InvalidEvent, from_kafka_lean
+from shared.messaging.consumer import send_to_dead_letter
+
+log = logging.getLogger(__name__)
+
+PROJECTED = Counter(
+    "pulih_reporting_events_projected_total", "Events applied to the read model", ["topic"]
+)
+REFUSED = Counter(
+    "pulih_reporting_events_dead_lettered_total", "Invalid events sent to the DLQ", ["topic"]
+)
+
+
+class PositionsMoved(Exception):
+    """Another projector (or a rebuild's switch) moved the positions: reload and seek."""
+
+
+async def current_generation(connection: AsyncConnection) -> int:
+    found = await connection.execute(
+        select(db.generations.c.current).where(db.generations.c.id == 1)
+    )
+    generation = found.scalar()
+    if generation is None:
+        await connection.execute(
+            insert(db.generations).values(id=1, current=1, switched_at=datetime.now(UTC))
+        )
+        return 1
+    return int(generation)
+
+
+async def load_positions(connection: AsyncConnection, generation: int) -> dict[TopicPartition, int]:
+    rows = await connection.execute(
+        select(db.positions.c.topic, db.positions.c.partition, db.positions.c.next_offset).where(
+            db.positions.c.generation == generation
+        )
+    )
+    return {TopicPartition(t, p): int(o) for t, p, o in rows.all()}
+
+
+def _upsert(table: Table, dialect: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE: known columns overwrite, unknown (NULL) keep what
+    is there, lineage adds up."""
+    keys = [c.name for c in table.primary_key.columns]
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = builder(table)
+    new = statement.excluded
+    latest = func.greatest if dialect == "postgresql" else func.max
+    changes: dict[str, Any] = {
+        c.name: func.coalesce(new[c.name], c)
+        for c in table.columns
+        if c.name not in keys and c.name not in ("events", "last_event_at")
+    }
+    changes["events"] = table.c.events + new.events
+    changes["last_event_at"] = latest(table.c.last_event_at, new.last_event_at)
+    return statement.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+class Projector:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer | None,
+        dead_letter_topic: str,
+        generation: int | None = None,
+        batch_size: int = 5000,
+    ) -> None:
+        """`generation=None` follows the current generation (the live projector); a number
+        writes that generation only (a rebuild)."""
+        self.engine = engine
+        self.consumer = consumer
+        self.producer = producer
+        self.dead_letter_topic = dead_letter_topic
+        self.fixed_generation = generation
+        self.generation: int | None = generation
+        self.positions: dict[TopicPartition, int] = {}
+        self.batch_size = batch_size
+        self._statements = {t: _upsert(t, engine.dialect.name) for t in db.FACT_TABLES}
+
+    # --- positions ---------------------------------------------------------------------------
+
+    async def resume(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        """Seek every assigned partition to the read model's position (or the start)."""
+        async with self.engine.begin() as connection:
+            if self.fixed_generation is None:
+                self.generation = await current_generation(connection)
+            assert self.generation is not None
+            self.positions = await load_positions(connection, self.generation)
+        for tp in partitions or self.consumer.assignment():
+            if tp in self.positions:
+                self.consumer.seek(tp, self.positions[tp])
+            else:
+                await self.consumer.seek_to_beginning(tp)
+
+    def listener(self) -> ConsumerRebalanceListener:
+        projector = self
+
+        class SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                pass
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                await projector.resume(list(assigned))
+
+        return SeekOnAssign()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+            except PositionsMoved:
+                log.info("read model positions moved (a rebuild switched, or a rebalance)")
+                await self.resume()
+            except Exception:
+                log.exception("projection failed; resuming from the stored positions")
+                await asyncio.sleep(1)
+                await self.resume()
+
+    async def poll_once(self, timeout_ms: int = 500) -> int:
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_size)
+        records = [r for part in batches.values() for r in part]
+        return await self.project(records) if records else 0
+
+    async def project(self, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+        """Apply a batch in one transaction; returns how many events it applied."""
+        batch = Batch()
+        reached: dict[TopicPartition, int] = {}
+        refused: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        applied: dict[str, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if record.offset < self.positions.get(tp, 0):
+                continue  # already in this read model
+            reached[tp] = record.offset + 1
+            try:
+                envelope = from_kafka_lean(record.headers or (), record.key, record.value)
+            except InvalidEvent as exc:
+                refused.append((record, str(exc)))
+                continue
+            batch.add(facts_of(envelope.data, envelope.id), envelope.time)
+            applied[record.topic] = applied.get(record.topic, 0) + 1
+        if not reached:
+            return 0
+        for record, reason in refused:
+            await self._dead_letter(record, reason)
+        async with self.engine.begin() as connection:
+            if (
+                self.fixed_generation is None
+                and await current_generation(connection) != self.generation
+            ):
+                raise PositionsMoved
+            for table, rows in batch.rows.items():
+                columns = [c.name for c in table.columns]
+                await connection.execute(
+                    self._statements[table],
+                    [
+                        {
+                            **dict.fromkeys(columns),
+                            **dict(zip(_keys(table), key, strict=True)),
+                            **row,
+                            "generation": self.generation,
+                        }
+                        for key, row in rows.items()
+                    ],
+                )
+            await self._advance(connection, reached)
+        self.positions.update(reached)
+        for topic, n in applied.items():
+            PROJECTED.labels(topic).inc(n)
+        return batch.events
+
+    async def _advance(
+        self, connection: AsyncConnection, reached: dict[TopicPartition, int]
+    ) -> None:
+        """Compare-and-set each partition's position: fails when someone else moved it."""
+        p = db.positions.c
+        for tp, next_offset in reached.items():
+            expected = self.positions.get(tp)
+            if expected is None:
+                try:
+                    async with connection.begin_nested():
+                        await connection.execute(
+                            insert(db.positions).values(
+                                generation=self.generation,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                next_offset=next_offset,
+                            )
+                        )
+                except IntegrityError:
+                    raise PositionsMoved from None
+                continue
+            moved = await connection.execute(
+                update(db.positions)
+                .where(
+                    and_(
+                        p.generation == self.generation,
+                        p.topic == tp.topic,
+                        p.partition == tp.partition,
+                        p.next_offset == expected,
+                    )
+                )
+                .values(next_offset=next_offset)
+            )
+            if moved.rowcount != 1:
+                raise PositionsMoved
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        REFUSED.labels(record.topic).inc()
+        if self.producer is None:
+            raise RuntimeError("an invalid record and no producer for the dead-letter topic")
+        await send_to_dead_letter(
+            self.producer,
+            self.dead_letter_topic,
+            record,
+            group="reporting",
+            reason=reason,
+            attempts=1,
+        )
+
+
+def _keys(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns if c.name != "generation"]

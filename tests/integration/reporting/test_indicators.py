@@ -1,0 +1,266 @@
+"""The reporting service on the real broker, on both databases: canonical events become
+indicators by event time, small client-derived cells below province level are withheld with
+their complements, every figure carries its lineage, an invalid record goes to the dead-letter
+topic without stopping the rest, and a rebuild reproduces the live figures and switches over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.reporting.app import CANONICAL
+from services.reporting.app import SPEC as REPORTING
+from services.reporting.rebuild import rebuild
+from services.reporting.settings import Settings
+from shared.messaging.broker import Topics, make_producer
+from shared.runtime import Runtime, create_app
+from tests.bus import read_topic
+from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
+
+NATIONAL = {"X-Pulih-Roles": "reporting-consumer"}
+
+# Province 74 (Sulawesi Tenggara): regency 74.71 with two districts, regency 74.02 with one.
+A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
+E = "31.71.01.1001"  # DKI Jakarta
+
+
+
+@pytest.fixture
+async def reporting(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    runtime = Runtime(
+        REPORTING,
+        Settings(
+            database_url=database_url,
+            kafka_bootstrap_servers=kafka_bootstrap,
+            topic_prefix=topics.prefix,
+            projection_batch_size=500,
+        ),
+    )
+    await runtime.start()
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
+    )
+    try:
+        yield runtime, client
+    finally:
+        await client.aclose()
+        await runtime.stop()
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 40) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():  # noqa: ASYNC110 - the figures are another task's work
+            await asyncio.sleep(0.1)
+
+
+def _scenario() -> list[Any]:
+    events: list[Any] = [
+        unit_formed("unit-a-000000000001", A, date(2025, 3, 1)),
+        unit_formed("unit-b-000000000001", B, date(2025, 4, 1)),
+        unit_formed("unit-c-000000000001", C, date(2025, 5, 1), "mandiri"),
+        unit_formed("unit-d-000000000001", D, date(2026, 2, 1), "mandiri"),
+        unit_formed("unit-e-000000000001", E, date(2026, 5, 1)),
+        activity("unit-a-000000000001", A, date(2026, 3, 10)),
+        activity("unit-d-000000000001", D, date(2026, 6, 10)),
+    ]
+    events += [screened("unit-a-000000000001", A, date(2026, 3, 2 + n), "high") for n in range(3)]
+    events += [screened("unit-a-000000000001", A, date(2026, 4, 2 + n), "moderate") for n in range(4)]
+    events += [screened("unit-b-000000000001", B, date(2026, 3, 20), "low")]
+    events += [screened("unit-b-000000000001", B, date(2026, 4, 20), "high")]
+    events += [screened("unit-c-000000000001", C, date(2026, 5, 5 + n), "moderate") for n in range(6)]
+    events += [screened("unit-d-000000000001", D, date(2026, 6, 2), "moderate")]
+    events += [screened("unit-e-000000000001", E, date(2026, 6, 3 + n), "low") for n in range(3)]
+    first = events[7]
+    events.append(
+        enrolled("unit-a-000000000001", A, first.case_id, date(2026, 3, 12), level="high")  # 10 days later
+    )
+    return events
+
+
+async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(path, headers=NATIONAL, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _values(table: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    return {(r["region"], r["part"]): r["value"] for r in table["rows"]}
+
+
+async def test_events_become_suppressed_explainable_rebuildable_indicators(
+    reporting: tuple[Runtime, httpx.AsyncClient], kafka_bootstrap: str, topics: Topics
+) -> None:
+    runtime, client = reporting
+    events = _scenario()
+    times = [
+        datetime(2026, 7, 1, tzinfo=UTC).replace(minute=n % 60, hour=n // 60)
+        for n in range(len(events))
+    ]
+    await publish(
+        kafka_bootstrap, topics, [(e, {"time": t}) for e, t in zip(events, times, strict=True)]
+    )
+
+    # A record that is not a valid event goes to the dead-letter topic; the rest flows on.
+    producer = make_producer(kafka_bootstrap, client_id="broken-service")
+    await producer.start()
+    await producer.send_and_wait(
+        topics.name("ibm.client-case"),
+        value=b"{not json",
+        key=b"case-x",
+        headers=[
+            ("ce_id", b"broken-1"),
+            ("ce_source", b"/pulih/test"),
+            ("ce_type", b"id.go.bnn.ibm.client-case.ClientScreened.v1"),
+            ("ce_specversion", b"1.0"),
+        ],
+    )
+    await producer.stop()
+    late = screened("unit-a-000000000001", A, date(2026, 1, 15), "moderate")  # offline, delivered last
+    await publish(kafka_bootstrap, topics, [(late, {"time": datetime(2026, 7, 2, tzinfo=UTC)})])
+
+    async def all_projected() -> bool:
+        table = await _get(client, "/indicators/clients_screened", period="2026")
+        return table["within"]["value"] == 20
+
+    await _until(all_projected)
+
+    provinces = await _get(client, "/indicators/clients_screened", period="2026")
+    assert _values(provinces) == {("31", "*"): 3, ("74", "*"): 17}  # province level: never withheld
+    assert provinces["within"]["events"] == 20
+    assert provinces["within"]["latest_event_at"].startswith("2026-07-02T00:00:00")
+
+    # The late screening restates January, the month it happened in.
+    series = await _get(client, "/indicators/clients_screened/series", year=2026, region="74")
+    by_month = {r["period"]: r["value"] for r in series["rows"]}
+    assert (by_month["2026-01"], by_month["2026-03"], by_month["2026-04"]) == (1, 4, 5)
+
+    # Below province level: 74.02 has one screening and is withheld; 74.71 would give it away
+    # (17 - 74.71), so it is withheld too.
+    regencies = await _get(
+        client, "/indicators/clients_screened", period="2026", level="regency", within="74"
+    )
+    assert _values(regencies) == {("74.02", "*"): None, ("74.71", "*"): None}
+    assert all(r["withheld"] and r["events"] is None for r in regencies["rows"])
+    villages = await _get(
+        client, "/indicators/clients_screened", period="2026", level="village", within="74.71"
+    )
+    shown = {k[0]: v for k, v in _values(villages).items()}
+    assert shown[B] is None  # two screenings
+    assert sum(v is None for v in shown.values()) >= 2  # and never alone
+    by_risk = await _get(
+        client,
+        "/indicators/clients_screened",
+        period="2026",
+        level="province",
+        within="74",
+        by="risk_level",
+    )
+    assert _values(by_risk) == {("74", "high"): 4, ("74", "low"): 1, ("74", "moderate"): 12}
+
+    # Units: formed, operational and sustained.
+    formed = await _get(
+        client, "/indicators/units_formed", period="2025", level="national", by="formation"
+    )
+    assert _values(formed) == {("", "bnn_target"): 2, ("", "mandiri"): 1}
+    operational = await _get(
+        client, "/indicators/operational_units", period="2026-03", level="national"
+    )
+    (row,) = operational["rows"]
+    assert (row["value"], row["formed"], row["share"]) == (2, 4, 0.5)  # A and B of A-D
+    sustained = await _get(client, "/indicators/sustained_units", period="2026", level="national")
+    (row,) = sustained["rows"]
+    assert (row["value"], row["formed_before"], row["share"]) == (3, 3, 1.0)
+    median = await _get(
+        client, "/indicators/median_days_to_intake", period="2026-03", level="province"
+    )
+    assert [(r["region"], r["value"]) for r in median["rows"]] == [("31", None), ("74", 10.0)]
+
+    dead = await read_topic(
+        kafka_bootstrap, topics.dead_letter("reporting"), until=lambda r: len(r) >= 1
+    )
+    reason = dict(dead[0].headers)["dlq_reason"].decode()
+    assert dead[0].value == b"{not json" and "json" in reason.lower()
+
+    # CSV carries the same figures.
+    csv = await client.get(
+        "/indicators/clients_screened", headers=NATIONAL, params={"period": "2026", "format": "csv"}
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("region,level,part,value,withheld,events")
+
+    # A rebuild replays everything into a new generation and switches; figures are the same.
+    before = [
+        await _get(
+            client, "/indicators/clients_screened", period="2026", level=level, within=within
+        )
+        for level, within in (("province", ""), ("regency", "74"), ("village", "74.71"))
+    ]
+    assert runtime.engine is not None
+    done = await rebuild(
+        runtime.engine,
+        kafka_bootstrap,
+        [topics.name(t) for t in CANONICAL],
+        dead_letter_topic=topics.dead_letter("reporting-rebuild-test"),
+    )
+    assert (done.previous, done.generation, done.events) == (1, 2, 28)
+    after = [
+        await _get(
+            client, "/indicators/clients_screened", period="2026", level=level, within=within
+        )
+        for level, within in (("province", ""), ("regency", "74"), ("village", "74.71"))
+    ]
+    assert after == before
+
+    # The live projector goes on in the new generation.
+    await publish(kafka_bootstrap, topics, [screened("unit-e-000000000001", E, date(2026, 8, 1), "low")])
+
+    async def one_more() -> bool:
+        table = await _get(client, "/indicators/clients_screened", period="2026")
+        return table["within"]["value"] == 21
+
+    await _until(one_more)
+
+
+async def test_operators_see_only_their_regions(
+    reporting: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _runtime, client = reporting
+    province = {"X-Pulih-Roles": "province-operator:74"}
+    mine = await client.get(
+        "/indicators/units_formed",
+        headers=province,
+        params={"period": "2026", "within": "74", "level": "regency"},
+    )
+    assert mine.status_code == 200, mine.text
+    national = await client.get(
+        "/indicators/units_formed", headers=province, params={"period": "2026"}
+    )
+    assert national.status_code == 403
+    other = await client.get(
+        "/indicators/units_formed", headers=province, params={"period": "2026", "within": "31"}
+    )
+    assert other.status_code == 403
+    agent = await client.get(
+        "/indicators/units_formed",
+        headers={"X-Pulih-Roles": "unit-agent:u1"},
+        params={"period": "2026"},
+    )
+    assert agent.status_code == 403
+    bad = await client.get(
+        "/indicators/clients_screened",
+        headers=NATIONAL,
+        params={"period": "2026-13", "level": "regency"},
+    )
+    assert bad.status_code == 422
+    rules = {(e["field"], e["rule"]) for e in bad.json()["errors"]}
+    assert ("period", "year-or-month") in rules
