@@ -147,12 +147,18 @@ def below_province(cell: Cell) -> bool:
 
 def apply_suppression(cube: Cube, k: int, totals: Cube | None = None) -> Cube:
     """Withhold small client-derived cells below province level, and their complements. A
-    breakdown's cube starts from what the cube of its totals withholds, so both agree."""
+    further breakdown's cube takes its totals as `totals` left them (withheld or published:
+    that table is published too) and protects its parts among the parts."""
+
+    def may_withhold(cell: Cell) -> bool:
+        return below_province(cell) and (totals is None or cell.part != TOTAL)
+
     cube.withheld = suppress(
         {c: f.value for c, f in cube.figures.items()},
         cube.relations,
         k=k,
-        may_withhold=below_province,
+        may_withhold=may_withhold,
         already=totals.withheld if totals is not None else (),
+        upper=lambda c: cube.figure(Cell(c.region[:2], c.period, c.part)).value,
     )
     return cube

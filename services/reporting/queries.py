@@ -164,24 +164,33 @@ async def suppressed_cube(
     by: str | None,
     k: int,
 ) -> Cube:
-    """The province's year of a client-derived count, suppressed; a breakdown keeps the
-    pattern of its totals."""
+    """The province's year of a client-derived count, suppressed. Totals are suppressed
+    together with the count's first breakdown that adds up to them, so a reader holding both
+    tables cannot combine them; any other breakdown keeps that pattern for its totals."""
     villages = await unit_villages(connection, generation, province)
-    totals = await count_leaves(connection, spec, generation, year, province, None)
-    total_cube = cube.apply_suppression(cube.build(year, totals, villages), k)
-    if not by:
-        return total_cube
-    breakdown = spec.breakdowns[by]
-    leaves = await count_leaves(connection, spec, generation, year, province, by)
-    parts_cube = cube.build(
-        year,
-        leaves,
-        villages,
-        parts=breakdown.values,
-        additive=breakdown.additive,
-        totals=totals,
+    main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
+    leaves = await count_leaves(connection, spec, generation, year, province, main)
+    base = cube.apply_suppression(
+        cube.build(year, leaves, villages, parts=spec.breakdowns[main].values if main else ()),
+        k,
     )
-    return cube.apply_suppression(parts_cube, k, totals=total_cube)
+    if by is None or by == main:
+        return base
+    breakdown = spec.breakdowns[by]
+    totals = await count_leaves(connection, spec, generation, year, province, None)
+    other = await count_leaves(connection, spec, generation, year, province, by)
+    return cube.apply_suppression(
+        cube.build(
+            year,
+            other,
+            villages,
+            parts=breakdown.values,
+            additive=breakdown.additive,
+            totals=totals,
+        ),
+        k,
+        totals=base,
+    )
 
 
 def _row(c: Cube, cell: Cell) -> Row:

@@ -2,11 +2,15 @@
 
 A published table is a set of cells and the additive relations between them: a region is the
 sum of its sub-regions, a year the sum of its months, a total the sum of its breakdown. A cell
-under `k` (and above zero) that may be suppressed is withheld (primary suppression). A reader
-who knows the other cells of a relation could subtract them back, so every relation must hold
-either no withheld cell or at least two (complementary suppression): while some relation has
-exactly one, the smallest other cell of it that may be withheld is withheld too, preferring a
-non-zero child (a withheld zero hides little). Repeat until no relation has exactly one.
+under `k` that may be suppressed is withheld (primary suppression), zero included: a published
+zero beside a withheld cell tells a reader the withheld cell is not zero, and withheld cells
+whose sum is known to be small would pin each other down. A reader who knows the other cells
+of a relation could subtract them back, so every relation must hold either no withheld cell or
+at least two non-zero ones whose sum, when the relation's total is published, is k or more
+(complementary suppression; a smaller sum lets bounds from other tables pin each part): while
+a relation falls short, its smallest other non-zero cell that may be withheld is withheld too.
+Relations together can still pin a cell, so what a reader can work out is then searched, and
+more is withheld where that came from, until no small cell can be worked out.
 
 The audit in the tests solves the relations for every withheld cell, as an attacker would,
 over the non-negative integers, and fails when any withheld cell has a single possible value.
@@ -36,27 +40,128 @@ def suppress(
     k: int,
     may_withhold: Callable[[K], bool],
     already: Iterable[K] = (),
+    upper: Callable[[K], int] | None = None,
 ) -> set[K]:
     """The cells to withhold. Cells missing from `values` count as zero; `already` are cells
-    another table withholds (a breakdown keeps the pattern of its totals)."""
-    withheld = {c for c, v in values.items() if 0 < v < k and may_withhold(c)}
+    another table withholds (a breakdown keeps the pattern of its totals); `upper(cell)` is the
+    most a reader knows a cell can hold (its province's published figure)."""
+    cells = set(values) | {c for r in relations for c in (r.total, *r.parts)}
+    withheld = {c for c in cells if values.get(c, 0) < k and may_withhold(c)}
     withheld.update(already)
     by_cell: dict[K, list[Relation[K]]] = {}
     for relation in relations:
         for cell in (relation.total, *relation.parts):
             by_cell.setdefault(cell, []).append(relation)
+    value = lambda c: values.get(c, 0)  # noqa: E731
+    bound = upper or (lambda _c: 2**62)
+
+    def complete(pending: list[Relation[K]]) -> None:
+        """Every relation: no withheld non-zero cell, or at least two."""
+        while pending:
+            relation = pending.pop()
+            members = (relation.total, *relation.parts)
+            hidden = [c for c in members if c in withheld and value(c) > 0]
+            if not hidden:
+                continue
+            if len(hidden) >= 2 and not _pinned_by_bounds(
+                relation, hidden, withheld, k, value, bound
+            ):
+                continue
+            candidates = [
+                c for c in members if c not in withheld and may_withhold(c) and value(c) > 0
+            ]
+            if candidates:
+                pick = min(candidates, key=lambda c: (c == relation.total, value(c), str(c)))
+                withheld.add(pick)
+                pending.extend(by_cell.get(pick, ()))
+                pending.append(relation)  # it may need more than one
+
+    complete(list(relations))
+    # Relations together can still pin a cell (a withheld zero beside a published total says
+    # the rest is known). Find what a reader can determine; while a small withheld cell is
+    # among it, withhold one more non-zero cell where the determination came from.
+    for _ in range(len(cells)):
+        determined = _determined(values, relations, withheld, by_cell)
+        exposed = sorted((c for c in determined if 0 < value(c) < k), key=str)
+        if not exposed:
+            break
+        pick = _unpinning(exposed[0], determined, withheld, by_cell, may_withhold, value)
+        if pick is None:
+            break  # implied by figures published by policy (province and national)
+        withheld.add(pick)
+        complete(list(by_cell.get(pick, ())))
+    return withheld
+
+
+def _pinned_by_bounds(
+    relation: Relation[K],
+    hidden: list[K],
+    withheld: set[K],
+    k: int,
+    value: Callable[[K], int],
+    upper: Callable[[K], int],
+) -> bool:
+    """With the total published, a reader knows the withheld parts' sum; a small part is
+    pinned unless the other withheld parts, each at most its upper bound, could hold the whole
+    sum between them (then the small one could be anything down to zero)."""
+    if relation.total in withheld:
+        return False
+    remainder = sum(map(value, hidden))
+    return any(
+        0 < value(c) < k and sum(upper(o) for o in hidden if o != c) < remainder for c in hidden
+    )
+
+
+def _determined(
+    values: Mapping[K, int],
+    relations: Sequence[Relation[K]],
+    withheld: set[K],
+    by_cell: Mapping[K, list[Relation[K]]],
+) -> set[K]:
+    """Withheld cells a reader can work out: the one unknown of a relation, and the unknown
+    parts of a relation whose known total leaves nothing for them (all zero)."""
+    found: set[K] = set()
     pending = list(relations)
     while pending:
         relation = pending.pop()
-        cells = (relation.total, *relation.parts)
-        if sum(c in withheld for c in cells) != 1:
+        members = (relation.total, *relation.parts)
+        unknown = [c for c in members if c in withheld and c not in found]
+        if not unknown:
             continue
-        candidates = [c for c in relation.parts if c not in withheld and may_withhold(c)]
-        if not candidates and relation.total not in withheld and may_withhold(relation.total):
-            candidates = [relation.total]
-        if not candidates:
-            continue  # nothing here may be withheld: the published total is policy (province)
-        pick = min(candidates, key=lambda c: (values.get(c, 0) == 0, values.get(c, 0), str(c)))
-        withheld.add(pick)
-        pending.extend(by_cell.get(pick, ()))  # its other relations may now hold one
-    return withheld
+        if len(unknown) == 1:
+            new = unknown
+        elif relation.total not in unknown and all(values.get(c, 0) == 0 for c in unknown):
+            new = unknown  # the known total minus the known parts is zero
+        else:
+            continue
+        found.update(new)
+        for cell in new:
+            pending.extend(by_cell.get(cell, ()))
+    return found
+
+
+def _unpinning(
+    exposed: K,
+    determined: set[K],
+    withheld: set[K],
+    by_cell: Mapping[K, list[Relation[K]]],
+    may_withhold: Callable[[K], bool],
+    value: Callable[[K], int],
+) -> K | None:
+    """The smallest published non-zero cell, nearest the exposed one through the relations
+    that determined it, whose withholding adds an unknown there."""
+    seen, frontier = {exposed}, [exposed]
+    while frontier:
+        following = []
+        for cell in frontier:
+            for relation in by_cell.get(cell, ()):
+                members = (relation.total, *relation.parts)
+                candidates = [
+                    c for c in members if c not in withheld and may_withhold(c) and value(c) > 0
+                ]
+                if candidates:
+                    return min(candidates, key=lambda c: (value(c), str(c)))
+                following += [c for c in members if c in determined and c not in seen]
+                seen.update(following)
+        frontier = following
+    return None

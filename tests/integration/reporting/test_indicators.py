@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +28,7 @@ NATIONAL = {"X-Pulih-Roles": "reporting-consumer"}
 # Province 74 (Sulawesi Tenggara): regency 74.71 with two districts, regency 74.02 with one.
 A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
 E = "31.71.01.1001"  # DKI Jakarta
-
+UA, UB, UC, UD, UE = (f"unit-{x}-000000000001" for x in "abcde")
 
 
 @pytest.fixture
@@ -64,25 +63,23 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 40) -> N
 
 def _scenario() -> list[Any]:
     events: list[Any] = [
-        unit_formed("unit-a-000000000001", A, date(2025, 3, 1)),
-        unit_formed("unit-b-000000000001", B, date(2025, 4, 1)),
-        unit_formed("unit-c-000000000001", C, date(2025, 5, 1), "mandiri"),
-        unit_formed("unit-d-000000000001", D, date(2026, 2, 1), "mandiri"),
-        unit_formed("unit-e-000000000001", E, date(2026, 5, 1)),
-        activity("unit-a-000000000001", A, date(2026, 3, 10)),
-        activity("unit-d-000000000001", D, date(2026, 6, 10)),
+        unit_formed(UA, A, date(2025, 3, 1)),
+        unit_formed(UB, B, date(2025, 4, 1)),
+        unit_formed(UC, C, date(2025, 5, 1), "mandiri"),
+        unit_formed(UD, D, date(2026, 2, 1), "mandiri"),
+        unit_formed(UE, E, date(2026, 5, 1)),
+        activity(UA, A, date(2026, 3, 10)),
+        activity(UD, D, date(2026, 6, 10)),
     ]
-    events += [screened("unit-a-000000000001", A, date(2026, 3, 2 + n), "high") for n in range(3)]
-    events += [screened("unit-a-000000000001", A, date(2026, 4, 2 + n), "moderate") for n in range(4)]
-    events += [screened("unit-b-000000000001", B, date(2026, 3, 20), "low")]
-    events += [screened("unit-b-000000000001", B, date(2026, 4, 20), "high")]
-    events += [screened("unit-c-000000000001", C, date(2026, 5, 5 + n), "moderate") for n in range(6)]
-    events += [screened("unit-d-000000000001", D, date(2026, 6, 2), "moderate")]
-    events += [screened("unit-e-000000000001", E, date(2026, 6, 3 + n), "low") for n in range(3)]
-    first = events[7]
-    events.append(
-        enrolled("unit-a-000000000001", A, first.case_id, date(2026, 3, 12), level="high")  # 10 days later
-    )
+    events += [screened(UA, A, date(2026, 3, 2 + n), "high") for n in range(3)]
+    events += [screened(UA, A, date(2026, 4, 2 + n), "moderate") for n in range(4)]
+    events += [screened(UB, B, date(2026, 3, 20), "low")]
+    events += [screened(UB, B, date(2026, 4, 20), "high")]
+    events += [screened(UC, C, date(2026, 5, 5 + n), "moderate") for n in range(6)]
+    events += [screened(UD, D, date(2026, 6, 2), "moderate")]
+    events += [screened(UE, E, date(2026, 6, 3 + n), "low") for n in range(3)]
+    first = events[7]  # enrolled 10 days after its screening
+    events.append(enrolled(UA, A, first.case_id, date(2026, 3, 12), level="high"))
     return events
 
 
@@ -125,7 +122,7 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
         ],
     )
     await producer.stop()
-    late = screened("unit-a-000000000001", A, date(2026, 1, 15), "moderate")  # offline, delivered last
+    late = screened(UA, A, date(2026, 1, 15), "moderate")  # delivered last
     await publish(kafka_bootstrap, topics, [(late, {"time": datetime(2026, 7, 2, tzinfo=UTC)})])
 
     async def all_projected() -> bool:
@@ -222,7 +219,7 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
     assert after == before
 
     # The live projector goes on in the new generation.
-    await publish(kafka_bootstrap, topics, [screened("unit-e-000000000001", E, date(2026, 8, 1), "low")])
+    await publish(kafka_bootstrap, topics, [screened(UE, E, date(2026, 8, 1), "low")])
 
     async def one_more() -> bool:
         table = await _get(client, "/indicators/clients_screened", period="2026")

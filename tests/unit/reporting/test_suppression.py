@@ -1,0 +1,147 @@
+"""Suppression audited as an attacker would: everything published is known, every additive
+relation of the cube is known, values are non-negative integers; an integer program finds the
+least and greatest value each withheld cell can take. A withheld small cell whose value is
+pinned down is a disclosure, and the test fails."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from services.reporting import cube
+from services.reporting.cube import TOTAL, Cell, Cube, Leaf
+from services.reporting.suppression import Relation, suppress
+
+YEAR = 2026
+VILLAGES = [
+    "74.71.01.1001",
+    "74.71.01.1002",
+    "74.71.02.1001",
+    "74.02.01.2001",
+    "74.02.01.2002",
+    "74.02.03.2001",
+]
+
+
+def _disclosed(c: Cube, k: int) -> list[tuple[Cell, int]]:
+    """Withheld cells with a true value under k that the relations pin to one value."""
+    hidden = sorted(c.withheld, key=str)
+    index = {cell: i for i, cell in enumerate(hidden)}
+    rows, rhs = [], []
+    for relation in c.relations:
+        cells = (relation.total, *relation.parts)
+        if not any(cell in index for cell in cells):
+            continue
+        row = np.zeros(len(hidden))
+        known = 0
+        for sign, cell in [(1, relation.total)] + [(-1, p) for p in relation.parts]:
+            if cell in index:
+                row[index[cell]] += sign
+            else:
+                known += sign * c.figure(cell).value
+        rows.append(row)
+        rhs.append(-known)
+    if not hidden:
+        return []
+    constraints = LinearConstraint(np.array(rows), rhs, rhs) if rows else ()
+    found = []
+    for cell in hidden:
+        true = c.figure(cell).value
+        if not 0 < true < k:
+            continue  # complementary cells may be large; they protect, they are not protected
+        objective = np.zeros(len(hidden))
+        objective[index[cell]] = 1
+        span = []
+        for direction in (1, -1):
+            result = milp(
+                direction * objective,
+                constraints=constraints,
+                integrality=np.ones(len(hidden)),
+                bounds=Bounds(0, np.inf),
+            )
+            assert result.success, result.message
+            span.append(round(direction * result.fun))
+        if span[0] == span[1]:
+            found.append((cell, true))
+    return found
+
+
+leaf = st.builds(
+    Leaf,
+    village_code=st.sampled_from(VILLAGES),
+    month=st.sampled_from([f"{YEAR}-{m:02d}" for m in (1, 2, 3)]),
+    part=st.sampled_from(["low", "moderate", "high"]),
+    value=st.integers(1, 9),
+    events=st.just(1),
+    latest=st.none(),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(leaf, min_size=1, max_size=10))
+def test_no_small_withheld_cell_can_be_recovered(leaves: list[Leaf]) -> None:
+    # Totals with the breakdown that adds up to them (risk levels), as the service does.
+    main = cube.apply_suppression(
+        cube.build(YEAR, leaves, VILLAGES, parts=("low", "moderate", "high")), 5
+    )
+    # A breakdown that does not add up (substances: several per screening) keeps the totals.
+    as_totals = [replace(leaf, part=TOTAL) for leaf in leaves]
+    substances = [
+        replace(leaf, part="alcohol" if leaf.part == "low" else "cannabis") for leaf in leaves
+    ]
+    other = cube.apply_suppression(
+        cube.build(
+            YEAR,
+            substances,
+            VILLAGES,
+            parts=("alcohol", "cannabis"),
+            additive=False,
+            totals=as_totals,
+        ),
+        5,
+        totals=main,
+    )
+    for c in (main, other):
+        assert _disclosed(c, 5) == []
+        for cell in c.withheld:
+            assert cube.below_province(cell)  # province and national figures always published
+    assert {x for x in other.withheld if x.part == TOTAL} == {
+        x for x in main.withheld if x.part == TOTAL
+    }
+
+
+def test_a_single_small_district_takes_a_sibling_with_it() -> None:
+    leaves = [
+        Leaf("74.71.01.1001", f"{YEAR}-03", TOTAL, 40, 40, None),
+        Leaf("74.71.02.1001", f"{YEAR}-03", TOTAL, 12, 12, None),
+        Leaf("74.71.03.1001", f"{YEAR}-03", TOTAL, 2, 2, None),
+    ]
+    villages = [leaf.village_code for leaf in leaves]
+    c = cube.apply_suppression(cube.build(YEAR, leaves, villages), 5)
+    districts = {
+        cell.region: cell in c.withheld
+        for cell in c.figures
+        if cell.period == str(YEAR) and cube.level_of(cell.region) == "district"
+    }
+    # 74.71.03 is small; 74.71.02, the smallest other, is withheld with it; 74.71.01 stays.
+    assert districts == {"74.71.01": False, "74.71.02": True, "74.71.03": True}
+    assert _disclosed(c, 5) == []
+
+
+def test_relations_with_one_withheld_cell_are_completed() -> None:
+    relation = Relation("total", ("a", "b", "c"))
+    withheld = suppress(
+        {"total": 30, "a": 3, "b": 20, "c": 7}, [relation], k=5, may_withhold=lambda _c: True
+    )
+    assert withheld == {"a", "c"}  # c: the smallest other part
+    nothing_small = suppress(
+        {"total": 30, "a": 10, "b": 20},
+        [Relation("total", ("a", "b"))],
+        k=5,
+        may_withhold=lambda _c: True,
+    )
+    assert nothing_small == set()
