@@ -52,8 +52,12 @@ def suppress(
     for relation in relations:
         for cell in (relation.total, *relation.parts):
             by_cell.setdefault(cell, []).append(relation)
-    value = lambda c: values.get(c, 0)  # noqa: E731
-    bound = upper or (lambda _c: 2**62)
+
+    def value(cell: K) -> int:
+        return values.get(cell, 0)
+
+    def bound(cell: K) -> int:
+        return upper(cell) if upper is not None else 2**62
 
     def complete(pending: list[Relation[K]]) -> None:
         """Every relation: no withheld non-zero cell, or at least two."""
