@@ -7,7 +7,7 @@ column, so one upsert per row and table goes to the database however many events
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,174 +26,242 @@ class Fact:
     values: dict[str, Any]
 
 
+Where = dict[str, Any]
+Rule = Callable[[Any, str, Where], list[Fact]]
+_RULES: dict[type[EventData], Rule] = {}
+
+
+def _rule(cls: type[EventData]) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        _RULES[cls] = rule
+        return rule
+
+    return register
+
+
 def facts_of(data: EventData, event_id: str) -> list[Fact]:
     """The rows an event touches (unit-scoped fields included), or none for events that feed
     no indicator (plans, overdue notices: the work, not the outcome)."""
-    where = {"unit_id": data.unit_id, "village_code": data.village_code}  # type: ignore[attr-defined]
-    match data:
-        case registry.UnitFormed():
-            return [
-                Fact(
-                    db.units,
-                    (data.unit_id,),
-                    {
-                        **where,
-                        "formed_on": data.formed_on,
-                        "formation": data.formation,
-                        "status": "active",
-                    },
-                )
-            ]
-        case registry.UnitStatusChanged():
-            return [
-                Fact(
-                    db.units,
-                    (data.unit_id,),
-                    {**where, "status": data.to_status, "status_on": data.effective_on},
-                )
-            ]
-        case registry.RecoveryAgentAppointed():
-            return [Fact(db.agents, (data.agent_id,), {**where, "appointed_on": data.appointed_on})]
-        case registry.RecoveryAgentDeactivated():
-            return [
-                Fact(db.agents, (data.agent_id,), {**where, "deactivated_on": data.deactivated_on})
-            ]
-        case registry.RecoveryAgentTrained():
-            return [
-                Fact(
-                    db.trainings,
-                    (data.agent_id, data.training_id),
-                    {
-                        **where,
-                        "completed_on": data.completed_on,
-                        "training_kind": data.training_kind,
-                    },
-                )
-            ]
-        case scheduling.ActivityHeld():
-            return [
-                Fact(
-                    db.activities,
-                    (data.activity_id,),
-                    {
-                        **where,
-                        "held_on": data.held_on,
-                        "activity_type": data.activity_type,
-                        "participants": data.participants,
-                        "people_screened": data.people_screened,
-                    },
-                )
-            ]
-        case scheduling.SessionCompleted():
-            return [
-                Fact(
-                    db.services_held,
-                    (data.session_id,),
-                    {**where, "held_on": data.held_on, "session_type": data.session_type},
-                )
-            ]
-        case client_case.ClientScreened():
-            # The unit's day is what counts; the instant carries its own UTC offset.
-            screened_on = data.screened_at.date()
-            return [
-                Fact(
-                    db.screenings,
-                    (data.case_id,),
-                    {
-                        **where,
-                        "screened_on": screened_on,
-                        "risk_level": data.overall_level,
-                        "injecting": data.injecting,
-                    },
-                ),
-                *(
-                    Fact(
-                        db.screened_substances,
-                        (data.case_id, score.substance),
-                        {**where, "screened_on": screened_on, "risk_level": score.level},
-                    )
-                    for score in data.scores
-                ),
-            ]
-        case client_case.ClientEnrolled():
-            return [
-                Fact(
-                    db.cases,
-                    (data.case_id,),
-                    {
-                        **where,
-                        "enrolled_on": data.enrolled_on,
-                        "admission_route": data.admission_route,
-                        "aftercare_source": data.aftercare_source,
-                        "risk_level": data.risk_level,
-                    },
-                ),
-                Fact(
-                    db.stage_entries,
-                    (data.case_id, "intake"),
-                    {**where, "entered_on": data.enrolled_on},
-                ),
-            ]
-        case client_case.CaseStageChanged():
-            return [
-                Fact(
-                    db.stage_entries,
-                    (data.case_id, data.to_stage),
-                    {**where, "entered_on": data.changed_on},
-                )
-            ]
-        case client_case.CaseClosed():
-            return [
-                Fact(
-                    db.cases,
-                    (data.case_id,),
-                    {**where, "closed_on": data.closed_on, "outcome": data.outcome},
-                ),
-                Fact(
-                    db.stage_entries,
-                    (data.case_id, "closed"),
-                    {**where, "entered_on": data.closed_on},
-                ),
-            ]
-        case client_case.ClientReferred():
-            return [
-                Fact(
-                    db.referrals,
-                    (data.referral_id,),
-                    {
-                        **where,
-                        "referred_on": data.referred_on,
-                        "destination_type": data.destination_type,
-                    },
-                )
-            ]
-        case client_case.ReferralResolved():
-            return [
-                Fact(
-                    db.referrals,
-                    (data.referral_id,),
-                    {
-                        **where,
-                        "destination_type": data.destination_type,
-                        "resolved_on": data.resolved_on,
-                        "resolution": data.resolution,
-                    },
-                )
-            ]
-        case client_case.RelapseReported():
-            return [
-                Fact(
-                    db.relapses,
-                    (event_id,),
-                    {
-                        **where,
-                        "case_id": data.case_id,
-                        "relapsed_on": data.relapsed_on,
-                        "source": data.source,
-                    },
-                )
-            ]
-    return []
+    rule = _RULES.get(type(data))
+    if rule is None:
+        return []
+    return rule(data, event_id, {"unit_id": data.unit_id, "village_code": data.village_code})  # type: ignore[attr-defined]
+
+
+@_rule(registry.UnitFormed)
+def _unit_formed(data: registry.UnitFormed, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.units,
+            (data.unit_id,),
+            {
+                **where,
+                "formed_on": data.formed_on,
+                "formation": data.formation,
+                "status": "active",
+            },
+        )
+    ]
+
+
+@_rule(registry.UnitStatusChanged)
+def _unit_status_changed(
+    data: registry.UnitStatusChanged, event_id: str, where: Where
+) -> list[Fact]:
+    return [
+        Fact(
+            db.units,
+            (data.unit_id,),
+            {**where, "status": data.to_status, "status_on": data.effective_on},
+        )
+    ]
+
+
+@_rule(registry.RecoveryAgentAppointed)
+def _recovery_agent_appointed(
+    data: registry.RecoveryAgentAppointed, event_id: str, where: Where
+) -> list[Fact]:
+    return [Fact(db.agents, (data.agent_id,), {**where, "appointed_on": data.appointed_on})]
+
+
+@_rule(registry.RecoveryAgentDeactivated)
+def _recovery_agent_deactivated(
+    data: registry.RecoveryAgentDeactivated, event_id: str, where: Where
+) -> list[Fact]:
+    return [Fact(db.agents, (data.agent_id,), {**where, "deactivated_on": data.deactivated_on})]
+
+
+@_rule(registry.RecoveryAgentTrained)
+def _recovery_agent_trained(
+    data: registry.RecoveryAgentTrained, event_id: str, where: Where
+) -> list[Fact]:
+    return [
+        Fact(
+            db.trainings,
+            (data.agent_id, data.training_id),
+            {
+                **where,
+                "completed_on": data.completed_on,
+                "training_kind": data.training_kind,
+            },
+        )
+    ]
+
+
+@_rule(scheduling.ActivityHeld)
+def _activity_held(data: scheduling.ActivityHeld, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.activities,
+            (data.activity_id,),
+            {
+                **where,
+                "held_on": data.held_on,
+                "activity_type": data.activity_type,
+                "participants": data.participants,
+                "people_screened": data.people_screened,
+            },
+        )
+    ]
+
+
+@_rule(scheduling.SessionCompleted)
+def _session_completed(
+    data: scheduling.SessionCompleted, event_id: str, where: Where
+) -> list[Fact]:
+    return [
+        Fact(
+            db.services_held,
+            (data.session_id,),
+            {**where, "held_on": data.held_on, "session_type": data.session_type},
+        )
+    ]
+
+
+@_rule(client_case.ClientScreened)
+def _client_screened(data: client_case.ClientScreened, event_id: str, where: Where) -> list[Fact]:
+    # The unit's day is what counts; the instant carries its own UTC offset.
+    screened_on = data.screened_at.date()
+    return [
+        Fact(
+            db.screenings,
+            (data.case_id,),
+            {
+                **where,
+                "screened_on": screened_on,
+                "risk_level": data.overall_level,
+                "injecting": data.injecting,
+            },
+        ),
+        *(
+            Fact(
+                db.screened_substances,
+                (data.case_id, score.substance),
+                {**where, "screened_on": screened_on, "risk_level": score.level},
+            )
+            for score in data.scores
+        ),
+    ]
+
+
+@_rule(client_case.ClientEnrolled)
+def _client_enrolled(data: client_case.ClientEnrolled, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.cases,
+            (data.case_id,),
+            {
+                **where,
+                "enrolled_on": data.enrolled_on,
+                "admission_route": data.admission_route,
+                "aftercare_source": data.aftercare_source,
+                "risk_level": data.risk_level,
+            },
+        ),
+        Fact(
+            db.stage_entries,
+            (data.case_id, "intake"),
+            {**where, "entered_on": data.enrolled_on},
+        ),
+    ]
+
+
+@_rule(client_case.CaseStageChanged)
+def _case_stage_changed(
+    data: client_case.CaseStageChanged, event_id: str, where: Where
+) -> list[Fact]:
+    return [
+        Fact(
+            db.stage_entries,
+            (data.case_id, data.to_stage),
+            {**where, "entered_on": data.changed_on},
+        )
+    ]
+
+
+@_rule(client_case.CaseClosed)
+def _case_closed(data: client_case.CaseClosed, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.cases,
+            (data.case_id,),
+            {**where, "closed_on": data.closed_on, "outcome": data.outcome},
+        ),
+        Fact(
+            db.stage_entries,
+            (data.case_id, "closed"),
+            {**where, "entered_on": data.closed_on},
+        ),
+    ]
+
+
+@_rule(client_case.ClientReferred)
+def _client_referred(data: client_case.ClientReferred, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.referrals,
+            (data.referral_id,),
+            {
+                **where,
+                "referred_on": data.referred_on,
+                "destination_type": data.destination_type,
+            },
+        )
+    ]
+
+
+@_rule(client_case.ReferralResolved)
+def _referral_resolved(
+    data: client_case.ReferralResolved, event_id: str, where: Where
+) -> list[Fact]:
+    return [
+        Fact(
+            db.referrals,
+            (data.referral_id,),
+            {
+                **where,
+                "destination_type": data.destination_type,
+                "resolved_on": data.resolved_on,
+                "resolution": data.resolution,
+            },
+        )
+    ]
+
+
+@_rule(client_case.RelapseReported)
+def _relapse_reported(data: client_case.RelapseReported, event_id: str, where: Where) -> list[Fact]:
+    return [
+        Fact(
+            db.relapses,
+            (event_id,),
+            {
+                **where,
+                "case_id": data.case_id,
+                "relapsed_on": data.relapsed_on,
+                "source": data.source,
+            },
+        )
+    ]
 
 
 class Batch:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import Counter
-from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy import Table, TextClause, and_, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -86,6 +87,44 @@ def _upsert(table: Table, dialect: str) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
+def _unnest_upsert(table: Table) -> TextClause:
+    """PostgreSQL: the whole batch of one table as column arrays in one statement, `INSERT …
+    SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE` (several times faster than many rows)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    keys = [c.name for c in table.primary_key.columns]
+    columns = [c.name for c in table.columns]
+    arrays = ", ".join(
+        f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in table.columns
+    )
+    changes = [
+        f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")'
+        for c in columns
+        if c not in keys and c not in ("events", "last_event_at")
+    ]
+    changes += [
+        '"events" = t."events" + EXCLUDED."events"',
+        '"last_event_at" = GREATEST(t."last_event_at", EXCLUDED."last_event_at")',
+    ]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    # Names and types come from our own table definitions, never from input.
+    return text(
+        f'INSERT INTO "{table.name}" AS t ({quoted}) '  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(changes)}"
+    )
+
+
+@dataclass
+class Prepared:
+    """A batch decoded and folded, ready to write."""
+
+    batch: Batch
+    reached: dict[TopicPartition, int]
+    refused: list[tuple[ConsumerRecord[bytes, bytes], str]]
+    applied: dict[str, int]
+
+
 class Projector:
     def __init__(
         self,
@@ -107,7 +146,13 @@ class Projector:
         self.generation: int | None = generation
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
-        self._statements = {t: _upsert(t, engine.dialect.name) for t in db.FACT_TABLES}
+        self._statements = {
+            t: _unnest_upsert(t) if engine.dialect.name == "postgresql" else _upsert(t, "sqlite")
+            for t in db.FACT_TABLES
+        }
+        self._shapes = {
+            t: (dict.fromkeys(c.name for c in t.columns), _keys(t)) for t in db.FACT_TABLES
+        }
 
     # --- positions ---------------------------------------------------------------------------
 
@@ -118,6 +163,7 @@ class Projector:
                 self.generation = await current_generation(connection)
             assert self.generation is not None
             self.positions = await load_positions(connection, self.generation)
+
         for tp in partitions or self.consumer.assignment():
             if tp in self.positions:
                 self.consumer.seek(tp, self.positions[tp])
@@ -141,7 +187,7 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self.poll_once()
+                await self.pump(stop.is_set, finished=None)
             except PositionsMoved:
                 log.info("read model positions moved (a rebuild switched, or a rebalance)")
                 await self.resume()
@@ -150,32 +196,82 @@ class Projector:
                 await asyncio.sleep(1)
                 await self.resume()
 
+    async def pump(
+        self,
+        stop: Callable[[], bool],
+        finished: Callable[[], Awaitable[bool]] | None,
+        timeout_ms: int = 500,
+    ) -> int:
+        """Fetch and decode the next batch while the previous one is being written; return
+        when `stop()` or, once nothing more arrives, when `finished()`. Returns the events
+        applied."""
+        total = 0
+        writing: asyncio.Task[int] | None = None
+        try:
+            while not stop():
+                records = await self._fetch(timeout_ms)
+                prepared = self.prepare(records) if records else None
+                if writing is not None:
+                    total += await writing
+                    writing = None
+                if prepared is not None:
+                    writing = asyncio.create_task(self.write(prepared))
+                elif finished is not None and await finished():
+                    break
+            if writing is not None:
+                total += await writing
+                writing = None
+        finally:
+            if writing is not None:
+                writing.cancel()
+        return total
+
     async def poll_once(self, timeout_ms: int = 500) -> int:
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_size)
-        records = [r for part in batches.values() for r in part]
+        records = await self._fetch(timeout_ms)
         return await self.project(records) if records else 0
+
+    async def _fetch(self, timeout_ms: int) -> list[ConsumerRecord[bytes, bytes]]:
+        """Wait for records, then take what else is already fetched, up to a full batch: a
+        few large transactions instead of many small ones."""
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        wait = timeout_ms
+        while len(records) < self.batch_size:
+            batches = await self.consumer.getmany(
+                timeout_ms=wait, max_records=self.batch_size - len(records)
+            )
+            fetched = [r for part in batches.values() for r in part]
+            if not fetched:
+                break
+            records += fetched
+            wait = 0
+        return records
 
     async def project(self, records: list[ConsumerRecord[bytes, bytes]]) -> int:
         """Apply a batch in one transaction; returns how many events it applied."""
-        batch = Batch()
-        reached: dict[TopicPartition, int] = {}
-        refused: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
-        applied: dict[str, int] = {}
+        return await self.write(self.prepare(records))
+
+    def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
+        """Decode and fold (CPU only, no I/O)."""
+        prepared = Prepared(Batch(), {}, [], {})
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             if record.offset < self.positions.get(tp, 0):
                 continue  # already in this read model
-            reached[tp] = record.offset + 1
+            prepared.reached[tp] = record.offset + 1
             try:
                 envelope = from_kafka_lean(record.headers or (), record.key, record.value)
             except InvalidEvent as exc:
-                refused.append((record, str(exc)))
+                prepared.refused.append((record, str(exc)))
                 continue
-            batch.add(facts_of(envelope.data, envelope.id), envelope.time)
-            applied[record.topic] = applied.get(record.topic, 0) + 1
-        if not reached:
+            prepared.batch.add(facts_of(envelope.data, envelope.id), envelope.time)
+            prepared.applied[record.topic] = prepared.applied.get(record.topic, 0) + 1
+        return prepared
+
+    async def write(self, prepared: Prepared) -> int:
+        """One transaction: every table's rows, then the positions (compare-and-set)."""
+        if not prepared.reached:
             return 0
-        for record, reason in refused:
+        for record, reason in prepared.refused:
             await self._dead_letter(record, reason)
         async with self.engine.begin() as connection:
             if (
@@ -183,25 +279,28 @@ class Projector:
                 and await current_generation(connection) != self.generation
             ):
                 raise PositionsMoved
-            for table, rows in batch.rows.items():
-                columns = [c.name for c in table.columns]
-                await connection.execute(
-                    self._statements[table],
-                    [
-                        {
-                            **dict.fromkeys(columns),
-                            **dict(zip(_keys(table), key, strict=True)),
-                            **row,
-                            "generation": self.generation,
-                        }
-                        for key, row in rows.items()
-                    ],
-                )
-            await self._advance(connection, reached)
-        self.positions.update(reached)
-        for topic, n in applied.items():
+            for table, rows in prepared.batch.rows.items():
+                await self._write_rows(connection, table, rows)
+            await self._advance(connection, prepared.reached)
+        self.positions.update(prepared.reached)
+        for topic, n in prepared.applied.items():
             PROJECTED.labels(topic).inc(n)
-        return batch.events
+        return prepared.batch.events
+
+    async def _write_rows(
+        self, connection: AsyncConnection, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]
+    ) -> None:
+        blank, keys = self._shapes[table]
+        full = [
+            {**blank, **dict(zip(keys, key, strict=True)), **row, "generation": self.generation}
+            for key, row in rows.items()
+        ]
+        if self.engine.dialect.name == "postgresql":
+            await connection.execute(
+                self._statements[table], {c: [r[c] for r in full] for c in blank}
+            )
+        else:
+            await connection.execute(self._statements[table], full)
 
     async def _advance(
         self, connection: AsyncConnection, reached: dict[TopicPartition, int]

@@ -59,6 +59,7 @@ async def rebuild(
         client_id="reporting-rebuild",
         max_poll_records=batch_size,
         auth=auth,
+        max_partition_fetch_bytes=8 * 1024 * 1024,  # replay: long runs of one partition
     )
     producer = make_producer(bootstrap_servers, client_id="reporting-rebuild", auth=auth)
     await consumer.start()
@@ -80,13 +81,13 @@ async def rebuild(
             generation=generation,
             batch_size=batch_size,
         )
-        while True:
-            ends = await consumer.end_offsets(partitions)
+
+        async def caught_up() -> bool:
             # The consumer's position, not the last record's offset: it steps over markers.
-            behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
-            if not behind:
-                break
-            events += await projector.poll_once(timeout_ms=1000)
+            ends = await consumer.end_offsets(partitions)
+            return all([await consumer.position(tp) >= ends[tp] for tp in partitions])
+
+        events = await projector.pump(lambda: False, finished=caught_up, timeout_ms=100)
         async with engine.begin() as connection:
             # The switch: from this commit on, every reader and the live projector use it.
             await connection.execute(

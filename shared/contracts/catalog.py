@@ -33,6 +33,9 @@ def _load() -> None:
 
 
 def contract_for(event_type: str) -> type[EventData]:
+    found = _BY_TYPE.get(event_type)
+    if found is not None:
+        return found
     _load()
     try:
         return _BY_TYPE[event_type]

@@ -168,7 +168,9 @@ def from_kafka_lean(
     """`from_kafka` for bulk readers of canonical topics (projections, replays): the same
     header and contract checks, the JSON body parsed and validated by pydantic's own parser
     in one pass (about four times faster than building a CloudEvent first)."""
-    header_map = {name.lower(): raw for name, raw in headers if name[:3].lower() == "ce_"}
+    header_map = dict(headers)  # the Kafka binding's ce_ headers are lower case
+    if any(name not in header_map for name in REQUIRED_HEADERS):
+        header_map = {name.lower(): raw for name, raw in header_map.items()}
     missing = [
         Reason(name, "required", f"header {name} is missing")
         for name in REQUIRED_HEADERS

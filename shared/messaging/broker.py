@@ -80,6 +80,7 @@ def make_consumer(
     max_poll_records: int = 500,
     auth: KafkaAuth = PLAINTEXT,
     metadata_max_age_ms: int = 30_000,
+    **options: Any,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
@@ -93,6 +94,7 @@ def make_consumer(
         isolation_level="read_committed",
         # how soon a pattern subscription sees a new topic (a province's inbound topic)
         metadata_max_age_ms=metadata_max_age_ms,
+        **options,
     )
 
 
