@@ -20,6 +20,7 @@ lint: setup           ## ruff and mypy
 bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/benchmarks.md)
 	$(BIN)/python -m tests.perf.bench_messaging
 	$(BIN)/python -m tests.perf.bench_regions
+	$(BIN)/python -m tests.perf.bench_reporting
 
 docs: setup           ## regenerate docs/asyncapi.json and docs/schemas/
 	$(BIN)/pulih docs
