@@ -69,6 +69,45 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 headers={"X-Pulih-Roles": "national-operator"},
             )
             assert provinces.json()["total"] == 38
+            # A unit formed through the registry reaches reporting's indicators.
+            registry = f"http://127.0.0.1:{base + PORT_OFFSETS['registry']}"
+            operator = {"X-Pulih-Roles": "province-operator:74"}
+            village = (
+                await client.get(
+                    f"{registry}/regions",
+                    headers=operator,
+                    params={"parent": "74.71.01", "level": "village"},
+                )
+            ).json()["items"][0]["code"]
+            formed = await client.post(
+                f"{registry}/units",
+                headers=operator,
+                json={
+                    "village_code": village,
+                    "name": "Sinar Madani",
+                    "formed_on": "2025-03-14",
+                    "decree": {
+                        "number": "141/07/KEL-MDG/2025",
+                        "signed_on": "2025-03-10",
+                        "signatory": "lurah",
+                    },
+                    "formation": "bnn_target",
+                    "facilitating_office": "BNNP-74",
+                },
+            )
+            assert formed.status_code == 201, formed.text
+            reporting = f"http://127.0.0.1:{base + PORT_OFFSETS['reporting']}"
+            async with asyncio.timeout(60):
+                while True:
+                    table = await client.get(
+                        f"{reporting}/indicators/units_formed",
+                        headers={"X-Pulih-Roles": "reporting-consumer"},
+                        params={"period": "2025", "level": "province"},
+                    )
+                    if table.status_code == 200 and table.json()["within"]["value"] == 1:
+                        break
+                    await asyncio.sleep(0.3)
+            assert [(r["region"], r["value"]) for r in table.json()["rows"]] == [("74", 1)]
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
