@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.indicators import COUNTS, SPECIAL, count_by_region
-from services.reporting.projector import current_generation
+from services.reporting.projector import serving_generation
 from services.reporting.queries import Ask, Period, Row, is_client_derived, suppressed_cube, table
 from services.reporting.settings import Settings
 from shared.http import install_domain_errors
@@ -157,7 +157,7 @@ async def series(
     assert runtime.engine is not None
     rows: list[Row] = []
     async with runtime.engine.connect() as connection:
-        generation = await current_generation(connection)
+        generation, _ = await serving_generation(connection)
         if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
             c = await suppressed_cube(
                 connection, spec, generation, year, region.split(".")[0], by, settings.suppression_k

@@ -60,6 +60,21 @@ async def current_generation(connection: AsyncConnection) -> int:
     return int(generation)
 
 
+async def serving_generation(connection: AsyncConnection) -> tuple[int, int]:
+    """For readers: the current generation and how far it has projected (the sum of its
+    positions, which changes whenever a batch is written), without writing anything."""
+    found = await connection.execute(
+        select(db.generations.c.current).where(db.generations.c.id == 1)
+    )
+    generation = int(found.scalar() or 1)
+    reached = await connection.execute(
+        select(func.coalesce(func.sum(db.positions.c.next_offset), 0)).where(
+            db.positions.c.generation == generation
+        )
+    )
+    return generation, int(reached.scalar() or 0)
+
+
 async def load_positions(connection: AsyncConnection, generation: int) -> dict[TopicPartition, int]:
     rows = await connection.execute(
         select(db.positions.c.topic, db.positions.c.partition, db.positions.c.next_offset).where(
@@ -120,6 +135,8 @@ class Prepared:
     """A batch decoded and folded, ready to write."""
 
     batch: Batch
+    starts: dict[TopicPartition, int]
+    """The first offset of each partition in the batch: the position it was built on."""
     reached: dict[TopicPartition, int]
     refused: list[tuple[ConsumerRecord[bytes, bytes], str]]
     applied: dict[str, int]
@@ -252,11 +269,12 @@ class Projector:
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
         """Decode and fold (CPU only, no I/O)."""
-        prepared = Prepared(Batch(), {}, [], {})
+        prepared = Prepared(Batch(), {}, {}, [], {})
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             if record.offset < self.positions.get(tp, 0):
                 continue  # already in this read model
+            prepared.starts.setdefault(tp, record.offset)
             prepared.reached[tp] = record.offset + 1
             try:
                 envelope = from_kafka_lean(record.headers or (), record.key, record.value)
@@ -271,6 +289,9 @@ class Projector:
         """One transaction: every table's rows, then the positions (compare-and-set)."""
         if not prepared.reached:
             return 0
+        if any(start < self.positions.get(tp, 0) for tp, start in prepared.starts.items()):
+            # Fetched again after a seek while the batch before it was being written.
+            raise PositionsMoved
         for record, reason in prepared.refused:
             await self._dead_letter(record, reason)
         async with self.engine.begin() as connection:

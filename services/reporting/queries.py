@@ -6,6 +6,7 @@ withheld by the cube's suppression, every figure with its lineage.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -28,8 +29,11 @@ from services.reporting.indicators import (
     region_of,
     unit_villages,
 )
-from services.reporting.projector import current_generation
+from services.reporting.projector import serving_generation
 from shared.rules import Violation, check
+
+PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2}))?")
+REGION = re.compile(r"(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?")
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,11 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        try:
-            if len(text) == 4:
-                return cls(int(text))
-            year, month = text.split("-")
-            if len(year) == 4 and len(month) == 2 and 1 <= int(month) <= 12:
-                return cls(int(year), int(month))
-        except ValueError:
-            pass
+        match = PERIOD.fullmatch(text)
+        if match and 2000 <= int(match["year"]) <= 2100:
+            month = match["month"]
+            if month is None or 1 <= int(month) <= 12:
+                return cls(int(match["year"]), int(month) if month else None)
         check([Violation("period", "year-or-month", "a year (2026) or a month (2026-05)")])
         raise AssertionError  # unreachable
 
@@ -100,6 +101,8 @@ class Ask:
 
 def validate(ask: Ask) -> None:
     v = []
+    if not REGION.fullmatch(ask.within):
+        v.append(Violation("within", "region-code", "a Kemendagri code: 74, 74.71, 74.71.01, …"))
     if ask.indicator not in COUNTS and ask.indicator not in SPECIAL:
         v.append(Violation("indicator", "known-indicator", f"no indicator {ask.indicator!r}"))
     if ask.level not in cube.LEVELS:
@@ -134,7 +137,7 @@ def is_client_derived(indicator: str) -> bool:
 async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
     """The figure for the region asked `within` and its rows at `level`."""
     validate(ask)
-    generation = await current_generation(connection)
+    generation, _ = await serving_generation(connection)
     spec = COUNTS.get(ask.indicator)
     if spec is not None:
         if spec.client_derived and ask.level in ("regency", "district", "village"):
@@ -166,7 +169,32 @@ async def suppressed_cube(
 ) -> Cube:
     """The province's year of a client-derived count, suppressed. Totals are suppressed
     together with the count's first breakdown that adds up to them, so a reader holding both
-    tables cannot combine them; any other breakdown keeps that pattern for its totals."""
+    tables cannot combine them; any other breakdown keeps that pattern for its totals. Kept
+    until the read model moves on (a cube takes a while to suppress; tables cut from it don't).
+    """
+    _, reached = await serving_generation(connection)
+    key = (str(connection.engine.url), spec.name, generation, reached, year, province, by, k)
+    if key in _CUBES:
+        return _CUBES[key]
+    built = await _suppressed_cube(connection, spec, generation, year, province, by, k)
+    if len(_CUBES) >= 64:
+        _CUBES.pop(next(iter(_CUBES)))
+    _CUBES[key] = built
+    return built
+
+
+_CUBES: dict[tuple[object, ...], Cube] = {}
+
+
+async def _suppressed_cube(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    year: int,
+    province: str,
+    by: str | None,
+    k: int,
+) -> Cube:
     villages = await unit_villages(connection, generation, province)
     main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
     leaves = await count_leaves(connection, spec, generation, year, province, main)
