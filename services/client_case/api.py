@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
@@ -236,6 +236,8 @@ class CasePublic(BaseModel):
     enrolled_on: date | None
     closed_on: date | None
     outcome: str | None
+    at_risk_on: date | None = None
+    """The day scheduling reported enough missed sessions in a row (drop-out policy)."""
 
 
 # --- identity --------------------------------------------------------------------------------
@@ -361,9 +363,15 @@ async def list_cases(
     unit_id: str | None = None,
     province: str | None = None,
     stage: CaseStage | None = None,
+    at_risk: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CasePublic]:
-    conditions = []
+    """Cases in the caller's scope; `at_risk=true`: open cases flagged at risk of dropping out."""
+    conditions: list[ColumnElement[bool]] = []
+    if at_risk is not None:
+        conditions.append(
+            cases.c.at_risk_on.is_not(None) if at_risk else cases.c.at_risk_on.is_(None)
+        )
     if unit_id:
         conditions.append(cases.c.unit_id == unit_id)
     if province:

@@ -9,11 +9,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
-from services.client_case.db import known_units, submissions
+from services.client_case.db import cases, known_units, submissions
 from services.client_case.domain import assist
 from services.client_case.handlers import Identity, Keys
 from services.client_case.settings import Settings
-from shared.contracts import registry
+from shared.contracts import registry, scheduling
 from shared.contracts.base import EventData
 from shared.contracts.client_case import (
     ClosureSubmitted,
@@ -21,6 +21,7 @@ from shared.contracts.client_case import (
     ScreeningSubmitted,
 )
 from shared.contracts.envelope import Envelope, Reason
+from shared.contracts.types import ClosureOutcome
 from shared.messaging import inbound
 from shared.messaging.consumer import Handler, InvalidHandler
 from shared.messaging.outbox import Outbox
@@ -29,11 +30,17 @@ from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 from shared.security.encryption import CannotDecrypt, open_identity
 
-CONSUMES = [registry.TOPIC]
+CONSUMES = [registry.TOPIC, scheduling.TOPIC]
 PROVINCIAL_FACTS = (ScreeningSubmitted, EnrolmentSubmitted, ClosureSubmitted)
 
 
-def registry_handler(_runtime: Runtime) -> Handler:
+def registry_handler(runtime: Runtime) -> Handler:
+    """Canonical facts from other services: the registry's units, and scheduling's word on
+    clients who stop coming (the drop-out policy) or come back."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings) and runtime.outbox is not None
+    outbox = runtime.outbox
+
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.data
         if isinstance(data, registry.UnitFormed):
@@ -52,8 +59,36 @@ def registry_handler(_runtime: Runtime) -> Handler:
                 .where(known_units.c.unit_id == data.unit_id)
                 .values(status=data.to_status)
             )
+        elif isinstance(data, scheduling.CaseAtRiskOfDropOut):
+            await _at_risk(session, outbox, data, settings.drop_out_policy)
+            runtime.notify_committed()
+        elif isinstance(data, scheduling.SessionCompleted):
+            await session.execute(
+                update(cases).where(cases.c.case_id == data.case_id).values(at_risk_on=None)
+            )
 
     return handle
+
+
+async def _at_risk(
+    session: AsyncSession, outbox: Outbox, data: scheduling.CaseAtRiskOfDropOut, policy: str
+) -> None:
+    """Flag the open case; under the `close` policy, close it as dropped out that day."""
+    flagged = await session.execute(
+        update(cases)
+        .where(cases.c.case_id == data.case_id, cases.c.closed_on.is_(None))
+        .values(at_risk_on=data.flagged_on)
+    )
+    if policy == "close" and flagged.rowcount == 1:  # type: ignore[attr-defined]
+        await handlers.handle_close(
+            session,
+            outbox,
+            data.case_id,
+            outcome=ClosureOutcome.DROPPED_OUT,
+            on=data.flagged_on,
+            referral_id=None,
+            today=datetime.now(UTC).date(),
+        )
 
 
 def inbound_screening_handler(runtime: Runtime) -> Handler:

@@ -94,6 +94,9 @@ cases = Table(
     Column("closed_on", Date, nullable=True),
     Column("outcome", String(20), nullable=True),
     Column("version", Integer, nullable=False),
+    # Set when scheduling reports the client missed sessions in a row (drop-out policy);
+    # cleared when a session is attended again.
+    Column("at_risk_on", Date, nullable=True),
 )
 
 screenings = Table(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -41,6 +42,14 @@ class Settings(ServiceSettings):
     identity_private_key: SecretStr = Field(
         default=SecretStr(DEV_IDENTITY_KEY),
         description="base64 X25519 private key; provinces seal identity blocks to its public key.",
+    )
+    drop_out_policy: Literal["flag", "close"] = Field(
+        default="flag",
+        description=(
+            "What a case at risk of dropping out (scheduling's `CaseAtRiskOfDropOut`) gets: "
+            "`flag` marks it for the unit's agents (`GET /cases?at_risk=true`); `close` closes "
+            "it as dropped out."
+        ),
     )
     routing: str = Field(
         default="high=balai_rehabilitasi",

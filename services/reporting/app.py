@@ -22,7 +22,8 @@ async def run_projector(runtime: Runtime, stop: asyncio.Event) -> None:
     each seeks to the read model's own positions when partitions are assigned."""
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.engine is not None
-    topics = [runtime.topics.name(t) for t in CANONICAL]
+    # The canonical topics, and the redrive topic (`pulih dlq redrive reporting`).
+    topics = [runtime.topics.name(t) for t in CANONICAL] + [runtime.topics.redrive(SERVICE_NAME)]
     dead_letter = runtime.topics.dead_letter(SERVICE_NAME)
     await ensure_topics(
         settings.kafka_bootstrap_servers, [*topics, dead_letter], auth=settings.kafka_auth

@@ -202,16 +202,22 @@ class Projector:
     # --- the loop ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Project until stopped. A database or broker outage stalls it and it resumes from
+        the stored positions; nothing is skipped."""
+        stale = False
         while not stop.is_set():
             try:
+                if stale:
+                    await self.resume()
+                    stale = False
                 await self.pump(stop.is_set, finished=None)
             except PositionsMoved:
                 log.info("read model positions moved (a rebuild switched, or a rebalance)")
-                await self.resume()
+                stale = True
             except Exception:
                 log.exception("projection failed; resuming from the stored positions")
+                stale = True
                 await asyncio.sleep(1)
-                await self.resume()
 
     async def pump(
         self,
