@@ -5,9 +5,8 @@ Revises: client_case_0003
 Create Date: 2026-11-23 00:44:52.706548
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "client_case_0004"
 down_revision = "client_case_0003"
