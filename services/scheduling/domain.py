@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
@@ -107,6 +108,18 @@ class Session:
     due_on: date
     agent_id: str
     state: SessionState = SessionState.PLANNED
+
+
+def session_of(row: Mapping[Any, Any]) -> Session:
+    """A session as the `sessions` table stores it."""
+    return Session(
+        row["session_id"],
+        row["week"],
+        SessionType(row["session_type"]),
+        row["due_on"],
+        row["agent_id"],
+        SessionState(row["state"]),
+    )
 
 
 def due_date(screened_on: date, week: int) -> date:

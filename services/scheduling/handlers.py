@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
 from services.scheduling.db import agents, cases, plans, sessions, units
-from services.scheduling.domain import OPEN, Session, SessionState, Template
+from services.scheduling.domain import OPEN, SessionState, Template
 from shared.contracts import client_case, registry, scheduling
-from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
+from shared.contracts.types import AdmissionRoute, RiskLevel
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates
 
@@ -93,17 +93,7 @@ async def handle_agent_deactivated(
             )
         )
     ).mappings()
-    held = [
-        Session(
-            r["session_id"],
-            r["week"],
-            SessionType(r["session_type"]),
-            r["due_on"],
-            r["agent_id"],
-            SessionState(r["state"]),
-        )
-        for r in rows
-    ]
+    held = [domain.session_of(r) for r in rows]
     for moved in domain.reassign(held, e.agent_id, loads):
         await session.execute(
             update(sessions)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
 from services.scheduling.db import activities, agents, cases, sessions, units
-from services.scheduling.domain import OPEN, Session, SessionState
+from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
 from shared.contracts.types import (
     ActivityType,
     RescheduleReason,
     SessionMissReason,
-    SessionType,
 )
 from shared.messaging.outbox import Outbox
 from shared.rules import Violation, check
@@ -189,17 +189,7 @@ async def flag_if_at_risk(
         .mappings()
         .all()
     )
-    run = domain.consecutive_misses(
-        Session(
-            r["session_id"],
-            r["week"],
-            SessionType(r["session_type"]),
-            r["due_on"],
-            r["agent_id"],
-            SessionState(r["state"]),
-        )
-        for r in history
-    )
+    run = domain.consecutive_misses(domain.session_of(r) for r in history)
     if run < threshold:
         return False
     await session.execute(
@@ -254,14 +244,7 @@ async def reschedule_session(
     v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
     check(v)
     moved = domain.sweep(
-        Session(
-            row["session_id"],
-            row["week"],
-            SessionType(row["session_type"]),
-            to_due_on,
-            row["agent_id"],
-            SessionState.PLANNED,
-        ),
+        replace(domain.session_of(row), due_on=to_due_on, state=SessionState.PLANNED),
         today,
         grace_days=grace_days,
     )

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scheduling import domain, records
 from services.scheduling.db import sessions
-from services.scheduling.domain import Session, SessionState
+from services.scheduling.domain import SessionState
 from services.scheduling.records import OPEN_STATES, SESSION_ROW
 from shared.contracts import scheduling as events
-from shared.contracts.types import SessionMissReason, SessionType
+from shared.contracts.types import SessionMissReason
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime
 
@@ -48,14 +48,7 @@ async def sweep_once(
             .all()
         )
         for row in rows:
-            current = Session(
-                row["session_id"],
-                row["week"],
-                SessionType(row["session_type"]),
-                row["due_on"],
-                row["agent_id"],
-                SessionState(row["state"]),
-            )
+            current = domain.session_of(row)
             today = domain.local_today(now, row["province_code"])
             after = domain.sweep(current, today, grace_days=grace_days)
             if after.state is current.state:

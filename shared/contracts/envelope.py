@@ -98,15 +98,7 @@ def to_kafka(envelope: Envelope) -> tuple[bytes, Headers, bytes]:
     return envelope.key, list(message.headers.items()), message.value
 
 
-def from_kafka(
-    headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None
-) -> Envelope:
-    """Parse and validate one Kafka record; raise `InvalidEvent` naming every problem found."""
-    header_map = {
-        name.lower(): raw
-        for name, raw in headers
-        if name.lower().startswith("ce_") or name.lower() == "content-type"
-    }
+def _check_required(header_map: dict[str, bytes]) -> None:
     missing = [
         Reason(name, "required", f"header {name} is missing")
         for name in REQUIRED_HEADERS
@@ -118,6 +110,18 @@ def from_kafka(
         raise InvalidEvent(
             [Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")]
         )
+
+
+def from_kafka(
+    headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None
+) -> Envelope:
+    """Parse and validate one Kafka record; raise `InvalidEvent` naming every problem found."""
+    header_map = {
+        name.lower(): raw
+        for name, raw in headers
+        if name.lower().startswith("ce_") or name.lower() == "content-type"
+    }
+    _check_required(header_map)
     try:
         event_type = header_map["ce_type"].decode()
         contract_cls = contract_for(event_type)
@@ -171,17 +175,7 @@ def from_kafka_lean(
     header_map = dict(headers)  # the Kafka binding's ce_ headers are lower case
     if any(name not in header_map for name in REQUIRED_HEADERS):
         header_map = {name.lower(): raw for name, raw in header_map.items()}
-    missing = [
-        Reason(name, "required", f"header {name} is missing")
-        for name in REQUIRED_HEADERS
-        if name not in header_map
-    ]
-    if missing:
-        raise InvalidEvent(missing)
-    if header_map["ce_specversion"] != SPECVERSION.encode():
-        raise InvalidEvent(
-            [Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")]
-        )
+    _check_required(header_map)
     try:
         event_type = header_map["ce_type"].decode()
         contract_cls = contract_for(event_type)
