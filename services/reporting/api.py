@@ -16,9 +16,10 @@ from fastapi.responses import Response
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
+from services.reporting.figures import Ask, Period, Row
 from services.reporting.indicators import COUNTS, SPECIAL, count_by_region
 from services.reporting.projector import serving_generation
-from services.reporting.queries import Ask, Period, Row, is_client_derived, suppressed_cube, table
+from services.reporting.queries import is_client_derived, suppressed_cube, table
 from services.reporting.settings import Settings
 from shared.http import install_domain_errors
 from shared.rules import Violation, check

@@ -1,0 +1,260 @@
+"""The indicators that are not plain counts: cumulative units, units against targets,
+operational and sustained units, the median days from screening to intake and the referral
+completion rate. Each computes its rows at a level; the two derived from clients withhold
+their small figures below province level."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import distinct, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.reporting import cube, db
+from services.reporting.cube import TOTAL, Cell
+from services.reporting.figures import Ask, Row
+from services.reporting.indicators import COUNTS, count_by_region, region_of
+from shared.rules import Violation, check
+
+EPOCH = date(1900, 1, 1)
+
+
+Computed = dict[str, Row]
+"""Rows by region code."""
+
+
+async def special_table(
+    connection: AsyncConnection, generation: int, ask: Ask, regions: list[str]
+) -> tuple[Row, list[Row]]:
+    """The figure for the region asked `within` and its rows at `level` (`regions`: those
+    with units there)."""
+    p, v = ask.period, []
+    if ask.indicator in ("sustained_units", "units_against_target") and p.month is not None:
+        v.append(Violation("period", "year-only", "this indicator is yearly"))
+    if ask.indicator == "units_against_target" and ask.level not in ("national", "province"):
+        v.append(Violation("level", "national-or-province", "targets are national and provincial"))
+    check(v)
+    compute = _COMPUTE[ask.indicator]
+    by_region = await compute(connection, generation, ask, ask.level)
+    rows = [by_region.get(r) or Row(r, TOTAL, None) for r in sorted(set(regions) | set(by_region))]
+    around = await compute(connection, generation, ask, cube.level_of(ask.within))
+    return around.get(ask.within) or Row(ask.within, TOTAL, None), rows
+
+
+async def _formed_by(
+    connection: AsyncConnection, generation: int, end: date, level: str, within: str
+) -> dict[str, tuple[int, int, Any]]:
+    found = await count_by_region(
+        connection, COUNTS["units_formed"], generation, EPOCH, end, level, within, None
+    )
+    return {r: (n, e, t) for r, _, n, e, t in found}
+
+
+async def _cumulative(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    formed = await _formed_by(connection, generation, ask.period.end, level, ask.within)
+    return {r: Row(r, TOTAL, n, False, e, t) for r, (n, e, t) in formed.items()}
+
+
+async def _against_target(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    p = ask.period
+    found = await count_by_region(
+        connection, COUNTS["units_formed"], generation, p.start, p.end, level, ask.within, None
+    )
+    targets = json.loads(ask.targets.read_text()) if ask.targets else {}
+    rows = {}
+    for region, _, n, e, t in found:
+        yearly = (
+            targets.get("national", {})
+            if not region
+            else targets.get("provinces", {}).get(region, {})
+        )
+        target = yearly.get(str(p.year))
+        share = round(n / target, 4) if target else None
+        rows[region] = Row(region, TOTAL, n, False, e, t, {"target": target, "share": share})
+    return rows
+
+
+def _active_units(generation: int, start: date, end: date, within: str) -> Any:
+    """Units that held an activity, delivered a service or screened someone between the dates."""
+    parts = []
+    for table, column in (
+        (db.activities, "held_on"),
+        (db.services_held, "held_on"),
+        (db.screenings, "screened_on"),
+    ):
+        query = select(
+            table.c.unit_id, table.c.village_code, table.c.events, table.c.last_event_at
+        ).where(table.c.generation == generation, table.c[column].between(start, end))
+        if within:
+            query = query.where(table.c.village_code.startswith(f"{within}."))
+        parts.append(query)
+    return union_all(*parts).subquery()
+
+
+async def _operational_between(
+    connection: AsyncConnection,
+    generation: int,
+    start: date,
+    end: date,
+    level: str,
+    within: str,
+    formed_before: date | None = None,
+) -> dict[str, tuple[int, int, Any]]:
+    active = _active_units(generation, start, end, within)
+    query = select(
+        region_of(active.c.village_code, level),
+        func.count(distinct(active.c.unit_id)),
+        func.sum(active.c.events),
+        func.max(active.c.last_event_at),
+    )
+    if formed_before is not None:
+        query = query.join(
+            db.units,
+            (db.units.c.unit_id == active.c.unit_id) & (db.units.c.generation == generation),
+        ).where(db.units.c.formed_on < formed_before)
+    query = query.group_by(region_of(active.c.village_code, level))
+    return {str(r): (int(n), int(e), t) for r, n, e, t in (await connection.execute(query)).all()}
+
+
+def _share(n: int, of: int) -> float | None:
+    return round(n / of, 4) if of else None
+
+
+async def _operational(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    p = ask.period
+    start = p.start
+    if p.month is not None:  # the window: this month and the ones before it
+        month_index = p.year * 12 + p.month - 1 - (ask.window_months - 1)
+        start = date(month_index // 12, month_index % 12 + 1, 1)
+    active = await _operational_between(connection, generation, start, p.end, level, ask.within)
+    formed = await _formed_by(connection, generation, p.end, level, ask.within)
+    return {
+        r: Row(
+            r,
+            TOTAL,
+            n,
+            False,
+            e,
+            t,
+            {"formed": formed.get(r, (0,))[0], "share": _share(n, formed.get(r, (0,))[0])},
+        )
+        for r, (n, e, t) in active.items()
+    }
+
+
+async def _sustained(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    p = ask.period
+    sustained = await _operational_between(
+        connection, generation, p.start, p.end, level, ask.within, formed_before=p.start
+    )
+    earlier = await _formed_by(connection, generation, date(p.year - 1, 12, 31), level, ask.within)
+    return {
+        r: Row(
+            r,
+            TOTAL,
+            n,
+            False,
+            e,
+            t,
+            {"formed_before": earlier.get(r, (0,))[0], "share": _share(n, earlier.get(r, (0,))[0])},
+        )
+        for r, (n, e, t) in sustained.items()
+    }
+
+
+async def _median_days(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    c, s = db.cases.c, db.screenings.c
+    query = (
+        select(c.village_code, c.enrolled_on, s.screened_on, c.events, c.last_event_at)
+        .join(db.screenings, (s.case_id == c.case_id) & (s.generation == c.generation))
+        .where(c.generation == generation, c.enrolled_on.between(ask.period.start, ask.period.end))
+    )
+    if ask.within:
+        query = query.where(c.village_code.startswith(f"{ask.within}."))
+    groups: dict[str, list[tuple[int, int, Any]]] = {}
+    depth = cube.LEVELS.index(level)
+    for village, enrolled, screened, events, latest in (await connection.execute(query)).all():
+        days = (_day(enrolled) - _day(screened)).days
+        groups.setdefault(cube.ancestors(village)[depth], []).append((max(days, 0), events, latest))
+    rows = {}
+    for region, items in groups.items():
+        n = len(items)
+        if cube.below_province(Cell(region, "", TOTAL)) and n < ask.k:
+            rows[region] = Row(region, TOTAL, None, withheld=True)
+            continue
+        rows[region] = Row(
+            region,
+            TOTAL,
+            float(statistics.median(d for d, _, _ in items)),
+            False,
+            sum(e for _, e, _ in items),
+            max(t for _, _, t in items),
+            {"clients": n},
+        )
+    return rows
+
+
+async def _completion_rate(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str
+) -> Computed:
+    r = db.referrals.c
+    attended = func.sum(func.cast(r.resolution == "attended", db.cases.c.events.type))
+    query = select(
+        region_of(r.village_code, level),
+        func.count(),
+        attended,
+        func.sum(r.events),
+        func.max(r.last_event_at),
+    ).where(
+        r.generation == generation,
+        r.referred_on.between(ask.period.start, ask.period.end),
+    )
+    if ask.within:
+        query = query.where(r.village_code.startswith(f"{ask.within}."))
+    rows = {}
+    for region, total, done, events, latest in (
+        await connection.execute(query.group_by(region_of(r.village_code, level)))
+    ).all():
+        done = int(done or 0)
+        small = any(0 < n < ask.k for n in (total, done, total - done))
+        if small and cube.below_province(Cell(region, "", TOTAL)):
+            rows[region] = Row(region, TOTAL, None, withheld=True)
+            continue
+        rows[region] = Row(
+            region,
+            TOTAL,
+            _share(done, total),
+            False,
+            events,
+            latest,
+            {"referred": total, "attended": done},
+        )
+    return rows
+
+
+def _day(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_COMPUTE: dict[str, Callable[[AsyncConnection, int, Ask, str], Awaitable[Computed]]] = {
+    "units_cumulative": _cumulative,
+    "units_against_target": _against_target,
+    "operational_units": _operational,
+    "sustained_units": _sustained,
+    "median_days_to_intake": _median_days,
+    "referral_completion_rate": _completion_rate,
+}
