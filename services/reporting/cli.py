@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import typer
 
@@ -10,7 +11,11 @@ app = typer.Typer(help="Indicators and their read model.", no_args_is_help=True)
 
 
 @app.command("rebuild")
-def rebuild() -> None:
+def rebuild(
+    workers: Annotated[
+        int, typer.Option(min=1, max=32, help="Processes sharing the partitions (PostgreSQL).")
+    ] = 1,
+) -> None:
     """Replay the canonical topics from the start into a fresh read model and switch to it
     atomically; the service keeps serving the current one meanwhile."""
     from services.reporting import rebuild as rebuilding
@@ -35,6 +40,7 @@ def rebuild() -> None:
                 dead_letter_topic=topics.dead_letter(SERVICE_NAME),
                 auth=settings.kafka_auth,
                 batch_size=settings.projection_batch_size,
+                workers=workers,
             )
         finally:
             await engine.dispose()

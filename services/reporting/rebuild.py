@@ -10,11 +10,15 @@ previous generation's rows are deleted afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aiokafka import TopicPartition
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +31,7 @@ from shared.messaging.broker import (
     make_producer,
     partitions_of,
 )
+from shared.persistence import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -47,39 +52,82 @@ async def rebuild(
     dead_letter_topic: str,
     auth: KafkaAuth = PLAINTEXT,
     batch_size: int = 5000,
+    workers: int = 1,
 ) -> Rebuilt:
+    """Project every partition of `topics` into the next generation, then switch to it.
+    With `workers` > 1 (PostgreSQL), the partitions are shared out over that many processes:
+    a partition's rows (one key, one partition) are written by one process only."""
     started = time.perf_counter()
     async with engine.begin() as connection:
         previous = await current_generation(connection)
         generation = previous + 1
         await _drop(connection, generation)  # leftovers of an interrupted rebuild
+    partitions = [
+        tp for topic in topics for tp in await partitions_of(bootstrap_servers, topic, auth=auth)
+    ]
+    job = Job(bootstrap_servers, dead_letter_topic, auth, batch_size, generation)
+    if workers <= 1 or engine.dialect.name != "postgresql":
+        events = await project_partitions(engine, job, partitions)
+    else:
+        url = engine.url.render_as_string(hide_password=False)
+        shares = [
+            [(tp.topic, tp.partition) for tp in partitions[n::workers]] for n in range(workers)
+        ]
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = await asyncio.gather(
+                *(loop.run_in_executor(pool, _worker, url, job, share) for share in shares if share)
+            )
+        events = sum(done)
+    async with engine.begin() as connection:
+        # The switch: from this commit on, every reader and the live projector use it.
+        await connection.execute(
+            update(db.generations)
+            .where(db.generations.c.id == 1)
+            .values(current=generation, switched_at=datetime.now(UTC))
+        )
+    async with engine.begin() as connection:
+        await _drop(connection, previous)
+    seconds = time.perf_counter() - started
+    log.info("read model generation %d built from %d events in %.1fs", generation, events, seconds)
+    return Rebuilt(generation, previous, events, seconds)
+
+
+@dataclass(frozen=True)
+class Job:
+    bootstrap_servers: str
+    dead_letter_topic: str
+    auth: KafkaAuth
+    batch_size: int
+    generation: int
+
+
+async def project_partitions(
+    engine: AsyncEngine, job: Job, partitions: list[TopicPartition]
+) -> int:
+    """Project `partitions` from offset 0 into the job's generation until they are caught up
+    with the end offsets; returns the events applied."""
     consumer = make_consumer(
-        bootstrap_servers,
-        group_id=None,  # every partition, no group: the positions live in the read model
+        job.bootstrap_servers,
+        group_id=None,  # assigned, no group: the positions live in the read model
         client_id="reporting-rebuild",
-        max_poll_records=batch_size,
-        auth=auth,
+        max_poll_records=job.batch_size,
+        auth=job.auth,
         max_partition_fetch_bytes=8 * 1024 * 1024,  # replay: long runs of one partition
     )
-    producer = make_producer(bootstrap_servers, client_id="reporting-rebuild", auth=auth)
+    producer = make_producer(job.bootstrap_servers, client_id="reporting-rebuild", auth=job.auth)
     await consumer.start()
     await producer.start()
-    events = 0
     try:
-        partitions = [
-            tp
-            for topic in topics
-            for tp in await partitions_of(bootstrap_servers, topic, auth=auth)
-        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         projector = Projector(
             engine=engine,
             consumer=consumer,
             producer=producer,
-            dead_letter_topic=dead_letter_topic,
-            generation=generation,
-            batch_size=batch_size,
+            dead_letter_topic=job.dead_letter_topic,
+            generation=job.generation,
+            batch_size=job.batch_size,
         )
 
         async def caught_up() -> bool:
@@ -87,22 +135,25 @@ async def rebuild(
             ends = await consumer.end_offsets(partitions)
             return all([await consumer.position(tp) >= ends[tp] for tp in partitions])
 
-        events = await projector.pump(lambda: False, finished=caught_up, timeout_ms=100)
-        async with engine.begin() as connection:
-            # The switch: from this commit on, every reader and the live projector use it.
-            await connection.execute(
-                update(db.generations)
-                .where(db.generations.c.id == 1)
-                .values(current=generation, switched_at=datetime.now(UTC))
-            )
+        return await projector.pump(lambda: False, finished=caught_up, timeout_ms=100)
     finally:
         await consumer.stop()
         await producer.stop()
-    async with engine.begin() as connection:
-        await _drop(connection, previous)
-    seconds = time.perf_counter() - started
-    log.info("read model generation %d built from %d events in %.1fs", generation, events, seconds)
-    return Rebuilt(generation, previous, events, seconds)
+
+
+def _worker(url: str, job: Job, share: list[tuple[str, int]]) -> int:
+    """One worker process of a parallel rebuild."""
+
+    async def run() -> int:
+        engine = create_engine(url)
+        try:
+            return await project_partitions(
+                engine, job, [TopicPartition(topic, p) for topic, p in share]
+            )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 async def _drop(connection: AsyncConnection, generation: int) -> None:

@@ -137,7 +137,9 @@ async def raw_consume(bootstrap: str, topics: Topics, expected: int) -> float:
         await consumer.stop()
 
 
-async def projection(url: str, bootstrap: str, topics: Topics, expected: int) -> float:
+async def projection(
+    url: str, bootstrap: str, topics: Topics, expected: int, workers: int = 1
+) -> float:
     await asyncio.to_thread(upgrade, MIGRATIONS, url, "reporting")
     engine = create_engine(url)
     try:
@@ -147,6 +149,7 @@ async def projection(url: str, bootstrap: str, topics: Topics, expected: int) ->
             [topics.name(t) for t in CANONICAL],
             dead_letter_topic=topics.dead_letter("reporting"),
             batch_size=5000,
+            workers=workers,
         )
         assert done.events == expected, (done.events, expected)
         return done.events / done.seconds
@@ -162,6 +165,9 @@ async def run(bootstrap: str, postgres_server: str, events: int) -> None:
     raw = await raw_consume(bootstrap, topics, events)
     pg = await projection(await fresh_postgres(postgres_server), bootstrap, topics, events)
     rows.append(("PostgreSQL: projection on replay", pg, raw))
+    raw = await raw_consume(bootstrap, topics, events)
+    pg = await projection(await fresh_postgres(postgres_server), bootstrap, topics, events, 2)
+    rows.append(("PostgreSQL: replay, 2 worker processes", pg, raw))
     raw = await raw_consume(bootstrap, topics, events)
     with tempfile.TemporaryDirectory() as folder:
         lite = await projection(f"sqlite+aiosqlite:///{folder}/bench.db", bootstrap, topics, events)

@@ -208,6 +208,7 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
         kafka_bootstrap,
         [topics.name(t) for t in CANONICAL],
         dead_letter_topic=topics.dead_letter("reporting-rebuild-test"),
+        workers=2,  # two processes on PostgreSQL; SQLite takes one writer
     )
     assert (done.previous, done.generation, done.events) == (1, 2, 28)
     after = [
