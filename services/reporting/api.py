@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.figures import Ask, Period, Row
-from services.reporting.indicators import COUNTS, SPECIAL, count_by_region
+from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.projector import serving_generation
 from services.reporting.queries import is_client_derived, suppressed_cube, table
 from services.reporting.settings import Settings
@@ -67,6 +67,10 @@ async def catalog(x_pulih_roles: Roles = None) -> list[dict[str, Any]]:
             "breakdowns": {},
         }
         for name, text in SPECIAL.items()
+    ]
+    items += [
+        {"name": name, "description": text, "client_derived": True, "breakdowns": {}}
+        for name, (_stage, text) in STOCKS.items()
     ]
     return items
 

@@ -87,10 +87,12 @@ def build(
     parts: Sequence[str] = (),
     additive: bool = True,
     totals: Iterable[Leaf] | None = None,
+    flow: bool = True,
 ) -> Cube:
     """The cube of `year` over `villages` (those with units). `leaves` carry the breakdown's
     parts (or only TOTAL); for a breakdown that does not partition the total, `totals` gives
-    the total's own leaves."""
+    the total's own leaves. A stock (`flow=False`: clients in a stage at the end of each
+    month) is not summed over months: its year is its December."""
     cube = Cube(year, (TOTAL, *parts), additive and bool(parts))
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     periods = [str(year), *months]
@@ -109,8 +111,9 @@ def build(
     for row in rows:
         if row.village_code not in regions:
             continue  # a unit the registry has not announced yet
+        in_year = flow or row.month.endswith("-12")
         for region in ancestors(row.village_code):
-            for period in (str(year), row.month):
+            for period in (str(year), row.month) if in_year else (row.month,):
                 cube.figures.setdefault(Cell(region, period, row.part), Figure()).add(
                     row.value, row.events, row.latest
                 )
@@ -123,7 +126,7 @@ def build(
                         tuple(Cell(c, period, part) for c in sorted(kids)),
                     )
                 )
-        for region in regions:
+        for region in regions if flow else ():
             cube.relations.append(
                 Relation(
                     Cell(region, str(year), part), tuple(Cell(region, m, part) for m in months)

@@ -6,6 +6,7 @@ province level). Counting indicators share one query shape; the few that are not
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -180,6 +181,13 @@ COUNTS: dict[str, Count] = {
     )
 }
 
+STOCKS = {
+    "in_services": ("services", "Clients in counselling and support at the end of the period."),
+    "in_aftercare": ("aftercare", "Clients in aftercare (bina lanjut) at the end of the period."),
+}
+"""Stocks: how many cases are in a stage at the end of each month (derived from clients)."""
+STAGE_ORDER = ("screening", "intake", "services", "aftercare", "closed")
+
 SPECIAL = {
     "units_cumulative": "Units formed up to the end of the period.",
     "units_against_target": "Units formed in the year against the year's target (national, "
@@ -314,6 +322,45 @@ async def count_by_region(
         (str(r), str(p) if p is not None else "unknown", int(n), int(e), _aware(t))
         for r, p, n, e, t in (await connection.execute(query)).all()
     ]
+
+
+async def stock_leaves(
+    connection: AsyncConnection, generation: int, year: int, within: str, stage: str
+) -> list[Leaf]:
+    """For each month end of `year`, the cases whose latest stage by then is `stage`, by the
+    village of the unit that recorded that stage."""
+    t = db.stage_entries.c
+    query = select(
+        t.case_id, t.village_code, t.stage, t.entered_on, t.events, t.last_event_at
+    ).where(t.generation == generation, t.entered_on <= date(year, 12, 31))
+    if within:
+        query = query.where(t.village_code.startswith(f"{within}."))
+    histories: dict[str, list[tuple[date, int, str, str, int, Any]]] = {}
+    for case_id, village, entered, entered_on, events, latest in (
+        await connection.execute(query)
+    ).all():
+        rank = STAGE_ORDER.index(entered) if entered in STAGE_ORDER else -1
+        histories.setdefault(case_id, []).append(
+            (_as_date(entered_on), rank, entered, village, events, _aware(latest))
+        )
+    counts: dict[tuple[str, str], list[Any]] = {}
+    for history in histories.values():
+        history.sort()
+        for month in range(1, 13):
+            month_end = date(year, month, monthrange(year, month)[1])
+            known = [h for h in history if h[0] <= month_end]
+            if not known or known[-1][2] != stage:
+                continue
+            _on, _rank, _stage, village, events, latest = known[-1]
+            cell = counts.setdefault((village, f"{year}-{month:02d}"), [0, 0, None])
+            cell[0] += 1
+            cell[1] += events
+            cell[2] = latest if cell[2] is None or (latest and latest > cell[2]) else cell[2]
+    return [Leaf(v, m, TOTAL, n, e, t) for (v, m), (n, e, t) in counts.items()]
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 async def unit_villages(connection: AsyncConnection, generation: int, within: str) -> list[str]:

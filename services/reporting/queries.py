@@ -5,6 +5,8 @@ withheld by the cube's suppression, every figure with its lineage.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting import cube
@@ -14,9 +16,11 @@ from services.reporting.indicators import (
     CLIENT_DERIVED_SPECIAL,
     COUNTS,
     SPECIAL,
+    STOCKS,
     Count,
     count_by_region,
     count_leaves,
+    stock_leaves,
     unit_villages,
 )
 from services.reporting.projector import serving_generation
@@ -28,7 +32,7 @@ def validate(ask: Ask) -> None:
     v = []
     if not REGION.fullmatch(ask.within):
         v.append(Violation("within", "region-code", "a Kemendagri code: 74, 74.71, 74.71.01, …"))
-    if ask.indicator not in COUNTS and ask.indicator not in SPECIAL:
+    if ask.indicator not in COUNTS and ask.indicator not in SPECIAL | STOCKS.keys():
         v.append(Violation("indicator", "known-indicator", f"no indicator {ask.indicator!r}"))
     if ask.level not in cube.LEVELS:
         v.append(Violation("level", "one-of", f"one of {', '.join(cube.LEVELS)}"))
@@ -56,7 +60,9 @@ def validate(ask: Ask) -> None:
 
 def is_client_derived(indicator: str) -> bool:
     spec = COUNTS.get(indicator)
-    return spec.client_derived if spec else indicator in CLIENT_DERIVED_SPECIAL
+    if spec is not None:
+        return spec.client_derived
+    return indicator in CLIENT_DERIVED_SPECIAL or indicator in STOCKS
 
 
 async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
@@ -69,6 +75,18 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
             return await _from_cube(connection, spec, generation, ask)
         return await _direct(connection, spec, generation, ask)
     regions = await _regions(connection, generation, ask.level, ask.within)
+    if ask.indicator in STOCKS:
+        stage = STOCKS[ask.indicator][0]
+        province = ask.within.split(".")[0]
+        c = await _cached(
+            connection,
+            ("stock", stage, generation, ask.period.year, province, ask.k),
+            lambda: _stock_cube(connection, generation, ask.period.year, province, stage, ask.k),
+        )
+        period = str(ask.period)
+        return _row(c, Cell(ask.within, period, TOTAL)), [
+            _row(c, Cell(r, period, TOTAL)) for r in regions
+        ]
     return await special_table(connection, generation, ask, regions)
 
 
@@ -98,18 +116,37 @@ async def suppressed_cube(
     tables cannot combine them; any other breakdown keeps that pattern for its totals. Kept
     until the read model moves on (a cube takes a while to suppress; tables cut from it don't).
     """
-    _, reached = await serving_generation(connection)
-    key = (str(connection.engine.url), spec.name, generation, reached, year, province, by, k)
-    if key in _CUBES:
-        return _CUBES[key]
-    built = await _suppressed_cube(connection, spec, generation, year, province, by, k)
-    if len(_CUBES) >= 64:
-        _CUBES.pop(next(iter(_CUBES)))
-    _CUBES[key] = built
-    return built
+    return await _cached(
+        connection,
+        (spec.name, generation, year, province, by, k),
+        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k),
+    )
 
 
 _CUBES: dict[tuple[object, ...], Cube] = {}
+
+
+async def _cached(
+    connection: AsyncConnection,
+    key: tuple[object, ...],
+    build: Callable[[], Awaitable[Cube]],
+) -> Cube:
+    """A cube kept until the read model moves on (any batch written changes `reached`)."""
+    _, reached = await serving_generation(connection)
+    full = (str(connection.engine.url), reached, *key)
+    if full not in _CUBES:
+        if len(_CUBES) >= 64:
+            _CUBES.pop(next(iter(_CUBES)))
+        _CUBES[full] = await build()
+    return _CUBES[full]
+
+
+async def _stock_cube(
+    connection: AsyncConnection, generation: int, year: int, province: str, stage: str, k: int
+) -> Cube:
+    villages = await unit_villages(connection, generation, province)
+    leaves = await stock_leaves(connection, generation, year, province, stage)
+    return cube.apply_suppression(cube.build(year, leaves, villages, flow=False), k)
 
 
 async def _suppressed_cube(

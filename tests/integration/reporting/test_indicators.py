@@ -18,10 +18,12 @@ from services.reporting.app import CANONICAL
 from services.reporting.app import SPEC as REPORTING
 from services.reporting.rebuild import rebuild
 from services.reporting.settings import Settings
+from shared.contracts import client_case
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.bus import read_topic
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
+from tests.unit.contracts.examples import from_examples
 
 NATIONAL = {"X-Pulih-Roles": "reporting-consumer"}
 
@@ -78,8 +80,20 @@ def _scenario() -> list[Any]:
     events += [screened(UC, C, date(2026, 5, 5 + n), "moderate") for n in range(6)]
     events += [screened(UD, D, date(2026, 6, 2), "moderate")]
     events += [screened(UE, E, date(2026, 6, 3 + n), "low") for n in range(3)]
-    first = events[7]  # enrolled 10 days after its screening
+    first = events[7]  # enrolled 10 days after its screening, in services from April
     events.append(enrolled(UA, A, first.case_id, date(2026, 3, 12), level="high"))
+    events.append(
+        from_examples(
+            client_case.CaseStageChanged,
+            unit_id=UA,
+            province_code="74",
+            village_code=A,
+            case_id=first.case_id,
+            from_stage="intake",
+            to_stage="services",
+            changed_on=date(2026, 4, 1),
+        )
+    )
     return events
 
 
@@ -177,6 +191,14 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
     sustained = await _get(client, "/indicators/sustained_units", period="2026", level="national")
     (row,) = sustained["rows"]
     assert (row["value"], row["formed_before"], row["share"]) == (3, 3, 1.0)
+    # Stocks: clients in a stage at the end of the period (a year ends in December).
+    for period, expected in (("2026-03", 0), ("2026-04", 1), ("2026", 1)):
+        stock = await _get(client, "/indicators/in_services", period=period, level="province")
+        assert _values(stock)[("74", "*")] == expected, period
+    stock = await _get(
+        client, "/indicators/in_services", period="2026", level="regency", within="74"
+    )
+    assert all(r["withheld"] for r in stock["rows"])  # one client: withheld below province
     median = await _get(
         client, "/indicators/median_days_to_intake", period="2026-03", level="province"
     )
@@ -210,7 +232,7 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
         dead_letter_topic=topics.dead_letter("reporting-rebuild-test"),
         workers=2,  # two processes on PostgreSQL; SQLite takes one writer
     )
-    assert (done.previous, done.generation, done.events) == (1, 2, 28)
+    assert (done.previous, done.generation, done.events) == (1, 2, 29)
     after = [
         await _get(
             client, "/indicators/clients_screened", period="2026", level=level, within=within
