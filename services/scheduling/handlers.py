@@ -122,7 +122,14 @@ async def handle_client_enrolled(
     today: date,
     grace_days: int,
 ) -> None:
-    """The plan for the weeks still ahead, from the template for the route and risk level."""
+    """The plan for the weeks still ahead, from the template for the route and risk level.
+    A case has one plan: the same enrolment arriving again (under any event id) changes
+    nothing."""
+    planned_before = await session.execute(
+        select(plans.c.plan_id).where(plans.c.case_id == e.case_id)
+    )
+    if planned_before.first() is not None:
+        return
     screened_on = (
         await session.execute(select(cases.c.screened_on).where(cases.c.case_id == e.case_id))
     ).scalar()

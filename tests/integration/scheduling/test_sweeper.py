@@ -139,3 +139,40 @@ async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_ur
     assert kinds.count("SessionMissed") == 2
     assert kinds.count("CasePlanCreated") == 2
     await engine.dispose()
+
+
+async def test_an_enrolment_delivered_again_makes_no_second_plan(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    async with factory.begin() as session:
+        case_id = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
+    async with factory.begin() as session:  # the same fact again (a relay's retry, a replay)
+        await handle_client_enrolled(
+            session,
+            outbox,
+            from_examples(
+                client_case.ClientEnrolled,
+                unit_id="unit-jakarta-00001",
+                province_code="31",
+                village_code="31.71.01.1001",
+                case_id=case_id,
+                enrolled_on=SCREENED,
+                admission_route="voluntary",
+                risk_level="low",
+                aftercare_source=None,
+            ),
+            load_templates(),
+            SCREENED,
+            7,
+        )
+    async with engine.connect() as connection:
+        planned = (
+            (await connection.execute(select(sessions.c.week).where(sessions.c.case_id == case_id)))
+            .scalars()
+            .all()
+        )
+    assert sorted(planned) == sorted(set(planned))  # each week once
+    assert (await staged(engine)).count("CasePlanCreated") == 1
+    await engine.dispose()
