@@ -1,0 +1,279 @@
+"""Screening and the case's course: enrolment, stages, referrals, closure, relapse and
+transfer; the unit's cases and overdue referrals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import ColumnElement, select
+
+from services.client_case import handlers
+from services.client_case.api.common import (
+    CallerDep,
+    CasePublic,
+    Closure,
+    Enrolment,
+    ReferralAnswer,
+    ReferralCreate,
+    RelapseReport,
+    ScreeningCreate,
+    StageChange,
+    Transfer,
+    act_on_case,
+    case_row,
+    command,
+    settings_of,
+)
+from services.client_case.db import cases, referrals
+from services.client_case.domain import assist
+from services.client_case.domain.pathway import Referral
+from services.client_case.handlers import NotFound
+from shared.contracts.types import (
+    CaseStage,
+    ReferralDestinationType,
+)
+from shared.runtime import runtime_of
+
+router = APIRouter()
+
+
+@router.post("/screenings", status_code=201, tags=["cases"])
+async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request) -> dict[str, Any]:
+    who.works_in(body.unit_id)
+    answers = assist.AssistAnswers(
+        substances={
+            s: assist.SubstanceAnswers(**a.model_dump()) for s, a in body.substances.items()
+        },
+        injection=body.injection,
+    )
+    async with command(request) as (session, outbox, _today):
+        unit = await handlers.require_active_unit(session, body.unit_id)
+        case, result, destination = await handlers.handle_screen_client(
+            session,
+            outbox,
+            client_id=body.client_id,
+            unit_id=body.unit_id,
+            answers=answers,
+            agent_id=body.screener_agent_id,
+            programme=body.programme,
+            screened_at=body.screened_at,
+            routing=settings_of(request).routing_for(unit["province_code"]),
+        )
+    return {
+        "case_id": case.case_id,
+        "rule_set_version": result.rule_set_version,
+        "overall_level": result.overall_level,
+        "overall_level_id": assist.indonesian_name(result.overall_level),
+        "action": result.action,
+        "refer_to": destination,
+        "injected_recently": result.injected_recently,
+        "scores": {r.substance: {"score": r.score, "level": r.level} for r in result.substances},
+    }
+
+
+@router.get("/cases", response_model=list[CasePublic], tags=["cases"])
+async def list_cases(
+    who: CallerDep,
+    request: Request,
+    unit_id: str | None = None,
+    province: str | None = None,
+    stage: CaseStage | None = None,
+    at_risk: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CasePublic]:
+    """Cases in the caller's scope; `at_risk=true`: open cases flagged at risk of dropping out."""
+    conditions: list[ColumnElement[bool]] = []
+    if at_risk is not None:
+        conditions.append(
+            cases.c.at_risk_on.is_not(None) if at_risk else cases.c.at_risk_on.is_(None)
+        )
+    if unit_id:
+        conditions.append(cases.c.unit_id == unit_id)
+    if province:
+        conditions.append(cases.c.province_code == province)
+    if stage:
+        conditions.append(cases.c.stage == stage)
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(cases).where(*conditions).order_by(cases.c.opened_on).limit(limit)
+            )
+        ).mappings()
+        return [
+            CasePublic(**{k: r[k] for k in CasePublic.model_fields})
+            for r in rows
+            if who.sees_case(r)
+        ]
+
+
+@router.post("/cases/{case_id}/enrolment", response_model=CasePublic, tags=["cases"])
+async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request) -> CasePublic:
+    return await act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_enrol(
+            session,
+            outbox,
+            case_id,
+            route=body.admission_route,
+            source=body.aftercare_source,
+            on=body.enrolled_on,
+            today=today,
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/stage", response_model=CasePublic, tags=["cases"])
+async def change_stage(
+    case_id: str, body: StageChange, who: CallerDep, request: Request
+) -> CasePublic:
+    return await act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_change_stage(
+            session, outbox, case_id, to=body.to_stage, on=body.changed_on, today=today
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/referrals", status_code=201, tags=["referrals"])
+async def refer(
+    case_id: str, body: ReferralCreate, who: CallerDep, request: Request
+) -> dict[str, str]:
+    async with command(request) as (session, outbox, today):
+        who.works_in((await case_row(session, case_id, who))["unit_id"])
+        referral = await handlers.handle_refer(
+            session,
+            outbox,
+            case_id,
+            destination=body.destination_type,
+            facility=body.destination_facility,
+            reason=body.reason,
+            on=body.referred_on,
+            agent_id=body.referred_by_agent_id,
+            today=today,
+        )
+    return {"referral_id": referral.referral_id}
+
+
+@router.post("/referrals/{referral_id}/resolution", tags=["referrals"])
+async def resolve_referral(
+    referral_id: str, body: ReferralAnswer, who: CallerDep, request: Request
+) -> dict[str, str]:
+    async with command(request) as (session, outbox, today):
+        case_id = (
+            await session.execute(
+                select(referrals.c.case_id).where(referrals.c.referral_id == referral_id)
+            )
+        ).scalar()
+        if case_id is None:
+            raise NotFound(f"no referral {referral_id}")
+        who.works_in((await case_row(session, case_id, who))["unit_id"])
+        resolved = await handlers.handle_resolve_referral(
+            session,
+            outbox,
+            referral_id,
+            resolution=body.resolution,
+            on=body.resolved_on,
+            today=today,
+        )
+    return {"referral_id": referral_id, "resolution": str(resolved.resolution)}
+
+
+@router.get("/referrals/overdue", tags=["referrals"])
+async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, Any]]:
+    """Open referrals nobody has answered within the configured days."""
+    days = settings_of(request).referral_answer_days
+    today = datetime.now(UTC).date()
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(referrals, cases.c.unit_id, cases.c.village_code, cases.c.province_code)
+                    .join(cases)
+                    .where(referrals.c.resolution.is_(None))
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "referral_id": r["referral_id"],
+            "case_id": r["case_id"],
+            "unit_id": r["unit_id"],
+            "destination_type": r["destination_type"],
+            "referred_on": r["referred_on"],
+        }
+        for r in rows
+        if who.sees_case(r)
+        and Referral(
+            r["referral_id"],
+            r["case_id"],
+            ReferralDestinationType(r["destination_type"]),
+            r["referred_on"],
+        ).overdue(today, days)
+    ]
+
+
+@router.post("/cases/{case_id}/closure", response_model=CasePublic, tags=["cases"])
+async def close_case(case_id: str, body: Closure, who: CallerDep, request: Request) -> CasePublic:
+    return await act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_close(
+            session,
+            outbox,
+            case_id,
+            outcome=body.outcome,
+            on=body.closed_on,
+            referral_id=body.referral_id,
+            today=today,
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/relapses", status_code=201, tags=["cases"])
+async def report_relapse(
+    case_id: str, body: RelapseReport, who: CallerDep, request: Request
+) -> dict[str, str]:
+    async with command(request) as (session, outbox, today):
+        who.works_in((await case_row(session, case_id, who))["unit_id"])
+        await handlers.handle_report_relapse(
+            session,
+            outbox,
+            case_id,
+            substances=body.substances,
+            source=body.source,
+            on=body.relapsed_on,
+            agent_id=body.reported_by_agent_id,
+            today=today,
+        )
+    return {"case_id": case_id, "relapse": "recorded"}
+
+
+@router.post("/cases/{case_id}/transfer", response_model=CasePublic, tags=["cases"])
+async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
+    """The sending unit's agent hands the case over to another active unit."""
+    return await act_on_case(
+        request,
+        who,
+        case_id,
+        lambda session, outbox, today: handlers.handle_transfer(
+            session,
+            outbox,
+            case_id,
+            to_unit_id=body.to_unit_id,
+            on=body.transferred_on,
+            today=today,
+        ),
+    )

@@ -1,0 +1,233 @@
+"""What every client-case route shares: who is calling and where they may act, the command
+transaction, acting on a case, and the request and response schemas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.client_case.db import cases
+from services.client_case.domain import assist
+from services.client_case.handlers import Keys, NotFound
+from services.client_case.settings import Settings
+from shared.contracts.types import (
+    AdmissionRoute,
+    AftercareSource,
+    AgeBand,
+    AssistSubstance,
+    CaseStage,
+    ClosureOutcome,
+    EntityId,
+    FacilityCode,
+    Programme,
+    ReferralDestinationType,
+    ReferralReason,
+    ReferralResolution,
+    RelapseSource,
+    Sex,
+)
+from shared.messaging.outbox import Outbox
+from shared.runtime import runtime_of
+from shared.security.roles import Forbidden, Role, parse_roles
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, from the gateway's roles header."""
+
+    header: str
+    national: bool
+    regions: tuple[str, ...]
+    units: tuple[str, ...]
+
+    def sees_case(self, row: Any) -> bool:
+        return (
+            self.national
+            or row["unit_id"] in self.units
+            or any(
+                row["village_code"].startswith(f"{r}.") or row["province_code"] == r
+                for r in self.regions
+            )
+        )
+
+    def works_in(self, unit_id: str) -> None:
+        if unit_id not in self.units:
+            raise Forbidden("only an agent of this unit may do this")
+
+
+def caller(x_pulih_roles: Annotated[str | None, Header()] = None) -> Caller:
+    grants = parse_roles(x_pulih_roles)
+    assert x_pulih_roles is not None
+    roles = {g.role for g in grants}
+    if roles == {Role.REPORTING_CONSUMER}:
+        raise Forbidden("reporting consumers read aggregates only")
+    return Caller(
+        header=x_pulih_roles,
+        national=Role.NATIONAL_OPERATOR in roles,
+        regions=tuple(
+            g.target
+            for g in grants
+            if g.target and g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
+        ),
+        units=tuple(g.target for g in grants if g.target and g.role is Role.UNIT_AGENT),
+    )
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def settings_of(request: Request) -> Settings:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def keys_of(request: Request) -> Keys:
+    settings = settings_of(request)
+    return Keys(settings.key_ring, settings.pseudonym_key_bytes)
+
+
+@asynccontextmanager
+async def command(request: Request) -> AsyncIterator[tuple[AsyncSession, Outbox, date]]:
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        yield session, runtime.outbox, datetime.now(UTC).date()
+    runtime.notify_committed()
+
+
+async def case_row(session: AsyncSession, case_id: str, who: Caller) -> Any:
+    row = (
+        (await session.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
+    )
+    if row is None or not who.sees_case(row):
+        raise NotFound(f"no case {case_id}")
+    return row
+
+
+CaseAction = Callable[[AsyncSession, Outbox, date], Awaitable[object]]
+
+
+async def act_on_case(request: Request, who: Caller, case_id: str, act: CaseAction) -> CasePublic:
+    """Run a use case on a case of the caller's unit and return the case as it is after."""
+    async with command(request) as (session, outbox, today):
+        who.works_in((await case_row(session, case_id, who))["unit_id"])
+        await act(session, outbox, today)
+        row = (
+            (await session.execute(select(cases).where(cases.c.case_id == case_id)))
+            .mappings()
+            .one()
+        )
+    return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentityIn(Schema):
+    """Everything optional: a person may be served anonymously."""
+
+    nik: str | None = Field(default=None, max_length=30, description="16-digit NIK.")
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=30)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class ClientCreate(Schema):
+    unit_id: EntityId
+    identity: IdentityIn = IdentityIn()
+    age_band: AgeBand | None = None
+    sex: Sex | None = None
+
+
+class SubstanceAnswersIn(Schema):
+    ever_used: bool = Field(description="Q1")
+    frequency: assist.Frequency | None = Field(default=None, description="Q2")
+    urge: assist.Frequency | None = Field(default=None, description="Q3")
+    problems: assist.Frequency | None = Field(default=None, description="Q4")
+    failed_duties: assist.Frequency | None = Field(default=None, description="Q5")
+    concern: assist.Recency | None = Field(default=None, description="Q6")
+    cut_down: assist.Recency | None = Field(default=None, description="Q7")
+
+
+class ScreeningCreate(Schema):
+    client_id: EntityId
+    unit_id: EntityId
+    programme: Programme = Programme.SIL
+    screened_at: AwareDatetime
+    screener_agent_id: EntityId
+    substances: dict[AssistSubstance, SubstanceAnswersIn]
+    injection: assist.Recency | None = Field(default=None, description="Q8")
+
+
+class Enrolment(Schema):
+    admission_route: AdmissionRoute
+    aftercare_source: AftercareSource | None = None
+    enrolled_on: date
+
+
+class StageChange(Schema):
+    to_stage: CaseStage
+    changed_on: date
+
+
+class ReferralCreate(Schema):
+    destination_type: ReferralDestinationType
+    destination_facility: FacilityCode | None = None
+    reason: ReferralReason
+    referred_on: date
+    referred_by_agent_id: EntityId
+
+
+class ReferralAnswer(Schema):
+    resolution: ReferralResolution
+    resolved_on: date
+
+
+class Closure(Schema):
+    outcome: ClosureOutcome
+    closed_on: date
+    referral_id: EntityId | None = None
+
+
+class RelapseReport(Schema):
+    substances: list[AssistSubstance] = Field(min_length=1, max_length=10)
+    source: RelapseSource
+    relapsed_on: date
+    reported_by_agent_id: EntityId
+
+
+class Transfer(Schema):
+    to_unit_id: EntityId
+    transferred_on: date
+
+
+class CasePublic(BaseModel):
+    """A case as operators see it: no identity, the pseudonym only."""
+
+    case_id: str
+    client_ref: str
+    unit_id: str
+    province_code: str
+    village_code: str
+    stage: CaseStage
+    opened_on: date
+    risk_level: str | None
+    admission_route: str | None
+    enrolled_on: date | None
+    closed_on: date | None
+    outcome: str | None
+    at_risk_on: date | None = None
+    """The day scheduling reported enough missed sessions in a row (drop-out policy)."""
