@@ -1,0 +1,186 @@
+"""Recovery agents: appointment, training and deactivation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import handlers
+from services.registry.api.common import (
+    AgentCreate,
+    AgentDeactivation,
+    AgentPublic,
+    Limit,
+    Offset,
+    OperatorScope,
+    Reader,
+    TrainingCreate,
+    command,
+    query,
+)
+from services.registry.db import agent_trainings, agents, units
+from services.registry.domain import (
+    AppointAgent,
+    Decree,
+    Training,
+)
+
+router = APIRouter()
+
+
+@router.post(
+    "/units/{unit_id}/agents", status_code=201, response_model=AgentPublic, tags=["agents"]
+)
+async def appoint_agent(
+    unit_id: str, body: AgentCreate, scope: OperatorScope, request: Request
+) -> AgentPublic:
+    cmd = AppointAgent(
+        agent_id=str(uuid.uuid4()),
+        unit_id=unit_id,
+        role=body.role,
+        decree=Decree(body.decree.number, body.decree.signed_on, body.decree.signatory),
+        appointed_on=body.appointed_on,
+    )
+    async with command(request) as (session, outbox, today):
+        agent = await handlers.handle_appoint_agent(session, outbox, cmd, scope=scope, today=today)
+    return AgentPublic(
+        agent_id=agent.agent_id,
+        unit_id=agent.unit_id,
+        role=agent.role,
+        appointed_on=agent.appointed_on,
+        active=agent.active,
+        deactivated_on=None,
+    )
+
+
+@router.get(
+    "/units/{unit_id}/agents",
+    response_model=list[AgentPublic],
+    dependencies=[Reader],
+    tags=["agents"],
+)
+async def list_agents(unit_id: str, request: Request) -> list[AgentPublic]:
+    async def read(session: AsyncSession) -> list[AgentPublic]:
+        rows = (
+            (
+                await session.execute(
+                    select(agents)
+                    .where(agents.c.unit_id == unit_id)
+                    .order_by(agents.c.appointed_on)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        trained = (
+            (
+                await session.execute(
+                    select(agent_trainings).join(agents).where(agents.c.unit_id == unit_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [
+            AgentPublic(
+                agent_id=r["agent_id"],
+                unit_id=r["unit_id"],
+                role=r["role"],
+                appointed_on=r["appointed_on"],
+                active=r["active"],
+                deactivated_on=r["deactivated_on"],
+                trainings=[
+                    {
+                        "kind": t["kind"],
+                        "completed_on": t["completed_on"],
+                        "provider": t["provider"],
+                    }
+                    for t in trained
+                    if t["agent_id"] == r["agent_id"]
+                ],
+            )
+            for r in rows
+        ]
+
+    return await query(request, read)
+
+
+@router.get("/agents", response_model=list[AgentPublic], dependencies=[Reader], tags=["agents"])
+async def search_agents(
+    request: Request,
+    province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    regency: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
+    active: bool | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[AgentPublic]:
+    """Agents (pseudonymous ids only) of the units in a province or regency."""
+    conditions = []
+    if province:
+        conditions.append(units.c.province_code == province)
+    if regency:
+        conditions.append(units.c.regency_code == regency)
+    if active is not None:
+        conditions.append(agents.c.active == active)
+
+    async def read(session: AsyncSession) -> list[AgentPublic]:
+        rows = await session.execute(
+            select(agents)
+            .join(units)
+            .where(*conditions)
+            .order_by(agents.c.agent_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [
+            AgentPublic(
+                agent_id=r["agent_id"],
+                unit_id=r["unit_id"],
+                role=r["role"],
+                appointed_on=r["appointed_on"],
+                active=r["active"],
+                deactivated_on=r["deactivated_on"],
+            )
+            for r in rows.mappings()
+        ]
+
+    return await query(request, read)
+
+
+@router.post("/agents/{agent_id}/trainings", status_code=201, tags=["agents"])
+async def record_training(
+    agent_id: str, body: TrainingCreate, scope: OperatorScope, request: Request
+) -> dict[str, str]:
+    training = Training(
+        training_id=str(uuid.uuid4()),
+        kind=body.kind,
+        completed_on=body.completed_on,
+        provider=body.provider,
+        certificate=body.certificate,
+    )
+    async with command(request) as (session, outbox, today):
+        await handlers.handle_record_training(
+            session, outbox, agent_id, training, scope=scope, today=today
+        )
+    return {"training_id": training.training_id}
+
+
+@router.post("/agents/{agent_id}/deactivation", tags=["agents"])
+async def deactivate_agent(
+    agent_id: str, body: AgentDeactivation, scope: OperatorScope, request: Request
+) -> dict[str, str]:
+    async with command(request) as (session, outbox, today):
+        await handlers.handle_deactivate_agent(
+            session,
+            outbox,
+            agent_id,
+            on=body.deactivated_on,
+            reason=body.reason,
+            scope=scope,
+            today=today,
+        )
+    return {"agent_id": agent_id, "status": "deactivated"}

@@ -1,0 +1,192 @@
+"""What every registry route shares: who is asking, the command and query transactions,
+the schemas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.domain import (
+    Scope,
+)
+from shared.contracts.types import (
+    AgentDeactivationReason,
+    AgentRole,
+    DecreeNumber,
+    FundingSource,
+    OfficeCode,
+    TrainingKind,
+    UnitFormation,
+    UnitStatus,
+    UnitStatusReason,
+    VillageCode,
+)
+from shared.messaging.outbox import Outbox
+from shared.runtime import Runtime, runtime_of
+from shared.security.roles import Forbidden, Role, parse_roles
+
+T = TypeVar("T")
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+def operator_scope(x_pulih_roles: Annotated[str | None, Header()] = None) -> Scope:
+    """The regions the caller may change: national, province and district operators only."""
+    grants = parse_roles(x_pulih_roles)
+    if any(g.role is Role.NATIONAL_OPERATOR for g in grants):
+        return Scope.national()
+    regions_ = [
+        g.target
+        for g in grants
+        if g.target and g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
+    ]
+    if not regions_:
+        raise Forbidden("registry changes need an operator role")
+    return Scope.of_regions(*regions_)
+
+
+def reader(x_pulih_roles: Annotated[str | None, Header()] = None) -> None:
+    """Master data (regions, units, agents' pseudonymous ids) is readable by any known role."""
+    parse_roles(x_pulih_roles)
+
+
+OperatorScope = Annotated[Scope, Depends(operator_scope)]
+Reader = Depends(reader)
+
+
+@asynccontextmanager
+async def command(request: Request) -> AsyncIterator[tuple[AsyncSession, Outbox, date]]:
+    """One transaction for the change and its events; the relay is woken after commit."""
+    runtime: Runtime = runtime_of(request)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        yield session, runtime.outbox, datetime.now(UTC).date()
+    runtime.notify_committed()
+
+
+async def query(request: Request, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        return await read(session)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecreeIn(Schema):
+    number: DecreeNumber = Field(
+        description="Number of the Surat Keputusan.", examples=["141/07/KEL-MDG/2025"]
+    )
+    signed_on: date = Field(description="Date the decree was signed.", examples=["2025-03-10"])
+    signatory: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z_]+$",
+        description="The signing office, not a person's name.",
+        examples=["lurah"],
+    )
+
+
+class UnitCreate(Schema):
+    village_code: VillageCode = Field(examples=["74.71.01.1001"])
+    name: str = Field(min_length=1, max_length=100, examples=["Sinar Madani"])
+    decree: DecreeIn
+    formed_on: date = Field(examples=["2025-03-14"])
+    formation: UnitFormation = Field(examples=["bnn_target"])
+    facilitating_office: OfficeCode = Field(examples=["BNNK-74.71"])
+    funding_source: FundingSource | None = Field(default=None, examples=["bnn"])
+    allow_second_unit: bool = Field(
+        default=False, description="Form a unit in a village that already has an active one."
+    )
+
+
+class UnitPublic(BaseModel):
+    unit_id: str
+    village_code: str
+    province_code: str
+    regency_code: str
+    name: str
+    decree_number: str
+    decree_signed_on: date
+    formed_on: date
+    formation: UnitFormation
+    facilitating_office: str
+    status: UnitStatus
+    status_since: date | None
+    version: int
+
+
+class UnitsPublic(BaseModel):
+    items: list[UnitPublic]
+    total: int
+
+
+class UnitStatusChange(Schema):
+    to_status: UnitStatus
+    reason: UnitStatusReason
+    effective_on: date
+
+
+class FundingCreate(Schema):
+    fiscal_year: int = Field(ge=2000, le=2100, examples=[2025])
+    source: FundingSource
+    amount_idr: int = Field(ge=0, examples=[25_000_000])
+
+
+class AgentCreate(Schema):
+    role: AgentRole = Field(examples=["member"])
+    decree: DecreeIn
+    appointed_on: date
+
+
+class TrainingCreate(Schema):
+    kind: TrainingKind
+    completed_on: date
+    provider: OfficeCode = Field(examples=["BNNP-74"])
+    certificate: str | None = Field(default=None, max_length=80, pattern=r"^[0-9A-Za-z./-]+$")
+
+
+class AgentDeactivation(Schema):
+    deactivated_on: date
+    reason: AgentDeactivationReason
+
+
+class AgentPublic(BaseModel):
+    agent_id: str
+    unit_id: str
+    role: AgentRole
+    appointed_on: date
+    active: bool
+    deactivated_on: date | None
+    trainings: list[dict[str, Any]] = []
+
+
+class RegionPublic(BaseModel):
+    code: str
+    level: str
+    name: str
+    parent_code: str | None
+    province_code: str
+    time_zone: str | None
+    edition: str
+
+
+class RegionsPublic(BaseModel):
+    items: list[RegionPublic]
+    total: int
+
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]

@@ -1,0 +1,70 @@
+"""Browsing the region tree (Kemendagri codes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.api.common import (
+    Limit,
+    Offset,
+    Reader,
+    RegionPublic,
+    RegionsPublic,
+    query,
+)
+from services.registry.db import regions
+from services.registry.domain import (
+    NotFound,
+)
+
+router = APIRouter()
+
+
+@router.get("/regions", response_model=RegionsPublic, dependencies=[Reader], tags=["regions"])
+async def list_regions(
+    request: Request,
+    level: Annotated[str | None, Query(pattern="^(province|regency|district|village)$")] = None,
+    parent: Annotated[str | None, Query(max_length=13)] = None,
+    q: Annotated[
+        str | None, Query(min_length=2, max_length=100, description="Part of the name, any case.")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> RegionsPublic:
+    conditions = []
+    if level:
+        conditions.append(regions.c.level == level)
+    if parent:
+        conditions.append(regions.c.parent_code == parent)
+    if q:
+        conditions.append(func.lower(regions.c.name).contains(q.lower()))
+
+    async def read(session: AsyncSession) -> RegionsPublic:
+        total = (
+            await session.execute(select(func.count()).select_from(regions).where(*conditions))
+        ).scalar_one()
+        rows = await session.execute(
+            select(regions).where(*conditions).order_by(regions.c.code).limit(limit).offset(offset)
+        )
+        return RegionsPublic(items=[RegionPublic(**r) for r in rows.mappings()], total=total)
+
+    return await query(request, read)
+
+
+@router.get("/regions/{code}", response_model=RegionPublic, dependencies=[Reader], tags=["regions"])
+async def get_region(code: str, request: Request) -> RegionPublic:
+    async def read(session: AsyncSession) -> RegionPublic:
+        row = (
+            (await session.execute(select(regions).where(regions.c.code == code)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no region {code}")
+        return RegionPublic(**row)
+
+    return await query(request, read)

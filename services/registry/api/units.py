@@ -1,0 +1,167 @@
+"""Units IBM: forming them, their status (with If-Match/ETag) and their funding."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import handlers
+from services.registry.api.common import (
+    FundingCreate,
+    Limit,
+    Offset,
+    OperatorScope,
+    Reader,
+    UnitCreate,
+    UnitPublic,
+    UnitsPublic,
+    UnitStatusChange,
+    command,
+    query,
+)
+from services.registry.db import units
+from services.registry.domain import (
+    ChangeUnitStatus,
+    Conflict,
+    Decree,
+    FormUnit,
+    RecordFunding,
+    Unit,
+)
+from shared.contracts.types import (
+    UnitStatus,
+)
+
+router = APIRouter()
+
+
+def _unit_public(unit: Unit) -> UnitPublic:
+    return UnitPublic(
+        unit_id=unit.unit_id,
+        village_code=unit.village_code,
+        province_code=unit.province_code,
+        regency_code=unit.village_code[:5],
+        name=unit.name,
+        decree_number=unit.decree.number,
+        decree_signed_on=unit.decree.signed_on,
+        formed_on=unit.formed_on,
+        formation=unit.formation,
+        facilitating_office=unit.facilitating_office,
+        status=unit.status,
+        status_since=unit.status_since,
+        version=unit.version,
+    )
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@router.post("/units", status_code=201, response_model=UnitPublic, tags=["units"])
+async def form_unit(
+    body: UnitCreate, scope: OperatorScope, request: Request, response: Response
+) -> UnitPublic:
+    cmd = FormUnit(
+        unit_id=str(uuid.uuid4()),
+        village_code=body.village_code,
+        name=body.name,
+        decree=Decree(body.decree.number, body.decree.signed_on, body.decree.signatory),
+        formed_on=body.formed_on,
+        formation=body.formation,
+        facilitating_office=body.facilitating_office,
+        funding_source=body.funding_source,
+        allow_second_unit=body.allow_second_unit,
+    )
+    async with command(request) as (session, outbox, today):
+        unit = await handlers.handle_form_unit(session, outbox, cmd, scope=scope, today=today)
+    response.headers["Location"] = f"/units/{unit.unit_id}"
+    response.headers["ETag"] = _etag(unit.version)
+    return _unit_public(unit)
+
+
+@router.get("/units", response_model=UnitsPublic, dependencies=[Reader], tags=["units"])
+async def list_units(
+    request: Request,
+    province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    regency: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
+    status: UnitStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> UnitsPublic:
+    conditions = []
+    if province:
+        conditions.append(units.c.province_code == province)
+    if regency:
+        conditions.append(units.c.regency_code == regency)
+    if status:
+        conditions.append(units.c.status == status)
+
+    async def read(session: AsyncSession) -> UnitsPublic:
+        total = (
+            await session.execute(select(func.count()).select_from(units).where(*conditions))
+        ).scalar_one()
+        rows = await session.execute(
+            select(units).where(*conditions).order_by(units.c.unit_id).limit(limit).offset(offset)
+        )
+        items = [
+            UnitPublic(**{k: v for k, v in r.items() if k in UnitPublic.model_fields})
+            for r in rows.mappings()
+        ]
+        return UnitsPublic(items=items, total=total)
+
+    return await query(request, read)
+
+
+@router.get("/units/{unit_id}", response_model=UnitPublic, dependencies=[Reader], tags=["units"])
+async def get_unit(unit_id: str, request: Request, response: Response) -> UnitPublic:
+    unit = await query(request, lambda s: handlers.load_unit(s, unit_id))
+    response.headers["ETag"] = _etag(unit.version)
+    return _unit_public(unit)
+
+
+@router.post("/units/{unit_id}/status", response_model=UnitPublic, tags=["units"])
+async def change_unit_status(
+    unit_id: str,
+    body: UnitStatusChange,
+    scope: OperatorScope,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str, Header(description="The unit's ETag, as last read.")],
+) -> UnitPublic:
+    try:
+        expected = int(if_match.strip('W/"'))
+    except ValueError:
+        raise Conflict("If-Match must be the ETag of the unit") from None
+    cmd = ChangeUnitStatus(
+        unit_id=unit_id,
+        to_status=body.to_status,
+        reason=body.reason,
+        effective_on=body.effective_on,
+        expected_version=expected,
+    )
+    async with command(request) as (session, outbox, today):
+        unit = await handlers.handle_change_unit_status(
+            session, outbox, cmd, scope=scope, today=today
+        )
+    response.headers["ETag"] = _etag(unit.version)
+    return _unit_public(unit)
+
+
+@router.post("/units/{unit_id}/funding", status_code=201, tags=["units"])
+async def record_funding(
+    unit_id: str, body: FundingCreate, scope: OperatorScope, request: Request
+) -> dict[str, str]:
+    cmd = RecordFunding(
+        funding_id=str(uuid.uuid4()),
+        unit_id=unit_id,
+        fiscal_year=body.fiscal_year,
+        source=body.source,
+        amount_idr=body.amount_idr,
+    )
+    async with command(request) as (session, outbox, today):
+        await handlers.handle_record_funding(session, outbox, cmd, scope=scope, today=today)
+    return {"funding_id": cmd.funding_id}
