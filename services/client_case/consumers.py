@@ -15,7 +15,7 @@ from services.client_case.handlers import Identity, Keys
 from services.client_case.settings import Settings
 from shared.contracts import registry, scheduling
 from shared.contracts.base import EventData
-from shared.contracts.client_case import (
+from shared.contracts.client_case_inbound import (
     ClosureSubmitted,
     EnrolmentSubmitted,
     ScreeningSubmitted,

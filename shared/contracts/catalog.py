@@ -25,6 +25,7 @@ def _load() -> None:
     # Importing the context modules runs their @contract decorators.
     from shared.contracts import (  # noqa: F401
         client_case,
+        client_case_inbound,
         platform,
         registry,
         scheduling,

@@ -23,6 +23,9 @@ from shared.contracts.types import (
 )
 
 CONTEXT = "platform"
+INBOUND_TOPIC = "ibm.inbound.{province}"
+"""Topic template of provincial submissions: format with the 2-digit province code."""
+
 RECEIPTS_TOPIC = "ibm.receipts.{province}"
 """Topic template: format with the 2-digit province code, e.g. ``ibm.receipts.74``."""
 

@@ -12,7 +12,7 @@ from datetime import date
 from pydantic import Field, ValidationInfo, field_validator
 
 from shared.contracts.base import contract
-from shared.contracts.client_case import INBOUND_TOPIC
+from shared.contracts.platform import INBOUND_TOPIC
 from shared.contracts.scheduling import CONTEXT
 from shared.contracts.types import ActivityType, EntityId, UnitScopedEvent
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.contracts import client_case as events
+from shared.contracts import client_case_inbound as provincial
 from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import make_producer, topic_size
@@ -31,7 +32,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
     ).json()["public_key"]
     _stranger_private, stranger_public = generate_service_keypair()
 
-    def submission(number: int, **changes: object) -> events.ScreeningSubmitted:
+    def submission(number: int, **changes: object) -> provincial.ScreeningSubmitted:
         fields: dict[str, object] = {
             "unit_id": unit_id,
             "province_code": "74",
@@ -45,7 +46,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
             "injection": "past_3_months",
         }
         fields.update(changes)
-        return events.ScreeningSubmitted.model_validate(fields)
+        return provincial.ScreeningSubmitted.model_validate(fields)
 
     sent = [
         submission(1),
@@ -124,7 +125,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
     ).json()
     where = {"unit_id": unit_id, "province_code": "74", "village_code": unit["village_code"]}
     today = datetime.now(UTC).date()
-    screening = events.ScreeningSubmitted.model_validate(
+    screening = provincial.ScreeningSubmitted.model_validate(
         {
             **where,
             "submission_id": "sultra-screening-0000777",
@@ -141,7 +142,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
         ("s1-again", screening),  # the same screening submitted under a new message id
         (
             "e1",
-            events.EnrolmentSubmitted.model_validate(
+            provincial.EnrolmentSubmitted.model_validate(
                 {
                     **where,
                     "submission_id": "sultra-screening-0000777",
@@ -152,7 +153,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
         ),
         (
             "c-unknown",
-            events.ClosureSubmitted.model_validate(
+            provincial.ClosureSubmitted.model_validate(
                 {
                     **where,
                     "submission_id": "sultra-screening-9999999",
@@ -163,7 +164,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
         ),
         (
             "c1",
-            events.ClosureSubmitted.model_validate(
+            provincial.ClosureSubmitted.model_validate(
                 {
                     **where,
                     "submission_id": "sultra-screening-0000777",
@@ -179,7 +180,9 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
         for message_id, data in facts:
             assert isinstance(
                 data,
-                events.ScreeningSubmitted | events.EnrolmentSubmitted | events.ClosureSubmitted,
+                provincial.ScreeningSubmitted
+                | provincial.EnrolmentSubmitted
+                | provincial.ClosureSubmitted,
             )
             key, headers, value = to_kafka(
                 wrap(data, source="/provinces/74/simrehab", event_id=message_id)

@@ -15,7 +15,7 @@ import pytest
 
 from services.reporting.app import SPEC as REPORTING
 from services.reporting.settings import Settings
-from shared.contracts import client_case as events
+from shared.contracts import client_case_inbound as provincial
 from shared.contracts.envelope import to_kafka, wrap
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
@@ -72,7 +72,7 @@ async def test_what_services_and_provinces_record_shows_in_the_indicators(
         )
         assert screened.status_code == 201, screened.text
     unit = (await p.registry.get(f"/units/{unit_id}", headers=OPERATOR_74)).json()
-    submission = events.ScreeningSubmitted.model_validate(
+    submission = provincial.ScreeningSubmitted.model_validate(
         {
             "unit_id": unit_id,
             "province_code": "74",

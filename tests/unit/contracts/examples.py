@@ -18,10 +18,12 @@ from shared.contracts.client_case import (
     ClientEnrolled,
     ClientReferred,
     ClientScreened,
-    ClosureSubmitted,
-    EnrolmentSubmitted,
     ReferralResolved,
     RelapseReported,
+)
+from shared.contracts.client_case_inbound import (
+    ClosureSubmitted,
+    EnrolmentSubmitted,
     ScreeningSubmitted,
 )
 from shared.contracts.platform import EventAccepted, EventRejected
