@@ -89,6 +89,7 @@ def _ask(
         k=settings.suppression_k,
         window_months=settings.operational_window_months,
         targets=settings.unit_targets,
+        cube_max_age=settings.cube_max_age_seconds,
     )
 
 
@@ -165,7 +166,14 @@ async def series(
         generation, _ = await serving_generation(connection)
         if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
             c = await suppressed_cube(
-                connection, spec, generation, year, region.split(".")[0], by, settings.suppression_k
+                connection,
+                spec,
+                generation,
+                year,
+                region.split(".")[0],
+                by,
+                settings.suppression_k,
+                settings.cube_max_age_seconds,
             )
             for month in months:
                 for part in parts:

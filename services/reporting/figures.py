@@ -78,3 +78,4 @@ class Ask:
     k: int
     window_months: int = 1
     targets: Path | None = None
+    cube_max_age: float = 0.0

@@ -5,6 +5,7 @@ withheld by the cube's suppression, every figure with its lineage.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,6 +83,7 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
             connection,
             ("stock", stage, generation, ask.period.year, province, ask.k),
             lambda: _stock_cube(connection, generation, ask.period.year, province, stage, ask.k),
+            ask.cube_max_age,
         )
         period = str(ask.period)
         return _row(c, Cell(ask.within, period, TOTAL)), [
@@ -110,6 +112,7 @@ async def suppressed_cube(
     province: str,
     by: str | None,
     k: int,
+    max_age: float = 0.0,
 ) -> Cube:
     """The province's year of a client-derived count, suppressed. Totals are suppressed
     together with the count's first breakdown that adds up to them, so a reader holding both
@@ -120,25 +123,34 @@ async def suppressed_cube(
         connection,
         (spec.name, generation, year, province, by, k),
         lambda: _suppressed_cube(connection, spec, generation, year, province, by, k),
+        max_age,
     )
 
 
-_CUBES: dict[tuple[object, ...], Cube] = {}
+_CUBES: dict[tuple[object, ...], tuple[int, float, Cube]] = {}
 
 
 async def _cached(
     connection: AsyncConnection,
     key: tuple[object, ...],
     build: Callable[[], Awaitable[Cube]],
+    max_age: float = 0.0,
 ) -> Cube:
-    """A cube kept until the read model moves on (any batch written changes `reached`)."""
+    """A cube kept until the read model moves on (any batch written changes `reached`), or,
+    with `max_age`, for that many seconds whatever arrives: a large province's cube takes
+    seconds to suppress, and a steady stream of events would otherwise rebuild it for every
+    request."""
     _, reached = await serving_generation(connection)
-    full = (str(connection.engine.url), reached, *key)
-    if full not in _CUBES:
-        if len(_CUBES) >= 64:
-            _CUBES.pop(next(iter(_CUBES)))
-        _CUBES[full] = await build()
-    return _CUBES[full]
+    full = (str(connection.engine.url), *key)
+    kept = _CUBES.get(full)
+    now = time.monotonic()
+    if kept is not None and (kept[0] == reached or now - kept[1] < max_age):
+        return kept[2]
+    built = await build()
+    if full not in _CUBES and len(_CUBES) >= 64:
+        _CUBES.pop(next(iter(_CUBES)))
+    _CUBES[full] = (reached, now, built)
+    return built
 
 
 async def _stock_cube(
@@ -196,7 +208,7 @@ async def _from_cube(
 ) -> tuple[Row, list[Row]]:
     province = ask.within.split(".")[0]
     c = await suppressed_cube(
-        connection, spec, generation, ask.period.year, province, ask.by, ask.k
+        connection, spec, generation, ask.period.year, province, ask.by, ask.k, ask.cube_max_age
     )
     period = str(ask.period)
     regions = await _regions(connection, generation, ask.level, ask.within)

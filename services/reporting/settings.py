@@ -31,6 +31,14 @@ class Settings(ServiceSettings):
             "in this many months ending with it."
         ),
     )
+    cube_max_age_seconds: float = Field(
+        default=30,
+        ge=0,
+        description=(
+            "How long a province's suppressed cube may serve tables while new events arrive "
+            "(0: rebuilt after every batch). Suppressing a large province takes seconds."
+        ),
+    )
     unit_targets: Path = Field(
         default=DEFAULT_TARGETS,
         description="JSON file of yearly unit formation targets, national and per province.",
