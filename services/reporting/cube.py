@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from services.reporting.suppression import Relation, suppress
 
@@ -34,8 +35,9 @@ def level_of(region: str) -> str:
     return LEVELS[0 if not region else region.count(".") + 1]
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """A tuple underneath: cubes hash and compare millions of them."""
+
     region: str
     period: str
     part: str
