@@ -15,9 +15,8 @@ more is withheld where that came from, until no small cell can be worked out.
 
 The audit in the tests solves the relations for every withheld cell, as an attacker would,
 over the non-negative integers, and fails when any withheld cell has a single possible value.
-Known limit: bounds combined across several relations can still pin a cell these rules do not
-see (a case is kept in the tests as an expected failure); the rules are a heuristic, checked
-by that audit, not a proof.
+The search for what a reader can work out propagates intervals, which is weaker than the
+audit's integer programs: the rules are a heuristic checked by that audit, not a proof.
 """
 
 from __future__ import annotations
@@ -89,10 +88,10 @@ def suppress(
     # the rest is known). Find what a reader can determine; while a small withheld cell is
     # among it, withhold one more non-zero cell where the determination came from.
     for _ in range(len(cells)):
-        determined = _determined(values, relations, withheld, by_cell)
+        determined = _determined(values, relations, withheld, by_cell, bound)
         picks = set()
         for exposed in sorted((c for c in determined if 0 < value(c) < k), key=str):
-            pick = _unpinning(exposed, determined, withheld, by_cell, may_withhold, value)
+            pick = _unpinning(exposed, withheld, by_cell, may_withhold, value)
             if pick is not None:  # None: implied by figures published by policy
                 picks.add(pick)
         if not picks:
@@ -126,39 +125,64 @@ def _determined(
     relations: Sequence[Relation[K]],
     withheld: set[K],
     by_cell: Mapping[K, list[Relation[K]]],
+    upper: Callable[[K], int],
+    rounds: int = 50,
 ) -> set[K]:
-    """Withheld cells a reader can work out: the one unknown of a relation, and the unknown
-    parts of a relation whose known total leaves nothing for them (all zero)."""
-    found: set[K] = set()
-    pending = list(relations)
-    while pending:
-        relation = pending.pop()
-        members = (relation.total, *relation.parts)
-        unknown = [c for c in members if c in withheld and c not in found]
-        if not unknown:
-            continue
-        if len(unknown) == 1:
-            new = unknown
-        elif relation.total not in unknown and all(values.get(c, 0) == 0 for c in unknown):
-            new = unknown  # the known total minus the known parts is zero
-        else:
-            continue
-        found.update(new)
-        for cell in new:
-            pending.extend(by_cell.get(cell, ()))
-    return found
+    """Withheld cells a reader can work out. Every cell gets the interval a reader knows it
+    lies in (published: its value; withheld: zero to its province's figure), and each
+    relation narrows its members' intervals from the others' (a part is at least the total's
+    least minus the other parts' most, at most the total's most minus their least; the total
+    between the sums), until nothing moves. A cell whose interval closes is worked out."""
+    low: dict[K, int] = {}
+    high: dict[K, int] = {}
+    for cell in withheld:
+        low[cell], high[cell] = 0, max(upper(cell), 0)
+
+    def lo(cell: K) -> int:
+        return low.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
+
+    def hi(cell: K) -> int:
+        return high.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
+
+    pending = {id(r): r for c in withheld for r in by_cell.get(c, ())}
+    for _ in range(rounds):
+        if not pending:
+            break
+        moved: dict[int, Relation[K]] = {}
+        for relation in pending.values():
+            parts_lo = sum(lo(c) for c in relation.parts)
+            parts_hi = sum(hi(c) for c in relation.parts)
+            narrowed = []
+            t = relation.total
+            if t in withheld:
+                new_lo, new_hi = max(low[t], parts_lo), min(high[t], parts_hi)
+                if (new_lo, new_hi) != (low[t], high[t]):
+                    low[t], high[t] = new_lo, new_hi
+                    narrowed.append(t)
+            for c in relation.parts:
+                if c not in withheld:
+                    continue
+                new_lo = max(low[c], lo(t) - (parts_hi - hi(c)))
+                new_hi = min(high[c], hi(t) - (parts_lo - lo(c)))
+                if (new_lo, new_hi) != (low[c], high[c]):
+                    low[c], high[c] = new_lo, new_hi
+                    narrowed.append(c)
+            for cell in narrowed:
+                for r in by_cell.get(cell, ()):
+                    moved[id(r)] = r
+        pending = moved
+    return {c for c in withheld if low[c] >= high[c]}
 
 
 def _unpinning(
     exposed: K,
-    determined: set[K],
     withheld: set[K],
     by_cell: Mapping[K, list[Relation[K]]],
     may_withhold: Callable[[K], bool],
     value: Callable[[K], int],
 ) -> K | None:
-    """The smallest published non-zero cell, nearest the exposed one through the relations
-    that determined it, whose withholding adds an unknown there."""
+    """The smallest published non-zero cell nearest the exposed one through the relations
+    among withheld cells: withholding it loosens an interval on the way there."""
     seen, frontier = {exposed}, [exposed]
     while frontier:
         following = []
@@ -170,7 +194,7 @@ def _unpinning(
                 ]
                 if candidates:
                     return min(candidates, key=lambda c: (value(c), str(c)))
-                following += [c for c in members if c in determined and c not in seen]
+                following += [c for c in members if c in withheld and c not in seen]
                 seen.update(following)
         frontier = following
     return None
