@@ -175,11 +175,14 @@ def test_probes_use_the_health_endpoints(service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_pods_are_hardened(service: str) -> None:
-    pod = pod_spec(service)
+    assert_hardened(pod_spec(service), service)
+
+
+def assert_hardened(pod: Obj, name: str) -> None:
     pod_security = pod.get("securityContext", {})
     tmp_volumes = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
     for container in [*pod.get("initContainers", []), *pod["containers"]]:
-        where = f"{service}/{container['name']}"
+        where = f"{name}/{container['name']}"
         security = container.get("securityContext", {})
         assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
         assert security.get("readOnlyRootFilesystem") is True, where
@@ -192,6 +195,30 @@ def test_pods_are_hardened(service: str) -> None:
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
         assert mounts.get("/tmp") in tmp_volumes, f"{where}: /tmp must be an emptyDir"
     assert pod_security.get("runAsUser", 10001) != 0
+
+
+def test_reporting_rebuild_runs_on_demand_with_reportings_database_and_identity() -> None:
+    cron = find("CronJob", "reporting-rebuild")
+    assert cron["spec"]["suspend"] is True  # started by hand: kubectl create job --from
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    assert_hardened(pod["spec"], "reporting-rebuild")
+    (container,) = pod["spec"]["containers"]
+    assert [*container["command"], *container["args"]][:3] == ["pulih", "reporting", "rebuild"]
+    env = env_of(container)
+    url = urlsplit(env["PULIH_DATABASE_URL"]["value"])
+    assert (url.hostname, url.path) == ("reporting-db-rw", "/reporting")
+    assert env["PULIH_KAFKA_SASL_USERNAME"]["value"] == "reporting"
+    labels = pod["metadata"]["labels"]
+    guard = policy_for({"cnpg.io/cluster": "reporting-db"})
+    assert any(
+        selects(peer["podSelector"], labels)
+        for rule in guard["spec"]["ingress"]
+        for peer in rule.get("from", [])
+        if "podSelector" in peer and "namespaceSelector" not in peer
+    )
+    own = policy_for(labels)
+    assert not own["spec"].get("ingress")
+    assert egress_to(own, "cnpg.io/cluster") == {"reporting-db": {5432}}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -457,7 +484,9 @@ def test_network_policy_lets_the_service_reach_kafka_and_only_its_own_database(
             for peer in rule.get("from", [])
             if "podSelector" in peer and "namespaceSelector" not in peer
         }
-        assert apps - {None} == {service}
+        # reporting's database also admits the on-demand rebuild job (reporting's own code)
+        rebuild = {"reporting-rebuild"} if service == "reporting" else set()
+        assert apps - {None} == {service} | rebuild
 
 
 # --- secrets and environments -------------------------------------------------------------
