@@ -19,7 +19,7 @@ from services.reporting.cube import TOTAL, Cell
 from services.reporting.figures import Ask, Period, Row
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.projector import serving_generation
-from services.reporting.queries import is_client_derived, suppressed_cube, table
+from services.reporting.queries import is_client_derived, row_of, suppressed_cube, table
 from services.reporting.settings import Settings
 from shared.http import install_domain_errors
 from shared.rules import Violation, check
@@ -177,20 +177,9 @@ async def series(
             )
             for month in months:
                 for part in parts:
-                    cell = Cell(region, month, part)
-                    figure = c.figure(cell)
-                    withheld = cell in c.withheld
-                    rows.append(
-                        Row(
-                            region,
-                            part,
-                            None if withheld else figure.value,
-                            withheld,
-                            None if withheld else figure.events,
-                            None if withheld else figure.latest,
-                            {"period": month},
-                        )
-                    )
+                    row = row_of(c, Cell(region, month, part))
+                    row.extra["period"] = month
+                    rows.append(row)
         else:
             level = cube.level_of(region)
             for month in months:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -375,8 +375,6 @@ async def unit_villages(connection: AsyncConnection, generation: int, within: st
 
 def _aware(value: Any) -> Any:
     """SQLite returns naive datetimes (stored as UTC) and strings from aggregates."""
-    from datetime import UTC, datetime
-
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime) and value.tzinfo is None:

@@ -84,21 +84,19 @@ async def load_positions(connection: AsyncConnection, generation: int) -> dict[T
     return {TopicPartition(t, p): int(o) for t, p, o in rows.all()}
 
 
-def _upsert(table: Table, dialect: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO UPDATE: known columns overwrite, unknown (NULL) keep what
-    is there, lineage adds up."""
+def _sqlite_upsert(table: Table) -> Any:
+    """SQLite: INSERT … ON CONFLICT (key) DO UPDATE, one row per parameter set: known columns
+    overwrite, unknown (NULL) keep what is there, lineage adds up."""
     keys = [c.name for c in table.primary_key.columns]
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(table)
+    statement = sqlite.insert(table)
     new = statement.excluded
-    latest = func.greatest if dialect == "postgresql" else func.max
     changes: dict[str, Any] = {
         c.name: func.coalesce(new[c.name], c)
         for c in table.columns
         if c.name not in keys and c.name not in ("events", "last_event_at")
     }
     changes["events"] = table.c.events + new.events
-    changes["last_event_at"] = latest(table.c.last_event_at, new.last_event_at)
+    changes["last_event_at"] = func.max(table.c.last_event_at, new.last_event_at)
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
@@ -164,7 +162,7 @@ class Projector:
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
         self._statements = {
-            t: _unnest_upsert(t) if engine.dialect.name == "postgresql" else _upsert(t, "sqlite")
+            t: _unnest_upsert(t) if engine.dialect.name == "postgresql" else _sqlite_upsert(t)
             for t in db.FACT_TABLES
         }
         self._shapes = {
@@ -249,10 +247,6 @@ class Projector:
                 writing.cancel()
         return total
 
-    async def poll_once(self, timeout_ms: int = 500) -> int:
-        records = await self._fetch(timeout_ms)
-        return await self.project(records) if records else 0
-
     async def _fetch(self, timeout_ms: int) -> list[ConsumerRecord[bytes, bytes]]:
         """Wait for records, then take what else is already fetched, up to a full batch: a
         few large transactions instead of many small ones."""
@@ -268,10 +262,6 @@ class Projector:
             records += fetched
             wait = 0
         return records
-
-    async def project(self, records: list[ConsumerRecord[bytes, bytes]]) -> int:
-        """Apply a batch in one transaction; returns how many events it applied."""
-        return await self.write(self.prepare(records))
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
         """Decode and fold (CPU only, no I/O)."""

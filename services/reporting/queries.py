@@ -86,8 +86,8 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
             ask.cube_max_age,
         )
         period = str(ask.period)
-        return _row(c, Cell(ask.within, period, TOTAL)), [
-            _row(c, Cell(r, period, TOTAL)) for r in regions
+        return row_of(c, Cell(ask.within, period, TOTAL)), [
+            row_of(c, Cell(r, period, TOTAL)) for r in regions
         ]
     return await special_table(connection, generation, ask, regions)
 
@@ -196,7 +196,8 @@ async def _suppressed_cube(
     )
 
 
-def _row(c: Cube, cell: Cell) -> Row:
+def row_of(c: Cube, cell: Cell) -> Row:
+    """A cell of a suppressed cube as a row: withheld cells carry no figure and no lineage."""
     if cell in c.withheld:
         return Row(cell.region, cell.part, None, withheld=True)
     figure = c.figure(cell)
@@ -212,8 +213,8 @@ async def _from_cube(
     )
     period = str(ask.period)
     regions = await _regions(connection, generation, ask.level, ask.within)
-    rows = [_row(c, Cell(r, period, p)) for r in regions for p in _parts(spec, ask.by)]
-    return _row(c, Cell(ask.within, period, TOTAL)), rows
+    rows = [row_of(c, Cell(r, period, p)) for r in regions for p in _parts(spec, ask.by)]
+    return row_of(c, Cell(ask.within, period, TOTAL)), rows
 
 
 async def _direct(

@@ -128,6 +128,19 @@ def _share(n: int, of: int) -> float | None:
     return round(n / of, 4) if of else None
 
 
+def _with_share(
+    counted: dict[str, tuple[int, int, Any]], of: dict[str, tuple[int, int, Any]], label: str
+) -> Computed:
+    """Rows of units counted in each region, with the units they are a share of."""
+    rows = {}
+    for region, (n, events, latest) in counted.items():
+        whole = of.get(region, (0, 0, None))[0]
+        rows[region] = Row(
+            region, TOTAL, n, False, events, latest, {label: whole, "share": _share(n, whole)}
+        )
+    return rows
+
+
 async def _operational(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
@@ -138,18 +151,7 @@ async def _operational(
         start = date(month_index // 12, month_index % 12 + 1, 1)
     active = await _operational_between(connection, generation, start, p.end, level, ask.within)
     formed = await _formed_by(connection, generation, p.end, level, ask.within)
-    return {
-        r: Row(
-            r,
-            TOTAL,
-            n,
-            False,
-            e,
-            t,
-            {"formed": formed.get(r, (0,))[0], "share": _share(n, formed.get(r, (0,))[0])},
-        )
-        for r, (n, e, t) in active.items()
-    }
+    return _with_share(active, formed, "formed")
 
 
 async def _sustained(
@@ -160,18 +162,7 @@ async def _sustained(
         connection, generation, p.start, p.end, level, ask.within, formed_before=p.start
     )
     earlier = await _formed_by(connection, generation, date(p.year - 1, 12, 31), level, ask.within)
-    return {
-        r: Row(
-            r,
-            TOTAL,
-            n,
-            False,
-            e,
-            t,
-            {"formed_before": earlier.get(r, (0,))[0], "share": _share(n, earlier.get(r, (0,))[0])},
-        )
-        for r, (n, e, t) in sustained.items()
-    }
+    return _with_share(sustained, earlier, "formed_before")
 
 
 async def _median_days(

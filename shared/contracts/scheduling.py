@@ -242,6 +242,14 @@ class SessionOverdue(UnitScopedEvent):
     )
 
 
+def within_participants(value: int | None, info: ValidationInfo) -> int | None:
+    """Counts of an activity's participants (women, people screened) are at most all of them."""
+    total = info.data.get("participants")
+    if value is not None and total is not None and value > total:
+        raise ValueError("cannot exceed participants")
+    return value
+
+
 @contract(context=CONTEXT, name="ActivityHeld", version=1, topic=TOPIC, subject="unit_id")
 class ActivityHeld(UnitScopedEvent):
     """A unit held a community activity: awareness, mapping, outreach or a screening day.
@@ -287,13 +295,9 @@ class ActivityHeld(UnitScopedEvent):
         examples=[12],
     )
 
-    @field_validator("participants_female", "people_screened")
-    @classmethod
-    def _within_participants(cls, value: int | None, info: ValidationInfo) -> int | None:
-        total = info.data.get("participants")
-        if value is not None and total is not None and value > total:
-            raise ValueError("cannot exceed participants")
-        return value
+    _within_participants = field_validator("participants_female", "people_screened")(
+        within_participants
+    )
 
 
 @contract(context=CONTEXT, name="SessionRescheduled", version=1, topic=TOPIC, subject="case_id")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
 from shared.contracts.base import contract
 from shared.contracts.platform import INBOUND_TOPIC
-from shared.contracts.scheduling import CONTEXT
+from shared.contracts.scheduling import CONTEXT, within_participants
 from shared.contracts.types import ActivityType, EntityId, UnitScopedEvent
 
 _AGENT_ID_EXAMPLE = "01JB8A3C5E7G9J1K3M5N7P9Q1R"
@@ -101,10 +101,6 @@ class ActivitySubmitted(UnitScopedEvent):
         examples=[None],
     )
 
-    @field_validator("participants_female", "people_screened")
-    @classmethod
-    def _within_participants(cls, value: int | None, info: ValidationInfo) -> int | None:
-        total = info.data.get("participants")
-        if value is not None and total is not None and value > total:
-            raise ValueError("cannot exceed participants")
-        return value
+    _within_participants = field_validator("participants_female", "people_screened")(
+        within_participants
+    )
