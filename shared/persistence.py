@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; for SQLite the file's folder is created and WAL and foreign keys are on."""
+    # No submitted value may reach a log line, a span or a dead letter through an SQL error.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -22,3 +22,12 @@ def time_zone_of(province_code: str) -> TimeZone:
     if number >= 81:
         return TimeZone.WIT
     return TimeZone.WIB
+
+
+PROVINCE_CODES = (
+    *("11", "12", "13", "14", "15", "16", "17", "18", "19", "21"),
+    *("31", "32", "33", "34", "35", "36", "51", "52", "53", "61", "62", "63", "64", "65"),
+    *("71", "72", "73", "74", "75", "76", "81", "82", "91", "92", "93", "94", "95", "96"),
+)
+"""The 38 provinces of the registry's edition (Kepmendagri 300.2.2-2138/2025): every one has
+an inbound and a receipts topic from the platform's first start."""

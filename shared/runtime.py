@@ -19,9 +19,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.contracts.envelope import Envelope
+from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
 from shared.http import install_problem_handlers, problem
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
-from shared.messaging.consumer import EventConsumer, Handler, InvalidHandler, RetryPolicy
+from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
+from shared.messaging.inbound import INBOUND_PATTERN, ApplyBatch, InboundAnswerer
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import PlatformTables
@@ -45,7 +48,9 @@ class ServiceSpec:
     consumes_patterns: Sequence[str] = ()
     """Regular expressions of further topics, e.g. every province's inbound topic."""
     handler_factory: Callable[[Runtime], Handler] | None = None
-    invalid_handler_factory: Callable[[Runtime], InvalidHandler] | None = None
+    """Applies canonical events of other contexts (and redriven dead letters)."""
+    inbound_factory: Callable[[Runtime], ApplyBatch] | None = None
+    """Applies the provinces' facts of the types `shared.contracts.inbound` gives the service."""
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     configure_app: Callable[[FastAPI], None] | None = None
     background: Sequence[Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = ()
@@ -117,17 +122,24 @@ class Runtime:
                 idle_seconds=s.relay_idle_seconds,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
-        if (
-            self.consumed_topics
-            and self.spec.handler_factory
-            and self.engine
-            and self.spec.platform
-        ):
+        if self.consumed_topics and self.engine and self.spec.platform:
             await ensure_topics(
                 s.kafka_bootstrap_servers,
                 [*self.consumed_topics, self.topics.dead_letter(self.spec.name)],
                 auth=s.kafka_auth,
             )
+            if INBOUND_PATTERN in self.spec.consumes_patterns:
+                # Every province's topics exist before its first event: the subscription sees
+                # them at once instead of at the next metadata refresh.
+                await ensure_topics(
+                    s.kafka_bootstrap_servers,
+                    {
+                        self.topics.name(template.format(province=p)): s.inbound_partitions
+                        for p in s.provinces
+                        for template in (INBOUND_TOPIC, RECEIPTS_TOPIC)
+                    },
+                    auth=s.kafka_auth,
+                )
             kafka_consumer = make_consumer(
                 s.kafka_bootstrap_servers,
                 group_id=self.spec.name,
@@ -140,7 +152,7 @@ class Runtime:
             self.consumer = EventConsumer(
                 group=self.spec.name,
                 topics=self.consumed_topics,
-                handler=self.spec.handler_factory(self),
+                handler=self.spec.handler_factory(self) if self.spec.handler_factory else _refuse,
                 engine=self.engine,
                 inbox=self.spec.platform.inbox,
                 consumer=kafka_consumer,
@@ -148,12 +160,24 @@ class Runtime:
                 topic_names=self.topics,
                 batch_size=s.consumer_batch_size,
                 retry=RetryPolicy(s.consumer_max_attempts, s.consumer_retry_backoff_seconds),
-                on_invalid=(
-                    self.spec.invalid_handler_factory(self)
-                    if self.spec.invalid_handler_factory
-                    else None
-                ),
             )
+            if self.spec.inbound_factory is not None:
+                assert self.sessions is not None and self.outbox is not None
+                consumer = self.consumer
+
+                async def dead_letter(record: Any, reason: str) -> None:
+                    await consumer.dead_letter(record, reason=reason, attempts=1)
+
+                self.consumer.inbound = InboundAnswerer(
+                    service=self.spec.name,
+                    apply=self.spec.inbound_factory(self),
+                    sessions=self.sessions,
+                    tables=self.spec.platform,
+                    outbox=self.outbox,
+                    dialect=self.engine.dialect.name,
+                    dead_letter=dead_letter,
+                    on_commit=self.notify_committed,
+                )
             self._tasks.append(asyncio.create_task(self.consumer.run(self._stop), name="consumer"))
         for loop in self.spec.background:
             self._tasks.append(asyncio.create_task(loop(self, self._stop)))
@@ -197,6 +221,10 @@ class Runtime:
     def notify_committed(self) -> None:
         if self.relay is not None:
             self.relay.notify()
+
+
+async def _refuse(_db: AsyncSession, envelope: Envelope) -> None:
+    raise RuntimeError(f"no handler for canonical {envelope.type}")
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.messaging.broker import KafkaAuth
+from shared.regions import PROVINCE_CODES
 
 DEV_SECRET = "development-only-secret-not-for-production"  # noqa: S105 - refused in production
 
@@ -69,6 +70,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     secret_key: SecretStr = SecretStr(DEV_SECRET)
 
+    inbound_provinces: str = Field(
+        default="all",
+        description="Provinces whose inbound and receipts topics are created at start: `all` "
+        "(the 38 of the region tree) or a comma-separated list of 2-digit codes.",
+    )
+    inbound_partitions: int = Field(
+        default=3, ge=1, description="Partitions of each province's inbound and receipts topics."
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_seconds: float = Field(default=0.2, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1)
@@ -87,6 +96,12 @@ class ServiceSettings(BaseSettings):
             sasl_password=password.get_secret_value() if password else None,
             ssl_cafile=self.kafka_ssl_cafile,
         )
+
+    @property
+    def provinces(self) -> tuple[str, ...]:
+        if self.inbound_provinces.strip() == "all":
+            return PROVINCE_CODES
+        return tuple(p.strip() for p in self.inbound_provinces.split(",") if p.strip())
 
     @property
     def resolved_database_url(self) -> str:

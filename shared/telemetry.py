@@ -36,6 +36,11 @@ EVENTS_CONSUMED = Counter(
 HANDLER_FAILURES = Counter(
     "pulih_handler_failures", "Failed attempts to apply an event.", ["service", "topic"]
 )
+DEAD_LETTERS = Counter(
+    "pulih_dead_letters",
+    "Records parked on a dead-letter topic: each is a bug of ours and should page someone.",
+    ["service", "topic"],
+)
 OUTBOX_BACKLOG = Gauge("pulih_outbox_backlog", "Outbox rows not yet published.", ["service"])
 CONSUMER_LAG = Gauge(
     "pulih_consumer_lag", "Messages behind the partition's end.", ["service", "topic", "partition"]

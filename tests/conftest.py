@@ -32,6 +32,11 @@ from tests.privacy import SENSITIVE
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Each test's services create the inbound and receipts topics of these provinces under the
+# test's own prefix (all 38 by default, a few hundred partitions per test otherwise).
+os.environ.setdefault("PULIH_INBOUND_PROVINCES", "73,74")
+os.environ.setdefault("PULIH_INBOUND_PARTITIONS", "2")
+
 
 def _unavailable(what: str, why: Exception | str) -> None:
     message = f"{what} unavailable: {why}"

@@ -23,7 +23,8 @@ from shared.contracts.client_case_inbound import (
 from shared.contracts.envelope import Envelope, Reason
 from shared.contracts.types import ClosureOutcome
 from shared.messaging import inbound
-from shared.messaging.consumer import Handler, InvalidHandler
+from shared.messaging.consumer import Handler
+from shared.messaging.inbound import ApplyBatch
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates
 from shared.rules import RuleViolations, Violation
@@ -31,10 +32,9 @@ from shared.runtime import Runtime
 from shared.security.encryption import CannotDecrypt, open_identity
 
 CONSUMES = [registry.TOPIC, scheduling.TOPIC]
-PROVINCIAL_FACTS = (ScreeningSubmitted, EnrolmentSubmitted, ClosureSubmitted)
 
 
-def registry_handler(runtime: Runtime) -> Handler:
+def canonical_facts(runtime: Runtime) -> Handler:
     """Canonical facts from other services: the registry's units, and scheduling's word on
     clients who stop coming (the drop-out policy) or come back."""
     settings = runtime.settings
@@ -91,15 +91,15 @@ async def _at_risk(
         )
 
 
-def inbound_screening_handler(runtime: Runtime) -> Handler:
+def inbound_facts(runtime: Runtime) -> ApplyBatch:
     """Provincial screenings on `ibm.inbound.<province>`: identity opened from its sealed box,
     the client found or registered, the answers scored with this service's rule set; the
-    canonical `ClientScreened` and the receipt go out together."""
+    canonical `ClientScreened` and the receipt go out together. Enrolments and closures follow
+    their screening by the province's submission id."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
     keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
     private_key = settings.identity_private_key.get_secret_value()
-    registry_facts = registry_handler(runtime)
 
     async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
         if isinstance(data, EnrolmentSubmitted | ClosureSubmitted):
@@ -203,20 +203,7 @@ def inbound_screening_handler(runtime: Runtime) -> Handler:
                 today=today,
             )
 
-    screenings = inbound.inbound_handler(
-        runtime,
-        owns=lambda data: isinstance(data, PROVINCIAL_FACTS),
-        apply=apply,
-        explain=_explain,
-    )
-
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        if inbound.is_inbound(envelope.received_from or ""):
-            await screenings(session, envelope)
-        else:
-            await registry_facts(session, envelope)
-
-    return handle
+    return inbound.one_at_a_time(apply, _explain)
 
 
 async def _case_of(session: AsyncSession, province: str, submission_id: str) -> str | None:
@@ -227,10 +214,6 @@ async def _case_of(session: AsyncSession, province: str, submission_id: str) -> 
     )
     case_id = found.scalar()
     return str(case_id) if case_id is not None else None
-
-
-def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:
-    return inbound.invalid_inbound_handler(runtime, context="client-case")
 
 
 def _explain(exc: Exception) -> list[Reason] | None:

@@ -26,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+platform = platform_tables(metadata, answers_provinces=True)
 
 # What the registry published about units: enough to check a unit exists, is active, and
 # where it is. Kept up to date from `ibm.registry`; never written by this service's users.

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.registry.api import install_error_handlers, router
-from services.registry.consumers import inbound_handler, invalid_inbound_handler
+from services.registry.consumers import inbound_facts
 from services.registry.db import MIGRATIONS, metadata, platform, regions
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import SERVICE_NAME, Settings
@@ -45,8 +45,7 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[router],
     consumes_patterns=[INBOUND_PATTERN],
-    handler_factory=inbound_handler,
-    invalid_handler_factory=invalid_inbound_handler,
+    inbound_factory=inbound_facts,
     on_start=seed_regions,
     configure_app=install_error_handlers,
 )

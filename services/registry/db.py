@@ -24,7 +24,7 @@ from shared.messaging.tables import platform_tables
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+platform = platform_tables(metadata, answers_provinces=True)
 
 region_editions = Table(
     "region_editions",

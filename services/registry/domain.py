@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared.contracts.types import (
     AgentDeactivationReason,
     AgentRole,
-    FundingSource,
     TrainingKind,
     UnitFormation,
     UnitStatus,
-    UnitStatusReason,
 )
 from shared.rules import Violation, check
+
+if TYPE_CHECKING:
+    from services.registry.commands import AppointAgent, ChangeUnitStatus, FormUnit, RecordFunding
 
 # --- Regions ---------------------------------------------------------------------------------
 
@@ -69,6 +71,14 @@ class Conflict(Exception):
     """The entity changed since the caller read it (optimistic concurrency)."""
 
 
+class AlreadyRecorded(Exception):
+    """An id the caller chose is taken: the fact was recorded before, or the id is reused."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 # --- Scope -----------------------------------------------------------------------------------
 
 
@@ -104,19 +114,6 @@ class Decree:
     number: str
     signed_on: date
     signatory: str  # the office that signed: "kepala_desa", "lurah", "camat", …
-
-
-@dataclass(frozen=True)
-class FormUnit:
-    unit_id: str
-    village_code: str
-    name: str
-    decree: Decree
-    formed_on: date
-    formation: UnitFormation
-    facilitating_office: str
-    funding_source: FundingSource | None = None
-    allow_second_unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,15 +237,6 @@ ALLOWED_STATUS_CHANGES = {
 }
 
 
-@dataclass(frozen=True)
-class ChangeUnitStatus:
-    unit_id: str
-    to_status: UnitStatus
-    reason: UnitStatusReason
-    effective_on: date
-    expected_version: int | None = None
-
-
 def change_status(
     unit: Unit, cmd: ChangeUnitStatus, *, scope: Scope, today: date, active_units_in_village: int
 ) -> Unit:
@@ -289,15 +277,6 @@ def change_status(
 def _check_version(current: int, expected: int | None) -> None:
     if expected is not None and expected != current:
         raise Conflict(f"the unit is at version {current}, not {expected}")
-
-
-@dataclass(frozen=True)
-class RecordFunding:
-    funding_id: str
-    unit_id: str
-    fiscal_year: int
-    source: FundingSource
-    amount_idr: int
 
 
 def record_funding(unit: Unit, cmd: RecordFunding, *, scope: Scope, today: date) -> None:
@@ -348,15 +327,6 @@ class Agent:
     deactivated_on: date | None = None
     deactivation_reason: AgentDeactivationReason | None = None
     trainings: tuple[Training, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class AppointAgent:
-    agent_id: str
-    unit_id: str
-    role: AgentRole
-    decree: Decree
-    appointed_on: date
 
 
 def appoint_agent(unit: Unit, cmd: AppointAgent, *, scope: Scope, today: date) -> Agent:

@@ -1,15 +1,37 @@
-"""The registry's use cases. Each loads what the rule needs, lets the domain decide, stores
-the result and stages the fact in the outbox, all in the caller's transaction, so the API
-and the provincial inbound consumer share one path."""
+"""The registry's use cases, set-based. A batch of commands — one from an HTTP request, or a
+partition's worth from a province — is handled in three steps:
+
+1. `Batch.load`: everything the rules need, one query per kind of reference (agents, units,
+   villages, offices, active units per village, used ids);
+2. each command in order against that in-memory state: the domain decides, and an accepted
+   command changes the state the next one sees (a unit formed, then its agent appointed);
+3. `Batch.write`: one statement per table, and every canonical event in one outbox insert.
+
+`HANDLERS` maps each command type to its use case; the API and the inbound consumer both go
+through `handle`.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
+from services.registry.commands import (
+    AppointAgent,
+    ChangeUnitStatus,
+    Command,
+    DeactivateAgent,
+    FormUnit,
+    RecordFunding,
+    RecordTraining,
+)
 from services.registry.db import (
     agent_trainings,
     agents,
@@ -21,265 +43,456 @@ from services.registry.db import (
 )
 from services.registry.domain import (
     Agent,
-    AppointAgent,
-    ChangeUnitStatus,
+    AlreadyRecorded,
     Decree,
-    FormUnit,
     NotFound,
-    RecordFunding,
     Scope,
-    Training,
     Unit,
     VillageFacts,
 )
 from shared.contracts import registry as events
-from shared.contracts.types import (
-    AgentDeactivationReason,
-    AgentRole,
-    UnitFormation,
-    UnitStatus,
-)
+from shared.contracts.base import EventData
+from shared.contracts.types import AgentDeactivationReason, AgentRole, UnitFormation, UnitStatus
 from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations
 
 
-async def handle_form_unit(
-    session: AsyncSession, outbox: Outbox, cmd: FormUnit, *, scope: Scope, today: date
-) -> Unit:
+@dataclass(frozen=True)
+class Order:
+    """A command and the region its giver may act for."""
+
+    command: Command
+    scope: Scope
+
+
+@dataclass
+class Done:
+    """What one command produced: its result (a unit or an agent), or why it was refused, and
+    the id of its first canonical event once staged."""
+
+    result: Unit | Agent | None = None
+    error: Exception | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class Batch:
+    """The state a batch of commands reads and changes, and the rows it will write."""
+
+    today: date
+    units: dict[str, Unit] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    villages: set[str] = field(default_factory=set)
+    offices: set[str] = field(default_factory=set)
+    active_units: Counter[str] = field(default_factory=Counter)
+    used_ids: dict[str, set[str]] = field(default_factory=dict)
+    """Funding and training ids already recorded."""
+    rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    changed_units: dict[str, Unit] = field(default_factory=dict)
+    changed_agents: dict[str, Agent] = field(default_factory=dict)
+    events: list[tuple[int, EventData]] = field(default_factory=list)
+
+    @classmethod
+    async def load(cls, db: AsyncSession, commands: Sequence[Command], today: date) -> Batch:
+        batch = cls(today)
+        agent_ids = {
+            c.agent_id for c in commands if isinstance(c, RecordTraining | DeactivateAgent)
+        }
+        agent_ids |= {c.agent_id for c in commands if isinstance(c, AppointAgent)}
+        # Rows a command changes are locked (PostgreSQL) against a concurrent batch.
+        lock = any(isinstance(c, ChangeUnitStatus | DeactivateAgent) for c in commands)
+        if agent_ids:
+            query = select(agents).where(agents.c.agent_id.in_(agent_ids))
+            found = await db.execute(query.with_for_update() if lock else query)
+            batch.agents = {r["agent_id"]: _agent(r) for r in found.mappings()}
+        unit_ids = {
+            c.unit_id for c in commands if not isinstance(c, RecordTraining | DeactivateAgent)
+        }
+        unit_ids |= {a.unit_id for a in batch.agents.values()}
+        if unit_ids:
+            query = select(units).where(units.c.unit_id.in_(unit_ids))
+            found = await db.execute(query.with_for_update() if lock else query)
+            batch.units = {r["unit_id"]: _unit(r) for r in found.mappings()}
+        forming = [c for c in commands if isinstance(c, FormUnit)]
+        villages = {c.village_code for c in forming}
+        villages |= {u.village_code for u in batch.units.values()}
+        if forming:
+            batch.villages = await _present(db, regions.c.code, villages)
+            batch.offices = await _present(
+                db, offices.c.code, {c.facilitating_office for c in forming}
+            )
+        if villages:
+            found = await db.execute(
+                select(units.c.village_code, func.count())
+                .where(units.c.village_code.in_(villages), units.c.status == UnitStatus.ACTIVE)
+                .group_by(units.c.village_code)
+            )
+            batch.active_units = Counter({village: int(n) for village, n in found.tuples()})
+        batch.used_ids = {
+            "funding": await _present(
+                db,
+                unit_funding.c.funding_id,
+                {c.funding_id for c in commands if isinstance(c, RecordFunding)}
+                | {f"{c.unit_id}-{c.formed_on.year}" for c in forming if c.funding_source},
+            ),
+            "training": await _present(
+                db,
+                agent_trainings.c.training_id,
+                {c.training.training_id for c in commands if isinstance(c, RecordTraining)},
+            ),
+        }
+        return batch
+
+    def unit(self, unit_id: str) -> Unit:
+        found = self.units.get(unit_id)
+        if found is None:
+            raise NotFound(f"no unit {unit_id}")
+        return found
+
+    def agent(self, agent_id: str) -> Agent:
+        found = self.agents.get(agent_id)
+        if found is None:
+            raise NotFound(f"no agent {agent_id}")
+        return found
+
+    def add(self, table: Table, **row: Any) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def claim_id(self, kind: str, value: str, field_name: str) -> None:
+        if value in self.used_ids[kind]:
+            raise AlreadyRecorded(field_name, f"a {kind} with this id is recorded")
+        self.used_ids[kind].add(value)
+
+    async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
+        """One statement per table, in the order the foreign keys need."""
+        for table in (units, unit_status_changes, unit_funding, agents, agent_trainings):
+            if self.rows.get(table):
+                await db.execute(insert(table), self.rows[table])
+        if self.changed_units:
+            await db.execute(
+                update(units)
+                .where(units.c.unit_id == bindparam("key"))
+                .values(
+                    status=bindparam("status"),
+                    status_since=bindparam("since"),
+                    version=bindparam("version"),
+                ),
+                [
+                    {
+                        "key": u.unit_id,
+                        "status": u.status,
+                        "since": u.status_since,
+                        "version": u.version,
+                    }
+                    for u in self.changed_units.values()
+                ],
+            )
+        if self.changed_agents:
+            await db.execute(
+                update(agents)
+                .where(agents.c.agent_id == bindparam("key"))
+                .values(
+                    active=bindparam("active"),
+                    deactivated_on=bindparam("on"),
+                    deactivation_reason=bindparam("reason"),
+                ),
+                [
+                    {
+                        "key": a.agent_id,
+                        "active": a.active,
+                        "on": a.deactivated_on,
+                        "reason": a.deactivation_reason,
+                    }
+                    for a in self.changed_agents.values()
+                ],
+            )
+        envelopes = await outbox.add_all(db, [data for _, data in self.events])
+        for (index, _), envelope in zip(self.events, envelopes, strict=True):
+            if done[index].event_id is None:
+                done[index].event_id = envelope.id
+
+
+# --- the use cases: each decides one command against the batch's state -------------------------
+
+
+def form_unit(batch: Batch, index: int, cmd: FormUnit, scope: Scope) -> Unit:
+    if cmd.unit_id in batch.units:
+        raise AlreadyRecorded("unit_id", "a unit with this id is recorded")
     facts = VillageFacts(
-        exists=await _exists(session, regions, "code", cmd.village_code),
-        active_units=await _active_units(session, cmd.village_code),
-        office_exists=await _exists(session, offices, "code", cmd.facilitating_office),
+        exists=cmd.village_code in batch.villages,
+        active_units=batch.active_units[cmd.village_code],
+        office_exists=cmd.facilitating_office in batch.offices,
     )
-    unit = domain.form_unit(cmd, facts, scope=scope, today=today)
-    await session.execute(
-        insert(units).values(
-            unit_id=unit.unit_id,
-            village_code=unit.village_code,
-            province_code=unit.province_code,
-            regency_code=unit.village_code[:5],
-            name=unit.name,
-            decree_number=unit.decree.number,
-            decree_signed_on=unit.decree.signed_on,
-            decree_signatory=unit.decree.signatory,
-            formed_on=unit.formed_on,
-            formation=unit.formation,
-            facilitating_office=unit.facilitating_office,
-            status=unit.status,
-            status_since=unit.status_since,
-            version=unit.version,
+    unit = domain.form_unit(cmd, facts, scope=scope, today=batch.today)
+    funding = f"{unit.unit_id}-{unit.formed_on.year}"
+    if cmd.funding_source is not None:
+        batch.claim_id("funding", funding, "funding_source")
+    batch.units[unit.unit_id] = unit
+    batch.active_units[unit.village_code] += 1
+    batch.add(
+        units,
+        unit_id=unit.unit_id,
+        village_code=unit.village_code,
+        province_code=unit.province_code,
+        regency_code=unit.village_code[:5],
+        name=unit.name,
+        decree_number=unit.decree.number,
+        decree_signed_on=unit.decree.signed_on,
+        decree_signatory=unit.decree.signatory,
+        formed_on=unit.formed_on,
+        formation=unit.formation,
+        facilitating_office=unit.facilitating_office,
+        status=unit.status,
+        status_since=unit.status_since,
+        version=unit.version,
+    )
+    batch.events.append(
+        (
+            index,
+            events.UnitFormed(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                unit_name=unit.name,
+                formed_on=unit.formed_on,
+                decree_number=unit.decree.number,
+                decree_date=unit.decree.signed_on,
+                formation=unit.formation,
+                facilitating_office=unit.facilitating_office,
+            ),
         )
     )
-    await outbox.add(
-        session,
-        events.UnitFormed(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            unit_name=unit.name,
-            formed_on=unit.formed_on,
-            decree_number=unit.decree.number,
-            decree_date=unit.decree.signed_on,
-            formation=unit.formation,
-            facilitating_office=unit.facilitating_office,
-        ),
-    )
     if cmd.funding_source is not None:
-        await handle_record_funding(
-            session,
-            outbox,
-            RecordFunding(
-                funding_id=f"{unit.unit_id}-{unit.formed_on.year}",
-                unit_id=unit.unit_id,
-                fiscal_year=unit.formed_on.year,
-                source=cmd.funding_source,
-                amount_idr=0,
-            ),
-            scope=scope,
-            today=today,
+        _fund(
+            batch,
+            index,
+            unit,
+            RecordFunding(funding, unit.unit_id, unit.formed_on.year, cmd.funding_source, 0),
         )
     return unit
 
 
-async def handle_change_unit_status(
-    session: AsyncSession, outbox: Outbox, cmd: ChangeUnitStatus, *, scope: Scope, today: date
-) -> Unit:
-    unit = await load_unit(session, cmd.unit_id, for_update=True)
-    others = 0
-    if cmd.to_status is UnitStatus.ACTIVE:
-        others = await _active_units(session, unit.village_code)
+def change_unit_status(batch: Batch, index: int, cmd: ChangeUnitStatus, scope: Scope) -> Unit:
+    unit = batch.unit(cmd.unit_id)
+    others = batch.active_units[unit.village_code] if cmd.to_status is UnitStatus.ACTIVE else 0
     changed = domain.change_status(
-        unit, cmd, scope=scope, today=today, active_units_in_village=others
+        unit, cmd, scope=scope, today=batch.today, active_units_in_village=others
     )
-    await session.execute(
-        update(units)
-        .where(units.c.unit_id == unit.unit_id)
-        .values(status=changed.status, status_since=changed.status_since, version=changed.version)
+    batch.active_units[unit.village_code] += (changed.status is UnitStatus.ACTIVE) - (
+        unit.status is UnitStatus.ACTIVE
     )
-    await session.execute(
-        insert(unit_status_changes).values(
-            unit_id=unit.unit_id,
-            from_status=unit.status,
-            to_status=changed.status,
-            reason=cmd.reason,
-            effective_on=cmd.effective_on,
+    batch.units[unit.unit_id] = batch.changed_units[unit.unit_id] = changed
+    batch.add(
+        unit_status_changes,
+        unit_id=unit.unit_id,
+        from_status=unit.status,
+        to_status=changed.status,
+        reason=cmd.reason,
+        effective_on=cmd.effective_on,
+    )
+    batch.events.append(
+        (
+            index,
+            events.UnitStatusChanged(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                from_status=unit.status,
+                to_status=changed.status,
+                reason=cmd.reason,
+                effective_on=cmd.effective_on,
+            ),
         )
-    )
-    await outbox.add(
-        session,
-        events.UnitStatusChanged(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            from_status=unit.status,
-            to_status=changed.status,
-            reason=cmd.reason,
-            effective_on=cmd.effective_on,
-        ),
     )
     return changed
 
 
-async def handle_record_funding(
-    session: AsyncSession, outbox: Outbox, cmd: RecordFunding, *, scope: Scope, today: date
-) -> None:
-    unit = await load_unit(session, cmd.unit_id)
-    domain.record_funding(unit, cmd, scope=scope, today=today)
-    await session.execute(
-        insert(unit_funding).values(
-            funding_id=cmd.funding_id,
-            unit_id=unit.unit_id,
-            fiscal_year=cmd.fiscal_year,
-            source=cmd.source,
-            amount_idr=cmd.amount_idr,
-        )
+def record_funding(batch: Batch, index: int, cmd: RecordFunding, scope: Scope) -> Unit:
+    unit = batch.unit(cmd.unit_id)
+    domain.record_funding(unit, cmd, scope=scope, today=batch.today)
+    batch.claim_id("funding", cmd.funding_id, "funding_id")
+    _fund(batch, index, unit, cmd)
+    return unit
+
+
+def _fund(batch: Batch, index: int, unit: Unit, cmd: RecordFunding) -> None:
+    batch.add(
+        unit_funding,
+        funding_id=cmd.funding_id,
+        unit_id=unit.unit_id,
+        fiscal_year=cmd.fiscal_year,
+        source=cmd.source,
+        amount_idr=cmd.amount_idr,
     )
-    await outbox.add(
-        session,
-        events.UnitFundingRecorded(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            funding_id=cmd.funding_id,
-            fiscal_year=cmd.fiscal_year,
-            source=cmd.source,
-            amount_idr=cmd.amount_idr,
-        ),
+    batch.events.append(
+        (
+            index,
+            events.UnitFundingRecorded(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                funding_id=cmd.funding_id,
+                fiscal_year=cmd.fiscal_year,
+                source=cmd.source,
+                amount_idr=cmd.amount_idr,
+            ),
+        )
     )
 
 
-async def handle_appoint_agent(
-    session: AsyncSession, outbox: Outbox, cmd: AppointAgent, *, scope: Scope, today: date
-) -> Agent:
-    unit = await load_unit(session, cmd.unit_id)
-    agent = domain.appoint_agent(unit, cmd, scope=scope, today=today)
-    await session.execute(
-        insert(agents).values(
-            agent_id=agent.agent_id,
-            unit_id=unit.unit_id,
-            role=agent.role,
-            decree_number=agent.decree.number,
-            decree_signed_on=agent.decree.signed_on,
-            decree_signatory=agent.decree.signatory,
-            appointed_on=agent.appointed_on,
-            active=True,
-        )
+def appoint_agent(batch: Batch, index: int, cmd: AppointAgent, scope: Scope) -> Agent:
+    if cmd.agent_id in batch.agents:
+        raise AlreadyRecorded("agent_id", "an agent with this id is recorded")
+    unit = batch.unit(cmd.unit_id)
+    agent = domain.appoint_agent(unit, cmd, scope=scope, today=batch.today)
+    batch.agents[agent.agent_id] = agent
+    batch.add(
+        agents,
+        agent_id=agent.agent_id,
+        unit_id=unit.unit_id,
+        role=agent.role,
+        decree_number=agent.decree.number,
+        decree_signed_on=agent.decree.signed_on,
+        decree_signatory=agent.decree.signatory,
+        appointed_on=agent.appointed_on,
+        active=True,
     )
-    await outbox.add(
-        session,
-        events.RecoveryAgentAppointed(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            agent_id=agent.agent_id,
-            role=agent.role,
-            appointed_on=agent.appointed_on,
-            decree_number=agent.decree.number,
-            decree_date=agent.decree.signed_on,
-        ),
+    batch.events.append(
+        (
+            index,
+            events.RecoveryAgentAppointed(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                agent_id=agent.agent_id,
+                role=agent.role,
+                appointed_on=agent.appointed_on,
+                decree_number=agent.decree.number,
+                decree_date=agent.decree.signed_on,
+            ),
+        )
     )
     return agent
 
 
-async def handle_record_training(
-    session: AsyncSession,
-    outbox: Outbox,
-    agent_id: str,
-    training: Training,
-    *,
-    scope: Scope,
-    today: date,
-) -> Agent:
-    agent = await load_agent(session, agent_id)
-    unit = await load_unit(session, agent.unit_id)
-    trained = domain.record_training(agent, unit, training, scope=scope, today=today)
-    await session.execute(
-        insert(agent_trainings).values(
-            training_id=training.training_id,
-            agent_id=agent.agent_id,
-            kind=training.kind,
-            completed_on=training.completed_on,
-            provider=training.provider,
-            certificate=training.certificate,
-        )
+def record_training(batch: Batch, index: int, cmd: RecordTraining, scope: Scope) -> Agent:
+    agent = batch.agent(cmd.agent_id)
+    unit = batch.unit(agent.unit_id)
+    training = cmd.training
+    trained = domain.record_training(agent, unit, training, scope=scope, today=batch.today)
+    batch.claim_id("training", training.training_id, "training_id")
+    batch.agents[agent.agent_id] = trained
+    batch.add(
+        agent_trainings,
+        training_id=training.training_id,
+        agent_id=agent.agent_id,
+        kind=training.kind,
+        completed_on=training.completed_on,
+        provider=training.provider,
+        certificate=training.certificate,
     )
-    await outbox.add(
-        session,
-        events.RecoveryAgentTrained(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            agent_id=agent.agent_id,
-            training_id=training.training_id,
-            training_kind=training.kind,
-            trainer_office=training.provider,
-            completed_on=training.completed_on,
-        ),
+    batch.events.append(
+        (
+            index,
+            events.RecoveryAgentTrained(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                agent_id=agent.agent_id,
+                training_id=training.training_id,
+                training_kind=training.kind,
+                trainer_office=training.provider,
+                completed_on=training.completed_on,
+            ),
+        )
     )
     return trained
 
 
-async def handle_deactivate_agent(
-    session: AsyncSession,
-    outbox: Outbox,
-    agent_id: str,
-    *,
-    on: date,
-    reason: AgentDeactivationReason,
-    scope: Scope,
-    today: date,
-) -> Agent:
-    agent = await load_agent(session, agent_id)
-    unit = await load_unit(session, agent.unit_id)
-    done = domain.deactivate_agent(agent, unit, on=on, reason=reason, scope=scope, today=today)
-    await session.execute(
-        update(agents)
-        .where(agents.c.agent_id == agent_id)
-        .values(active=False, deactivated_on=on, deactivation_reason=reason)
+def deactivate_agent(batch: Batch, index: int, cmd: DeactivateAgent, scope: Scope) -> Agent:
+    agent = batch.agent(cmd.agent_id)
+    unit = batch.unit(agent.unit_id)
+    done = domain.deactivate_agent(
+        agent, unit, on=cmd.on, reason=cmd.reason, scope=scope, today=batch.today
     )
-    await outbox.add(
-        session,
-        events.RecoveryAgentDeactivated(
-            unit_id=unit.unit_id,
-            province_code=unit.province_code,
-            village_code=unit.village_code,
-            agent_id=agent_id,
-            deactivated_on=on,
-            reason=reason,
-        ),
+    batch.agents[agent.agent_id] = batch.changed_agents[agent.agent_id] = done
+    batch.events.append(
+        (
+            index,
+            events.RecoveryAgentDeactivated(
+                unit_id=unit.unit_id,
+                province_code=unit.province_code,
+                village_code=unit.village_code,
+                agent_id=agent.agent_id,
+                deactivated_on=cmd.on,
+                reason=cmd.reason,
+            ),
+        )
     )
     return done
+
+
+UseCase = Callable[[Batch, int, Any, Scope], Unit | Agent]
+
+HANDLERS: dict[type[Command], UseCase] = {
+    FormUnit: form_unit,
+    ChangeUnitStatus: change_unit_status,
+    RecordFunding: record_funding,
+    AppointAgent: appoint_agent,
+    RecordTraining: record_training,
+    DeactivateAgent: deactivate_agent,
+}
+
+REFUSALS = (RuleViolations, NotFound, AlreadyRecorded, domain.Conflict)
+
+
+async def handle(
+    db: AsyncSession, outbox: Outbox, orders: Sequence[Order], *, today: date
+) -> list[Done]:
+    """Apply a batch of orders in order; a refused one changes nothing and the rest go on."""
+    batch = await Batch.load(db, [o.command for o in orders], today)
+    done: list[Done] = []
+    for index, order in enumerate(orders):
+        # A refusal raises before the use case touches the batch's state.
+        try:
+            done.append(
+                Done(HANDLERS[type(order.command)](batch, index, order.command, order.scope))
+            )
+        except REFUSALS as exc:
+            done.append(Done(error=exc))
+    await batch.write(db, outbox, done)
+    return done
+
+
+async def execute(
+    db: AsyncSession, outbox: Outbox, command: Command, *, scope: Scope, today: date
+) -> Unit | Agent:
+    """One command (an HTTP request): its result, or its refusal raised."""
+    [done] = await handle(db, outbox, [Order(command, scope)], today=today)
+    if done.error is not None:
+        raise done.error
+    assert done.result is not None
+    return done.result
 
 
 # --- loading -----------------------------------------------------------------------------------
 
 
-async def load_unit(session: AsyncSession, unit_id: str, *, for_update: bool = False) -> Unit:
-    query = select(units).where(units.c.unit_id == unit_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await session.execute(query)).mappings().first()
+async def load_unit(db: AsyncSession, unit_id: str) -> Unit:
+    row = (await db.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
     if row is None:
         raise NotFound(f"no unit {unit_id}")
+    return _unit(row)
+
+
+async def load_agent(db: AsyncSession, agent_id: str) -> Agent:
+    row = (await db.execute(select(agents).where(agents.c.agent_id == agent_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"no agent {agent_id}")
+    return _agent(row)
+
+
+def _unit(row: Any) -> Unit:
     return Unit(
         unit_id=row["unit_id"],
         village_code=row["village_code"],
@@ -294,14 +507,7 @@ async def load_unit(session: AsyncSession, unit_id: str, *, for_update: bool = F
     )
 
 
-async def load_agent(session: AsyncSession, agent_id: str) -> Agent:
-    row = (
-        (await session.execute(select(agents).where(agents.c.agent_id == agent_id)))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"no agent {agent_id}")
+def _agent(row: Any) -> Agent:
     return Agent(
         agent_id=row["agent_id"],
         unit_id=row["unit_id"],
@@ -318,15 +524,9 @@ async def load_agent(session: AsyncSession, agent_id: str) -> Agent:
     )
 
 
-async def _exists(session: AsyncSession, table: Table, key: str, value: str) -> bool:
-    found = await session.execute(select(table.c[key]).where(table.c[key] == value).limit(1))
-    return found.first() is not None
-
-
-async def _active_units(session: AsyncSession, village_code: str) -> int:
-    found = await session.execute(
-        select(func.count())
-        .select_from(units)
-        .where(units.c.village_code == village_code, units.c.status == UnitStatus.ACTIVE)
-    )
-    return int(found.scalar_one())
+async def _present(db: AsyncSession, column: Any, values: set[str]) -> set[str]:
+    """Which of the values the column holds (one query)."""
+    if not values:
+        return set()
+    found = await db.execute(select(column).where(column.in_(values)))
+    return set(found.scalars())

@@ -14,13 +14,13 @@ from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope, Reason
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.messaging import inbound
-from shared.messaging.consumer import Handler, InvalidHandler
+from shared.messaging.consumer import Handler
+from shared.messaging.inbound import ApplyBatch
 from shared.messaging.outbox import Outbox
 from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
-PROVINCIAL_FACTS = (AttendanceSubmitted, ActivitySubmitted)
 
 
 def event_handler(runtime: Runtime) -> Handler:
@@ -49,6 +49,12 @@ def event_handler(runtime: Runtime) -> Handler:
             runtime.notify_committed()
         elif isinstance(e, client_case.CaseClosed):
             await handlers.handle_case_closed(session, e)
+
+    return handle
+
+
+def inbound_facts(_runtime: Runtime) -> ApplyBatch:
+    """Provinces' attendance (by the session ids of `CasePlanCreated`) and activities."""
 
     async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
         def today_in(province_code: str) -> date:
@@ -85,21 +91,7 @@ def event_handler(runtime: Runtime) -> Handler:
             today=today_in(row["province_code"]),
         )
 
-    provinces = inbound.inbound_handler(
-        runtime, owns=lambda data: isinstance(data, PROVINCIAL_FACTS), apply=apply, explain=_explain
-    )
-
-    async def route(session: AsyncSession, envelope: Envelope) -> None:
-        if inbound.is_inbound(envelope.received_from or ""):
-            await provinces(session, envelope)
-        else:
-            await handle(session, envelope)
-
-    return route
-
-
-def invalid_inbound_handler(runtime: Runtime) -> InvalidHandler:
-    return inbound.invalid_inbound_handler(runtime, context="scheduling")
+    return inbound.one_at_a_time(apply, _explain)
 
 
 def _explain(exc: Exception) -> list[Reason] | None:

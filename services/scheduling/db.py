@@ -22,7 +22,7 @@ from shared.messaging.tables import platform_tables
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+platform = platform_tables(metadata, answers_provinces=True)
 
 units = Table(
     "units",

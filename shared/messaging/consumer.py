@@ -23,14 +23,15 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka
 from shared.messaging.broker import Topics
+from shared.messaging.inbound import InboundAnswerer, inbound_origin, is_infrastructure
 from shared.persistence import insert_ignoring_duplicates, session_factory
 from shared.telemetry import (
     CONSUMER_LAG,
+    DEAD_LETTERS,
     EVENTS_CONSUMED,
     HANDLER_FAILURES,
     extract_context,
@@ -55,23 +56,10 @@ DLQ_HEADERS = (
 
 APPLIED, DUPLICATE, DEAD_LETTERED, REFUSED = "applied", "duplicate", "dead_lettered", "refused"
 
-InvalidHandler = Callable[
-    [AsyncSession, "ConsumerRecord[bytes, bytes]", InvalidEvent], Awaitable[bool]
-]
-"""Answers an invalid message inside the inbox transaction; False: not ours, dead-letter it."""
-
 
 class Rejected(Exception):
     """Raised by a handler for an event that can never be applied (a broken reference, a
     province speaking outside its scope). Not retried: dead-lettered with this reason."""
-
-
-# The database is down or unreachable: no event is to blame, so none is dead-lettered.
-INFRASTRUCTURE_FAILURES = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-
-
-class _NotAnswered(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -94,7 +82,7 @@ class EventConsumer:
         topic_names: Topics,
         retry: RetryPolicy | None = None,
         batch_size: int = 500,
-        on_invalid: InvalidHandler | None = None,
+        inbound: InboundAnswerer | None = None,
     ) -> None:
         self.group = group
         self.topics = topics
@@ -108,7 +96,7 @@ class EventConsumer:
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.dialect = engine.dialect.name
-        self.on_invalid = on_invalid
+        self.inbound = inbound
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until stopped. When the database itself fails (an outage, not a bad event),
@@ -140,7 +128,16 @@ class EventConsumer:
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_size)
         outcomes: Counter[str] = Counter()
         for partition, records in batches.items():
-            outcomes += await self.process_batch(records)
+            if self.inbound is None:
+                outcomes += await self.process_batch(records)
+            else:
+                provincial = [r for r in records if inbound_origin(r)]
+                if provincial:
+                    outcomes += await self.inbound.process(provincial)
+                if len(provincial) < len(records):
+                    outcomes += await self.process_batch(
+                        [r for r in records if not inbound_origin(r)]
+                    )
             await self.consumer.commit({partition: records[-1].offset + 1})
             self._record_lag(partition, records[-1].offset)
         return outcomes
@@ -208,9 +205,9 @@ class EventConsumer:
             except Rejected as exc:
                 await self.dead_letter(record, reason=f"rejected: {exc}", attempts=attempt)
                 return DEAD_LETTERED
-            except INFRASTRUCTURE_FAILURES:
-                raise  # not this event's fault: the batch stays uncommitted (see `run`)
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    raise  # not this event's fault: the batch stays uncommitted (see `run`)
                 HANDLER_FAILURES.labels(self.group, record.topic).inc()
                 reason = f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -229,30 +226,8 @@ class EventConsumer:
         return DEAD_LETTERED
 
     async def _refuse(self, record: ConsumerRecord[bytes, bytes], exc: InvalidEvent) -> str:
-        """An invalid message: answered by `on_invalid` when the consumer has one (a receipt
-        to a province), else dead-lettered. Redelivery is absorbed by the inbox, keyed by the
-        record's coordinates since the message may have no valid id."""
-        if self.on_invalid is not None:
-            try:
-                async with self.sessions.begin() as session:
-                    key = f"{record.topic}:{record.partition}:{record.offset}"[-64:]
-                    claimed = await session.execute(
-                        insert_ignoring_duplicates(self.inbox, self.dialect).values(
-                            event_id=key,
-                            event_type="invalid",
-                            topic=record.topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                            processed_at=datetime.now(UTC),
-                        )
-                    )
-                    if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                        return DUPLICATE
-                    if not await self.on_invalid(session, record, exc):
-                        raise _NotAnswered  # roll the claim back: the DLQ keeps it
-                return REFUSED
-            except _NotAnswered:
-                pass
+        """An invalid message on a canonical topic: its producer validated it, so this is a
+        bug (ours, or a producer's): dead-lettered, never answered."""
         await self.dead_letter(record, reason=f"invalid event: {exc}", attempts=1)
         return DEAD_LETTERED
 
@@ -344,6 +319,7 @@ async def send_to_dead_letter(
         key=record.key,
         headers=original + [(k, v.encode()) for k, v in coordinates.items()],
     )
+    DEAD_LETTERS.labels(group, record.topic).inc()
     log.error(
         "dead-lettered %s[%d]@%d: %s",
         record.topic,

@@ -1,36 +1,441 @@
-"""Answering provinces: the path every service shares for facts published on the provinces'
+"""Answering provinces: the path every service shares for what provinces publish on their
 inbound topics (`ibm.inbound.<province>`).
 
-The owning service applies the fact in a savepoint: accepted, it is recorded and its canonical
-event goes out with an `EventAccepted` receipt naming that event; refused, nothing of it stays
-and an `EventRejected` receipt names every reason. A province speaks only for itself. Invalid
-messages get their receipt from the service whose context their type names; messages that
-name no context are answered by the service chosen as `answers_unknown` (the registry).
+Every message gets exactly one answer on the province's receipts topic, from exactly one
+service, chosen from the `ce_type` header before any body is decoded (`shared.contracts.
+inbound`). The owner takes a partition's batch in one transaction:
+
+1. claims the records' coordinates in its inbox (a redelivered record was answered already);
+2. decodes them; a broken contract, or a type no service accepts, is refused at once;
+3. answers an id it accepted before with `EventAccepted(duplicate=true)` and the canonical
+   event of the first acceptance;
+4. hands the rest to the service's set-based `ApplyBatch`, which answers each submission
+   `Accepted` (with its canonical event) or `Refused` (with field and rule);
+5. writes every receipt and accepted id with one statement each.
+
+Failure classes. What a retry cannot fix — broken contract, domain rule, unknown reference,
+constraint violation — is a refusal, answered at once, never retried. Infrastructure
+failures (database or broker unreachable, timeouts, locks) propagate: the consumer stalls and
+resumes from the committed offset. Anything else is our bug: the batch is applied again one
+submission at a time to isolate it, the province gets `EventRejected` with rule
+`internal-error`, and the record goes to the dead-letter topic, which alarms.
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, tuple_
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.contracts.base import TYPE_PREFIX, EventData
-from shared.contracts.envelope import Envelope, InvalidEvent, Reason, header
+from shared.contracts.base import EventData
+from shared.contracts.envelope import Envelope, InvalidEvent, Reason, from_kafka_lean, header
+from shared.contracts.inbound import ACCEPTED, ANSWERS_THE_REST, OWNERS, accepted_types
 from shared.contracts.platform import EventAccepted, EventRejected, receipts_topic
-from shared.messaging.consumer import Handler, InvalidHandler
 from shared.messaging.outbox import Outbox
-from shared.rules import RuleViolations, Violation
-from shared.runtime import Runtime
+from shared.messaging.tables import PlatformTables
+from shared.persistence import insert_ignoring_duplicates
+from shared.rules import RuleViolations
+from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES
+
+log = logging.getLogger(__name__)
 
 INBOUND_PATTERN = r"ibm\.inbound\.\d{2}"
 
-Apply = Callable[[AsyncSession, Outbox, EventData, str], Awaitable[None]]
-"""Apply one inbound fact for a province (its 2-digit code), staging canonical events."""
-Explain = Callable[[Exception], list[Reason] | None]
-"""Turn a refusal into reasons for the receipt; None: not a refusal, let it fail."""
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One inbound fact for its owner to apply."""
+
+    province: str
+    """The sending province (its inbound topic's 2-digit code): it speaks only for itself."""
+    event_id: str
+    event_type: str
+    data: EventData
+
+
+@dataclass(frozen=True)
+class Accepted:
+    canonical_event_id: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    reasons: list[Reason]
+    bug: str | None = None
+    """Where our own code failed (no values): the province gets `internal-error` and the
+    record goes to the dead-letter topic."""
+
+
+Answer = Accepted | Refused
+
+ApplyBatch = Callable[[AsyncSession, Outbox, Sequence[Submission]], Awaitable[list[Answer]]]
+"""A service's set-based use of inbound facts: one answer per submission, in order, with the
+canonical events staged in the outbox and the changes made in the caller's transaction."""
+
+DeadLetter = Callable[[Record, str], Awaitable[None]]
+
+
+def province_of_topic(topic: str) -> str:
+    return topic.rsplit(".", 1)[-1]
+
+
+def is_inbound(topic: str) -> bool:
+    return ".ibm.inbound." in f".{topic}"
+
+
+def inbound_origin(record: Record) -> str | None:
+    """The inbound topic a record came from: its own, or, for a dead letter redriven after a
+    fix, the one it was first published on."""
+    if is_inbound(record.topic):
+        return str(record.topic)
+    original = header(record.headers or (), "dlq_original_topic")
+    return original if original and is_inbound(original) else None
+
+
+def _province(record: Record) -> str:
+    return province_of_topic(inbound_origin(record) or record.topic)
+
+
+def rule_reasons(exc: Exception) -> list[Reason] | None:
+    """The reasons of the refusals every domain raises."""
+    if isinstance(exc, RuleViolations):
+        return [Reason(v.field, v.rule, v.message) for v in exc.violations]
+    return None
+
+
+# --- failure classes ---------------------------------------------------------------------------
+
+INFRASTRUCTURE_FAILURES = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
+# SQLSTATE classes of failures a retry fixes: connection, resources, operator, rollback (deadlock,
+# serialisation), lock not available.
+_TRANSIENT_SQLSTATE = ("08", "40", "53", "57", "55P03")
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """A failure no message is to blame for: stall and retry, never answer."""
+    if isinstance(exc, INFRASTRUCTURE_FAILURES):
+        return True
+    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(_TRANSIENT_SQLSTATE)
+
+
+def is_constraint(exc: BaseException) -> bool:
+    """A write the database refused for this fact's values: a retry cannot fix it."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(("22", "23"))
+
+
+def constraint_reason(exc: DBAPIError) -> Reason:
+    """Names the constraint, never the values (PostgreSQL's detail repeats them)."""
+    orig = exc.orig
+    name = getattr(orig, "constraint_name", None) or getattr(
+        getattr(orig, "__cause__", None), "constraint_name", None
+    )
+    text = str(orig) if orig is not None else ""
+    if not name and "constraint failed: " in text:  # SQLite names table.column, no values
+        name = text.split("constraint failed: ", 1)[1].split()[0]
+    where = f" ({name})" if name else ""
+    return Reason(None, "constraint", f"the fact conflicts with what is recorded{where}")
+
+
+def where_it_failed(exc: BaseException) -> str:
+    """The exception's type and innermost frame: enough to find the bug, no values."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{at}"
+
+
+INTERNAL_ERROR = Reason(
+    None,
+    "internal-error",
+    "the platform failed to apply this fact; its operators are alerted and will redrive it",
+)
+
+
+# --- the answering consumer --------------------------------------------------------------------
+
+
+class InboundAnswerer:
+    """Answers the messages of one service's types on the provinces' inbound topics."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        apply: ApplyBatch,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: PlatformTables,
+        outbox: Outbox,
+        dialect: str,
+        dead_letter: DeadLetter,
+        on_commit: Callable[[], None] = lambda: None,
+        explain: Callable[[Exception], list[Reason] | None] = rule_reasons,
+    ) -> None:
+        assert tables.accepted is not None, f"{service} keeps no table of accepted ids"
+        self.service = service
+        self.accepts = {cls.event_type: cls for cls in ACCEPTED.get(service, ())}
+        self.answers_the_rest = service == ANSWERS_THE_REST
+        self.apply = apply
+        self.sessions = sessions
+        self.inbox = tables.inbox
+        self.accepted: Table = tables.accepted
+        self.outbox = outbox
+        self.dialect = dialect
+        self.dead_letter = dead_letter
+        self.on_commit = on_commit
+        self.explain = explain
+
+    def owns(self, record: Record) -> bool:
+        """Decided from the `ce_type` header alone."""
+        event_type = header(record.headers or (), "ce_type")
+        if event_type in self.accepts:
+            return True
+        return self.answers_the_rest and (event_type or "") not in OWNERS
+
+    async def process(self, records: Sequence[Record]) -> Counter[str]:
+        """Answer one partition's batch (one province) in one transaction."""
+        ours = [r for r in records if self.owns(r)]
+        outcomes: Counter[str] = Counter()
+        if not ours:
+            return outcomes
+        failed: list[tuple[Record, str]] = []
+        async with self.sessions.begin() as db:
+            fresh = await self._claim(db, ours)
+            outcomes["redelivered"] = len(ours) - len(fresh)
+            answers: list[Answer | None] = [None] * len(fresh)
+            submissions: list[tuple[int, Submission]] = []
+            for i, record in enumerate(fresh):
+                try:
+                    submissions.append((i, self._decode(record)))
+                except InvalidEvent as exc:
+                    answers[i] = Refused(exc.reasons)
+            for i, answer in await self._answer(db, submissions):
+                answers[i] = answer
+                if isinstance(answer, Refused) and answer.bug:
+                    failed.append((fresh[i], answer.bug))
+            done = [(r, a) for r, a in zip(fresh, answers, strict=True) if a is not None]
+            await self._write_answers(db, done)
+        self.on_commit()
+        for record, why in failed:
+            await self.dead_letter(record, why)
+        for record, answer in done:
+            outcome = (
+                ("duplicate" if answer.duplicate else "accepted")
+                if isinstance(answer, Accepted)
+                else ("dead_lettered" if answer.bug else "rejected")
+            )
+            outcomes[outcome] += 1
+            EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
+        return outcomes
+
+    def _decode(self, record: Record) -> Submission:
+        province = _province(record)
+        headers = list(record.headers or ())
+        event_type = header(headers, "ce_type")
+        if event_type not in self.accepts:
+            raise InvalidEvent(
+                [
+                    Reason(
+                        "ce_type",
+                        "accepted-inbound-type",
+                        f"{(event_type or 'no type')[:200]!r} is not accepted on inbound "
+                        f"topics; accepted: {', '.join(accepted_types())}",
+                    )
+                ]
+            )
+        envelope = from_kafka_lean(headers, record.key, record.value)
+        data = envelope.data
+        if getattr(data, "province_code", province) != province:
+            raise InvalidEvent(
+                [
+                    Reason(
+                        "province_code",
+                        "own-province",
+                        f"the inbound topic of province {province} speaks only for it",
+                    )
+                ]
+            )
+        return Submission(province, envelope.id, envelope.type, data)
+
+    async def _answer(
+        self, db: AsyncSession, submissions: list[tuple[int, Submission]]
+    ) -> list[tuple[int, Answer]]:
+        """Duplicates of accepted ids answered from the table; the rest applied in rounds
+        where each id appears once (an id repeated within the batch waits for its first)."""
+        answered: list[tuple[int, Answer]] = []
+        pending = submissions
+        while pending:
+            before = await self._accepted_before(db, [s for _, s in pending])
+            batch: list[tuple[int, Submission]] = []
+            later: list[tuple[int, Submission]] = []
+            seen: set[tuple[str, str]] = set()
+            for i, s in pending:
+                key = (s.province, s.event_id)
+                if key in before:
+                    answered.append((i, Accepted(before[key], duplicate=True)))
+                elif key in seen:
+                    later.append((i, s))
+                else:
+                    seen.add(key)
+                    batch.append((i, s))
+            if batch:
+                applied = await self._apply_isolating(db, [s for _, s in batch])
+                answered += [(i, a) for (i, _), a in zip(batch, applied, strict=True)]
+                await self._remember_accepted(db, batch, applied)
+            pending = later
+        return answered
+
+    async def _apply_isolating(self, db: AsyncSession, subs: list[Submission]) -> list[Answer]:
+        """The batch in one savepoint; when it fails, one submission at a time to find which."""
+        try:
+            async with db.begin_nested():
+                answers = await self.apply(db, self.outbox, subs)
+            if len(answers) != len(subs):
+                raise RuntimeError(f"{len(answers)} answers for {len(subs)} submissions")
+            return answers
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            if len(subs) == 1:
+                return [self._refusal(subs[0], exc)]
+            HANDLER_FAILURES.labels(self.service, "inbound").inc()
+            log.warning(
+                "a batch of %d inbound facts failed (%s); isolating",
+                len(subs),
+                where_it_failed(exc),
+            )
+        isolated: list[Answer] = []
+        for sub in subs:
+            try:
+                async with db.begin_nested():
+                    isolated += await self.apply(db, self.outbox, [sub])
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    raise
+                isolated.append(self._refusal(sub, exc))
+        return isolated
+
+    def _refusal(self, sub: Submission, exc: Exception) -> Refused:
+        reasons = self.explain(exc) or rule_reasons(exc)
+        if reasons:
+            return Refused(reasons)
+        if isinstance(exc, DBAPIError) and is_constraint(exc):
+            return Refused([constraint_reason(exc)])
+        where = where_it_failed(exc)
+        log.error("inbound %s %s failed: %s (our bug)", sub.event_type, sub.event_id[:80], where)
+        return Refused([INTERNAL_ERROR], bug=f"internal-error: {where}")
+
+    async def _claim(self, db: AsyncSession, records: list[Record]) -> list[Record]:
+        """Claim the records' coordinates; returns those not answered before, in order."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": _coordinates(r),
+                "event_type": "inbound",
+                "topic": r.topic[-255:],
+                "partition": r.partition,
+                "offset": r.offset,
+                "processed_at": now,
+            }
+            for r in records
+        ]
+        statement = insert_ignoring_duplicates(self.inbox, self.dialect).returning(
+            self.inbox.c.event_id
+        )
+        claimed = set((await db.execute(statement, rows)).scalars())
+        return [r for r in records if _coordinates(r) in claimed]
+
+    async def _accepted_before(
+        self, db: AsyncSession, subs: list[Submission]
+    ) -> dict[tuple[str, str], str]:
+        if not subs:
+            return {}
+        t = self.accepted
+        keys = {(s.province, s.event_id) for s in subs}
+        found = await db.execute(
+            t.select()
+            .with_only_columns(t.c.province_code, t.c.original_event_id, t.c.canonical_event_id)
+            .where(tuple_(t.c.province_code, t.c.original_event_id).in_(sorted(keys)))
+        )
+        return {(r.province_code, r.original_event_id): r.canonical_event_id for r in found}
+
+    async def _remember_accepted(
+        self, db: AsyncSession, batch: list[tuple[int, Submission]], answers: list[Answer]
+    ) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "province_code": s.province,
+                "original_event_id": s.event_id,
+                "canonical_event_id": a.canonical_event_id,
+                "accepted_at": now,
+            }
+            for (_, s), a in zip(batch, answers, strict=True)
+            if isinstance(a, Accepted)
+        ]
+        if rows:
+            await db.execute(self.accepted.insert(), rows)
+
+    async def _write_answers(self, db: AsyncSession, done: list[tuple[Record, Answer]]) -> None:
+        """Every receipt of the batch with one statement per province (one, but for redrives)."""
+        now = datetime.now(UTC)
+        receipts: dict[str, list[EventData]] = {}
+        for record, answer in done:
+            province = _province(record)
+            headers = list(record.headers or ())
+            original_id = (header(headers, "ce_id") or _coordinates(record))[:512]
+            original_type = (header(headers, "ce_type") or "unknown")[:512] or "unknown"
+            if isinstance(answer, Accepted):
+                receipts.setdefault(province, []).append(
+                    EventAccepted(
+                        original_event_id=original_id,
+                        original_type=original_type,
+                        province_code=province,
+                        canonical_event_id=answer.canonical_event_id,
+                        accepted_at=now,
+                        duplicate=answer.duplicate,
+                    )
+                )
+            else:
+                receipts.setdefault(province, []).append(
+                    EventRejected(
+                        original_event_id=original_id,
+                        original_type=original_type,
+                        province_code=province,
+                        reasons=[
+                            {"field": r.field, "rule": r.rule, "message": r.message[:2000]}
+                            for r in answer.reasons
+                        ],
+                        rejected_at=now,
+                    )
+                )
+        for province, items in receipts.items():
+            await self.outbox.add_all(db, items, topic=receipts_topic(province))
+
+
+def _coordinates(record: Record) -> str:
+    return f"{record.topic}:{record.partition}:{record.offset}"[-64:]
 
 
 class RecordingOutbox(Outbox):
@@ -46,131 +451,42 @@ class RecordingOutbox(Outbox):
         return added
 
 
-def province_of_topic(topic: str) -> str:
-    return topic.rsplit(".", 1)[-1]
+ApplyOne = Callable[[AsyncSession, Outbox, EventData, str], Awaitable[None]]
+"""Apply one inbound fact for a province (its 2-digit code), staging its canonical events."""
 
 
-def is_inbound(topic: str) -> bool:
-    return ".ibm.inbound." in f".{topic}"
+def one_at_a_time(
+    apply_one: ApplyOne, explain: Callable[[Exception], list[Reason] | None] = rule_reasons
+) -> ApplyBatch:
+    """An `ApplyBatch` from a per-fact use case, each fact in a savepoint so a refusal leaves
+    nothing of it. For use cases not yet set-based."""
 
-
-def rule_reasons(exc: Exception) -> list[Reason] | None:
-    """The reasons of the refusals every domain raises."""
-    if isinstance(exc, RuleViolations):
-        return [Reason(v.field, v.rule, v.message) for v in exc.violations]
-    return None
-
-
-def inbound_handler(
-    runtime: Runtime,
-    *,
-    owns: Callable[[EventData], bool],
-    apply: Apply,
-    explain: Explain = rule_reasons,
-) -> Handler:
-    outbox = runtime.outbox
-    assert outbox is not None
-
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        topic = envelope.received_from or ""
-        if not is_inbound(topic) or not owns(envelope.data):
-            return  # canonical traffic, or another context's fact: its owner answers it
-        province = province_of_topic(topic)
-        reasons = _scope_reasons(envelope.data, province)
-        recording = RecordingOutbox(outbox)
-        if not reasons:
+    async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
+        answers: list[Answer] = []
+        for sub in subs:
+            recording = RecordingOutbox(outbox)
             try:
-                async with session.begin_nested():  # a refusal leaves no partial change
-                    await apply(session, recording, envelope.data, province)
+                async with db.begin_nested():
+                    await apply_one(db, recording, sub.data, sub.province)
+                answers.append(Accepted(recording.staged[0].id))
             except Exception as exc:
-                reasons = explain(exc) or rule_reasons(exc) or []
+                reasons = explain(exc) or rule_reasons(exc)
                 if not reasons:
                     raise
-        if reasons:
-            await reject(session, outbox, province, envelope.id, envelope.type, reasons)
-        else:
-            await outbox.add(
-                session,
-                EventAccepted(
-                    original_event_id=envelope.id,
-                    original_type=envelope.type,
-                    province_code=province,
-                    canonical_event_id=recording.staged[0].id,
-                    accepted_at=datetime.now(UTC),
-                ),
-                topic=receipts_topic(province),
-            )
-        runtime.notify_committed()
+                answers.append(Refused(reasons))
+        return answers
 
-    return handle
+    return apply
 
 
-def invalid_inbound_handler(
-    runtime: Runtime, *, context: str, answers_unknown: bool = False
-) -> InvalidHandler:
-    """Answers invalid inbound messages whose type names `context` (and, with
-    `answers_unknown`, those whose type names no known context)."""
-    outbox = runtime.outbox
-    assert outbox is not None
-    own_prefix = f"{TYPE_PREFIX}.{context}."
-
-    async def handle(
-        session: AsyncSession, record: ConsumerRecord[bytes, bytes], exc: InvalidEvent
-    ) -> bool:
-        if not is_inbound(record.topic):
-            return False
-        headers = list(record.headers or ())
-        event_type = header(headers, "ce_type") or "unknown"
-        unknown = not event_type.startswith(f"{TYPE_PREFIX}.") or any(
-            r.rule == "known-type" for r in exc.reasons
-        )
-        if not (event_type.startswith(own_prefix) or (unknown and answers_unknown)):
-            return True  # another service answers it
-        original = header(headers, "ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
-        await reject(
-            session,
-            outbox,
-            province_of_topic(record.topic),
-            original[:512],
-            event_type[:512],
-            exc.reasons,
-        )
-        runtime.notify_committed()
-        return True
-
-    return handle
-
-
-def _scope_reasons(data: EventData, province: str) -> list[Reason]:
-    if getattr(data, "province_code", province) != province:
-        return [
-            Reason(
-                "province_code",
-                "own-province",
-                f"the inbound topic of province {province} speaks only for it",
-            )
-        ]
-    return []
-
-
-async def reject(
-    session: AsyncSession,
-    outbox: Outbox,
-    province: str,
-    original_id: str,
-    original_type: str,
-    reasons: Sequence[Reason | Violation],
-) -> None:
-    await outbox.add(
-        session,
-        EventRejected(
-            original_event_id=original_id,
-            original_type=original_type,
-            province_code=province,
-            reasons=[
-                {"field": r.field, "rule": r.rule, "message": r.message[:2000]} for r in reasons
-            ],
-            rejected_at=datetime.now(UTC),
-        ),
-        topic=receipts_topic(province),
-    )
+__all__ = [
+    "INBOUND_PATTERN",
+    "Accepted",
+    "Answer",
+    "ApplyBatch",
+    "InboundAnswerer",
+    "Refused",
+    "Submission",
+    "is_inbound",
+    "one_at_a_time",
+]

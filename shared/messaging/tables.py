@@ -29,9 +29,11 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class PlatformTables:
     outbox: Table
     inbox: Table
+    accepted: Table | None = None
+    """Services answering provinces: which inbound ids became which canonical event."""
 
 
-def platform_tables(metadata: MetaData) -> PlatformTables:
+def platform_tables(metadata: MetaData, *, answers_provinces: bool = False) -> PlatformTables:
     outbox = Table(
         "outbox",
         metadata,
@@ -76,7 +78,22 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("offset", BigInteger, nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
-    return PlatformTables(outbox=outbox, inbox=inbox)
+    accepted = None
+    if answers_provinces:
+        accepted = Table(
+            "inbound_accepted",
+            metadata,
+            Column("province_code", String(2), primary_key=True),
+            Column(
+                "original_event_id",
+                String(512),
+                primary_key=True,
+                comment="The CloudEvents id as the province sent it.",
+            ),
+            Column("canonical_event_id", String(64), nullable=False),
+            Column("accepted_at", DateTime(timezone=True), nullable=False),
+        )
+    return PlatformTables(outbox=outbox, inbox=inbox, accepted=accepted)
 
 
 def create_platform_tables_v1() -> None:
@@ -117,3 +134,18 @@ def drop_platform_tables_v1() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_inbound_accepted_v1() -> None:
+    """Alembic operations creating the table of accepted inbound ids (a resent id is answered
+    as a duplicate with its first canonical event); frozen like the v1 platform tables."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "inbound_accepted",
+        sa.Column("province_code", sa.String(2), primary_key=True),
+        sa.Column("original_event_id", sa.String(512), primary_key=True),
+        sa.Column("canonical_event_id", sa.String(64), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    )

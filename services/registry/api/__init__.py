@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from services.registry.api import agents, regions, units
-from services.registry.domain import Conflict, NotFound
+from services.registry.domain import AlreadyRecorded, Conflict, NotFound
 from shared.http import Problem, install_domain_errors
 
 router = APIRouter()
@@ -26,6 +26,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 412,
                 "The unit changed since you read it",
                 type_="https://pulih.id/problems/stale-version",
+            ),
+            AlreadyRecorded: Problem(
+                409, "Already recorded", "a record with this id already exists"
             ),
             IntegrityError: Problem(
                 409, "Already recorded", "a record with this id already exists"

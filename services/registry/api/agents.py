@@ -22,12 +22,9 @@ from services.registry.api.common import (
     command,
     query,
 )
+from services.registry.commands import AppointAgent, DeactivateAgent, RecordTraining
 from services.registry.db import agent_trainings, agents, units
-from services.registry.domain import (
-    AppointAgent,
-    Decree,
-    Training,
-)
+from services.registry.domain import Agent, Decree, Training
 
 router = APIRouter()
 
@@ -46,7 +43,8 @@ async def appoint_agent(
         appointed_on=body.appointed_on,
     )
     async with command(request) as (session, outbox, today):
-        agent = await handlers.handle_appoint_agent(session, outbox, cmd, scope=scope, today=today)
+        agent = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    assert isinstance(agent, Agent)
     return AgentPublic(
         agent_id=agent.agent_id,
         unit_id=agent.unit_id,
@@ -163,8 +161,8 @@ async def record_training(
         certificate=body.certificate,
     )
     async with command(request) as (session, outbox, today):
-        await handlers.handle_record_training(
-            session, outbox, agent_id, training, scope=scope, today=today
+        await handlers.execute(
+            session, outbox, RecordTraining(agent_id, training), scope=scope, today=today
         )
     return {"training_id": training.training_id}
 
@@ -174,12 +172,10 @@ async def deactivate_agent(
     agent_id: str, body: AgentDeactivation, scope: OperatorScope, request: Request
 ) -> dict[str, str]:
     async with command(request) as (session, outbox, today):
-        await handlers.handle_deactivate_agent(
+        await handlers.execute(
             session,
             outbox,
-            agent_id,
-            on=body.deactivated_on,
-            reason=body.reason,
+            DeactivateAgent(agent_id, on=body.deactivated_on, reason=body.reason),
             scope=scope,
             today=today,
         )

@@ -23,15 +23,9 @@ from services.registry.api.common import (
     command,
     query,
 )
+from services.registry.commands import ChangeUnitStatus, FormUnit, RecordFunding
 from services.registry.db import units
-from services.registry.domain import (
-    ChangeUnitStatus,
-    Conflict,
-    Decree,
-    FormUnit,
-    RecordFunding,
-    Unit,
-)
+from services.registry.domain import Conflict, Decree, Unit
 from shared.contracts.types import (
     UnitStatus,
 )
@@ -77,7 +71,8 @@ async def form_unit(
         allow_second_unit=body.allow_second_unit,
     )
     async with command(request) as (session, outbox, today):
-        unit = await handlers.handle_form_unit(session, outbox, cmd, scope=scope, today=today)
+        unit = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    assert isinstance(unit, Unit)
     response.headers["Location"] = f"/units/{unit.unit_id}"
     response.headers["ETag"] = _etag(unit.version)
     return _unit_public(unit)
@@ -144,9 +139,8 @@ async def change_unit_status(
         expected_version=expected,
     )
     async with command(request) as (session, outbox, today):
-        unit = await handlers.handle_change_unit_status(
-            session, outbox, cmd, scope=scope, today=today
-        )
+        unit = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    assert isinstance(unit, Unit)
     response.headers["ETag"] = _etag(unit.version)
     return _unit_public(unit)
 
@@ -163,5 +157,5 @@ async def record_funding(
         amount_idr=body.amount_idr,
     )
     async with command(request) as (session, outbox, today):
-        await handlers.handle_record_funding(session, outbox, cmd, scope=scope, today=today)
+        await handlers.execute(session, outbox, cmd, scope=scope, today=today)
     return {"funding_id": cmd.funding_id}

@@ -81,10 +81,8 @@ async def test_province_facts_become_canonical_events_with_receipts(registry: Re
     finally:
         await producer.stop()
 
-    answers = {
-        r.data.original_event_id: r.data  # type: ignore[union-attr]
-        for r in await read_events(registry.bootstrap, receipts, 5)
-    }
+    received = [r.data for r in await read_events(registry.bootstrap, receipts, 6)]
+    answers = {r.original_event_id: r for r in received}  # type: ignore[union-attr]
     assert set(answers) == {
         "sultra-2025-000001",
         "sultra-2025-000002",
@@ -99,9 +97,15 @@ async def test_province_facts_become_canonical_events_with_receipts(registry: Re
     assert set(canonical) == {"sultra-unit-000000001", "sultra-unit-000000004"}
     formed = canonical["sultra-unit-000000001"]
     assert first.canonical_event_id == formed.id
-    # The second delivery of sultra-2025-000001 recorded nothing and answered nothing new.
+    # The second delivery of sultra-2025-000001 recorded nothing; its answer says so.
     assert await topic_size(registry.bootstrap, registry.topic) == 2
-    assert await topic_size(registry.bootstrap, receipts) == 5
+    assert await topic_size(registry.bootstrap, receipts) == 6
+    both = [r for r in received if r.original_event_id == "sultra-2025-000001"]  # type: ignore[union-attr]
+    assert [(type(r), getattr(r, "duplicate", None)) for r in both] == [
+        (EventAccepted, False),
+        (EventAccepted, True),
+    ]
+    assert {r.canonical_event_id for r in both} == {formed.id}  # type: ignore[union-attr]
     assert isinstance(formed.data, events.UnitFormed)
     assert formed.source == "/pulih/registry"
 

@@ -8,15 +8,8 @@ from datetime import date
 import pytest
 
 from services.registry import domain
-from services.registry.domain import (
-    AppointAgent,
-    ChangeUnitStatus,
-    Conflict,
-    Decree,
-    FormUnit,
-    Scope,
-    VillageFacts,
-)
+from services.registry.commands import AppointAgent, ChangeUnitStatus, FormUnit
+from services.registry.domain import Conflict, Decree, Scope, VillageFacts
 from shared.contracts.types import (
     AgentDeactivationReason,
     AgentRole,
