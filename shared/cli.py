@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,53 +79,66 @@ def serve(service: ServiceArg) -> None:
 def run() -> None:
     """Start local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and all five services.
 
-    One process, each service on its own port, SQLite under the state dir.
+    Each service in its own process (`pulih serve <name>`), as compose and Kubernetes run
+    them, so one service's load cannot slow another's API or health; SQLite under the state
+    dir. Ctrl-C or SIGTERM stops every service, then Kafka; a service that dies stops the run.
     """
-    import uvicorn
-
-    from shared.telemetry import setup_logging, setup_tracing
-
     broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _local_kafka()
         typer.echo(f"starting Kafka on {broker.bootstrap_servers} (data in {broker.data_dir})")
         broker.start()
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-    setup_logging("pulih", os.environ.get("PULIH_LOG_LEVEL", "INFO"))
-    setup_tracing("pulih", _settings("gateway"))
-    servers = []
-    for name in SERVICES:
-        settings = _settings(name)
-        application = _service_module(name, "app").build(settings)
-        servers.append(
-            uvicorn.Server(
-                uvicorn.Config(
-                    application,
-                    host=settings.http_host,
-                    port=settings.http_port,
-                    log_config=None,
-                    access_log=False,
-                )
-            )
-        )
-        typer.echo(
-            f"{name:12} http://{settings.http_host}:{settings.http_port}  "
-            f"(/health/ready, /metrics, /docs)"
-        )
+    stopping: list[int] = []
 
-    async def serve_all() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
 
-    # Each uvicorn server hands a signal on to the one started before it when it has shut
-    # down; the last hand-off lands here and ends the run cleanly (exit 0, Kafka stopped).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    services: dict[str, subprocess.Popen[bytes]] = {}
+    failed = None
     try:
-        asyncio.run(serve_all())
-    except KeyboardInterrupt:
-        typer.echo("stopped")
+        for name in SERVICES:
+            settings = _settings(name)
+            services[name] = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "serve", name],
+                env={**os.environ, "PULIH_HTTP_PORT": str(settings.http_port)},
+                start_new_session=True,  # Ctrl-C reaches this process, which stops them in turn
+                preexec_fn=_die_with_parent,
+            )
+            typer.echo(
+                f"{name:12} http://{settings.http_host}:{settings.http_port}  "
+                f"(/health/ready, /metrics, /docs)"
+            )
+        while not stopping and failed is None:
+            failed = next((n for n, p in services.items() if p.poll() is not None), None)
+            time.sleep(0.2)
     finally:
+        for process in services.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 20
+        for process in services.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if broker is not None:
             broker.stop()
+    if failed is not None:
+        typer.echo(f"{failed} exited with {services[failed].returncode}; stopped the rest")
+        raise typer.Exit(1)
+    typer.echo("stopped")
+
+
+def _die_with_parent() -> None:
+    """Linux: the service gets SIGTERM if `pulih run` itself is killed, so none is orphaned."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _state_dir() -> Path:

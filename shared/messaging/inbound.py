@@ -37,7 +37,14 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.base import EventData
-from shared.contracts.envelope import Envelope, InvalidEvent, Reason, from_kafka_lean, header
+from shared.contracts.envelope import (
+    REQUIRED_HEADERS,
+    Envelope,
+    InvalidEvent,
+    Reason,
+    from_kafka_lean,
+    header,
+)
 from shared.contracts.inbound import ACCEPTED, ANSWERS_THE_REST, OWNERS, accepted_types
 from shared.contracts.platform import EventAccepted, EventRejected, receipts_topic
 from shared.messaging.outbox import Outbox
@@ -254,13 +261,19 @@ class InboundAnswerer:
         headers = list(record.headers or ())
         event_type = header(headers, "ce_type")
         if event_type not in self.accepts:
+            missing = [
+                Reason(name, "required", f"header {name} is missing")
+                for name in REQUIRED_HEADERS
+                if header(headers, name) is None
+            ]
             raise InvalidEvent(
-                [
+                missing
+                or [
                     Reason(
                         "ce_type",
                         "accepted-inbound-type",
-                        f"{(event_type or 'no type')[:200]!r} is not accepted on inbound "
-                        f"topics; accepted: {', '.join(accepted_types())}",
+                        f"{(event_type or '')[:200]!r} is not accepted on inbound topics; "
+                        f"accepted: {', '.join(accepted_types())}",
                     )
                 ]
             )

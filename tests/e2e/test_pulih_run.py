@@ -1,5 +1,6 @@
-"""`make run`'s command, as a user runs it: all five services come up ready in one process
-against the real broker, each with its own SQLite database, and stop cleanly on SIGTERM."""
+"""`make run`'s command, as a user runs it: all five services come up ready, each in its own
+process against the real broker with its own SQLite database, and stop cleanly on SIGTERM;
+killing `pulih run` itself leaves no service behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -50,7 +52,9 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 url = f"http://127.0.0.1:{base + offset}/health/ready"
                 async with asyncio.timeout(90):
                     while True:
-                        assert process.returncode is None, "pulih run exited early"
+                        if process.returncode is not None:
+                            output = await process.stdout.read() if process.stdout else b""
+                            raise AssertionError(f"pulih run exited early: {output[-4000:]!r}")
                         try:
                             response = await client.get(url)
                             if response.status_code == 200:
@@ -115,3 +119,33 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
     assert process.returncode == 0, output
     databases = {p.name for p in (tmp_path / "data").glob("*.db")}
     assert databases == {"registry.db", "client-case.db", "scheduling.db", "reporting.db"}
+
+
+def test_killing_pulih_run_leaves_no_service_behind(kafka_bootstrap: str, tmp_path: Path) -> None:
+    base = _free_port_base()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "PULIH_STATE_DIR": str(tmp_path),
+            "PULIH_HTTP_PORT_BASE": str(base),
+        },
+    )
+    ports = [base + offset for offset in PORT_OFFSETS.values()]
+    try:
+        deadline = time.monotonic() + 90
+        while not all(port_open(p) for p in ports):
+            assert process.poll() is None, "pulih run exited early"
+            assert time.monotonic() < deadline, "the services did not come up"
+            time.sleep(0.2)
+    finally:
+        process.kill()  # no chance to stop its services itself
+        process.wait()
+    deadline = time.monotonic() + 30
+    while any(port_open(p) for p in ports):
+        assert time.monotonic() < deadline, "a service outlived pulih run"
+        time.sleep(0.2)

@@ -4,15 +4,16 @@ receipt naming every reason; a redelivery changes nothing; nothing blocks the pa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 
 from shared.contracts import registry as events
-from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.envelope import from_kafka_lean, to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.types import UnitFormation
 from shared.messaging.broker import make_producer, topic_size
-from tests.bus import read_events
+from tests.bus import read_events, read_topic
 from tests.integration.registry.conftest import Registry
 
 SOURCE = "/provinces/74/simrehab"
@@ -131,3 +132,78 @@ async def test_province_facts_become_canonical_events_with_receipts(registry: Re
         "sultra-unit-000000001",
         "sultra-unit-000000004",
     ]
+
+
+async def test_ten_thousand_rule_breaking_facts_are_all_rejected_and_the_partition_moves(
+    registry: Registry,
+) -> None:
+    inbound = registry.topics.name("ibm.inbound.74")
+    receipts = registry.topics.name("ibm.receipts.74")
+    ours = await registry.village()
+    count = 10_000
+    producer = make_producer(registry.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        sent = []
+        for i in range(count):  # no such village: a rule every one of them breaks
+            fact = unit_formed(f"sultra-unit-{i:09d}", "74.71.01.9999")
+            _key, headers, value = to_kafka(wrap(fact, source=SOURCE, event_id=f"bad-{i}"))
+            sent.append(await producer.send(inbound, value=value, key=b"one", headers=headers))
+        good = wrap(unit_formed("sultra-unit-good00001", ours), source=SOURCE, event_id="good-1")
+        _key, headers, value = to_kafka(good)
+        sent.append(await producer.send(inbound, value=value, key=b"one", headers=headers))
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+    records = await read_topic(
+        registry.bootstrap, receipts, until=lambda r: len(r) >= count + 1, seconds=120
+    )
+    answers = [from_kafka_lean(r.headers, r.key, r.value).data for r in records]
+    assert len(answers) == count + 1
+    rejected = [a for a in answers if isinstance(a, EventRejected)]
+    assert len(rejected) == count
+    assert {(r.field, r.rule) for a in rejected for r in a.reasons} == {("village_code", "exists")}
+    accepted = [a for a in answers if isinstance(a, EventAccepted)]
+    assert [a.original_event_id for a in accepted] == ["good-1"]
+    assert await topic_size(registry.bootstrap, registry.topics.dead_letter("registry")) == 0
+
+
+async def test_whatever_else_arrives_on_an_inbound_topic_gets_one_rejection(
+    registry: Registry,
+) -> None:
+    inbound = registry.topics.name("ibm.inbound.74")
+    receipts = registry.topics.name("ibm.receipts.74")
+    village = await registry.village()
+    key, headers, value = to_kafka(
+        wrap(unit_formed("sultra-unit-000000071", village), source=SOURCE, event_id="as-screened")
+    )
+    screened = [
+        (k, b"id.go.bnn.ibm.client-case.ClientScreened.v1" if k == "ce_type" else v)
+        for k, v in headers
+    ]
+    unknown = [
+        (k, b"id.go.bnn.ibm.registry.UnitRenamed.v1" if k == "ce_type" else v) for k, v in headers
+    ]
+    producer = make_producer(registry.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        await producer.send_and_wait(inbound, value=value, key=key, headers=screened)
+        await producer.send_and_wait(inbound, value=value, key=key, headers=unknown)
+        await producer.send_and_wait(inbound, value=b"\x00\xff garbage", key=None, headers=[])
+    finally:
+        await producer.stop()
+    answers = [e.data for e in await read_events(registry.bootstrap, receipts, 3)]
+    assert all(isinstance(a, EventRejected) for a in answers)
+    by_type = {a.original_type: {(r.field, r.rule) for r in a.reasons} for a in answers}  # type: ignore[union-attr]
+    assert by_type == {
+        "id.go.bnn.ibm.client-case.ClientScreened.v1": {("ce_type", "accepted-inbound-type")},
+        "id.go.bnn.ibm.registry.UnitRenamed.v1": {("ce_type", "accepted-inbound-type")},
+        "unknown": {
+            ("ce_id", "required"),
+            ("ce_source", "required"),
+            ("ce_type", "required"),
+            ("ce_specversion", "required"),
+        },
+    }
+    assert await topic_size(registry.bootstrap, registry.topic) == 0

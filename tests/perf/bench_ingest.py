@@ -1,0 +1,240 @@
+"""Provincial ingest end to end, beside the raw producer and `getmany` rates of the same broker.
+
+    python -m tests.perf.bench_ingest [--units N]       (make bench)
+
+A province publishes registry facts on `ibm.inbound.74` with a plain Kafka client — for each
+unit: `UnitFormed`, five `RecoveryAgentAppointed`, five `RecoveryAgentTrained`, keyed by the
+unit so they stay in order — and the clock runs until every receipt is back on
+`ibm.receipts.74`. The registry runs as `pulih serve registry`, its own process, as under
+`make run`, on PostgreSQL and on SQLite. A second stream where every fact breaks a rule (no such
+village) is timed the same way. Baselines: the raw aiokafka producer sending the same records,
+and raw `getmany` of the inbound topic, same broker, same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+
+import httpx
+
+from services.registry.regions import RegionSource
+from shared.contracts import registry as events
+from shared.contracts.base import EventData
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.types import AgentRole, TrainingKind, UnitFormation
+from shared.infra._process import free_port
+from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
+from tests.perf.bench_messaging import fresh_postgres, infrastructure, raw_consume, raw_produce
+
+PROVINCE = "74"
+Record = tuple[bytes, list[tuple[str, bytes]], bytes]
+
+
+def villages(province: str) -> list[str]:
+    source = RegionSource.installed()
+    with (source.data_dir / "villages.csv").open(newline="") as rows:
+        return [r["code"] for r in csv.DictReader(rows) if r["code"].startswith(f"{province}.")]
+
+
+def broken_facts(count: int) -> list[Record]:
+    """`UnitFormed` facts in villages that do not exist: every one is refused."""
+    run = uuid.uuid4().hex[:8]
+    records = []
+    for n in range(count):
+        fact = events.UnitFormed(
+            unit_id=f"bench-{run}-unit-{n:06d}",
+            province_code=PROVINCE,
+            village_code=f"74.71.01.9{n % 1000:03d}",
+            unit_name=f"Unit {n}",
+            formed_on=date(2025, 3, 1),
+            decree_number=f"{n}/SK/2025",
+            decree_date=date(2025, 2, 20),
+            formation=UnitFormation.BNN_TARGET,
+            facilitating_office=f"BNNP-{PROVINCE}",
+        )
+        _key, headers, value = to_kafka(wrap(fact, source="/provinces/74/bench"))
+        records.append((fact.unit_id.encode(), headers, value))
+    return records
+
+
+def registry_facts(units: int) -> list[Record]:
+    """Each unit's facts in order under its key."""
+    codes = villages(PROVINCE)
+    if units > len(codes):
+        raise SystemExit(f"province {PROVINCE} has {len(codes)} villages; ask for fewer units")
+    run = uuid.uuid4().hex[:8]
+    records: list[Record] = []
+    for n, village in enumerate(codes[:units]):
+        unit_id = f"bench-{run}-unit-{n:06d}"
+        facts: list[EventData] = [
+            events.UnitFormed(
+                unit_id=unit_id,
+                province_code=PROVINCE,
+                village_code=village,
+                unit_name=f"Unit {n}",
+                formed_on=date(2025, 3, 1),
+                decree_number=f"{n}/SK/2025",
+                decree_date=date(2025, 2, 20),
+                formation=UnitFormation.BNN_TARGET,
+                facilitating_office=f"BNNP-{PROVINCE}",
+            )
+        ]
+        for a in range(5):
+            agent_id = f"bench-{run}-agent-{n:06d}-{a}"
+            facts.append(
+                events.RecoveryAgentAppointed(
+                    unit_id=unit_id,
+                    province_code=PROVINCE,
+                    village_code=village,
+                    agent_id=agent_id,
+                    role=AgentRole.COORDINATOR if a == 0 else AgentRole.AGENT,
+                    appointed_on=date(2025, 3, 2),
+                    decree_number=f"{n}-{a}/SK/2025",
+                    decree_date=date(2025, 3, 1),
+                )
+            )
+            facts.append(
+                events.RecoveryAgentTrained(
+                    unit_id=unit_id,
+                    province_code=PROVINCE,
+                    village_code=village,
+                    agent_id=agent_id,
+                    training_id=f"bench-{run}-training-{n:06d}-{a}",
+                    training_kind=TrainingKind.BASIC,
+                    trainer_office=f"BNNP-{PROVINCE}",
+                    completed_on=date(2025, 4, 1),
+                )
+            )
+        for i, fact in enumerate(facts):
+            envelope = wrap(fact, source="/provinces/74/bench", event_id=f"{unit_id}-{i}")
+            _key, headers, value = to_kafka(envelope)
+            records.append((unit_id.encode(), headers, value))
+    return records
+
+
+class Service:
+    """One service as `make run` starts it: its own process, `pulih serve <name>`."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", name],
+            env={**os.environ, **env, "PULIH_HTTP_PORT": str(self.port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def ready(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+                try:
+                    answer = await client.get(f"http://127.0.0.1:{self.port}/health/ready")
+                    if answer.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready in {seconds}s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+async def publish_and_wait(bootstrap: str, topics: Topics, records: list[Record]) -> float:
+    """Events/s from the first send until the last receipt is read."""
+    receipts = make_consumer(
+        bootstrap,
+        topics.name(f"ibm.receipts.{PROVINCE}"),
+        group_id=None,
+        client_id="bench-province",
+        max_poll_records=10_000,
+    )
+    await receipts.start()
+    await receipts.getmany(timeout_ms=100)  # assigned before anything is answered
+    producer = make_producer(bootstrap, client_id="bench-province")
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        inbound = topics.name(f"ibm.inbound.{PROVINCE}")
+        sent = [await producer.send(inbound, value=v, key=k, headers=h) for k, h, v in records]
+        await asyncio.gather(*sent)
+        answered = 0
+        while answered < len(records):
+            batches = await receipts.getmany(timeout_ms=1000)
+            answered += sum(len(b) for b in batches.values())
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await receipts.stop()
+
+
+async def measure(label: str, database_url: str, bootstrap: str, units: int) -> list[Row]:
+    topics = Topics(prefix=f"b{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(
+        bootstrap, {topics.name(f"ibm.{k}.{PROVINCE}"): 3 for k in ("inbound", "receipts")}
+    )
+    with tempfile.TemporaryDirectory() as state:
+        service = Service(
+            "registry",
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "PULIH_DATABASE_URL": database_url,
+                "PULIH_TOPIC_PREFIX": topics.prefix,
+                "PULIH_STATE_DIR": state,
+                "PULIH_INBOUND_PROVINCES": PROVINCE,
+                "PULIH_LOG_LEVEL": "WARNING",
+            },
+        )
+        try:
+            await service.ready()
+            good = registry_facts(units)
+            rate = await publish_and_wait(bootstrap, topics, good)
+            bad = broken_facts(len(good))
+            bad_rate = await publish_and_wait(bootstrap, topics, bad)
+        finally:
+            service.stop()
+    raw_topic = topics.name("raw")
+    await ensure_topics(bootstrap, {raw_topic: 3})
+    producer_rate = await raw_produce(bootstrap, raw_topic, good)
+    inbound = topics.name(f"ibm.inbound.{PROVINCE}")
+    consume_rate = await raw_consume(bootstrap, inbound, len(good) + len(bad))
+    return [
+        (f"{label}: registry facts", len(good), rate, producer_rate, consume_rate),
+        (f"{label}: rule-breaking facts", len(bad), bad_rate, producer_rate, consume_rate),
+    ]
+
+
+Row = tuple[str, int, float, float, float]
+
+
+async def run(bootstrap: str, postgres_server: str, units: int) -> None:
+    rows = await measure("PostgreSQL", await fresh_postgres(postgres_server), bootstrap, units)
+    with tempfile.TemporaryDirectory() as folder:
+        rows += await measure(
+            "SQLite", f"sqlite+aiosqlite:///{folder}/registry.db", bootstrap, units
+        )
+    print("\nbaselines = raw aiokafka producer and getmany on the same broker, same run")
+    print(f"{'path':48} {'events':>7} {'events/s':>9} {'producer/s':>11} {'getmany/s':>10}")
+    for name, n, rate, produced, consumed in rows:
+        print(f"{name:48} {n:>7} {rate:>9,.0f} {produced:>11,.0f} {consumed:>10,.0f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", type=int, default=2000, help="units of 11 facts each")
+    with infrastructure() as (kafka, postgres):  # started outside the event loop
+        asyncio.run(run(kafka, postgres, parser.parse_args().units))
