@@ -16,6 +16,7 @@ import httpx
 
 from shared.cli import PORT_OFFSETS
 from shared.infra._process import free_port, port_open
+from shared.messaging.broker import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def _free_port_base() -> int:
 
 
 async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     base = _free_port_base()
     process = await asyncio.create_subprocess_exec(
@@ -44,8 +45,12 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "PULIH_STATE_DIR": str(tmp_path),
             "PULIH_HTTP_PORT_BASE": str(base),
+            "PULIH_TOPIC_PREFIX": topics.prefix,
         },
     )
+    # Read as it comes: a full pipe would block the services' logging, and so the services.
+    assert process.stdout is not None
+    reader = asyncio.create_task(process.stdout.read())
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             for service, offset in PORT_OFFSETS.items():
@@ -53,7 +58,7 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 async with asyncio.timeout(90):
                     while True:
                         if process.returncode is not None:
-                            output = await process.stdout.read() if process.stdout else b""
+                            output = await reader
                             raise AssertionError(f"pulih run exited early: {output[-4000:]!r}")
                         try:
                             response = await client.get(url)
@@ -115,7 +120,8 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
-            output = (await process.communicate())[0].decode(errors="replace")
+            await process.wait()
+            output = (await reader).decode(errors="replace")
     assert process.returncode == 0, output
     databases = {p.name for p in (tmp_path / "data").glob("*.db")}
     assert databases == {"registry.db", "client-case.db", "scheduling.db", "reporting.db"}
