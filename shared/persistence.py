@@ -29,6 +29,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_driver_name() == "asyncpg":
+        # Batch statements look rows up by lists of ids (`IN (…)`). A generic plan of a
+        # prepared statement compares each row with every parameter in turn; a custom plan
+        # hashes the list and, on a young table not yet analysed, is ten times faster.
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("server_settings", {}).setdefault(
+            "plan_cache_mode", "force_custom_plan"
+        )
     return create_async_engine(url, **kwargs)
 
 

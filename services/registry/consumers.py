@@ -103,9 +103,15 @@ COMMANDS: dict[type[EventData], Callable[[Any], Command]] = {
 
 
 def inbound_facts(_runtime: Runtime) -> ApplyBatch:
+    scopes: dict[str, Scope] = {}  # a province speaks for its own regions
+
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
         orders = [
-            handlers.Order(COMMANDS[type(s.data)](s.data), Scope.of_regions(s.province))
+            handlers.Order(
+                COMMANDS[type(s.data)](s.data),
+                scopes.get(s.province)
+                or scopes.setdefault(s.province, Scope.of_regions(s.province)),
+            )
             for s in subs
         ]
         done = await handlers.handle(db, outbox, orders, today=datetime.now(UTC).date())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.contracts.types import (
@@ -34,6 +35,9 @@ class RegionLevel(StrEnum):
     VILLAGE = "village"  # desa (suffix 2xxx) or kelurahan (suffix 1xxx)
 
 
+_LEVELS = tuple(RegionLevel)
+
+
 def level_of(code: str) -> RegionLevel:
     """The level a Kemendagri code names, from its shape (74 / 74.71 / 74.71.01 / …1001)."""
     parts = code.split(".")
@@ -43,7 +47,7 @@ def level_of(code: str) -> RegionLevel:
         or [len(p) for p in parts] != [2, 2, 2, 4][: len(parts)]
     ):
         raise ValueError(f"not a Kemendagri region code: {code!r}")
-    return list(RegionLevel)[len(parts) - 1]
+    return _LEVELS[len(parts) - 1]
 
 
 def parent_of(code: str) -> str | None:
@@ -98,10 +102,14 @@ class Scope:
             level_of(code)
         return cls(tuple(codes))
 
+    @cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        return tuple(f"{r}." for r in self.regions or ())
+
     def covers(self, code: str) -> bool:
         if self.regions is None:
             return True
-        return any(code == r or code.startswith(f"{r}.") for r in self.regions)
+        return code in self.regions or code.startswith(self._prefixes)
 
 
 # --- Units -----------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event, to_binary_event
-from cloudevents.core.v1.event import CloudEvent
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from pydantic import ValidationError
 
 from shared.contracts.base import EventData
@@ -80,22 +79,28 @@ def wrap(
 
 
 def to_kafka(envelope: Envelope) -> tuple[bytes, Headers, bytes]:
-    """Key, headers and value of the Kafka record for an envelope (binary content mode)."""
-    event = CloudEvent(
-        attributes={
-            "id": envelope.id,
-            "source": envelope.source,
-            "type": envelope.type,
-            "specversion": SPECVERSION,
-            "time": envelope.time,
-            "subject": envelope.subject,
-            "datacontenttype": "application/json",
-            **envelope.extensions,
-        },
-        data=envelope.data.model_dump(mode="json"),
-    )
-    message = to_binary_event(event, key_mapper=lambda _e: envelope.key)
-    return envelope.key, list(message.headers.items()), message.value
+    """Key, headers and value of the Kafka record for an envelope (binary content mode): the
+    bytes the CloudEvents SDK's Kafka binding writes, without building an SDK event first (a
+    third of the cost of staging an outbox row)."""
+    headers = [(name, value.encode()) for name, value in header_values(envelope)]
+    return envelope.key, headers, envelope.data.model_dump_json().encode()
+
+
+def header_values(envelope: Envelope) -> list[tuple[str, str]]:
+    """The record's `ce_*` and content-type headers as text (the outbox stores them so)."""
+    time = envelope.time.isoformat()
+    if time.endswith("+00:00"):
+        time = time[:-6] + "Z"
+    return [
+        ("ce_id", envelope.id),
+        ("ce_source", envelope.source),
+        ("ce_type", envelope.type),
+        ("ce_specversion", SPECVERSION),
+        ("ce_time", time),
+        ("ce_subject", envelope.subject),
+        ("content-type", "application/json"),
+        *((f"ce_{name}", str(value)) for name, value in envelope.extensions.items()),
+    ]
 
 
 def _check_required(header_map: dict[str, bytes]) -> None:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
-from sqlalchemy import Table, tuple_
+from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -385,13 +385,18 @@ class InboundAnswerer:
         if not subs:
             return {}
         t = self.accepted
-        keys = {(s.province, s.event_id) for s in subs}
-        found = await db.execute(
-            t.select()
-            .with_only_columns(t.c.province_code, t.c.original_event_id, t.c.canonical_event_id)
-            .where(tuple_(t.c.province_code, t.c.original_event_id).in_(sorted(keys)))
-        )
-        return {(r.province_code, r.original_event_id): r.canonical_event_id for r in found}
+        by_province: dict[str, set[str]] = {}
+        for s in subs:
+            by_province.setdefault(s.province, set()).add(s.event_id)
+        found: dict[tuple[str, str], str] = {}
+        for province, ids in by_province.items():  # one province but for redrives
+            rows = await db.execute(
+                select(t.c.original_event_id, t.c.canonical_event_id).where(
+                    t.c.province_code == province, t.c.original_event_id.in_(ids)
+                )
+            )
+            found.update({(province, original): canonical for original, canonical in rows})
+        return found
 
     async def _remember_accepted(
         self, db: AsyncSession, batch: list[tuple[int, Submission]], answers: list[Answer]

@@ -13,7 +13,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.base import EventData
-from shared.contracts.envelope import Envelope, to_kafka, wrap
+from shared.contracts.envelope import Envelope, header_values, wrap
 from shared.messaging.broker import Topics
 from shared.telemetry import inject_headers
 
@@ -48,19 +48,18 @@ class Outbox:
     ) -> list[Envelope]:
         if event_id is not None and len(items) != 1:
             raise ValueError("an explicit event_id needs exactly one event")
-        trace_headers = inject_headers()
+        trace_headers = [[name, raw.decode()] for name, raw in inject_headers()]
         now = datetime.now(UTC)
         envelopes, rows = [], []
         for data in items:
             envelope = wrap(data, source=self.source, event_id=event_id, time=time)
-            key, headers, value = to_kafka(envelope)
             rows.append(
                 {
                     "event_id": envelope.id,
                     "topic": self.topics.name(topic or data.topic),
-                    "key": key,
-                    "headers": [[name, raw.decode()] for name, raw in headers + trace_headers],
-                    "value": value,
+                    "key": envelope.key,
+                    "headers": [[n, v] for n, v in header_values(envelope)] + trace_headers,
+                    "value": data.model_dump_json().encode(),
                     "created_at": now,
                 }
             )

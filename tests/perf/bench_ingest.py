@@ -17,12 +17,14 @@ import argparse
 import asyncio
 import csv
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 
 import httpx
 
@@ -96,7 +98,7 @@ def registry_facts(units: int) -> list[Record]:
                     province_code=PROVINCE,
                     village_code=village,
                     agent_id=agent_id,
-                    role=AgentRole.COORDINATOR if a == 0 else AgentRole.AGENT,
+                    role=AgentRole.COORDINATOR if a == 0 else AgentRole.MEMBER,
                     appointed_on=date(2025, 3, 2),
                     decree_number=f"{n}-{a}/SK/2025",
                     decree_date=date(2025, 3, 1),
@@ -127,8 +129,12 @@ class Service:
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
         self.port = free_port()
+        command = [sys.executable, "-m", "shared.cli", "serve", name]
+        if profile := os.environ.get("PULIH_BENCH_PROFILE"):  # a folder for py-spy's profiles
+            output = Path(profile) / f"{name}-{uuid.uuid4().hex[:6]}.txt"
+            command = ["py-spy", "record", "--format", "raw", "-o", str(output), "--", *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", name],
+            command,
             env={**os.environ, **env, "PULIH_HTTP_PORT": str(self.port)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -150,7 +156,10 @@ class Service:
         raise TimeoutError(f"{self.name} not ready in {seconds}s")
 
     def stop(self) -> None:
-        self.process.terminate()
+        if os.environ.get("PULIH_BENCH_PROFILE"):  # py-spy writes its profile on SIGINT
+            self.process.send_signal(signal.SIGINT)
+        else:
+            self.process.terminate()
         self.process.wait(timeout=30)
 
 
