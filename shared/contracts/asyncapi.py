@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from shared.contracts.catalog import all_contracts
+from shared.contracts.inbound import ACCEPTED
 
 CE_HEADERS_DOC = (
     "CloudEvents 1.0, Kafka binary content mode: attributes travel as headers ce_id, ce_source, "
@@ -18,6 +19,28 @@ CE_HEADERS_DOC = (
     "content-type=application/json; W3C traceparent. The body is the JSON object described here. "
     "Consumers ignore unknown fields; within a version only additive changes are made."
 )
+
+
+def inbound_doc() -> str:
+    """How a province publishes and what it gets back, from the owner table itself."""
+    accepted = "; ".join(
+        f"{service}: {', '.join(cls.event_type for cls in types)}"
+        for service, types in ACCEPTED.items()
+    )
+    return (
+        "Provincial systems publish on ibm.inbound.<province> (their 2-digit code) and read "
+        "answers on ibm.receipts.<province>, keyed by the id they sent. Accepted types, by the "
+        f"service that answers them: {accepted}. Every message gets exactly one receipt: "
+        "EventAccepted naming the canonical event it became; EventAccepted with duplicate=true "
+        "and the first canonical event when an id accepted before is sent again (a rejected "
+        "id may be sent again, corrected); or EventRejected naming each broken rule by field "
+        "and rule, never repeating a submitted value. Rules beyond the schema's own include "
+        "required (a ce_* header is missing), accepted-inbound-type (any other type, canonical "
+        "types included), own-province (a province speaks only for itself), exists and unique "
+        "(references and ids), constraint (the fact conflicts with what is recorded) and "
+        "internal-error (the platform failed; its operators are alerted and redrive it "
+        "after a fix, which brings a second receipt)."
+    )
 
 
 def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
@@ -34,7 +57,7 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         broker,
         title="Pulih event catalog",
         version=version,
-        description="Canonical events of the IBM programme platform.",
+        description=f"Canonical events of the IBM programme platform.\n\n{inbound_doc()}",
         schema_version="3.0.0",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())

@@ -27,11 +27,14 @@ import logging
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
+from opentelemetry import trace
+from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,7 +54,7 @@ from shared.messaging.outbox import Outbox
 from shared.messaging.tables import PlatformTables
 from shared.persistence import insert_ignoring_duplicates
 from shared.rules import RuleViolations
-from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES
+from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES, extract_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -227,22 +230,23 @@ class InboundAnswerer:
         if not ours:
             return outcomes
         failed: list[tuple[Record, str]] = []
-        async with self.sessions.begin() as db:
-            fresh = await self._claim(db, ours)
-            outcomes["redelivered"] = len(ours) - len(fresh)
-            answers: list[Answer | None] = [None] * len(fresh)
-            submissions: list[tuple[int, Submission]] = []
-            for i, record in enumerate(fresh):
-                try:
-                    submissions.append((i, self._decode(record)))
-                except InvalidEvent as exc:
-                    answers[i] = Refused(exc.reasons)
-            for i, answer in await self._answer(db, submissions):
-                answers[i] = answer
-                if isinstance(answer, Refused) and answer.bug:
-                    failed.append((fresh[i], answer.bug))
-            done = [(r, a) for r, a in zip(fresh, answers, strict=True) if a is not None]
-            await self._write_answers(db, done)
+        with self._span(ours):
+            async with self.sessions.begin() as db:
+                fresh = await self._claim(db, ours)
+                outcomes["redelivered"] = len(ours) - len(fresh)
+                answers: list[Answer | None] = [None] * len(fresh)
+                submissions: list[tuple[int, Submission]] = []
+                for i, record in enumerate(fresh):
+                    try:
+                        submissions.append((i, self._decode(record)))
+                    except InvalidEvent as exc:
+                        answers[i] = Refused(exc.reasons)
+                for i, answer in await self._answer(db, submissions):
+                    answers[i] = answer
+                    if isinstance(answer, Refused) and answer.bug:
+                        failed.append((fresh[i], answer.bug))
+                done = [(r, a) for r, a in zip(fresh, answers, strict=True) if a is not None]
+                await self._write_answers(db, done)
         self.on_commit()
         for record, why in failed:
             await self.dead_letter(record, why)
@@ -255,6 +259,31 @@ class InboundAnswerer:
             outcomes[outcome] += 1
             EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
         return outcomes
+
+    def _span(self, records: Sequence[Record]) -> AbstractContextManager[object]:
+        """One consumer span per batch, continuing the trace of the first record that carries
+        one and linking the others (OpenTelemetry's shape for batch processing)."""
+        contexts = [
+            span
+            for r in records
+            if (
+                span := trace.get_current_span(extract_context(r.headers or ())).get_span_context()
+            ).is_valid
+        ]
+        first = records[0]
+        return tracer().start_as_current_span(
+            f"process {first.topic}",
+            context=trace.set_span_in_context(NonRecordingSpan(contexts[0])) if contexts else None,
+            kind=SpanKind.CONSUMER,
+            links=[Link(c) for c in contexts[1:128]],
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": first.topic,
+                "messaging.kafka.partition": first.partition,
+                "messaging.batch.message_count": len(records),
+                "messaging.consumer.group.name": self.service,
+            },
+        )
 
     def _decode(self, record: Record) -> Submission:
         province = _province(record)

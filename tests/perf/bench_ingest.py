@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -230,20 +231,203 @@ async def measure(label: str, database_url: str, bootstrap: str, units: int) -> 
 Row = tuple[str, int, float, float, float]
 
 
-async def run(bootstrap: str, postgres_server: str, units: int) -> None:
+async def run(bootstrap: str, postgres_server: str, units: int, clients: int) -> None:
     rows = await measure("PostgreSQL", await fresh_postgres(postgres_server), bootstrap, units)
     with tempfile.TemporaryDirectory() as folder:
         rows += await measure(
             "SQLite", f"sqlite+aiosqlite:///{folder}/registry.db", bootstrap, units
         )
+    rows += await measure_platform(bootstrap, units // 4, clients)
     print("\nbaselines = raw aiokafka producer and getmany on the same broker, same run")
     print(f"{'path':48} {'events':>7} {'events/s':>9} {'producer/s':>11} {'getmany/s':>10}")
     for name, n, rate, produced, consumed in rows:
-        print(f"{name:48} {n:>7} {rate:>9,.0f} {produced:>11,.0f} {consumed:>10,.0f}")
+        baselines = f"{produced:>11,.0f} {consumed:>10,.0f}" if produced else ""
+        print(f"{name:48} {n:>7} {rate:>9,.0f} {baselines}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=2000, help="units of 11 facts each")
+    parser.add_argument("--clients", type=int, default=8, help="clients per unit, mixed run")
+    arguments = parser.parse_args()
     with infrastructure() as (kafka, postgres):  # started outside the event loop
-        asyncio.run(run(kafka, postgres, parser.parse_args().units))
+        asyncio.run(run(kafka, postgres, arguments.units, arguments.clients))
+
+
+# --- the platform under `make run`: three write services, mixed types, SQLite -----------------
+
+SCREENING = {
+    "alcohol": {
+        "ever_used": True,
+        "frequency": "weekly",
+        "urge": "monthly",
+        "problems": "monthly",
+        "failed_duties": "never",
+        "concern": "past_3_months",
+        "cut_down": "never",
+    },
+    "methamphetamine": {
+        "ever_used": True,
+        "frequency": "weekly",
+        "urge": "weekly",
+        "problems": "monthly",
+        "failed_duties": "monthly",
+        "concern": "past_3_months",
+        "cut_down": "past_3_months",
+    },
+}
+
+
+def case_facts(
+    unit_facts: list[Record], public_key: str, clients_per_unit: int
+) -> tuple[list[Record], list[Record], list[Record]]:
+    """Screenings (identity sealed to client-case) and activities; then enrolments; then
+    closures, for the clients of every unit the registry facts formed."""
+    from shared.contracts import client_case_inbound as cc
+    from shared.contracts import scheduling_inbound as sc
+    from shared.security.encryption import seal_identity
+
+    units: dict[str, tuple[str, list[str]]] = {}
+    for _key, headers, value in unit_facts:
+        kind = dict(headers)["ce_type"].decode()
+        body = json.loads(value)
+        if kind.endswith("UnitFormed.v1"):
+            units[body["unit_id"]] = (body["village_code"], [])
+        elif kind.endswith("RecoveryAgentAppointed.v1"):
+            units[body["unit_id"]][1].append(body["agent_id"])
+    first: list[Record] = []
+    enrolments: list[Record] = []
+    closures: list[Record] = []
+    now = datetime.now(UTC)
+    for n, (unit_id, (village, agent_ids)) in enumerate(units.items()):
+        where = {"unit_id": unit_id, "province_code": PROVINCE, "village_code": village}
+        first.append(
+            _record(
+                sc.ActivitySubmitted(
+                    **where,
+                    submission_id=f"{unit_id}-activity",
+                    activity_type="outreach",
+                    held_on=date(2025, 5, 1),
+                    agent_ids=agent_ids[:2],
+                    participants=20,
+                )
+            )
+        )
+        for c in range(clients_per_unit):
+            submission = f"{unit_id}-screening-{c}"
+            nik = f"7471{n:06d}{c:02d}0001"[:16]
+            first.append(
+                _record(
+                    cc.ScreeningSubmitted.model_validate(
+                        {
+                            **where,
+                            "submission_id": submission,
+                            "identity_sealed": seal_identity(public_key, {"nik": nik}),
+                            "programme": "sil",
+                            "screened_at": now,
+                            "screener_agent_id": agent_ids[0],
+                            "substances": SCREENING,
+                            "injection": "never",
+                        }
+                    )
+                )
+            )
+            enrolments.append(
+                _record(
+                    cc.EnrolmentSubmitted(
+                        **where,
+                        submission_id=submission,
+                        admission_route="voluntary",
+                        enrolled_on=now.date(),
+                    )
+                )
+            )
+            closures.append(
+                _record(
+                    cc.ClosureSubmitted(
+                        **where, submission_id=submission, outcome="completed", closed_on=now.date()
+                    )
+                )
+            )
+    return first, enrolments, closures
+
+
+def _record(data: EventData) -> Record:
+    _key, headers, value = to_kafka(wrap(data, source="/provinces/74/bench"))
+    return (data.subject().encode(), headers, value)
+
+
+async def caught_up(bootstrap: str, group: str, topic: str, seconds: float = 120) -> None:
+    """Wait until a service's consumer group has read everything on a canonical topic."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.messaging.broker import partitions_of
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    probe = make_consumer(bootstrap, group_id=None, client_id="bench-probe")
+    await probe.start()
+    try:
+        partitions = await partitions_of(bootstrap, topic)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ends = await probe.end_offsets(partitions)
+            done = await admin.list_consumer_group_offsets(group)
+            if all(done.get(p) and done[p].offset >= ends[p] for p in partitions):
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"{group} did not catch up on {topic}")
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) -> list[Row]:
+    """Registry, client-case and scheduling each in its own process on SQLite, as `make run`
+    starts them; a province's year of mixed facts, phase by phase (each phase needs what the
+    one before recorded to have reached the other services)."""
+    topics = Topics(prefix=f"b{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(
+        bootstrap, {topics.name(f"ibm.{k}.{PROVINCE}"): 3 for k in ("inbound", "receipts")}
+    )
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as state:
+        common = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "PULIH_TOPIC_PREFIX": topics.prefix,
+            "PULIH_STATE_DIR": state,
+            "PULIH_INBOUND_PROVINCES": PROVINCE,
+            "PULIH_LOG_LEVEL": "WARNING",
+        }
+        services = [Service(name, common) for name in ("registry", "client-case", "scheduling")]
+        try:
+            for service in services:
+                await service.ready()
+            async with httpx.AsyncClient() as client:
+                key = await client.get(
+                    f"http://127.0.0.1:{services[1].port}/identity-key",
+                    headers={"X-Pulih-Roles": "province-operator:74"},
+                )
+            unit_facts = registry_facts(units)
+            first, enrolments, closures = case_facts(
+                unit_facts, key.json()["public_key"], clients_per_unit
+            )
+            phases = [("registry facts", unit_facts)]
+            phases += [("screenings and activities", first), ("enrolments", enrolments)]
+            phases += [("closures", closures)]
+            total, seconds = 0, 0.0
+            for name, records in phases:
+                if name == "screenings and activities":  # client-case and scheduling know
+                    for group in ("client-case", "scheduling"):  # the units and agents
+                        await caught_up(bootstrap, group, topics.name("ibm.registry"))
+                if name == "closures":  # scheduling has made the plans
+                    await caught_up(bootstrap, "scheduling", topics.name("ibm.client-case"))
+                rate = await publish_and_wait(bootstrap, topics, records)
+                rows.append((f"make run, SQLite: {name}", len(records), rate, 0.0, 0.0))
+                total += len(records)
+                seconds += len(records) / rate
+            rows.append(("make run, SQLite: all phases", total, total / seconds, 0.0, 0.0))
+        finally:
+            for service in services:
+                service.stop()
+    return rows

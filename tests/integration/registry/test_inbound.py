@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import date
 
 from shared.contracts import registry as events
@@ -156,9 +157,24 @@ async def test_ten_thousand_rule_breaking_facts_are_all_rejected_and_the_partiti
     finally:
         await producer.stop()
 
-    records = await read_topic(
-        registry.bootstrap, receipts, until=lambda r: len(r) >= count + 1, seconds=120
-    )
+    slowest = 0.0
+
+    async def ask_health_meanwhile() -> None:
+        nonlocal slowest
+        while True:
+            started = time.perf_counter()
+            assert (await registry.client.get("/health/live")).status_code == 200
+            slowest = max(slowest, time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+
+    health = asyncio.create_task(ask_health_meanwhile())
+    try:
+        records = await read_topic(
+            registry.bootstrap, receipts, until=lambda r: len(r) >= count + 1, seconds=120
+        )
+    finally:
+        health.cancel()
+    assert slowest < 0.2, f"/health/live took {slowest:.3f}s while the stream drained"
     answers = [from_kafka_lean(r.headers, r.key, r.value).data for r in records]
     assert len(answers) == count + 1
     rejected = [a for a in answers if isinstance(a, EventRejected)]
