@@ -3,33 +3,27 @@ in a unit that exists and is active), and provincial screenings on the inbound t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
-from services.client_case.db import cases, known_units, submissions
-from services.client_case.domain import assist
-from services.client_case.handlers import Identity, Keys
+from services.client_case.db import cases, known_units
+from services.client_case.handlers import Keys, provincial
 from services.client_case.settings import Settings
 from shared.contracts import registry, scheduling
-from shared.contracts.base import EventData
-from shared.contracts.client_case_inbound import (
-    ClosureSubmitted,
-    EnrolmentSubmitted,
-    ScreeningSubmitted,
-)
 from shared.contracts.envelope import Envelope, Reason
 from shared.contracts.types import ClosureOutcome
-from shared.messaging import inbound
 from shared.messaging.consumer import Handler
-from shared.messaging.inbound import ApplyBatch
+from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates
-from shared.rules import RuleViolations, Violation
+from shared.rules import RuleViolations
 from shared.runtime import Runtime
-from shared.security.encryption import CannotDecrypt, open_identity
+from shared.security.encryption import CannotDecrypt
 
 CONSUMES = [registry.TOPIC, scheduling.TOPIC]
 
@@ -95,129 +89,28 @@ def inbound_facts(runtime: Runtime) -> ApplyBatch:
     """Provincial screenings on `ibm.inbound.<province>`: identity opened from its sealed box,
     the client found or registered, the answers scored with this service's rule set; the
     canonical `ClientScreened` and the receipt go out together. Enrolments and closures follow
-    their screening by the province's submission id."""
+    their screening by the province's submission id. A partition's batch at once
+    (`handlers.provincial`)."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
     keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
     private_key = settings.identity_private_key.get_secret_value()
 
-    async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
-        if isinstance(data, EnrolmentSubmitted | ClosureSubmitted):
-            await apply_case_fact(session, outbox, data, province)
-            return
-        assert isinstance(data, ScreeningSubmitted)
-        if await _case_of(session, province, data.submission_id) is not None:
-            raise RuleViolations(
-                [
-                    Violation(
-                        "submission_id", "unique-submission", "this submission was recorded before"
-                    )
-                ]
-            )
-        unit = await handlers.require_active_unit(session, data.unit_id)
-        if unit["province_code"] != province:
-            raise RuleViolations(
-                [Violation("unit_id", "own-province", f"the unit is not in province {province}")]
-            )
-        identity = Identity()
-        if data.identity_sealed:
-            identity = Identity(
-                **{
-                    k: v
-                    for k, v in open_identity(private_key, data.identity_sealed).items()
-                    if k in Identity.__dataclass_fields__
-                }
-            )
-        today = datetime.now(UTC).date()
-        client_id, _ref, _new = await handlers.handle_register_client(
-            session,
-            keys,
-            unit_id=data.unit_id,
-            identity=identity,
-            age_band=data.age_band,
-            sex=data.sex,
-            today=today,
-            external_key=(
-                f"{province}:{data.province_client_key}" if data.province_client_key else None
-            ),
-        )
-        answers = assist.AssistAnswers(
-            substances={
-                s: assist.SubstanceAnswers(**a.model_dump()) for s, a in data.substances.items()
-            },
-            injection=data.injection,
-        )
-        case, _result, _refer_to = await handlers.handle_screen_client(
-            session,
-            outbox,
-            client_id=client_id,
-            unit_id=data.unit_id,
-            answers=answers,
-            agent_id=data.screener_agent_id,
-            programme=data.programme,
-            screened_at=data.screened_at,
-            routing=settings.routing_for(province),
-        )
-        await session.execute(
-            insert(submissions).values(
-                province_code=province, submission_id=data.submission_id, case_id=case.case_id
-            )
-        )
+    async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
+        batch = [provincial.Submitted(s.province, cast(provincial.Fact, s.data)) for s in subs]
+        done = await provincial.handle(db, outbox, batch, keys, private_key)
+        return [
+            Refused(_explain(d.error) or []) if d.error else Accepted(d.event_id or "")
+            for d in done
+        ]
 
-    async def apply_case_fact(
-        session: AsyncSession,
-        outbox: Outbox,
-        data: EnrolmentSubmitted | ClosureSubmitted,
-        province: str,
-    ) -> None:
-        case_id = await _case_of(session, province, data.submission_id)
-        if case_id is None:
-            raise RuleViolations(
-                [
-                    Violation(
-                        "submission_id",
-                        "known-submission",
-                        "no screening of this province has this id",
-                    )
-                ]
-            )
-        today = datetime.now(UTC).date()
-        if isinstance(data, EnrolmentSubmitted):
-            await handlers.handle_enrol(
-                session,
-                outbox,
-                case_id,
-                route=data.admission_route,
-                source=data.aftercare_source,
-                on=data.enrolled_on,
-                today=today,
-            )
-        else:
-            await handlers.handle_close(
-                session,
-                outbox,
-                case_id,
-                outcome=data.outcome,
-                on=data.closed_on,
-                referral_id=None,
-                today=today,
-            )
-
-    return inbound.one_at_a_time(apply, _explain)
-
-
-async def _case_of(session: AsyncSession, province: str, submission_id: str) -> str | None:
-    found = await session.execute(
-        select(submissions.c.case_id).where(
-            submissions.c.province_code == province, submissions.c.submission_id == submission_id
-        )
-    )
-    case_id = found.scalar()
-    return str(case_id) if case_id is not None else None
+    return apply
 
 
 def _explain(exc: Exception) -> list[Reason] | None:
-    if isinstance(exc, CannotDecrypt):
+    if isinstance(exc, RuleViolations):
+        return [Reason(v.field, v.rule, v.message) for v in exc.violations]
+    if isinstance(exc, CannotDecrypt | provincial.SealedWrongly):
         return [
             Reason(
                 "identity_sealed",

@@ -164,8 +164,11 @@ class Service:
         self.process.wait(timeout=30)
 
 
-async def publish_and_wait(bootstrap: str, topics: Topics, records: list[Record]) -> float:
-    """Events/s from the first send until the last receipt is read."""
+async def publish_and_wait(
+    bootstrap: str, topics: Topics, records: list[Record]
+) -> tuple[float, int]:
+    """Events/s from the first send until the last receipt is read, and how many receipts
+    were rejections."""
     receipts = make_consumer(
         bootstrap,
         topics.name(f"ibm.receipts.{PROVINCE}"),
@@ -182,11 +185,16 @@ async def publish_and_wait(bootstrap: str, topics: Topics, records: list[Record]
         inbound = topics.name(f"ibm.inbound.{PROVINCE}")
         sent = [await producer.send(inbound, value=v, key=k, headers=h) for k, h, v in records]
         await asyncio.gather(*sent)
-        answered = 0
+        answered, rejected = 0, 0
         while answered < len(records):
             batches = await receipts.getmany(timeout_ms=1000)
-            answered += sum(len(b) for b in batches.values())
-        return len(records) / (time.perf_counter() - started)
+            for batch in batches.values():
+                answered += len(batch)
+                refusals = [r for r in batch if b"EventRejected" in dict(r.headers)["ce_type"]]
+                if refusals and not rejected:  # the first, to see why (no submitted values)
+                    print("refused:", json.loads(refusals[0].value)["reasons"], file=sys.stderr)
+                rejected += len(refusals)
+        return len(records) / (time.perf_counter() - started), rejected
     finally:
         await producer.stop()
         await receipts.stop()
@@ -212,9 +220,9 @@ async def measure(label: str, database_url: str, bootstrap: str, units: int) -> 
         try:
             await service.ready()
             good = registry_facts(units)
-            rate = await publish_and_wait(bootstrap, topics, good)
+            rate, refused = await publish_and_wait(bootstrap, topics, good)
             bad = broken_facts(len(good))
-            bad_rate = await publish_and_wait(bootstrap, topics, bad)
+            bad_rate, bad_refused = await publish_and_wait(bootstrap, topics, bad)
         finally:
             service.stop()
     raw_topic = topics.name("raw")
@@ -223,12 +231,20 @@ async def measure(label: str, database_url: str, bootstrap: str, units: int) -> 
     inbound = topics.name(f"ibm.inbound.{PROVINCE}")
     consume_rate = await raw_consume(bootstrap, inbound, len(good) + len(bad))
     return [
-        (f"{label}: registry facts", len(good), rate, producer_rate, consume_rate),
-        (f"{label}: rule-breaking facts", len(bad), bad_rate, producer_rate, consume_rate),
+        (f"{label}: registry facts", len(good), refused, rate, producer_rate, consume_rate),
+        (
+            f"{label}: rule-breaking facts",
+            len(bad),
+            bad_refused,
+            bad_rate,
+            producer_rate,
+            consume_rate,
+        ),
     ]
 
 
-Row = tuple[str, int, float, float, float]
+Row = tuple[str, int, int, float, float, float]
+"""What was measured, events, how many were refused, events/s, and the two baselines/s."""
 
 
 async def run(bootstrap: str, postgres_server: str, units: int, clients: int) -> None:
@@ -239,10 +255,13 @@ async def run(bootstrap: str, postgres_server: str, units: int, clients: int) ->
         )
     rows += await measure_platform(bootstrap, units // 4, clients)
     print("\nbaselines = raw aiokafka producer and getmany on the same broker, same run")
-    print(f"{'path':48} {'events':>7} {'events/s':>9} {'producer/s':>11} {'getmany/s':>10}")
-    for name, n, rate, produced, consumed in rows:
+    print(
+        f"{'path':44} {'events':>7} {'refused':>7} {'events/s':>9} "
+        f"{'producer/s':>11} {'getmany/s':>10}"
+    )
+    for name, n, refused, rate, produced, consumed in rows:
         baselines = f"{produced:>11,.0f} {consumed:>10,.0f}" if produced else ""
-        print(f"{name:48} {n:>7} {rate:>9,.0f} {baselines}")
+        print(f"{name:44} {n:>7} {refused:>7} {rate:>9,.0f} {baselines}")
 
 
 if __name__ == "__main__":
@@ -266,7 +285,7 @@ SCREENING = {
         "concern": "past_3_months",
         "cut_down": "never",
     },
-    "methamphetamine": {
+    "amphetamine_type_stimulants": {
         "ever_used": True,
         "frequency": "weekly",
         "urge": "weekly",
@@ -274,6 +293,11 @@ SCREENING = {
         "failed_duties": "monthly",
         "concern": "past_3_months",
         "cut_down": "past_3_months",
+    },
+    **{
+        substance: {"ever_used": False}
+        for substance in ("tobacco", "cannabis", "cocaine", "inhalants", "sedatives")
+        + ("hallucinogens", "opioids", "other")
     },
 }
 
@@ -315,7 +339,8 @@ def case_facts(
         )
         for c in range(clients_per_unit):
             submission = f"{unit_id}-screening-{c}"
-            nik = f"7471{n:06d}{c:02d}0001"[:16]
+            born = f"{n % 28 + 1:02d}{n // 28 % 12 + 1:02d}{70 + n // 336 % 30:02d}"
+            nik = f"747101{born}{c + 1:04d}"  # Kota Kendari, Mandonga; a birth date
             first.append(
                 _record(
                     cc.ScreeningSubmitted.model_validate(
@@ -373,7 +398,7 @@ async def caught_up(bootstrap: str, group: str, topic: str, seconds: float = 120
         while time.monotonic() < deadline:
             ends = await probe.end_offsets(partitions)
             done = await admin.list_consumer_group_offsets(group)
-            if all(done.get(p) and done[p].offset >= ends[p] for p in partitions):
+            if all((done[p].offset if p in done else 0) >= ends[p] for p in partitions):
                 return
             await asyncio.sleep(0.2)
         raise TimeoutError(f"{group} did not catch up on {topic}")
@@ -415,18 +440,21 @@ async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) ->
             phases = [("registry facts", unit_facts)]
             phases += [("screenings and activities", first), ("enrolments", enrolments)]
             phases += [("closures", closures)]
-            total, seconds = 0, 0.0
+            total, refused_total, seconds = 0, 0, 0.0
             for name, records in phases:
                 if name == "screenings and activities":  # client-case and scheduling know
                     for group in ("client-case", "scheduling"):  # the units and agents
                         await caught_up(bootstrap, group, topics.name("ibm.registry"))
                 if name == "closures":  # scheduling has made the plans
                     await caught_up(bootstrap, "scheduling", topics.name("ibm.client-case"))
-                rate = await publish_and_wait(bootstrap, topics, records)
-                rows.append((f"make run, SQLite: {name}", len(records), rate, 0.0, 0.0))
+                rate, refused = await publish_and_wait(bootstrap, topics, records)
+                rows.append((f"make run, SQLite: {name}", len(records), refused, rate, 0.0, 0.0))
                 total += len(records)
+                refused_total += refused
                 seconds += len(records) / rate
-            rows.append(("make run, SQLite: all phases", total, total / seconds, 0.0, 0.0))
+            rows.append(
+                ("make run, SQLite: all phases", total, refused_total, total / seconds, 0.0, 0.0)
+            )
         finally:
             for service in services:
                 service.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,10 @@ async def load_case(session: AsyncSession, case_id: str, *, for_update: bool = F
     row = (await session.execute(query)).mappings().first()
     if row is None:
         raise NotFound(f"no case {case_id}")
+    return case_of_row(row)
+
+
+def case_of_row(row: Any) -> Case:
     return Case(
         case_id=row["case_id"],
         client_id=row["client_id"],
@@ -84,7 +89,7 @@ async def _save(session: AsyncSession, case: Case) -> None:
     )
 
 
-def _where(case: Case) -> dict[str, str]:
+def where_of(case: Case) -> dict[str, str]:
     return {
         "unit_id": case.unit_id,
         "province_code": case.province_code,
@@ -151,7 +156,7 @@ async def handle_screen_client(
     await outbox.add(
         session,
         events.ClientScreened(
-            **_where(case),
+            **where_of(case),
             **fields,
             screening_id=screening_id,
             programme=programme,
@@ -186,7 +191,7 @@ async def handle_enrol(
     await outbox.add(
         session,
         events.ClientEnrolled(
-            **_where(enrolled),
+            **where_of(enrolled),
             enrolled_on=on,
             admission_route=route,
             aftercare_source=source,
@@ -207,7 +212,7 @@ async def handle_change_stage(
     await outbox.add(
         session,
         events.CaseStageChanged(
-            **_where(changed),
+            **where_of(changed),
             from_stage=case.stage,
             to_stage=to,
             changed_on=on,
@@ -255,7 +260,7 @@ async def handle_refer(
     await outbox.add(
         session,
         events.ClientReferred(
-            **_where(case),
+            **where_of(case),
             referral_id=referral.referral_id,
             destination_type=destination,
             destination_facility=facility,
@@ -302,7 +307,7 @@ async def handle_resolve_referral(
     await outbox.add(
         session,
         events.ReferralResolved(
-            **_where(case),
+            **where_of(case),
             referral_id=referral_id,
             destination_type=referral.destination_type,
             resolution=resolution,
@@ -328,7 +333,7 @@ async def handle_close(
     await outbox.add(
         session,
         events.CaseClosed(
-            **_where(closed),
+            **where_of(closed),
             outcome=outcome,
             last_stage=case.stage,
             closed_on=on,
@@ -359,7 +364,7 @@ async def handle_report_relapse(
     await outbox.add(
         session,
         events.RelapseReported(
-            **_where(case),
+            **where_of(case),
             substances=substances,
             source=source,
             stage=case.stage,
@@ -411,7 +416,7 @@ async def handle_transfer(
     await outbox.add(
         session,
         events.CaseTransferred(
-            **_where(moved),
+            **where_of(moved),
             from_unit_id=case.unit_id,
             from_province_code=case.province_code,
             stage=case.stage,

@@ -1,0 +1,390 @@
+"""What provinces submit — screenings, enrolments, closures — set-based. A partition's batch:
+
+1. `Batch.load`: the sealed identities opened, then one query per kind of reference (earlier
+   submissions, units, clients by pseudonym, cases, their clients);
+2. each submission in order against that state, through the same rules as an agent's entry
+   (ASSIST scoring, NIK checks, the pathway); a screening registers its client at most once,
+   so the same person twice in a batch is one client, and an enrolment may follow its
+   screening in the same batch;
+3. `Batch.write`: one statement per table, every canonical event in one outbox insert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.client_case.db import cases, clients, known_units, screenings, submissions
+from services.client_case.domain import assist, pathway
+from services.client_case.domain.pathway import Case
+from services.client_case.handlers.cases import case_of_row, where_of
+from services.client_case.handlers.common import Identity, Keys
+from shared.contracts import client_case as events
+from shared.contracts.base import EventData
+from shared.contracts.client_case_inbound import (
+    ClosureSubmitted,
+    EnrolmentSubmitted,
+    ScreeningSubmitted,
+)
+from shared.contracts.types import CaseStage
+from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations, Violation
+from shared.security.encryption import CannotDecrypt, encrypt_fields, open_identity
+from shared.security.identity import nik_problems, normalise_nik, pseudonym
+
+Fact = ScreeningSubmitted | EnrolmentSubmitted | ClosureSubmitted
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """One provincial fact with the province that sent it."""
+
+    province: str
+    fact: Fact
+
+
+class SealedWrongly(Exception):
+    """The identity block is not sealed to this service's key."""
+
+
+@dataclass
+class Person:
+    client_id: str
+    client_ref: str
+    age_band: str | None
+    sex: str | None
+
+
+@dataclass
+class Done:
+    error: Exception | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class Batch:
+    keys: Keys
+    today: date
+    now: datetime
+    identities: dict[int, Identity | Exception] = field(default_factory=dict)
+    refs: dict[int, str] = field(default_factory=dict)
+    cases_of: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(province, submission id) → case id."""
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    """By client_ref, and by client_id for the clients of loaded cases."""
+    cases: dict[str, Case] = field(default_factory=dict)
+    new_cases: set[str] = field(default_factory=set)
+    changed_cases: set[str] = field(default_factory=set)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    events: list[tuple[int, EventData]] = field(default_factory=list)
+
+    @classmethod
+    async def load(
+        cls, db: AsyncSession, batch: Sequence[Submitted], keys: Keys, private_key: str
+    ) -> Batch:
+        now = datetime.now(UTC)
+        state = cls(keys, now.date(), now)
+        for i, s in enumerate(batch):
+            if isinstance(s.fact, ScreeningSubmitted):
+                state.identities[i] = _identity(s.fact, private_key)
+                state.refs[i] = state.reference(i, s)
+        wanted = {(s.province, s.fact.submission_id) for s in batch}
+        for province in {p for p, _ in wanted}:
+            ids = {sid for p, sid in wanted if p == province}
+            found = await db.execute(
+                select(submissions.c.submission_id, submissions.c.case_id).where(
+                    submissions.c.province_code == province, submissions.c.submission_id.in_(ids)
+                )
+            )
+            state.cases_of.update({(province, sid): case for sid, case in found.tuples()})
+        unit_ids = {s.fact.unit_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
+        if unit_ids:
+            found = await db.execute(select(known_units).where(known_units.c.unit_id.in_(unit_ids)))
+            state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
+        if state.refs:
+            found = await db.execute(
+                select(
+                    clients.c.client_id, clients.c.client_ref, clients.c.age_band, clients.c.sex
+                ).where(clients.c.client_ref.in_(set(state.refs.values())))
+            )
+            for row in found:
+                person = Person(*row)
+                state.people[person.client_ref] = state.people[person.client_id] = person
+        case_ids = set(state.cases_of.values())
+        if case_ids:
+            query = select(cases).where(cases.c.case_id.in_(case_ids)).with_for_update()
+            state.cases = {
+                r["case_id"]: case_of_row(r) for r in (await db.execute(query)).mappings()
+            }
+            client_ids = {c.client_id for c in state.cases.values()}
+            found = await db.execute(
+                select(
+                    clients.c.client_id, clients.c.client_ref, clients.c.age_band, clients.c.sex
+                ).where(clients.c.client_id.in_(client_ids))
+            )
+            state.people.update({r.client_id: Person(*r) for r in found})
+        return state
+
+    def reference(self, i: int, s: Submitted) -> str:
+        """The person's pseudonym: of the NIK; else of the province's own key for them."""
+        identity = self.identities[i]
+        if isinstance(identity, Identity) and identity.nik:
+            return pseudonym(self.keys.pseudonym_key, normalise_nik(identity.nik))
+        assert isinstance(s.fact, ScreeningSubmitted)
+        key = s.fact.province_client_key
+        basis = f"external:{s.province}:{key}" if key else f"client:{uuid.uuid4()}"
+        return hmac.new(self.keys.pseudonym_key, basis.encode(), hashlib.sha256).hexdigest()
+
+    def add(self, table: str, **row: Any) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def case_for(self, province: str, submission_id: str) -> Case:
+        case_id = self.cases_of.get((province, submission_id))
+        if case_id is None:
+            raise RuleViolations(
+                [
+                    Violation(
+                        "submission_id",
+                        "known-submission",
+                        "no screening of this province has this id",
+                    )
+                ]
+            )
+        return self.cases[case_id]
+
+    async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
+        """One statement per table, in the order the foreign keys need."""
+        self.rows["cases"] = [self.cases[c].__dict__ for c in sorted(self.new_cases)]
+        for name, table in (
+            ("clients", clients),
+            ("cases", cases),
+            ("screenings", screenings),
+            ("submissions", submissions),
+        ):
+            if self.rows.get(name):
+                await db.execute(insert(table), self.rows[name])
+        if changed := [self.cases[c] for c in self.changed_cases - self.new_cases]:
+            await db.execute(
+                update(cases)
+                .where(cases.c.case_id == bindparam("key"))
+                .values({name: bindparam(name) for name in _CHANGING}),
+                [{"key": c.case_id, **{n: getattr(c, n) for n in _CHANGING}} for c in changed],
+            )
+        envelopes = await outbox.add_all(db, [data for _, data in self.events])
+        for (index, _), envelope in zip(self.events, envelopes, strict=True):
+            if done[index].event_id is None:
+                done[index].event_id = envelope.id
+
+
+_CHANGING = (
+    "stage",
+    "risk_level",
+    "admission_route",
+    "aftercare_source",
+    "enrolled_on",
+    "closed_on",
+    "outcome",
+    "version",
+)
+
+
+def screen(state: Batch, index: int, s: Submitted) -> None:
+    fact = s.fact
+    assert isinstance(fact, ScreeningSubmitted)
+    if (s.province, fact.submission_id) in state.cases_of:
+        raise RuleViolations(
+            [Violation("submission_id", "unique-submission", "this submission was recorded before")]
+        )
+    unit = state.units.get(fact.unit_id)
+    if unit is None:
+        raise RuleViolations(
+            [Violation("unit_id", "unit-exists", "the registry has published no such unit")]
+        )
+    if unit["status"] != "active":
+        raise RuleViolations([Violation("unit_id", "unit-active", f"the unit is {unit['status']}")])
+    if unit["province_code"] != s.province:
+        raise RuleViolations(
+            [Violation("unit_id", "own-province", f"the unit is not in province {s.province}")]
+        )
+    identity = state.identities[index]
+    if isinstance(identity, Exception):
+        raise identity
+    if identity.nik:
+        nik = normalise_nik(identity.nik)
+        problems = nik_problems(nik, today=state.today)
+        if problems:
+            raise RuleViolations([Violation("identity.nik", p.rule, p.message) for p in problems])
+        identity = replace(identity, nik=nik)
+    result = assist.score_screening(
+        assist.AssistAnswers(
+            substances={
+                k: assist.SubstanceAnswers(**a.model_dump()) for k, a in fact.substances.items()
+            },
+            injection=fact.injection,
+        )
+    )
+    if fact.screened_at > state.now:
+        raise RuleViolations(
+            [Violation("screened_at", "not-in-future", "the screening is in the future")]
+        )
+    ref = state.refs[index]
+    person = state.people.get(ref)
+    if person is None:  # a person not seen before, in any unit
+        person = Person(str(uuid.uuid4()), ref, fact.age_band, fact.sex)
+        data_key, wrapped = state.keys.ring.new_data_key()
+        state.add(
+            "clients",
+            client_id=person.client_id,
+            client_ref=ref,
+            registered_unit_id=fact.unit_id,
+            master_key_id=wrapped.master_key_id,
+            wrapped_data_key=wrapped.wrapped,
+            identity_sealed=encrypt_fields(data_key, identity.fields(), subject=person.client_id),
+            age_band=fact.age_band,
+            sex=fact.sex,
+            registered_at=state.now,
+        )
+        state.people[ref] = state.people[person.client_id] = person
+    fields = assist.client_screened_fields(result)
+    case = Case(
+        case_id=str(uuid.uuid4()),
+        client_id=person.client_id,
+        client_ref=ref,
+        unit_id=fact.unit_id,
+        province_code=unit["province_code"],
+        village_code=unit["village_code"],
+        stage=CaseStage.SCREENING,
+        opened_on=fact.screened_at.date(),
+        risk_level=result.overall_level,
+    )
+    state.cases[case.case_id] = case
+    state.new_cases.add(case.case_id)
+    state.cases_of[(s.province, fact.submission_id)] = case.case_id
+    screening_id = str(uuid.uuid4())
+    state.add(
+        "screenings",
+        screening_id=screening_id,
+        case_id=case.case_id,
+        rule_set_version=fields["rule_set_version"],
+        overall_level=fields["overall_level"],
+        injecting=fields["injecting"],
+        scores=[score.model_dump(mode="json") for score in fields["scores"]],
+        screened_at=fact.screened_at,
+        screener_agent_id=fact.screener_agent_id,
+    )
+    state.add(
+        "submissions",
+        province_code=s.province,
+        submission_id=fact.submission_id,
+        case_id=case.case_id,
+    )
+    state.events.append(
+        (
+            index,
+            events.ClientScreened(
+                **where_of(case),
+                **fields,
+                screening_id=screening_id,
+                programme=fact.programme,
+                screened_at=fact.screened_at,
+                screener_agent_id=fact.screener_agent_id,
+                age_band=person.age_band,
+                sex=person.sex,
+            ),
+        )
+    )
+
+
+def enrol(state: Batch, index: int, s: Submitted) -> None:
+    fact = s.fact
+    assert isinstance(fact, EnrolmentSubmitted)
+    case = state.case_for(s.province, fact.submission_id)
+    enrolled = pathway.enrol(
+        case,
+        route=fact.admission_route,
+        source=fact.aftercare_source,
+        on=fact.enrolled_on,
+        today=state.today,
+    )
+    state.cases[case.case_id] = enrolled
+    state.changed_cases.add(case.case_id)
+    person = state.people[case.client_id]
+    assert enrolled.risk_level is not None
+    state.events.append(
+        (
+            index,
+            events.ClientEnrolled(
+                **where_of(enrolled),
+                enrolled_on=fact.enrolled_on,
+                admission_route=fact.admission_route,
+                aftercare_source=fact.aftercare_source,
+                risk_level=enrolled.risk_level,
+                age_band=person.age_band,
+                sex=person.sex,
+            ),
+        )
+    )
+
+
+def close(state: Batch, index: int, s: Submitted) -> None:
+    fact = s.fact
+    assert isinstance(fact, ClosureSubmitted)
+    case = state.case_for(s.province, fact.submission_id)
+    closed = pathway.close(case, fact.outcome, on=fact.closed_on, today=state.today)
+    state.cases[case.case_id] = closed
+    state.changed_cases.add(case.case_id)
+    state.events.append(
+        (
+            index,
+            events.CaseClosed(
+                **where_of(closed),
+                outcome=fact.outcome,
+                last_stage=case.stage,
+                closed_on=fact.closed_on,
+                weeks_in_service=pathway.weeks_in_service(case, fact.closed_on),
+                referral_id=None,
+            ),
+        )
+    )
+
+
+HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], None]] = {
+    ScreeningSubmitted: screen,
+    EnrolmentSubmitted: enrol,
+    ClosureSubmitted: close,
+}
+
+
+async def handle(
+    db: AsyncSession, outbox: Outbox, batch: Sequence[Submitted], keys: Keys, private_key: str
+) -> list[Done]:
+    """Apply a batch in order; a refused fact changes nothing and the rest go on."""
+    state = await Batch.load(db, batch, keys, private_key)
+    done: list[Done] = []
+    for index, submitted in enumerate(batch):
+        try:  # every rule is checked before a use case touches the batch's state
+            HANDLERS[type(submitted.fact)](state, index, submitted)
+            done.append(Done())
+        except (RuleViolations, SealedWrongly) as exc:
+            done.append(Done(error=exc))
+    await state.write(db, outbox, done)
+    return done
+
+
+def _identity(fact: ScreeningSubmitted, private_key: str) -> Identity | Exception:
+    if not fact.identity_sealed:
+        return Identity()
+    try:
+        opened = open_identity(private_key, fact.identity_sealed)
+    except CannotDecrypt:
+        return SealedWrongly()
+    return Identity(**{k: v for k, v in opened.items() if k in Identity.__dataclass_fields__})
