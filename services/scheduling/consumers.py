@@ -3,21 +3,20 @@ provinces' attendance and activities on their inbound topics (answered with rece
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain, handlers, records
+from services.scheduling import domain, handlers, provincial
 from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
-from shared.contracts.base import EventData
-from shared.contracts.envelope import Envelope, Reason
-from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.contracts.envelope import Envelope
 from shared.messaging import inbound
 from shared.messaging.consumer import Handler
-from shared.messaging.inbound import ApplyBatch
+from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
-from shared.rules import RuleViolations, Violation
 from shared.runtime import Runtime
 
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
@@ -54,47 +53,15 @@ def event_handler(runtime: Runtime) -> Handler:
 
 
 def inbound_facts(_runtime: Runtime) -> ApplyBatch:
-    """Provinces' attendance (by the session ids of `CasePlanCreated`) and activities."""
+    """Provinces' attendance (by the session ids of `CasePlanCreated`) and activities, a
+    partition's batch at once (`provincial`)."""
 
-    async def apply(session: AsyncSession, outbox: Outbox, data: EventData, province: str) -> None:
-        def today_in(province_code: str) -> date:
-            return domain.local_today(datetime.now(UTC), province_code)
+    async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
+        batch = [provincial.Submitted(s.province, cast(provincial.Fact, s.data)) for s in subs]
+        done = await provincial.handle(db, outbox, batch)
+        return [
+            Refused(inbound.rule_reasons(d.error) or []) if d.error else Accepted(d.event_id or "")
+            for d in done
+        ]
 
-        if isinstance(data, ActivitySubmitted):
-            await records.record_activity(
-                session,
-                outbox,
-                unit_id=data.unit_id,
-                activity_type=data.activity_type,
-                held_on=data.held_on,
-                agent_ids=data.agent_ids,
-                participants=data.participants,
-                participants_female=data.participants_female,
-                people_screened=data.people_screened,
-                today_in=today_in,
-                submission=(province, data.submission_id),
-            )
-            return
-        assert isinstance(data, AttendanceSubmitted)
-        row = await records.session_row(session, data.session_id)
-        if row["unit_id"] != data.unit_id:
-            raise RuleViolations(
-                [Violation("session_id", "session-of-unit", "the session is another unit's")]
-            )
-        await records.complete_session(
-            session,
-            outbox,
-            row,
-            held_on=data.held_on,
-            agent_id=data.agent_id,
-            duration_minutes=data.duration_minutes,
-            today=today_in(row["province_code"]),
-        )
-
-    return inbound.one_at_a_time(apply, _explain)
-
-
-def _explain(exc: Exception) -> list[Reason] | None:
-    if isinstance(exc, records.NotFound):
-        return [Reason(None, "exists", str(exc))]
-    return None
+    return apply

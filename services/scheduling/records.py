@@ -6,7 +6,7 @@ A miss may flag the case at risk of dropping out."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -58,7 +58,7 @@ async def session_row(session: AsyncSession, session_id: str) -> RowMapping:
     return row
 
 
-def session_scope(row: RowMapping) -> dict[str, Any]:
+def session_scope(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The fields every session event repeats."""
     return {
         "unit_id": row["unit_id"],
@@ -284,10 +284,9 @@ async def record_activity(
     participants_female: int | None,
     people_screened: int | None,
     today_in: Callable[[str], date],
-    submission: tuple[str, str] | None = None,
 ) -> str:
-    """A unit's community activity. `today_in(province)` gives the province's local day;
-    `submission` is the province and its own id, for a record that came from a province."""
+    """A unit's community activity, as an agent records it. `today_in(province)` gives the
+    province's local day. (A province's activities: `provincial`.)"""
     unit = (
         (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
     )
@@ -305,17 +304,6 @@ async def record_activity(
         if count is not None and count > participants:
             v.append(Violation(field, "within-participants", "cannot exceed participants"))
     v += await _agent_violations(session, unit_id, agent_ids, "agent_ids")
-    if submission is not None:
-        seen = await session.execute(
-            select(activities.c.activity_id).where(
-                activities.c.province_code == submission[0],
-                activities.c.submission_id == submission[1],
-            )
-        )
-        if seen.first() is not None:
-            v.append(
-                Violation("submission_id", "unique-submission", "this activity was recorded before")
-            )
     check(v)
     activity_id = str(uuid.uuid4())
     await session.execute(
@@ -326,8 +314,6 @@ async def record_activity(
             held_on=held_on,
             participants=participants,
             people_screened=people_screened,
-            province_code=submission[0] if submission else None,
-            submission_id=submission[1] if submission else None,
         )
     )
     await outbox.add(

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from aiokafka import ConsumerRecord
 from opentelemetry import trace
@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.contracts.base import EventData
 from shared.contracts.envelope import (
     REQUIRED_HEADERS,
-    Envelope,
     InvalidEvent,
     Reason,
     from_kafka_lean,
@@ -485,47 +484,6 @@ def _coordinates(record: Record) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}"[-64:]
 
 
-class RecordingOutbox(Outbox):
-    """The outbox, remembering the canonical events a use case staged (for the receipt)."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        super().__init__(outbox.table, source=outbox.source, topics=outbox.topics)
-        self.staged: list[Envelope] = []
-
-    async def add_all(self, session: AsyncSession, items: Any, **kwargs: Any) -> list[Envelope]:
-        added = await super().add_all(session, items, **kwargs)
-        self.staged += added
-        return added
-
-
-ApplyOne = Callable[[AsyncSession, Outbox, EventData, str], Awaitable[None]]
-"""Apply one inbound fact for a province (its 2-digit code), staging its canonical events."""
-
-
-def one_at_a_time(
-    apply_one: ApplyOne, explain: Callable[[Exception], list[Reason] | None] = rule_reasons
-) -> ApplyBatch:
-    """An `ApplyBatch` from a per-fact use case, each fact in a savepoint so a refusal leaves
-    nothing of it. For use cases not yet set-based."""
-
-    async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
-        answers: list[Answer] = []
-        for sub in subs:
-            recording = RecordingOutbox(outbox)
-            try:
-                async with db.begin_nested():
-                    await apply_one(db, recording, sub.data, sub.province)
-                answers.append(Accepted(recording.staged[0].id))
-            except Exception as exc:
-                reasons = explain(exc) or rule_reasons(exc)
-                if not reasons:
-                    raise
-                answers.append(Refused(reasons))
-        return answers
-
-    return apply
-
-
 __all__ = [
     "INBOUND_PATTERN",
     "Accepted",
@@ -535,5 +493,4 @@ __all__ = [
     "Refused",
     "Submission",
     "is_inbound",
-    "one_at_a_time",
 ]

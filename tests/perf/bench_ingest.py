@@ -296,8 +296,10 @@ SCREENING = {
     },
     **{
         substance: {"ever_used": False}
-        for substance in ("tobacco", "cannabis", "cocaine", "inhalants", "sedatives")
-        + ("hallucinogens", "opioids", "other")
+        for substance in (
+            *("tobacco", "cannabis", "cocaine", "inhalants"),
+            *("sedatives", "hallucinogens", "opioids", "other"),
+        )
     },
 }
 

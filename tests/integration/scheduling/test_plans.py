@@ -313,7 +313,7 @@ async def test_provinces_submit_attendance_and_activities_and_get_receipts(
         if isinstance(v, EventRejected)
     }
     assert refused["a1-again"] == [("session_id", "open-session")]
-    assert refused["a-unknown"] == [(None, "exists")]
+    assert refused["a-unknown"] == [("session_id", "exists")]  # named by its field
     assert refused["act1-again"] == [("submission_id", "unique-submission")]
     assert "participants" in {field for field, _ in refused["broken-activity"]}
 

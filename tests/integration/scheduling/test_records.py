@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.scheduling import records, sweeper
+from services.scheduling import provincial, records, sweeper
 from services.scheduling.db import MIGRATIONS, cases, platform, sessions
 from shared.contracts.scheduling import CaseAtRiskOfDropOut
+from shared.contracts.scheduling_inbound import ActivitySubmitted
 from shared.contracts.types import ActivityType, RescheduleReason, SessionMissReason
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
@@ -182,31 +183,40 @@ async def test_rescheduling_keeps_the_planned_date_and_the_reason(db: Db) -> Non
 
 
 async def test_a_provinces_activity_is_recorded_once(db: Db) -> None:
-    async def submit(agent: str) -> str:
-        async with db.factory.begin() as session:
-            return await records.record_activity(
-                session,
-                db.outbox,
+    def activity(agent: str) -> provincial.Submitted:
+        return provincial.Submitted(
+            "31",
+            ActivitySubmitted(
                 unit_id=UNIT,
+                province_code="31",
+                village_code="31.71.01.1001",
+                submission_id="jakarta-activity-0001",
                 activity_type=ActivityType.OUTREACH,
                 held_on=date(2026, 9, 12),
                 agent_ids=[agent],
                 participants=25,
                 participants_female=11,
-                people_screened=None,
-                today_in=lambda _province: date(2026, 9, 14),
-                submission=("31", "jakarta-activity-0001"),
-            )
+            ),
+        )
 
-    with pytest.raises(RuleViolations) as stranger:
-        await submit("someone-else-000001")
-    assert [(v.field, v.rule) for v in stranger.value.violations] == [
-        ("agent_ids", "agent-of-unit")
+    # In one batch: a stranger named as agent, then the activity, then the same again.
+    async with db.factory.begin() as tx:
+        done = await provincial.handle(
+            tx, db.outbox, [activity("someone-else-000001"), activity(AGENT), activity(AGENT)]
+        )
+    refusals = [
+        [(v.field, v.rule) for v in d.error.violations]
+        if isinstance(d.error, RuleViolations)
+        else []
+        for d in done
     ]
-    await submit(AGENT)
-    with pytest.raises(RuleViolations) as again:
-        await submit(AGENT)
-    assert [(v.field, v.rule) for v in again.value.violations] == [
-        ("submission_id", "unique-submission")
+    assert refusals == [
+        [("agent_ids", "agent-of-unit")],
+        [],
+        [("submission_id", "unique-submission")],
     ]
+    assert done[1].event_id is not None
+    async with db.factory.begin() as tx:  # and in a later batch
+        [again] = await provincial.handle(tx, db.outbox, [activity(AGENT)])
+    assert isinstance(again.error, RuleViolations)
     assert (await staged(db.engine)).count("ActivityHeld") == 1

@@ -1,0 +1,229 @@
+"""What provinces submit to scheduling — attendance at planned sessions, the units' community
+activities — set-based: a partition's batch is checked against state loaded with one query per
+kind of reference (sessions with their case and unit, units, agents, earlier submissions),
+each fact in order (a session attended twice in one batch is refused the second time), then
+written with one statement per table and every canonical event in one outbox insert. The
+rules are the ones an agent's entry meets (`records`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduling import domain
+from services.scheduling.db import activities, agents, cases, sessions, units
+from services.scheduling.domain import SessionState
+from services.scheduling.records import OPEN_STATES, SESSION_ROW, session_scope
+from shared.contracts import scheduling as events
+from shared.contracts.base import EventData
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.messaging.outbox import Outbox
+from shared.rules import RuleViolations, Violation, check
+
+Fact = AttendanceSubmitted | ActivitySubmitted
+ATTENDABLE = {*OPEN_STATES, SessionState.MISSED.value}  # a missed session may be held late
+
+
+@dataclass(frozen=True)
+class Submitted:
+    province: str
+    fact: Fact
+
+
+@dataclass
+class Done:
+    error: Exception | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class Batch:
+    now: datetime
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agents_of: dict[str, str] = field(default_factory=dict)
+    """Agent id → its unit."""
+    submitted: set[tuple[str, str]] = field(default_factory=set)
+    """Activities recorded before: (province, submission id)."""
+    attended: list[dict[str, Any]] = field(default_factory=list)
+    new_activities: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[int, EventData]] = field(default_factory=list)
+
+    @classmethod
+    async def load(cls, db: AsyncSession, batch: Sequence[Submitted]) -> Batch:
+        state = cls(datetime.now(UTC))
+        facts = [s.fact for s in batch]
+        session_ids = {f.session_id for f in facts if isinstance(f, AttendanceSubmitted)}
+        if session_ids:
+            found = await db.execute(SESSION_ROW.where(sessions.c.session_id.in_(session_ids)))
+            state.sessions = {r["session_id"]: dict(r) for r in found.mappings()}
+        unit_ids = {f.unit_id for f in facts if isinstance(f, ActivitySubmitted)}
+        if unit_ids:
+            found = await db.execute(select(units).where(units.c.unit_id.in_(unit_ids)))
+            state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
+        agent_ids = {f.agent_id for f in facts if isinstance(f, AttendanceSubmitted)}
+        agent_ids |= {a for f in facts if isinstance(f, ActivitySubmitted) for a in f.agent_ids}
+        if agent_ids:
+            found = await db.execute(
+                select(agents.c.agent_id, agents.c.unit_id).where(agents.c.agent_id.in_(agent_ids))
+            )
+            state.agents_of = dict(found.tuples().all())
+        wanted = {
+            (s.province, s.fact.submission_id)
+            for s in batch
+            if isinstance(s.fact, ActivitySubmitted)
+        }
+        for province in {p for p, _ in wanted}:
+            found = await db.execute(
+                select(activities.c.submission_id).where(
+                    activities.c.province_code == province,
+                    activities.c.submission_id.in_({sid for p, sid in wanted if p == province}),
+                )
+            )
+            state.submitted |= {(province, sid) for sid in found.scalars()}
+        return state
+
+    def today_in(self, province: str) -> date:
+        return domain.local_today(self.now, province)
+
+    def not_the_units(self, unit_id: str, agent_ids: list[str], field_name: str) -> list[Violation]:
+        return [
+            Violation(field_name, "agent-of-unit", f"agent {a} is not an agent of unit {unit_id}")
+            for a in agent_ids
+            if self.agents_of.get(a) != unit_id
+        ]
+
+    async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
+        if self.attended:
+            await db.execute(
+                update(sessions)
+                .where(sessions.c.session_id == bindparam("key"))
+                .values(state=SessionState.DONE, miss_reason=None),
+                [{"key": row["session_id"]} for row in self.attended],
+            )
+            # Attendance breaks a run of misses: a later run flags the case again.
+            await db.execute(
+                update(cases).where(cases.c.case_id == bindparam("key")).values(at_risk_on=None),
+                [{"key": case_id} for case_id in {row["case_id"] for row in self.attended}],
+            )
+        if self.new_activities:
+            await db.execute(activities.insert(), self.new_activities)
+        envelopes = await outbox.add_all(db, [data for _, data in self.events])
+        for (index, _), envelope in zip(self.events, envelopes, strict=True):
+            done[index].event_id = envelope.id
+
+
+def attend(state: Batch, index: int, s: Submitted) -> None:
+    fact = s.fact
+    assert isinstance(fact, AttendanceSubmitted)
+    row = state.sessions.get(fact.session_id)
+    if row is None:
+        raise RuleViolations([Violation("session_id", "exists", "no session has this id")])
+    if row["unit_id"] != fact.unit_id:
+        raise RuleViolations(
+            [Violation("session_id", "session-of-unit", "the session is another unit's")]
+        )
+    v = []
+    if row["state"] not in ATTENDABLE:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    if fact.held_on > state.today_in(row["province_code"]):
+        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    v += state.not_the_units(row["unit_id"], [fact.agent_id], "agent_id")
+    check(v)
+    row["state"] = SessionState.DONE.value
+    state.attended.append(row)
+    state.events.append(
+        (
+            index,
+            events.SessionCompleted(
+                **session_scope(row),
+                week=row["week"],
+                session_type=row["session_type"],
+                held_on=fact.held_on,
+                agent_id=fact.agent_id,
+                duration_minutes=fact.duration_minutes,
+            ),
+        )
+    )
+
+
+def hold_activity(state: Batch, index: int, s: Submitted) -> None:
+    fact = s.fact
+    assert isinstance(fact, ActivitySubmitted)
+    unit = state.units.get(fact.unit_id)
+    if unit is None:
+        raise RuleViolations([Violation("unit_id", "exists", "no unit has this id")])
+    v = []
+    if unit["status"] != "active":
+        v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
+    if fact.held_on > state.today_in(unit["province_code"]):
+        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    for name, count in (
+        ("participants_female", fact.participants_female),
+        ("people_screened", fact.people_screened),
+    ):
+        if count is not None and count > fact.participants:
+            v.append(Violation(name, "within-participants", "cannot exceed participants"))
+    v += state.not_the_units(fact.unit_id, fact.agent_ids, "agent_ids")
+    if (s.province, fact.submission_id) in state.submitted:
+        v.append(
+            Violation("submission_id", "unique-submission", "this activity was recorded before")
+        )
+    check(v)
+    state.submitted.add((s.province, fact.submission_id))
+    activity_id = str(uuid.uuid4())
+    state.new_activities.append(
+        {
+            "activity_id": activity_id,
+            "unit_id": fact.unit_id,
+            "activity_type": fact.activity_type,
+            "held_on": fact.held_on,
+            "participants": fact.participants,
+            "people_screened": fact.people_screened,
+            "province_code": s.province,
+            "submission_id": fact.submission_id,
+        }
+    )
+    state.events.append(
+        (
+            index,
+            events.ActivityHeld(
+                unit_id=fact.unit_id,
+                province_code=unit["province_code"],
+                village_code=unit["village_code"],
+                activity_id=activity_id,
+                activity_type=fact.activity_type,
+                held_on=fact.held_on,
+                agent_ids=fact.agent_ids,
+                participants=fact.participants,
+                participants_female=fact.participants_female,
+                people_screened=fact.people_screened,
+            ),
+        )
+    )
+
+
+HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], None]] = {
+    AttendanceSubmitted: attend,
+    ActivitySubmitted: hold_activity,
+}
+
+
+async def handle(db: AsyncSession, outbox: Outbox, batch: Sequence[Submitted]) -> list[Done]:
+    """Apply a batch in order; a refused fact changes nothing and the rest go on."""
+    state = await Batch.load(db, batch)
+    done: list[Done] = []
+    for index, submitted in enumerate(batch):
+        try:  # every rule is checked before a use case touches the batch's state
+            HANDLERS[type(submitted.fact)](state, index, submitted)
+            done.append(Done())
+        except RuleViolations as exc:
+            done.append(Done(error=exc))
+    await state.write(db, outbox, done)
+    return done
