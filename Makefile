@@ -18,6 +18,7 @@ lint: setup           ## ruff and mypy
 	$(BIN)/mypy shared services
 
 bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/benchmarks.md)
+	$(BIN)/python -m tests.perf.bench_ingest
 	$(BIN)/python -m tests.perf.bench_messaging
 	$(BIN)/python -m tests.perf.bench_regions
 	$(BIN)/python -m tests.perf.bench_reporting

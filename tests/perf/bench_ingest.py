@@ -384,6 +384,53 @@ def _record(data: EventData) -> Record:
     return (data.subject().encode(), headers, value)
 
 
+async def attendance(
+    bootstrap: str, topics: Topics, unit_facts: list[Record], plans: int, per_plan: int = 4
+) -> list[Record]:
+    """The first sessions of every plan attended, as a province learns their ids from
+    `CasePlanCreated` on the canonical topic."""
+    from shared.contracts import scheduling as sc
+    from shared.contracts.envelope import from_kafka_lean
+    from shared.contracts.scheduling_inbound import AttendanceSubmitted
+
+    agent_of: dict[str, str] = {}
+    for _key, headers, value in unit_facts:
+        if dict(headers)["ce_type"].endswith(b"RecoveryAgentAppointed.v1"):
+            body = json.loads(value)
+            agent_of.setdefault(body["unit_id"], body["agent_id"])
+    reader = make_consumer(
+        bootstrap, topics.name("ibm.scheduling"), group_id=None, client_id="bench-province"
+    )
+    await reader.start()
+    found: list[sc.CasePlanCreated] = []
+    try:
+        async with asyncio.timeout(300):
+            while len(found) < plans:
+                for batch in (await reader.getmany(timeout_ms=1000)).values():
+                    for r in batch:
+                        data = from_kafka_lean(r.headers, r.key, r.value).data
+                        if isinstance(data, sc.CasePlanCreated):
+                            found.append(data)
+    finally:
+        await reader.stop()
+    today = datetime.now(UTC).date()
+    return [
+        _record(
+            AttendanceSubmitted(
+                unit_id=plan.unit_id,
+                province_code=plan.province_code,
+                village_code=plan.village_code,
+                session_id=planned.session_id,
+                held_on=today,
+                agent_id=agent_of[plan.unit_id],
+                duration_minutes=60,
+            )
+        )
+        for plan in found
+        for planned in plan.sessions[:per_plan]
+    ]
+
+
 async def caught_up(bootstrap: str, group: str, topic: str, seconds: float = 120) -> None:
     """Wait until a service's consumer group has read everything on a canonical topic."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -441,14 +488,14 @@ async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) ->
             )
             phases = [("registry facts", unit_facts)]
             phases += [("screenings and activities", first), ("enrolments", enrolments)]
-            phases += [("closures", closures)]
+            phases += [("attendance", []), ("closures", closures)]
             total, refused_total, seconds = 0, 0, 0.0
             for name, records in phases:
                 if name == "screenings and activities":  # client-case and scheduling know
                     for group in ("client-case", "scheduling"):  # the units and agents
                         await caught_up(bootstrap, group, topics.name("ibm.registry"))
-                if name == "closures":  # scheduling has made the plans
-                    await caught_up(bootstrap, "scheduling", topics.name("ibm.client-case"))
+                if name == "attendance":  # by the session ids of the plans scheduling made
+                    records = await attendance(bootstrap, topics, unit_facts, len(enrolments))
                 rate, refused = await publish_and_wait(bootstrap, topics, records)
                 rows.append((f"make run, SQLite: {name}", len(records), refused, rate, 0.0, 0.0))
                 total += len(records)
