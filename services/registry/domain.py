@@ -180,7 +180,7 @@ def form_unit(cmd: FormUnit, facts: VillageFacts, *, scope: Scope, today: date) 
             Violation(
                 "village_code",
                 "exists",
-                f"no village {cmd.village_code} in the official region list",
+                "no such village in the official region list",
             )
         )
     if not scope.covers(cmd.village_code):
@@ -219,11 +219,11 @@ def form_unit(cmd: FormUnit, facts: VillageFacts, *, scope: Scope, today: date) 
             Violation(
                 "facilitating_office",
                 "covers-village",
-                f"{cmd.facilitating_office} does not cover {cmd.village_code}",
+                "the office does not cover the village",
             )
         )
     elif not facts.office_exists:
-        v.append(Violation("facilitating_office", "exists", f"no office {cmd.facilitating_office}"))
+        v.append(Violation("facilitating_office", "exists", "no such office"))
     check(v)
     return Unit(
         unit_id=cmd.unit_id,

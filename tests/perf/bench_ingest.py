@@ -1,14 +1,21 @@
 """Provincial ingest end to end, beside the raw producer and `getmany` rates of the same broker.
 
-    python -m tests.perf.bench_ingest [--units N]       (make bench)
+    python -m tests.perf.bench_ingest [--units N] [--clients C]       (make bench)
 
-A province publishes registry facts on `ibm.inbound.74` with a plain Kafka client — for each
-unit: `UnitFormed`, five `RecoveryAgentAppointed`, five `RecoveryAgentTrained`, keyed by the
-unit so they stay in order — and the clock runs until every receipt is back on
-`ibm.receipts.74`. The registry runs as `pulih serve registry`, its own process, as under
-`make run`, on PostgreSQL and on SQLite. A second stream where every fact breaks a rule (no such
-village) is timed the same way. Baselines: the raw aiokafka producer sending the same records,
-and raw `getmany` of the inbound topic, same broker, same run.
+One service: a province publishes registry facts on `ibm.inbound.74` with a plain Kafka
+client — for each unit: `UnitFormed`, five `RecoveryAgentAppointed`, five
+`RecoveryAgentTrained`, keyed by the unit so they stay in order — and the clock runs until
+every receipt is back on `ibm.receipts.74`. The registry runs as `pulih serve registry`, its
+own process, on PostgreSQL and on SQLite. A second stream where every fact breaks a rule (no
+such village) is timed the same way. Baselines: the raw aiokafka producer sending the same
+records, and raw `getmany` of the inbound topic, same broker, same run.
+
+The platform: registry, client-case and scheduling each in its own process on SQLite, as
+`make run` starts them, and a province's mixed facts phase by phase — units, agents and
+trainings; screenings (identity sealed to client-case) and activities; enrolments; attendance
+at the sessions of the plans scheduling made (their ids read from `CasePlanCreated`);
+closures. Each phase waits for what the one before recorded to reach the other services. The
+table says how many receipts were refusals: none should be.
 """
 
 from __future__ import annotations
@@ -35,7 +42,13 @@ from shared.contracts.base import EventData
 from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.types import AgentRole, TrainingKind, UnitFormation
 from shared.infra._process import free_port
-from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
+from shared.messaging.broker import (
+    Topics,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    partitions_of,
+)
 from tests.perf.bench_messaging import fresh_postgres, infrastructure, raw_consume, raw_produce
 
 PROVINCE = "74"
@@ -170,14 +183,15 @@ async def publish_and_wait(
     """Events/s from the first send until the last receipt is read, and how many receipts
     were rejections."""
     receipts = make_consumer(
-        bootstrap,
-        topics.name(f"ibm.receipts.{PROVINCE}"),
-        group_id=None,
-        client_id="bench-province",
-        max_poll_records=10_000,
+        bootstrap, group_id=None, client_id="bench-province", max_poll_records=10_000
     )
     await receipts.start()
-    await receipts.getmany(timeout_ms=100)  # assigned before anything is answered
+    # Only the answers to this stream: from the end of what the topic holds now.
+    partitions = await partitions_of(bootstrap, topics.name(f"ibm.receipts.{PROVINCE}"))
+    receipts.assign(partitions)
+    await receipts.seek_to_end(*partitions)
+    for partition in partitions:
+        await receipts.position(partition)
     producer = make_producer(bootstrap, client_id="bench-province")
     await producer.start()
     try:
@@ -262,15 +276,6 @@ async def run(bootstrap: str, postgres_server: str, units: int, clients: int) ->
     for name, n, refused, rate, produced, consumed in rows:
         baselines = f"{produced:>11,.0f} {consumed:>10,.0f}" if produced else ""
         print(f"{name:44} {n:>7} {refused:>7} {rate:>9,.0f} {baselines}")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--units", type=int, default=2000, help="units of 11 facts each")
-    parser.add_argument("--clients", type=int, default=8, help="clients per unit, mixed run")
-    arguments = parser.parse_args()
-    with infrastructure() as (kafka, postgres):  # started outside the event loop
-        asyncio.run(run(kafka, postgres, arguments.units, arguments.clients))
 
 
 # --- the platform under `make run`: three write services, mixed types, SQLite -----------------
@@ -435,8 +440,6 @@ async def caught_up(bootstrap: str, group: str, topic: str, seconds: float = 120
     """Wait until a service's consumer group has read everything on a canonical topic."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from shared.messaging.broker import partitions_of
-
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     probe = make_consumer(bootstrap, group_id=None, client_id="bench-probe")
@@ -508,3 +511,12 @@ async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) ->
             for service in services:
                 service.stop()
     return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", type=int, default=2000, help="units of 11 facts each")
+    parser.add_argument("--clients", type=int, default=8, help="clients per unit, mixed run")
+    arguments = parser.parse_args()
+    with infrastructure() as (kafka, postgres):  # started outside the event loop
+        asyncio.run(run(kafka, postgres, arguments.units, arguments.clients))
