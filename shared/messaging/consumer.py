@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka
 from shared.messaging.broker import Topics
-from shared.messaging.inbound import InboundAnswerer, inbound_origin, is_infrastructure
+from shared.messaging.failures import describe, is_infrastructure
+from shared.messaging.inbound import InboundAnswerer, inbound_origin
 from shared.persistence import insert_ignoring_duplicates, session_factory
 from shared.telemetry import (
     CONSUMER_LAG,
@@ -176,7 +177,7 @@ class EventConsumer:
             if failed is not None:
                 # The failure in the batch was that event's first attempt.
                 HANDLER_FAILURES.labels(self.group, valid[0][0].topic).inc()
-                log.warning("event %s failed in a batch: %s", failed, redact(repr(exc))[:500])
+                log.warning("event %s failed in a batch: %s", failed, describe(exc))
             for record, envelope in valid:
                 first = 2 if envelope.id == failed else 1
                 outcome = await self.process(record, envelope, first_attempt=first)
@@ -209,7 +210,7 @@ class EventConsumer:
                 if is_infrastructure(exc):
                     raise  # not this event's fault: the batch stays uncommitted (see `run`)
                 HANDLER_FAILURES.labels(self.group, record.topic).inc()
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = describe(exc)
                 log.warning(
                     "attempt %d/%d failed for event %s at %s[%d]@%d: %s",
                     attempt,

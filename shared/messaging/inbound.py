@@ -24,7 +24,6 @@ submission at a time to isolate it, the province gets `EventRejected` with rule
 from __future__ import annotations
 
 import logging
-import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -36,7 +35,7 @@ from aiokafka import ConsumerRecord
 from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from sqlalchemy import Table, select
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.base import EventData
@@ -49,6 +48,12 @@ from shared.contracts.envelope import (
 )
 from shared.contracts.inbound import ACCEPTED, ANSWERS_THE_REST, OWNERS, accepted_types
 from shared.contracts.platform import EventAccepted, EventRejected, receipts_topic
+from shared.messaging.failures import (
+    constraint_reason,
+    is_constraint,
+    is_infrastructure,
+    where_it_failed,
+)
 from shared.messaging.outbox import Outbox
 from shared.messaging.tables import PlatformTables
 from shared.persistence import insert_ignoring_duplicates
@@ -122,57 +127,6 @@ def rule_reasons(exc: Exception) -> list[Reason] | None:
     if isinstance(exc, RuleViolations):
         return [Reason(v.field, v.rule, v.message) for v in exc.violations]
     return None
-
-
-# --- failure classes ---------------------------------------------------------------------------
-
-INFRASTRUCTURE_FAILURES = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
-# SQLSTATE classes of failures a retry fixes: connection, resources, operator, rollback (deadlock,
-# serialisation), lock not available.
-_TRANSIENT_SQLSTATE = ("08", "40", "53", "57", "55P03")
-
-
-def _sqlstate(exc: DBAPIError) -> str:
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
-    return ""
-
-
-def is_infrastructure(exc: BaseException) -> bool:
-    """A failure no message is to blame for: stall and retry, never answer."""
-    if isinstance(exc, INFRASTRUCTURE_FAILURES):
-        return True
-    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(_TRANSIENT_SQLSTATE)
-
-
-def is_constraint(exc: BaseException) -> bool:
-    """A write the database refused for this fact's values: a retry cannot fix it."""
-    if isinstance(exc, IntegrityError | DataError):
-        return True
-    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(("22", "23"))
-
-
-def constraint_reason(exc: DBAPIError) -> Reason:
-    """Names the constraint, never the values (PostgreSQL's detail repeats them)."""
-    orig = exc.orig
-    name = getattr(orig, "constraint_name", None) or getattr(
-        getattr(orig, "__cause__", None), "constraint_name", None
-    )
-    text = str(orig) if orig is not None else ""
-    if not name and "constraint failed: " in text:  # SQLite names table.column, no values
-        name = text.split("constraint failed: ", 1)[1].split()[0]
-    where = f" ({name})" if name else ""
-    return Reason(None, "constraint", f"the fact conflicts with what is recorded{where}")
-
-
-def where_it_failed(exc: BaseException) -> str:
-    """The exception's type and innermost frame: enough to find the bug, no values."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    at = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}{at}"
 
 
 INTERNAL_ERROR = Reason(

@@ -229,7 +229,7 @@ def test_the_answer_names_no_submitted_value() -> None:
     """The constraint reason names the constraint, never the values PostgreSQL repeats."""
     from sqlalchemy.exc import IntegrityError
 
-    from shared.messaging.inbound import constraint_reason
+    from shared.messaging.failures import constraint_reason
 
     class PgError(Exception):
         constraint_name = "things_pkey"

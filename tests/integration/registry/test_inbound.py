@@ -8,12 +8,16 @@ import asyncio
 import json
 import time
 from datetime import date
+from pathlib import Path
 
+from services.registry.app import SPEC
+from services.registry.settings import Settings
 from shared.contracts import registry as events
 from shared.contracts.envelope import from_kafka_lean, to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.types import UnitFormation
-from shared.messaging.broker import make_producer, topic_size
+from shared.messaging.broker import Topics, make_producer, topic_size
+from shared.runtime import Runtime
 from tests.bus import read_events, read_topic
 from tests.integration.registry.conftest import Registry
 
@@ -223,3 +227,47 @@ async def test_whatever_else_arrives_on_an_inbound_topic_gets_one_rejection(
         },
     }
     assert await topic_size(registry.bootstrap, registry.topic) == 0
+
+
+async def test_every_provinces_topics_exist_from_the_start(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    """No topic is made by a province's first message: the first one is answered at once,
+    not after the consumer's next metadata refresh."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topics.prefix,
+        load_regions_on_start=False,
+        inbound_provinces="73,74",
+        relay_idle_seconds=0.05,
+    )
+    runtime = Runtime(SPEC, settings)
+    await runtime.start()
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+        finally:
+            await admin.close()
+        wanted = {
+            topics.name(f"ibm.{kind}.{p}") for kind in ("inbound", "receipts") for p in ("73", "74")
+        }
+        assert wanted <= existing
+        producer = make_producer(kafka_bootstrap, client_id="province-73")
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            await producer.send_and_wait(
+                topics.name("ibm.inbound.73"), value=b"{}", key=b"k", headers=[]
+            )
+        finally:
+            await producer.stop()
+        [answer] = await read_events(kafka_bootstrap, topics.name("ibm.receipts.73"), 1, seconds=10)
+        assert isinstance(answer.data, EventRejected)
+        assert time.perf_counter() - started < 10
+    finally:
+        await runtime.stop()
