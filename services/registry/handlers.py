@@ -206,10 +206,8 @@ class Batch:
                     for a in self.changed_agents.values()
                 ],
             )
-        envelopes = await outbox.add_all(db, [data for _, data in self.events])
-        for (index, _), envelope in zip(self.events, envelopes, strict=True):
-            if done[index].event_id is None:
-                done[index].event_id = envelope.id
+        for index, event_id in (await outbox.stage_batch(db, self.events)).items():
+            done[index].event_id = event_id
 
 
 # --- the use cases: each decides one command against the batch's state -------------------------

@@ -114,9 +114,8 @@ class Batch:
             )
         if self.new_activities:
             await db.execute(activities.insert(), self.new_activities)
-        envelopes = await outbox.add_all(db, [data for _, data in self.events])
-        for (index, _), envelope in zip(self.events, envelopes, strict=True):
-            done[index].event_id = envelope.id
+        for index, event_id in (await outbox.stage_batch(db, self.events)).items():
+            done[index].event_id = event_id
 
 
 def attend(state: Batch, index: int, s: Submitted) -> None:

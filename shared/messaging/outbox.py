@@ -68,6 +68,17 @@ class Outbox:
             await session.execute(insert(self.table), rows)
         return envelopes
 
+    async def stage_batch(
+        self, session: AsyncSession, events: Sequence[tuple[int, EventData]]
+    ) -> dict[int, str]:
+        """Stage a batch's events, each tagged with the index of the item that caused it, in
+        one insert; returns the id of each item's first event (its receipt names it)."""
+        envelopes = await self.add_all(session, [data for _, data in events])
+        first: dict[int, str] = {}
+        for (index, _), envelope in zip(events, envelopes, strict=True):
+            first.setdefault(index, envelope.id)
+        return first
+
     async def backlog(self, session: AsyncSession) -> int:
         stmt = select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
         return int((await session.execute(stmt)).scalar_one())

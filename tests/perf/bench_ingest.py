@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -169,6 +171,25 @@ class Service:
                 await asyncio.sleep(0.2)
         raise TimeoutError(f"{self.name} not ready in {seconds}s")
 
+    @contextlib.asynccontextmanager
+    async def health_watch(self) -> AsyncIterator[list[float]]:
+        """Ask `/health/live` every 50 ms meanwhile; yields [the slowest answer in seconds]."""
+        slowest = [0.0]
+
+        async def ask() -> None:
+            async with httpx.AsyncClient() as client:
+                while True:
+                    started = time.perf_counter()
+                    await client.get(f"http://127.0.0.1:{self.port}/health/live")
+                    slowest[0] = max(slowest[0], time.perf_counter() - started)
+                    await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(ask())
+        try:
+            yield slowest
+        finally:
+            task.cancel()
+
     def stop(self) -> None:
         if os.environ.get("PULIH_BENCH_PROFILE"):  # py-spy writes its profile on SIGINT
             self.process.send_signal(signal.SIGINT)
@@ -206,7 +227,11 @@ async def publish_and_wait(
                 answered += len(batch)
                 refusals = [r for r in batch if b"EventRejected" in dict(r.headers)["ce_type"]]
                 if refusals and not rejected:  # the first, to see why (no submitted values)
-                    print("refused:", json.loads(refusals[0].value)["reasons"], file=sys.stderr)
+                    print(
+                        "first refusal of the stream:",
+                        json.loads(refusals[0].value)["reasons"],
+                        file=sys.stderr,
+                    )
                 rejected += len(refusals)
         return len(records) / (time.perf_counter() - started), rejected
     finally:
@@ -234,9 +259,11 @@ async def measure(label: str, database_url: str, bootstrap: str, units: int) -> 
         try:
             await service.ready()
             good = registry_facts(units)
-            rate, refused = await publish_and_wait(bootstrap, topics, good)
-            bad = broken_facts(len(good))
-            bad_rate, bad_refused = await publish_and_wait(bootstrap, topics, bad)
+            async with service.health_watch() as slowest:
+                rate, refused = await publish_and_wait(bootstrap, topics, good)
+                bad = broken_facts(len(good))
+                bad_rate, bad_refused = await publish_and_wait(bootstrap, topics, bad)
+            print(f"{label}: slowest /health/live while ingesting: {slowest[0] * 1000:.0f} ms")
         finally:
             service.stop()
     raw_topic = topics.name("raw")

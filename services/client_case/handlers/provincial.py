@@ -179,10 +179,8 @@ class Batch:
                 .values({name: bindparam(name) for name in _CHANGING}),
                 [{"key": c.case_id, **{n: getattr(c, n) for n in _CHANGING}} for c in changed],
             )
-        envelopes = await outbox.add_all(db, [data for _, data in self.events])
-        for (index, _), envelope in zip(self.events, envelopes, strict=True):
-            if done[index].event_id is None:
-                done[index].event_id = envelope.id
+        for index, event_id in (await outbox.stage_batch(db, self.events)).items():
+            done[index].event_id = event_id
 
 
 _CHANGING = (
