@@ -180,7 +180,7 @@ async def test_ten_thousand_rule_breaking_facts_are_all_rejected_and_the_partiti
         health.cancel()
     # Here the registry shares its event loop with the province and the reader of 10,000
     # receipts, on a machine shared with the broker and the database; the 200 ms goal of a
-    # service in its own process is measured by the ingest benchmark. Before, 9–30 s.
+    # service in its own process is measured by the ingest benchmark. Before, 9 to 30 s.
     assert slowest < 1.0, f"/health/live took {slowest:.3f}s while the stream drained"
     answers = [from_kafka_lean(r.headers, r.key, r.value).data for r in records]
     assert len(answers) == count + 1
