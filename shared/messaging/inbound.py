@@ -24,6 +24,7 @@ submission at a time to isolate it, the province gets `EventRejected` with rule
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -423,15 +424,22 @@ class InboundAnswerer:
                         original_event_id=original_id,
                         original_type=original_type,
                         province_code=province,
-                        reasons=[
-                            {"field": r.field, "rule": r.rule, "message": r.message[:2000]}
-                            for r in answer.reasons
-                        ],
+                        # a refusal a use case left unexplained is still answered
+                        reasons=[_receipt_reason(r) for r in answer.reasons or [INTERNAL_ERROR]],
                         rejected_at=now,
                     )
                 )
         for province, items in receipts.items():
             await self.outbox.add_all(db, items, topic=receipts_topic(province))
+
+
+def _receipt_reason(reason: Reason) -> dict[str, str | None]:
+    """A reason in the receipt's shape, whatever a validator produced: a path with spaces or a
+    long rule would make the receipt itself invalid, and a batch that cannot be answered
+    would stall its partition."""
+    field = re.sub(r"\s+", "_", reason.field)[:300] if reason.field else None
+    rule = re.sub(r"[^A-Za-z0-9_.:-]", "-", reason.rule)[:100].lstrip("_.:-") or "rule"
+    return {"field": field or None, "rule": rule, "message": reason.message[:2000] or rule}
 
 
 def _coordinates(record: Record) -> str:

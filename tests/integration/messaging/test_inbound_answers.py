@@ -244,3 +244,17 @@ def test_the_answer_names_no_submitted_value() -> None:
     assert (reason.field, reason.rule) == (None, "constraint")
     assert "things_pkey" in reason.message
     assert "3171234567890001" not in json.dumps(reason.__dict__)
+
+
+def test_any_reason_makes_a_valid_receipt() -> None:
+    """A reason the receipt's contract would refuse (a path with spaces from a province's own
+    dict key, an odd rule, no message) must still make a receipt, or the batch could not be
+    answered and its partition would stall."""
+    from shared.contracts.envelope import Reason
+    from shared.contracts.platform import RejectionReason
+    from shared.messaging.inbound import _receipt_reason
+
+    odd = Reason("substances.my drug.[key]", "enum value/odd", "")
+    made = RejectionReason.model_validate(_receipt_reason(odd))
+    assert (made.field, made.rule) == ("substances.my_drug.[key]", "enum-value-odd")
+    assert made.message
