@@ -23,7 +23,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
 from shared.http import install_problem_handlers, problem
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
-from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
+from shared.messaging.consumer import BatchHandler, EventConsumer, Handler, RetryPolicy
 from shared.messaging.inbound import INBOUND_PATTERN, ApplyBatch, InboundAnswerer
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
@@ -48,7 +48,9 @@ class ServiceSpec:
     consumes_patterns: Sequence[str] = ()
     """Regular expressions of further topics, e.g. every province's inbound topic."""
     handler_factory: Callable[[Runtime], Handler] | None = None
-    """Applies canonical events of other contexts (and redriven dead letters)."""
+    """Applies canonical events of other contexts (and redriven dead letters), one by one."""
+    batch_handler_factory: Callable[[Runtime], BatchHandler] | None = None
+    """Applies them a partition's batch at once (set-based); preferred over `handler_factory`."""
     inbound_factory: Callable[[Runtime], ApplyBatch] | None = None
     """Applies the provinces' facts of the types `shared.contracts.inbound` gives the service."""
     routers: Sequence[APIRouter] = field(default_factory=tuple)
@@ -153,6 +155,11 @@ class Runtime:
                 group=self.spec.name,
                 topics=self.consumed_topics,
                 handler=self.spec.handler_factory(self) if self.spec.handler_factory else _refuse,
+                batch_handler=(
+                    self.spec.batch_handler_factory(self)
+                    if self.spec.batch_handler_factory
+                    else None
+                ),
                 engine=self.engine,
                 inbox=self.spec.platform.inbox,
                 consumer=kafka_consumer,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
-from typing import TextIO
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, TextIO
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,6 +90,32 @@ def extract_context(headers: Iterable[tuple[str, bytes]]) -> otel_context.Contex
         if name in ("traceparent", "tracestate")
     }
     return propagate.extract(carrier)
+
+
+def batch_span(records: Sequence[Any], group: str) -> AbstractContextManager[object]:
+    """One consumer span for a batch of Kafka records, continuing the trace of the first record
+    that carries one and linking the others (OpenTelemetry's shape for batch processing)."""
+    contexts = [
+        span
+        for r in records
+        if (
+            span := trace.get_current_span(extract_context(r.headers or ())).get_span_context()
+        ).is_valid
+    ]
+    first = records[0]
+    return tracer().start_as_current_span(
+        f"process {first.topic}",
+        context=trace.set_span_in_context(NonRecordingSpan(contexts[0])) if contexts else None,
+        kind=SpanKind.CONSUMER,
+        links=[Link(c) for c in contexts[1:128]],
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": first.topic,
+            "messaging.kafka.partition": first.partition,
+            "messaging.batch.message_count": len(records),
+            "messaging.consumer.group.name": group,
+        },
+    )
 
 
 def context_from_mapping(carrier: Mapping[str, str]) -> otel_context.Context:

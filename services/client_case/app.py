@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.client_case.api import install_error_handlers, router
-from services.client_case.consumers import CONSUMES, canonical_facts, inbound_facts
+from services.client_case.consumers import CONSUMES, canonical_batches, inbound_facts
 from services.client_case.db import MIGRATIONS, metadata, platform
 from services.client_case.settings import SERVICE_NAME, Settings
 from shared.messaging.inbound import INBOUND_PATTERN
@@ -20,7 +20,7 @@ SPEC = ServiceSpec(
     configure_app=install_error_handlers,
     consumes=CONSUMES,
     consumes_patterns=[INBOUND_PATTERN],
-    handler_factory=canonical_facts,
+    batch_handler_factory=canonical_batches,
     inbound_factory=inbound_facts,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from services.client_case.settings import Settings
 from shared.contracts import registry, scheduling
 from shared.contracts.envelope import Envelope, Reason
 from shared.contracts.types import ClosureOutcome
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import BatchHandler, Handler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates
@@ -83,6 +83,41 @@ async def _at_risk(
             referral_id=None,
             today=datetime.now(UTC).date(),
         )
+
+
+def canonical_batches(runtime: Runtime) -> BatchHandler:
+    """`canonical_facts` a partition's batch at once: the facts that come in bulk — units
+    formed, sessions attended — one statement per run; the rest one by one."""
+    one_by_one = canonical_facts(runtime)
+
+    async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        for run in runs_of(envelopes):
+            facts: list[Any] = [e.data for e in run]
+            if isinstance(facts[0], registry.UnitFormed):
+                dialect = db.bind.dialect.name if db.bind else "sqlite"
+                await db.execute(
+                    insert_ignoring_duplicates(known_units, dialect),
+                    [
+                        {
+                            "unit_id": f.unit_id,
+                            "province_code": f.province_code,
+                            "village_code": f.village_code,
+                            "status": "active",
+                        }
+                        for f in facts
+                    ],
+                )
+            elif isinstance(facts[0], scheduling.SessionCompleted):  # the client came back
+                await db.execute(
+                    update(cases)
+                    .where(cases.c.case_id.in_({f.case_id for f in facts}))
+                    .values(at_risk_on=None)
+                )
+            else:
+                for envelope in run:
+                    await one_by_one(db, envelope)
+
+    return handle
 
 
 def inbound_facts(runtime: Runtime) -> ApplyBatch:

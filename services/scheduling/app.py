@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.scheduling import sweeper
 from services.scheduling.api import install_error_handlers, router
-from services.scheduling.consumers import CONSUMES, event_handler, inbound_facts
+from services.scheduling.consumers import CONSUMES, canonical_facts, inbound_facts
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
 from shared.messaging.inbound import INBOUND_PATTERN
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     consumes=CONSUMES,
     consumes_patterns=[INBOUND_PATTERN],
-    handler_factory=event_handler,
+    batch_handler_factory=canonical_facts,
     inbound_factory=inbound_facts,
     background=[run_sweeper],
     routers=[router],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
 from shared.contracts.envelope import Envelope
 from shared.messaging import inbound
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import BatchHandler, Handler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime
@@ -48,6 +48,40 @@ def event_handler(runtime: Runtime) -> Handler:
             runtime.notify_committed()
         elif isinstance(e, client_case.CaseClosed):
             await handlers.handle_case_closed(session, e)
+
+    return handle
+
+
+def canonical_facts(runtime: Runtime) -> BatchHandler:
+    """Other services' facts, a partition's batch at once: each run of one type set-based
+    where the type comes in bulk (units, agents, screenings, enrolments, closures), the rare
+    ones one by one (`event_handler`)."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings) and runtime.outbox is not None
+    outbox = runtime.outbox
+    templates = domain.load_templates(settings.plan_templates)
+    one_by_one = event_handler(runtime)
+
+    async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        for run in runs_of(envelopes):
+            facts: list[Any] = [e.data for e in run]
+            kind = type(facts[0])
+            if kind is registry.UnitFormed:
+                await handlers.units_formed(db, facts)
+            elif kind is registry.RecoveryAgentAppointed:
+                await handlers.agents_appointed(db, facts)
+            elif kind is client_case.ClientScreened:
+                await handlers.clients_screened(db, facts)
+            elif kind is client_case.ClientEnrolled:
+                await handlers.clients_enrolled(
+                    db, outbox, facts, templates, datetime.now(UTC), settings.missed_after_days
+                )
+                runtime.notify_committed()
+            elif kind is client_case.CaseClosed:
+                await handlers.cases_closed(db, facts)
+            else:
+                for envelope in run:
+                    await one_by_one(db, envelope)
 
     return handle
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka
+from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka_lean
 from shared.messaging.broker import Topics
 from shared.messaging.failures import describe, is_infrastructure
 from shared.messaging.inbound import InboundAnswerer, inbound_origin
@@ -35,6 +35,7 @@ from shared.telemetry import (
     DEAD_LETTERS,
     EVENTS_CONSUMED,
     HANDLER_FAILURES,
+    batch_span,
     extract_context,
     redact,
     tracer,
@@ -43,6 +44,21 @@ from shared.telemetry import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+"""Applies a partition's new events at once, in order (set-based); `Handler` one at a time."""
+
+
+def runs_of(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
+    """The batch cut where the event type changes: a run of one type can be applied at once
+    and the runs in order, so every key keeps its order."""
+    runs: list[list[Envelope]] = []
+    for envelope in envelopes:
+        if runs and runs[-1][0].type == envelope.type:
+            runs[-1].append(envelope)
+        else:
+            runs.append([envelope])
+    return runs
+
 
 DLQ_HEADERS = (
     "dlq_reason",
@@ -84,6 +100,7 @@ class EventConsumer:
         retry: RetryPolicy | None = None,
         batch_size: int = 500,
         inbound: InboundAnswerer | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.group = group
         self.topics = topics
@@ -98,6 +115,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.dialect = engine.dialect.name
         self.inbound = inbound
+        self.batch_handler = batch_handler
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until stopped. When the database itself fails (an outage, not a bad event),
@@ -152,7 +170,7 @@ class EventConsumer:
         valid: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
         for record in records:
             try:
-                envelope = from_kafka(record.headers or (), record.key, record.value)
+                envelope = from_kafka_lean(record.headers or (), record.key, record.value)
                 valid.append((record, replace(envelope, received_from=record.topic)))
             except InvalidEvent as exc:
                 outcomes[self._count(record, await self._refuse(record, exc))] += 1
@@ -163,16 +181,23 @@ class EventConsumer:
         try:
             async with self.sessions.begin() as session:
                 claimed = await self._claim(session, valid)
+                fresh: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
                 for record, envelope in valid:
                     if envelope.id not in claimed:
                         batch_outcomes.append((record, DUPLICATE))
                         continue
                     claimed.discard(envelope.id)  # the same id twice in one batch: once
-                    failed = envelope.id
-                    with self._span(record):
-                        await self.handler(session, envelope)
-                    failed = None
+                    fresh.append((record, envelope))
                     batch_outcomes.append((record, APPLIED))
+                if self.batch_handler is not None and fresh:
+                    with batch_span([r for r, _ in fresh], self.group):
+                        await self.batch_handler(session, [e for _, e in fresh])
+                else:
+                    for record, envelope in fresh:
+                        failed = envelope.id
+                        with self._span(record):
+                            await self.handler(session, envelope)
+                    failed = None
         except Exception as exc:  # noqa: BLE001 - applied one by one below
             if failed is not None:
                 # The failure in the batch was that event's first attempt.
@@ -201,7 +226,10 @@ class EventConsumer:
                     if not await self._claim(session, [(record, envelope)]):
                         return DUPLICATE
                     with self._span(record):
-                        await self.handler(session, envelope)
+                        if self.batch_handler is not None:
+                            await self.batch_handler(session, [envelope])
+                        else:
+                            await self.handler(session, envelope)
                 return APPLIED
             except Rejected as exc:
                 await self.dead_letter(record, reason=f"rejected: {exc}", attempts=attempt)

@@ -27,14 +27,11 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
 from aiokafka import ConsumerRecord
-from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,7 +56,7 @@ from shared.messaging.outbox import Outbox
 from shared.messaging.tables import PlatformTables
 from shared.persistence import insert_ignoring_duplicates
 from shared.rules import RuleViolations
-from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES, extract_context, tracer
+from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES, batch_span
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +181,7 @@ class InboundAnswerer:
         if not ours:
             return outcomes
         failed: list[tuple[Record, str]] = []
-        with self._span(ours):
+        with batch_span(ours, self.service):
             async with self.sessions.begin() as db:
                 fresh = await self._claim(db, ours)
                 outcomes["redelivered"] = len(ours) - len(fresh)
@@ -213,31 +210,6 @@ class InboundAnswerer:
             outcomes[outcome] += 1
             EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
         return outcomes
-
-    def _span(self, records: Sequence[Record]) -> AbstractContextManager[object]:
-        """One consumer span per batch, continuing the trace of the first record that carries
-        one and linking the others (OpenTelemetry's shape for batch processing)."""
-        contexts = [
-            span
-            for r in records
-            if (
-                span := trace.get_current_span(extract_context(r.headers or ())).get_span_context()
-            ).is_valid
-        ]
-        first = records[0]
-        return tracer().start_as_current_span(
-            f"process {first.topic}",
-            context=trace.set_span_in_context(NonRecordingSpan(contexts[0])) if contexts else None,
-            kind=SpanKind.CONSUMER,
-            links=[Link(c) for c in contexts[1:128]],
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": first.topic,
-                "messaging.kafka.partition": first.partition,
-                "messaging.batch.message_count": len(records),
-                "messaging.consumer.group.name": self.service,
-            },
-        )
 
     def _decode(self, record: Record) -> Submission:
         province = _province(record)
