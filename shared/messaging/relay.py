@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import zlib
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -96,7 +97,7 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
                 return 0
-            deliveries = [await self._send(row) for row in rows]
+            deliveries = [d for group in _by_writer(rows) for d in await self._send(group)]
             await asyncio.gather(*deliveries)
             await session.execute(
                 update(t)
@@ -116,28 +117,55 @@ class OutboxRelay:
         locked = await session.execute(select(func.pg_try_advisory_xact_lock(self.lock_key)))
         return bool(locked.scalar_one())
 
-    async def _send(self, row: Row[Any]) -> asyncio.Future[Any]:
-        stored = [(str(name), str(value)) for name, value in row.headers]
-        headers = [(name, value.encode()) for name, value in stored if name not in TRACE_HEADERS]
-        writer = context_from_mapping({n: v for n, v in stored if n in TRACE_HEADERS})
-        # The publish span continues the trace of the request that wrote the row, and the
-        # message carries the publish span's context on to the consumer.
+    async def _send(self, rows: list[tuple[Row[Any], Headers]]) -> list[asyncio.Future[Any]]:
+        """Send rows written under one trace context. One publish span continues the writer's
+        trace (a request, or a consumer's batch) and every message carries the span's context
+        on to its consumers; a span per message cost a fifth of the relay's time."""
+        writer = context_from_mapping({n: v for n, v in rows[0][0].headers if n in TRACE_HEADERS})
         span = (
             tracer().start_as_current_span(
-                f"publish {row.topic}",
+                f"publish {rows[0][0].topic}",
                 context=writer,
                 kind=SpanKind.PRODUCER,
-                attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic},
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": rows[0][0].topic,
+                    "messaging.batch.message_count": len(rows),
+                },
             )
             if trace.get_current_span(writer).get_span_context().is_valid
             else nullcontext()
         )
         with span:
-            headers += inject_headers()
-            future: asyncio.Future[Any] = await self.producer.send(
-                row.topic, value=row.value, key=row.key, headers=headers
-            )
-            return future
+            carried = inject_headers()
+            return [
+                await self.producer.send(
+                    row.topic, value=row.value, key=row.key, headers=headers + carried
+                )
+                for row, headers in rows
+            ]
+
+
+Headers = list[tuple[str, bytes]]
+
+
+def _by_writer(rows: Sequence[Row[Any]]) -> list[list[tuple[Row[Any], Headers]]]:
+    """Consecutive rows staged under the same trace context, each with its own headers."""
+    groups: list[list[tuple[Row[Any], Headers]]] = []
+    previous: object = None
+    for row in rows:
+        headers: Headers = []
+        parent = []
+        for name, value in row.headers:
+            if name in TRACE_HEADERS:
+                parent.append(value)
+            else:
+                headers.append((name, str(value).encode()))
+        if not groups or parent != previous:
+            groups.append([])
+            previous = parent
+        groups[-1].append((row, headers))
+    return groups
 
 
 async def _sleep_or_stop(

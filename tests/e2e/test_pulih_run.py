@@ -119,10 +119,13 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
             assert [(r["region"], r["value"]) for r in table.json()["rows"]] == [("74", 1)]
     finally:
         process.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
         async with asyncio.timeout(60):
             await process.wait()
             output = (await reader).decode(errors="replace")
+    stopped_in = time.monotonic() - asked
     assert process.returncode == 0, output
+    assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f}s to stop every service"
     databases = {p.name for p in (tmp_path / "data").glob("*.db")}
     assert databases == {"registry.db", "client-case.db", "scheduling.db", "reporting.db"}
 
