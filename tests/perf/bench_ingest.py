@@ -289,6 +289,38 @@ async def measure(label: str, database_url: str, bootstrap: str, units: int) -> 
     ]
 
 
+async def measure_replicas(database_url: str, bootstrap: str, units: int, replicas: int) -> Row:
+    """The registry's facts with `replicas` processes of the registry in one consumer group
+    (how a deployment scales: partitions shared, relays taking turns by an advisory lock)."""
+    topics = Topics(prefix=f"b{uuid.uuid4().hex[:8]}.")
+    await ensure_topics(
+        bootstrap, {topics.name(f"ibm.{k}.{PROVINCE}"): 4 for k in ("inbound", "receipts")}
+    )
+    with tempfile.TemporaryDirectory() as state:
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "PULIH_DATABASE_URL": database_url,
+            "PULIH_TOPIC_PREFIX": topics.prefix,
+            "PULIH_STATE_DIR": state,
+            "PULIH_INBOUND_PROVINCES": PROVINCE,
+            "PULIH_LOG_LEVEL": "WARNING",
+        }
+        services = [Service("registry", env)]
+        try:
+            await services[0].ready()  # the first one migrates and loads the regions
+            services += [Service("registry", env) for _ in range(replicas - 1)]
+            for service in services[1:]:
+                await service.ready()
+            await asyncio.sleep(5)  # the consumer group settles on its members
+            good = registry_facts(units)
+            rate, refused = await publish_and_wait(bootstrap, topics, good)
+        finally:
+            for service in services:
+                service.stop()
+    label = f"PostgreSQL: registry facts, {replicas} processes"
+    return (label, len(good), refused, rate, 0.0, 0.0)
+
+
 Row = tuple[str, int, int, float, float, float]
 """What was measured, events, how many were refused, events/s, and the two baselines/s."""
 
@@ -299,6 +331,7 @@ async def run(bootstrap: str, postgres_server: str, units: int, clients: int) ->
         rows += await measure(
             "SQLite", f"sqlite+aiosqlite:///{folder}/registry.db", bootstrap, units
         )
+    rows.append(await measure_replicas(await fresh_postgres(postgres_server), bootstrap, units, 2))
     rows += await measure_platform(bootstrap, units // 4, clients)
     print("\nbaselines = raw aiokafka producer and getmany on the same broker, same run")
     print(

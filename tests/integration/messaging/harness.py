@@ -16,7 +16,7 @@ from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope
 from shared.contracts.scheduling import SessionCompleted
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
-from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
+from shared.messaging.consumer import BatchHandler, EventConsumer, Handler, RetryPolicy
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import BigId, platform_tables
@@ -95,6 +95,7 @@ async def start_clients(
     topics: Topics,
     *,
     handler: Handler = record_effect,
+    batch_handler: BatchHandler | None = None,
     max_attempts: int = 3,
     batch_size: int = 500,
 ) -> Clients:
@@ -123,6 +124,7 @@ async def start_clients(
         producer=producer,
         topic_names=topics,
         retry=RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01),
+        batch_handler=batch_handler,
     )
     return Clients(relay, consumer)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.envelope import Envelope, to_kafka, wrap
@@ -149,3 +150,49 @@ async def test_a_database_outage_stalls_the_consumer_instead_of_dead_lettering(
     await engine.dispose()
     assert sorted(done) == sorted(e.id for e in events)
     assert await list_dead_letters(kafka_bootstrap, GROUP, topics) == []
+
+
+async def test_a_set_based_handler_is_isolated_to_its_poison(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """A batch handler applies a partition's events at once; when the batch fails, each event
+    is applied alone, so only the poison is retried and dead-lettered."""
+    engine = await prepared_engine(database_url)
+    case = "case-dlq-0002-abcdef"
+    events = [wrap(session_completed(case), source="/t") for _ in range(5)]
+    poison = events[2]
+    calls: list[int] = []
+
+    async def at_once(session: AsyncSession, batch: Sequence[Envelope]) -> None:
+        calls.append(len(batch))
+        if any(e.id == poison.id for e in batch):
+            raise RuntimeError("a bug in the set-based path")
+        await session.execute(
+            insert(applied), [{"event_id": e.id, "subject": e.subject} for e in batch]
+        )
+
+    clients = await start_clients(engine, kafka_bootstrap, topics, batch_handler=at_once)
+    producer = make_producer(kafka_bootstrap, client_id="dlq-test")
+    await producer.start()
+    try:
+        for envelope in events:
+            key, headers, value = to_kafka(envelope)
+            await producer.send(topics.name(TOPIC), value=value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    try:
+
+        async def the_rest_applied() -> bool:
+            async with engine.connect() as connection:
+                done = set((await connection.execute(select(applied.c.event_id))).scalars())
+            return done == {e.id for e in events} - {poison.id}
+
+        await consume_until(clients.consumer, the_rest_applied)
+        [letter] = await list_dead_letters(kafka_bootstrap, GROUP, topics)
+        assert letter.event_id == poison.id
+        assert letter.reason.startswith("failed after retries: RuntimeError")
+        assert max(calls) > 1  # the events did go through the handler together first
+    finally:
+        await clients.close()
+    await engine.dispose()
