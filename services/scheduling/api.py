@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain, records
+from services.scheduling import batches, domain, records
+from services.scheduling.commands import RecordActivity, RecordAttendance
 from services.scheduling.db import activities, cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from services.scheduling.settings import Settings
@@ -106,14 +107,16 @@ async def record_attendance(
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
         row = await _agents_session(session, session_id, x_pulih_roles, "records attendance")
-        await records.complete_session(
+        await batches.execute(
             session,
             runtime.outbox,
-            row,
-            held_on=body.held_on,
-            agent_id=body.agent_id,
-            duration_minutes=body.duration_minutes,
-            today=_today(row),
+            RecordAttendance(
+                session_id=session_id,
+                unit_id=row["unit_id"],
+                held_on=body.held_on,
+                agent_id=body.agent_id,
+                duration_minutes=body.duration_minutes,
+            ),
         )
     runtime.notify_committed()
     return {"session_id": session_id, "state": SessionState.DONE}
@@ -211,13 +214,13 @@ async def record_activity(
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        activity_id = await records.record_activity(
+        activity_id = await batches.execute(
             session,
             runtime.outbox,
-            **body.model_dump(),
-            today_in=lambda province: domain.local_today(datetime.now(UTC), province),
+            RecordActivity(**{**body.model_dump(), "agent_ids": tuple(body.agent_ids)}),
         )
     runtime.notify_committed()
+    assert activity_id is not None
     return {"activity_id": activity_id}
 
 

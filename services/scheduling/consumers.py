@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain, handlers, provincial
+from services.scheduling import batches, domain, handlers
+from services.scheduling.commands import Command, RecordActivity, RecordAttendance
 from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
+from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.messaging import inbound
 from shared.messaging.consumer import BatchHandler, Handler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
@@ -86,13 +89,35 @@ def canonical_facts(runtime: Runtime) -> BatchHandler:
     return handle
 
 
+def command_of(province: str, fact: EventData) -> Command:
+    """A province's submission as the command an agent of the unit would give."""
+    if isinstance(fact, AttendanceSubmitted):
+        return RecordAttendance(
+            session_id=fact.session_id,
+            unit_id=fact.unit_id,
+            held_on=fact.held_on,
+            agent_id=fact.agent_id,
+            duration_minutes=fact.duration_minutes,
+        )
+    assert isinstance(fact, ActivitySubmitted)
+    return RecordActivity(
+        unit_id=fact.unit_id,
+        activity_type=fact.activity_type,
+        held_on=fact.held_on,
+        agent_ids=tuple(fact.agent_ids),
+        participants=fact.participants,
+        participants_female=fact.participants_female,
+        people_screened=fact.people_screened,
+        submission=(province, fact.submission_id),
+    )
+
+
 def inbound_facts(_runtime: Runtime) -> ApplyBatch:
     """Provinces' attendance (by the session ids of `CasePlanCreated`) and activities, a
-    partition's batch at once (`provincial`)."""
+    partition's batch at once through the same use cases as an agent's entries (`batches`)."""
 
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
-        batch = [provincial.Submitted(s.province, cast(provincial.Fact, s.data)) for s in subs]
-        done = await provincial.handle(db, outbox, batch)
+        done = await batches.handle(db, outbox, [command_of(s.province, s.data) for s in subs])
         return [
             Refused(inbound.rule_reasons(d.error) or []) if d.error else Accepted(d.event_id or "")
             for d in done

@@ -1,12 +1,11 @@
-"""What agents (through the API) and provinces (through their inbound topic) record: a session
-held, missed or moved, and the unit's community activities. Each use case checks its rules,
-changes the session or activity, and stages the event, inside the caller's transaction.
-A miss may flag the case at risk of dropping out."""
+"""What agents record through the API about a session, one request at a time: a session
+missed or moved. Each use case checks its rules, changes the session and stages the event,
+inside the caller's transaction. A miss may flag the case at risk of dropping out.
+(Attendance and activities, from agents and provinces alike: `batches`.)"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -15,11 +14,10 @@ from sqlalchemy import RowMapping, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
-from services.scheduling.db import activities, agents, cases, sessions, units
+from services.scheduling.db import agents, cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
 from shared.contracts.types import (
-    ActivityType,
     RescheduleReason,
     SessionMissReason,
 )
@@ -88,46 +86,6 @@ async def _agent_violations(
         for a in agent_ids
         if a not in known
     ]
-
-
-async def complete_session(
-    session: AsyncSession,
-    outbox: Outbox,
-    row: RowMapping,
-    *,
-    held_on: date,
-    agent_id: str,
-    duration_minutes: int | None,
-    today: date,
-) -> None:
-    """A session took place. A session already missed may still be recorded as held late."""
-    v = []
-    if row["state"] not in {*OPEN_STATES, SessionState.MISSED.value}:
-        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
-    if held_on > today:
-        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
-    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
-    check(v)
-    await session.execute(
-        update(sessions)
-        .where(sessions.c.session_id == row["session_id"])
-        .values(state=SessionState.DONE, miss_reason=None)
-    )
-    # Attendance breaks a run of misses: a later run flags the case again.
-    await session.execute(
-        update(cases).where(cases.c.case_id == row["case_id"]).values(at_risk_on=None)
-    )
-    await outbox.add(
-        session,
-        events.SessionCompleted(
-            **session_scope(row),
-            week=row["week"],
-            session_type=row["session_type"],
-            held_on=held_on,
-            agent_id=agent_id,
-            duration_minutes=duration_minutes,
-        ),
-    )
 
 
 async def miss_session(
@@ -270,65 +228,3 @@ async def reschedule_session(
         ),
     )
     return moved.state
-
-
-async def record_activity(
-    session: AsyncSession,
-    outbox: Outbox,
-    *,
-    unit_id: str,
-    activity_type: ActivityType,
-    held_on: date,
-    agent_ids: list[str],
-    participants: int,
-    participants_female: int | None,
-    people_screened: int | None,
-    today_in: Callable[[str], date],
-) -> str:
-    """A unit's community activity, as an agent records it. `today_in(province)` gives the
-    province's local day. (A province's activities: `provincial`.)"""
-    unit = (
-        (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
-    )
-    if unit is None:
-        raise NotFound(f"no unit {unit_id}")
-    v = []
-    if unit["status"] != "active":
-        v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
-    if held_on > today_in(unit["province_code"]):
-        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
-    for field, count in (
-        ("participants_female", participants_female),
-        ("people_screened", people_screened),
-    ):
-        if count is not None and count > participants:
-            v.append(Violation(field, "within-participants", "cannot exceed participants"))
-    v += await _agent_violations(session, unit_id, agent_ids, "agent_ids")
-    check(v)
-    activity_id = str(uuid.uuid4())
-    await session.execute(
-        activities.insert().values(
-            activity_id=activity_id,
-            unit_id=unit_id,
-            activity_type=activity_type,
-            held_on=held_on,
-            participants=participants,
-            people_screened=people_screened,
-        )
-    )
-    await outbox.add(
-        session,
-        events.ActivityHeld(
-            unit_id=unit_id,
-            province_code=unit["province_code"],
-            village_code=unit["village_code"],
-            activity_id=activity_id,
-            activity_type=activity_type,
-            held_on=held_on,
-            agent_ids=agent_ids,
-            participants=participants,
-            participants_female=participants_female,
-            people_screened=people_screened,
-        ),
-    )
-    return activity_id

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.scheduling import provincial, records, sweeper
+from services.scheduling import batches, records, sweeper
+from services.scheduling.commands import RecordActivity, RecordAttendance
 from services.scheduling.db import MIGRATIONS, cases, platform, sessions
 from shared.contracts.scheduling import CaseAtRiskOfDropOut
-from shared.contracts.scheduling_inbound import ActivitySubmitted
 from shared.contracts.types import ActivityType, RescheduleReason, SessionMissReason
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
@@ -89,14 +89,16 @@ async def test_misses_in_a_row_flag_the_case_once_per_run(db: Db) -> None:
 
     # The client came to week 5 after all (recorded late): the run is over.
     async with db.factory.begin() as session:
-        await records.complete_session(
+        await batches.execute(
             session,
             db.outbox,
-            await db.row(5),
-            held_on=date(2026, 10, 9),
-            agent_id=AGENT,
-            duration_minutes=30,
-            today=date(2026, 10, 13),
+            RecordAttendance(
+                session_id=(await db.row(5))["session_id"],
+                unit_id=UNIT,
+                held_on=date(2026, 10, 9),
+                agent_id=AGENT,
+                duration_minutes=30,
+            ),
         )
     assert await db.at_risk_on() is None
 
@@ -183,25 +185,20 @@ async def test_rescheduling_keeps_the_planned_date_and_the_reason(db: Db) -> Non
 
 
 async def test_a_provinces_activity_is_recorded_once(db: Db) -> None:
-    def activity(agent: str) -> provincial.Submitted:
-        return provincial.Submitted(
-            "31",
-            ActivitySubmitted(
-                unit_id=UNIT,
-                province_code="31",
-                village_code="31.71.01.1001",
-                submission_id="jakarta-activity-0001",
-                activity_type=ActivityType.OUTREACH,
-                held_on=date(2026, 9, 12),
-                agent_ids=[agent],
-                participants=25,
-                participants_female=11,
-            ),
+    def activity(agent: str) -> RecordActivity:
+        return RecordActivity(
+            unit_id=UNIT,
+            activity_type=ActivityType.OUTREACH,
+            held_on=date(2026, 9, 12),
+            agent_ids=(agent,),
+            participants=25,
+            participants_female=11,
+            submission=("31", "jakarta-activity-0001"),
         )
 
     # In one batch: a stranger named as agent, then the activity, then the same again.
     async with db.factory.begin() as tx:
-        done = await provincial.handle(
+        done = await batches.handle(
             tx, db.outbox, [activity("someone-else-000001"), activity(AGENT), activity(AGENT)]
         )
     refusals = [
@@ -217,6 +214,6 @@ async def test_a_provinces_activity_is_recorded_once(db: Db) -> None:
     ]
     assert done[1].event_id is not None
     async with db.factory.begin() as tx:  # and in a later batch
-        [again] = await provincial.handle(tx, db.outbox, [activity(AGENT)])
+        [again] = await batches.handle(tx, db.outbox, [activity(AGENT)])
     assert isinstance(again.error, RuleViolations)
     assert (await staged(db.engine)).count("ActivityHeld") == 1

@@ -1,9 +1,9 @@
-"""What provinces submit to scheduling — attendance at planned sessions, the units' community
-activities — set-based: a partition's batch is checked against state loaded with one query per
-kind of reference (sessions with their case and unit, units, agents, earlier submissions),
-each fact in order (a session attended twice in one batch is refused the second time), then
-written with one statement per table and every canonical event in one outbox insert. The
-rules are the ones an agent's entry meets (`records`)."""
+"""What agents and provinces record — attendance at planned sessions, the units' community
+activities — set-based: a batch of commands (one from an HTTP request, or a partition's worth
+from a province) is checked against state loaded with one query per kind of reference
+(sessions with their case and unit, units, agents, earlier submissions), each command in
+order (a session attended twice in one batch is refused the second time), then written with
+one statement per table and every canonical event in one outbox insert."""
 
 from __future__ import annotations
 
@@ -17,29 +17,24 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
+from services.scheduling.commands import Command, RecordActivity, RecordAttendance
 from services.scheduling.db import activities, agents, cases, sessions, units
 from services.scheduling.domain import SessionState
 from services.scheduling.records import OPEN_STATES, SESSION_ROW, session_scope
 from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
-from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.messaging.outbox import Outbox
 from shared.rules import RuleViolations, Violation, check
 
-Fact = AttendanceSubmitted | ActivitySubmitted
 ATTENDABLE = {*OPEN_STATES, SessionState.MISSED.value}  # a missed session may be held late
-
-
-@dataclass(frozen=True)
-class Submitted:
-    province: str
-    fact: Fact
 
 
 @dataclass
 class Done:
     error: Exception | None = None
     event_id: str | None = None
+    result: str | None = None
+    """The new record's id (an activity's)."""
 
 
 @dataclass
@@ -56,29 +51,25 @@ class Batch:
     events: list[tuple[int, EventData]] = field(default_factory=list)
 
     @classmethod
-    async def load(cls, db: AsyncSession, batch: Sequence[Submitted]) -> Batch:
+    async def load(cls, db: AsyncSession, commands: Sequence[Command]) -> Batch:
         state = cls(datetime.now(UTC))
-        facts = [s.fact for s in batch]
-        session_ids = {f.session_id for f in facts if isinstance(f, AttendanceSubmitted)}
+        facts = commands
+        session_ids = {f.session_id for f in facts if isinstance(f, RecordAttendance)}
         if session_ids:
             found = await db.execute(SESSION_ROW.where(sessions.c.session_id.in_(session_ids)))
             state.sessions = {r["session_id"]: dict(r) for r in found.mappings()}
-        unit_ids = {f.unit_id for f in facts if isinstance(f, ActivitySubmitted)}
+        unit_ids = {f.unit_id for f in facts if isinstance(f, RecordActivity)}
         if unit_ids:
             found = await db.execute(select(units).where(units.c.unit_id.in_(unit_ids)))
             state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
-        agent_ids = {f.agent_id for f in facts if isinstance(f, AttendanceSubmitted)}
-        agent_ids |= {a for f in facts if isinstance(f, ActivitySubmitted) for a in f.agent_ids}
+        agent_ids = {f.agent_id for f in facts if isinstance(f, RecordAttendance)}
+        agent_ids |= {a for f in facts if isinstance(f, RecordActivity) for a in f.agent_ids}
         if agent_ids:
             found = await db.execute(
                 select(agents.c.agent_id, agents.c.unit_id).where(agents.c.agent_id.in_(agent_ids))
             )
             state.agents_of = dict(found.tuples().all())
-        wanted = {
-            (s.province, s.fact.submission_id)
-            for s in batch
-            if isinstance(s.fact, ActivitySubmitted)
-        }
+        wanted = {f.submission for f in facts if isinstance(f, RecordActivity) and f.submission}
         for province in {p for p, _ in wanted}:
             found = await db.execute(
                 select(activities.c.submission_id).where(
@@ -92,7 +83,9 @@ class Batch:
     def today_in(self, province: str) -> date:
         return domain.local_today(self.now, province)
 
-    def not_the_units(self, unit_id: str, agent_ids: list[str], field_name: str) -> list[Violation]:
+    def not_the_units(
+        self, unit_id: str, agent_ids: Sequence[str], field_name: str
+    ) -> list[Violation]:
         return [
             Violation(field_name, "agent-of-unit", f"agent {a} is not an agent of unit {unit_id}")
             for a in agent_ids
@@ -118,9 +111,7 @@ class Batch:
             done[index].event_id = event_id
 
 
-def attend(state: Batch, index: int, s: Submitted) -> None:
-    fact = s.fact
-    assert isinstance(fact, AttendanceSubmitted)
+def attend(state: Batch, index: int, fact: RecordAttendance) -> None:
     row = state.sessions.get(fact.session_id)
     if row is None:
         raise RuleViolations([Violation("session_id", "exists", "no session has this id")])
@@ -152,9 +143,7 @@ def attend(state: Batch, index: int, s: Submitted) -> None:
     )
 
 
-def hold_activity(state: Batch, index: int, s: Submitted) -> None:
-    fact = s.fact
-    assert isinstance(fact, ActivitySubmitted)
+def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
     unit = state.units.get(fact.unit_id)
     if unit is None:
         raise RuleViolations([Violation("unit_id", "exists", "no unit has this id")])
@@ -170,12 +159,13 @@ def hold_activity(state: Batch, index: int, s: Submitted) -> None:
         if count is not None and count > fact.participants:
             v.append(Violation(name, "within-participants", "cannot exceed participants"))
     v += state.not_the_units(fact.unit_id, fact.agent_ids, "agent_ids")
-    if (s.province, fact.submission_id) in state.submitted:
+    if fact.submission in state.submitted:
         v.append(
             Violation("submission_id", "unique-submission", "this activity was recorded before")
         )
     check(v)
-    state.submitted.add((s.province, fact.submission_id))
+    if fact.submission:
+        state.submitted.add(fact.submission)
     activity_id = str(uuid.uuid4())
     state.new_activities.append(
         {
@@ -185,8 +175,8 @@ def hold_activity(state: Batch, index: int, s: Submitted) -> None:
             "held_on": fact.held_on,
             "participants": fact.participants,
             "people_screened": fact.people_screened,
-            "province_code": s.province,
-            "submission_id": fact.submission_id,
+            "province_code": fact.submission[0] if fact.submission else None,
+            "submission_id": fact.submission[1] if fact.submission else None,
         }
     )
     state.events.append(
@@ -199,30 +189,38 @@ def hold_activity(state: Batch, index: int, s: Submitted) -> None:
                 activity_id=activity_id,
                 activity_type=fact.activity_type,
                 held_on=fact.held_on,
-                agent_ids=fact.agent_ids,
+                agent_ids=list(fact.agent_ids),
                 participants=fact.participants,
                 participants_female=fact.participants_female,
                 people_screened=fact.people_screened,
             ),
         )
     )
+    return activity_id
 
 
-HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], None]] = {
-    AttendanceSubmitted: attend,
-    ActivitySubmitted: hold_activity,
+HANDLERS: dict[type[Command], Callable[[Batch, int, Any], str | None]] = {
+    RecordAttendance: attend,
+    RecordActivity: hold_activity,
 }
 
 
-async def handle(db: AsyncSession, outbox: Outbox, batch: Sequence[Submitted]) -> list[Done]:
-    """Apply a batch in order; a refused fact changes nothing and the rest go on."""
-    state = await Batch.load(db, batch)
+async def handle(db: AsyncSession, outbox: Outbox, commands: Sequence[Command]) -> list[Done]:
+    """Apply a batch in order; a refused command changes nothing and the rest go on."""
+    state = await Batch.load(db, commands)
     done: list[Done] = []
-    for index, submitted in enumerate(batch):
+    for index, command in enumerate(commands):
         try:  # every rule is checked before a use case touches the batch's state
-            HANDLERS[type(submitted.fact)](state, index, submitted)
-            done.append(Done())
+            done.append(Done(result=HANDLERS[type(command)](state, index, command)))
         except RuleViolations as exc:
             done.append(Done(error=exc))
     await state.write(db, outbox, done)
     return done
+
+
+async def execute(db: AsyncSession, outbox: Outbox, command: Command) -> str | None:
+    """One command (an HTTP request): its result, or its refusal raised."""
+    [done] = await handle(db, outbox, [command])
+    if done.error is not None:
+        raise done.error
+    return done.result
