@@ -1,12 +1,16 @@
 """The consuming side: idempotent inbox, bounded retries, dead letters, commit after effect.
 
-A partition's batch is applied in one database transaction: the events' ids are claimed in
-the inbox (a redelivered event finds its id already there and changes nothing) and the
-handler applies each new event in that same transaction. When a handler fails, the batch is
-rolled back and applied one event at a time, each retried with backoff a bounded number of
-times; an invalid or rejected event is not retried. Either way a failing event ends on the
-group's dead-letter topic with the reason and its original coordinates, and the partition
-moves on. Offsets are committed per partition after the batch's effects are stored.
+A partition's batch of canonical events is applied in one database transaction: the events'
+ids are claimed in the inbox (a redelivered event finds its id already there and changes
+nothing) and the service's batch handler applies the new events at once (set-based, in runs
+of one type: `runs_of`), or its handler one at a time. When that fails, the batch is rolled
+back and applied one event at a time, each retried with backoff a bounded number of times
+(an infrastructure failure is not the event's fault: the consumer stalls and rewinds
+instead); an invalid or rejected event is not retried. A failing event ends on the group's
+dead-letter topic with the reason (no submitted value) and its original coordinates, and the
+partition moves on. What provinces publish on their inbound topics is answered by
+`inbound.InboundAnswerer` instead. Offsets are committed per partition after the batch's
+effects are stored.
 """
 
 from __future__ import annotations
