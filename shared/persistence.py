@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Insert, Table, event
+from sqlalchemy import Column, Insert, Table, bindparam, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
@@ -60,6 +61,23 @@ def insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+async def update_rows(
+    db: AsyncSession, key: Column[Any], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """One UPDATE for many rows (executemany): each row names itself by the key column and
+    gives its new values by column name."""
+    if not rows:
+        return
+    name = key.name
+    columns = [c for c in rows[0] if c != name]
+    await db.execute(
+        update(key.table)
+        .where(key == bindparam("row_key"))
+        .values({c: bindparam(f"new_{c}") for c in columns}),
+        [{"row_key": r[name], **{f"new_{c}": r[c] for c in columns}} for r in rows],
+    )
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

@@ -36,18 +36,9 @@ def canonical_facts(runtime: Runtime) -> Handler:
     outbox = runtime.outbox
 
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        """The facts that come one at a time; units and attendance: `canonical_batches`."""
         data = envelope.data
-        if isinstance(data, registry.UnitFormed):
-            dialect = session.bind.dialect.name if session.bind else "sqlite"
-            await session.execute(
-                insert_ignoring_duplicates(known_units, dialect).values(
-                    unit_id=data.unit_id,
-                    province_code=data.province_code,
-                    village_code=data.village_code,
-                    status="active",
-                )
-            )
-        elif isinstance(data, registry.UnitStatusChanged):
+        if isinstance(data, registry.UnitStatusChanged):
             await session.execute(
                 update(known_units)
                 .where(known_units.c.unit_id == data.unit_id)
@@ -56,10 +47,6 @@ def canonical_facts(runtime: Runtime) -> Handler:
         elif isinstance(data, scheduling.CaseAtRiskOfDropOut):
             await _at_risk(session, outbox, data, settings.drop_out_policy)
             runtime.notify_committed()
-        elif isinstance(data, scheduling.SessionCompleted):
-            await session.execute(
-                update(cases).where(cases.c.case_id == data.case_id).values(at_risk_on=None)
-            )
 
     return handle
 

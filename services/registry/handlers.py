@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
@@ -54,6 +54,7 @@ from shared.contracts import registry as events
 from shared.contracts.base import EventData
 from shared.contracts.types import AgentDeactivationReason, AgentRole, UnitFormation, UnitStatus
 from shared.messaging.outbox import Outbox
+from shared.persistence import update_rows
 from shared.rules import RuleViolations
 
 
@@ -168,44 +169,32 @@ class Batch:
         for table in (units, unit_status_changes, unit_funding, agents, agent_trainings):
             if self.rows.get(table):
                 await db.execute(insert(table), self.rows[table])
-        if self.changed_units:
-            await db.execute(
-                update(units)
-                .where(units.c.unit_id == bindparam("key"))
-                .values(
-                    status=bindparam("status"),
-                    status_since=bindparam("since"),
-                    version=bindparam("version"),
-                ),
-                [
-                    {
-                        "key": u.unit_id,
-                        "status": u.status,
-                        "since": u.status_since,
-                        "version": u.version,
-                    }
-                    for u in self.changed_units.values()
-                ],
-            )
-        if self.changed_agents:
-            await db.execute(
-                update(agents)
-                .where(agents.c.agent_id == bindparam("key"))
-                .values(
-                    active=bindparam("active"),
-                    deactivated_on=bindparam("on"),
-                    deactivation_reason=bindparam("reason"),
-                ),
-                [
-                    {
-                        "key": a.agent_id,
-                        "active": a.active,
-                        "on": a.deactivated_on,
-                        "reason": a.deactivation_reason,
-                    }
-                    for a in self.changed_agents.values()
-                ],
-            )
+        await update_rows(
+            db,
+            units.c.unit_id,
+            [
+                {
+                    "unit_id": u.unit_id,
+                    "status": u.status,
+                    "status_since": u.status_since,
+                    "version": u.version,
+                }
+                for u in self.changed_units.values()
+            ],
+        )
+        await update_rows(
+            db,
+            agents.c.agent_id,
+            [
+                {
+                    "agent_id": a.agent_id,
+                    "active": a.active,
+                    "deactivated_on": a.deactivated_on,
+                    "deactivation_reason": a.deactivation_reason,
+                }
+                for a in self.changed_agents.values()
+            ],
+        )
         for index, event_id in (await outbox.stage_batch(db, self.events)).items():
             done[index].event_id = event_id
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
@@ -24,6 +24,7 @@ from services.scheduling.records import OPEN_STATES, SESSION_ROW, session_scope
 from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
 from shared.messaging.outbox import Outbox
+from shared.persistence import update_rows
 from shared.rules import RuleViolations, Violation, check
 
 ATTENDABLE = {*OPEN_STATES, SessionState.MISSED.value}  # a missed session may be held late
@@ -93,18 +94,20 @@ class Batch:
         ]
 
     async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
-        if self.attended:
-            await db.execute(
-                update(sessions)
-                .where(sessions.c.session_id == bindparam("key"))
-                .values(state=SessionState.DONE, miss_reason=None),
-                [{"key": row["session_id"]} for row in self.attended],
-            )
-            # Attendance breaks a run of misses: a later run flags the case again.
-            await db.execute(
-                update(cases).where(cases.c.case_id == bindparam("key")).values(at_risk_on=None),
-                [{"key": case_id} for case_id in {row["case_id"] for row in self.attended}],
-            )
+        await update_rows(
+            db,
+            sessions.c.session_id,
+            [
+                {"session_id": r["session_id"], "state": SessionState.DONE, "miss_reason": None}
+                for r in self.attended
+            ],
+        )
+        # Attendance breaks a run of misses: a later run flags the case again.
+        await update_rows(
+            db,
+            cases.c.case_id,
+            [{"case_id": c, "at_risk_on": None} for c in {r["case_id"] for r in self.attended}],
+        )
         if self.new_activities:
             await db.execute(activities.insert(), self.new_activities)
         for index, event_id in (await outbox.stage_batch(db, self.events)).items():

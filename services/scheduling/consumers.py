@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.messaging import inbound
-from shared.messaging.consumer import BatchHandler, Handler, runs_of
+from shared.messaging.consumer import BatchHandler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime
@@ -25,45 +26,14 @@ from shared.runtime import Runtime
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
 
 
-def event_handler(runtime: Runtime) -> Handler:
-    settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.outbox is not None
-    outbox = runtime.outbox
-    templates = domain.load_templates(settings.plan_templates)
-
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        e = envelope.data
-        if isinstance(e, registry.UnitFormed):
-            await handlers.handle_unit_formed(session, e)
-        elif isinstance(e, registry.UnitStatusChanged):
-            await handlers.handle_unit_status_changed(session, e)
-        elif isinstance(e, registry.RecoveryAgentAppointed):
-            await handlers.handle_agent_appointed(session, e)
-        elif isinstance(e, registry.RecoveryAgentDeactivated):
-            await handlers.handle_agent_deactivated(session, e)
-        elif isinstance(e, client_case.ClientScreened):
-            await handlers.handle_client_screened(session, e)
-        elif isinstance(e, client_case.ClientEnrolled):
-            today = domain.local_today(datetime.now(UTC), e.province_code)
-            await handlers.handle_client_enrolled(
-                session, outbox, e, templates, today, settings.missed_after_days
-            )
-            runtime.notify_committed()
-        elif isinstance(e, client_case.CaseClosed):
-            await handlers.handle_case_closed(session, e)
-
-    return handle
-
-
 def canonical_facts(runtime: Runtime) -> BatchHandler:
     """Other services' facts, a partition's batch at once: each run of one type set-based
     where the type comes in bulk (units, agents, screenings, enrolments, closures), the rare
-    ones one by one (`event_handler`)."""
+    ones (a unit's status, an agent leaving) one by one."""
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.outbox is not None
     outbox = runtime.outbox
     templates = domain.load_templates(settings.plan_templates)
-    one_by_one = event_handler(runtime)
 
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         for run in runs_of(envelopes):
@@ -77,14 +47,22 @@ def canonical_facts(runtime: Runtime) -> BatchHandler:
                 await handlers.clients_screened(db, facts)
             elif kind is client_case.ClientEnrolled:
                 await handlers.clients_enrolled(
-                    db, outbox, facts, templates, datetime.now(UTC), settings.missed_after_days
+                    db,
+                    outbox,
+                    facts,
+                    templates,
+                    partial(domain.local_today, datetime.now(UTC)),
+                    settings.missed_after_days,
                 )
                 runtime.notify_committed()
             elif kind is client_case.CaseClosed:
                 await handlers.cases_closed(db, facts)
-            else:
-                for envelope in run:
-                    await one_by_one(db, envelope)
+            elif kind is registry.UnitStatusChanged:
+                for fact in facts:
+                    await handlers.handle_unit_status_changed(db, fact)
+            elif kind is registry.RecoveryAgentDeactivated:
+                for fact in facts:
+                    await handlers.handle_agent_deactivated(db, fact)
 
     return handle
 

@@ -1,12 +1,12 @@
-"""Scheduling's reactions to other services' facts, each in the consumer's transaction:
-units and agents from the registry; screenings, enrolments and closures from client-case.
-An enrolment becomes a dated, assigned plan (`CasePlanCreated`)."""
+"""Scheduling's reactions to other services' facts, in the consumer's transaction: units and
+agents from the registry; screenings, enrolments and closures from client-case, a run of one
+type at a time. An enrolment becomes a dated, assigned plan (`CasePlanCreated`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from datetime import date
 
 from sqlalchemy import Insert, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,17 +28,6 @@ def _insert(session: AsyncSession, table: Table) -> Insert:
     return insert_ignoring_duplicates(table, dialect)
 
 
-async def handle_unit_formed(session: AsyncSession, e: registry.UnitFormed) -> None:
-    await session.execute(
-        _insert(session, units).values(
-            unit_id=e.unit_id,
-            province_code=e.province_code,
-            village_code=e.village_code,
-            status="active",
-        )
-    )
-
-
 async def handle_unit_status_changed(session: AsyncSession, e: registry.UnitStatusChanged) -> None:
     """A suspended or dissolved unit stops producing work: its open sessions are cancelled."""
     await session.execute(
@@ -55,26 +44,9 @@ async def handle_unit_status_changed(session: AsyncSession, e: registry.UnitStat
         )
 
 
-async def handle_agent_appointed(session: AsyncSession, e: registry.RecoveryAgentAppointed) -> None:
-    await session.execute(
-        _insert(session, agents).values(agent_id=e.agent_id, unit_id=e.unit_id, active=True)
-    )
-
-
 async def agent_loads(session: AsyncSession, unit_id: str) -> dict[str, int]:
     """Active agents of the unit and how many open sessions each carries."""
-    rows = await session.execute(
-        select(agents.c.agent_id, func.count(sessions.c.session_id))
-        .select_from(
-            agents.outerjoin(
-                sessions,
-                (sessions.c.agent_id == agents.c.agent_id) & sessions.c.state.in_(OPEN_STATES),
-            )
-        )
-        .where(agents.c.unit_id == unit_id, agents.c.active.is_(True))
-        .group_by(agents.c.agent_id)
-    )
-    return {agent: int(n) for agent, n in rows.all()}
+    return (await agent_loads_of(session, {unit_id})).get(unit_id, {})
 
 
 async def handle_agent_deactivated(
@@ -101,114 +73,6 @@ async def handle_agent_deactivated(
             .where(sessions.c.session_id == moved.session_id)
             .values(agent_id=moved.agent_id)
         )
-
-
-async def handle_client_screened(session: AsyncSession, e: client_case.ClientScreened) -> None:
-    await session.execute(
-        _insert(session, cases).values(
-            case_id=e.case_id,
-            unit_id=e.unit_id,
-            client_ref=e.client_ref,
-            screened_on=e.screened_at.date(),
-            closed=False,
-        )
-    )
-
-
-async def handle_client_enrolled(
-    session: AsyncSession,
-    outbox: Outbox,
-    e: client_case.ClientEnrolled,
-    templates: list[Template],
-    today: date,
-    grace_days: int,
-) -> None:
-    """The plan for the weeks still ahead, from the template for the route and risk level.
-    A case has one plan: the same enrolment arriving again (under any event id) changes
-    nothing."""
-    planned_before = await session.execute(
-        select(plans.c.plan_id).where(plans.c.case_id == e.case_id)
-    )
-    if planned_before.first() is not None:
-        return
-    screened_on = (
-        await session.execute(select(cases.c.screened_on).where(cases.c.case_id == e.case_id))
-    ).scalar()
-    if screened_on is None:  # admitted without a screening here (e.g. aftercare)
-        screened_on = e.enrolled_on
-        await session.execute(
-            _insert(session, cases).values(
-                case_id=e.case_id,
-                unit_id=e.unit_id,
-                client_ref=e.client_ref,
-                screened_on=screened_on,
-                closed=False,
-            )
-        )
-    template = domain.choose_template(
-        templates, AdmissionRoute(e.admission_route), RiskLevel(e.risk_level)
-    )
-    planned = domain.plan_sessions(
-        template,
-        screened_on=screened_on,
-        starts_on=e.enrolled_on,
-        agents=await agent_loads(session, e.unit_id),
-        new_id=iter(lambda: str(uuid.uuid4()), None),
-    )
-    plan_id = str(uuid.uuid4())
-    await session.execute(
-        plans.insert().values(
-            plan_id=plan_id, case_id=e.case_id, template=template.name, starts_on=e.enrolled_on
-        )
-    )
-    if planned:
-        await session.execute(
-            sessions.insert(),
-            [
-                {
-                    "session_id": s.session_id,
-                    "plan_id": plan_id,
-                    "case_id": e.case_id,
-                    "week": s.week,
-                    "session_type": s.session_type,
-                    "due_on": s.due_on,
-                    "agent_id": s.agent_id,
-                    "state": domain.sweep(s, today, grace_days=grace_days).state,
-                }
-                for s in planned
-            ],
-        )
-    await outbox.add(
-        session,
-        scheduling.CasePlanCreated(
-            unit_id=e.unit_id,
-            province_code=e.province_code,
-            village_code=e.village_code,
-            plan_id=plan_id,
-            case_id=e.case_id,
-            client_ref=e.client_ref,
-            starts_on=e.enrolled_on,
-            sessions=[
-                scheduling.PlannedSession(
-                    session_id=s.session_id,
-                    week=s.week,
-                    session_type=s.session_type,
-                    due_on=s.due_on,
-                )
-                for s in planned
-            ],
-        ),
-    )
-
-
-async def handle_case_closed(session: AsyncSession, e: client_case.CaseClosed) -> None:
-    """The remaining sessions of a closed case are cancelled."""
-    await session.execute(update(cases).where(cases.c.case_id == e.case_id).values(closed=True))
-    await session.execute(
-        update(sessions)
-        .where(sessions.c.case_id == e.case_id, sessions.c.state.in_(OPEN_STATES))
-        .values(state=SessionState.CANCELLED)
-    )
 
 
 # --- set-based: a run of the same fact at once (`consumers.canonical_facts`) ---------------------
@@ -270,11 +134,14 @@ async def clients_enrolled(
     outbox: Outbox,
     facts: Sequence[client_case.ClientEnrolled],
     templates: list[Template],
-    now: datetime,
+    today_in: Callable[[str], date],
     grace_days: int,
 ) -> None:
-    """`handle_client_enrolled` for a run of enrolments: one query per kind of reference, the
-    agents' loads kept up to date in memory as each plan takes its share, one insert per table."""
+    """Each enrolment becomes the plan for the weeks still ahead, from the template for its
+    route and risk level, assigned to the unit's active agents by load. A case has one plan:
+    the same enrolment again (under any event id, in this run or later) changes nothing.
+    One query per kind of reference; the agents' loads kept in memory as each plan takes its
+    share; one insert per table. `today_in(province)` is the province's local day."""
     case_ids = {e.case_id for e in facts}
     planned = set(
         (await db.execute(select(plans.c.case_id).where(plans.c.case_id.in_(case_ids)))).scalars()
@@ -283,7 +150,7 @@ async def clients_enrolled(
         select(cases.c.case_id, cases.c.screened_on).where(cases.c.case_id.in_(case_ids))
     )
     screened: dict[str, date] = {case_id: on for case_id, on in found.tuples()}
-    loads = await _agent_loads_of(db, {e.unit_id for e in facts})
+    loads = await agent_loads_of(db, {e.unit_id for e in facts})
     new_cases: list[dict[str, object]] = []
     plan_rows: list[dict[str, object]] = []
     session_rows: list[dict[str, object]] = []
@@ -315,7 +182,7 @@ async def clients_enrolled(
             agents=unit_loads,
             new_id=iter(lambda: str(uuid.uuid4()), None),
         )
-        today = domain.local_today(now, e.province_code)
+        today = today_in(e.province_code)
         plan_id = str(uuid.uuid4())
         plan_rows.append(
             {
@@ -370,7 +237,7 @@ async def clients_enrolled(
     await outbox.add_all(db, staged)
 
 
-async def _agent_loads_of(db: AsyncSession, unit_ids: set[str]) -> dict[str, dict[str, int]]:
+async def agent_loads_of(db: AsyncSession, unit_ids: set[str]) -> dict[str, dict[str, int]]:
     """`agent_loads` of many units: unit → its active agents → their open sessions."""
     rows = await db.execute(
         select(agents.c.unit_id, agents.c.agent_id, func.count(sessions.c.session_id))

@@ -63,22 +63,26 @@ def villages(province: str) -> list[str]:
         return [r["code"] for r in csv.DictReader(rows) if r["code"].startswith(f"{province}.")]
 
 
+def unit_formed(unit_id: str, village: str, n: int) -> events.UnitFormed:
+    return events.UnitFormed(
+        unit_id=unit_id,
+        province_code=PROVINCE,
+        village_code=village,
+        unit_name=f"Unit {n}",
+        formed_on=date(2025, 3, 1),
+        decree_number=f"{n}/SK/2025",
+        decree_date=date(2025, 2, 20),
+        formation=UnitFormation.BNN_TARGET,
+        facilitating_office=f"BNNP-{PROVINCE}",
+    )
+
+
 def broken_facts(count: int) -> list[Record]:
     """`UnitFormed` facts in villages that do not exist: every one is refused."""
     run = uuid.uuid4().hex[:8]
     records = []
     for n in range(count):
-        fact = events.UnitFormed(
-            unit_id=f"bench-{run}-unit-{n:06d}",
-            province_code=PROVINCE,
-            village_code=f"74.71.01.9{n % 1000:03d}",
-            unit_name=f"Unit {n}",
-            formed_on=date(2025, 3, 1),
-            decree_number=f"{n}/SK/2025",
-            decree_date=date(2025, 2, 20),
-            formation=UnitFormation.BNN_TARGET,
-            facilitating_office=f"BNNP-{PROVINCE}",
-        )
+        fact = unit_formed(f"bench-{run}-unit-{n:06d}", f"74.71.01.9{n % 1000:03d}", n)
         _key, headers, value = to_kafka(wrap(fact, source="/provinces/74/bench"))
         records.append((fact.unit_id.encode(), headers, value))
     return records
@@ -93,19 +97,7 @@ def registry_facts(units: int) -> list[Record]:
     records: list[Record] = []
     for n, village in enumerate(codes[:units]):
         unit_id = f"bench-{run}-unit-{n:06d}"
-        facts: list[EventData] = [
-            events.UnitFormed(
-                unit_id=unit_id,
-                province_code=PROVINCE,
-                village_code=village,
-                unit_name=f"Unit {n}",
-                formed_on=date(2025, 3, 1),
-                decree_number=f"{n}/SK/2025",
-                decree_date=date(2025, 2, 20),
-                formation=UnitFormation.BNN_TARGET,
-                facilitating_office=f"BNNP-{PROVINCE}",
-            )
-        ]
+        facts: list[EventData] = [unit_formed(unit_id, village, n)]
         for a in range(5):
             agent_id = f"bench-{run}-agent-{n:06d}-{a}"
             facts.append(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case.db import cases, clients, known_units, screenings, submissions
@@ -36,6 +36,7 @@ from shared.contracts.client_case_inbound import (
 )
 from shared.contracts.types import CaseStage
 from shared.messaging.outbox import Outbox
+from shared.persistence import update_rows
 from shared.rules import RuleViolations, Violation
 from shared.security.encryption import CannotDecrypt, encrypt_fields, open_identity
 from shared.security.identity import nik_problems, normalise_nik, pseudonym
@@ -172,13 +173,14 @@ class Batch:
         ):
             if self.rows.get(name):
                 await db.execute(insert(table), self.rows[name])
-        if changed := [self.cases[c] for c in self.changed_cases - self.new_cases]:
-            await db.execute(
-                update(cases)
-                .where(cases.c.case_id == bindparam("key"))
-                .values({name: bindparam(name) for name in _CHANGING}),
-                [{"key": c.case_id, **{n: getattr(c, n) for n in _CHANGING}} for c in changed],
-            )
+        await update_rows(
+            db,
+            cases.c.case_id,
+            [
+                {"case_id": c, **{n: getattr(self.cases[c], n) for n in _CHANGING}}
+                for c in self.changed_cases - self.new_cases
+            ],
+        )
         for index, event_id in (await outbox.stage_batch(db, self.events)).items():
             done[index].event_id = event_id
 

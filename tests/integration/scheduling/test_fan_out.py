@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from services.scheduling import handlers
 from services.scheduling.db import MIGRATIONS, plans, platform, sessions
-from services.scheduling.domain import load_templates
+from services.scheduling.domain import load_templates, local_today
 from shared.contracts import client_case, registry
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
@@ -64,13 +65,14 @@ async def agent_loads(database_url: str, *, set_based: bool) -> tuple[Counter[st
             await handlers.units_formed(db, [from_examples(registry.UnitFormed, **WHERE)])
             await handlers.agents_appointed(db, agents)
             await handlers.clients_screened(db, screened)
+            today_in = partial(local_today, NOW)
             if set_based:
-                await handlers.clients_enrolled(db, outbox, enrolments, load_templates(), NOW, 7)
-            else:
+                await handlers.clients_enrolled(
+                    db, outbox, enrolments, load_templates(), today_in, 7
+                )
+            else:  # each in a run of its own: the loads read back from the database each time
                 for e in enrolments:
-                    await handlers.handle_client_enrolled(
-                        db, outbox, e, load_templates(), NOW.date(), 7
-                    )
+                    await handlers.clients_enrolled(db, outbox, [e], load_templates(), today_in, 7)
         async with engine.connect() as connection:
             loads = Counter(
                 dict(

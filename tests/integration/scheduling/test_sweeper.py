@@ -14,10 +14,10 @@ from services.scheduling import sweeper
 from services.scheduling.db import MIGRATIONS, platform, sessions
 from services.scheduling.domain import load_templates
 from services.scheduling.handlers import (
-    handle_agent_appointed,
-    handle_client_enrolled,
-    handle_client_screened,
-    handle_unit_formed,
+    agents_appointed,
+    clients_enrolled,
+    clients_screened,
+    units_formed,
 )
 from shared.contracts import client_case, registry
 from shared.contracts.base import EventData
@@ -35,50 +35,58 @@ JUST_AFTER_MIDNIGHT_IN_WIT = datetime(2026, 9, 14, 15, 30, tzinfo=UTC)
 
 
 async def _case(session, outbox: Outbox, unit: str, province: str, village: str) -> str:  # type: ignore[no-untyped-def]
-    await handle_unit_formed(
+    await units_formed(
         session,
-        from_examples(
-            registry.UnitFormed, unit_id=unit, province_code=province, village_code=village
-        ),
+        [
+            from_examples(
+                registry.UnitFormed, unit_id=unit, province_code=province, village_code=village
+            )
+        ],
     )
-    await handle_agent_appointed(
+    await agents_appointed(
         session,
-        from_examples(
-            registry.RecoveryAgentAppointed,
-            unit_id=unit,
-            province_code=province,
-            village_code=village,
-            agent_id=f"agent-of-{unit}",
-        ),
+        [
+            from_examples(
+                registry.RecoveryAgentAppointed,
+                unit_id=unit,
+                province_code=province,
+                village_code=village,
+                agent_id=f"agent-of-{unit}",
+            )
+        ],
     )
     case_id = f"case-of-{unit}"
-    await handle_client_screened(
+    await clients_screened(
         session,
-        from_examples(
-            client_case.ClientScreened,
-            unit_id=unit,
-            province_code=province,
-            village_code=village,
-            case_id=case_id,
-            screened_at=datetime(2026, 9, 1, 3, tzinfo=UTC),
-        ),
+        [
+            from_examples(
+                client_case.ClientScreened,
+                unit_id=unit,
+                province_code=province,
+                village_code=village,
+                case_id=case_id,
+                screened_at=datetime(2026, 9, 1, 3, tzinfo=UTC),
+            )
+        ],
     )
-    await handle_client_enrolled(
+    await clients_enrolled(
         session,
         outbox,
-        from_examples(
-            client_case.ClientEnrolled,
-            unit_id=unit,
-            province_code=province,
-            village_code=village,
-            case_id=case_id,
-            enrolled_on=SCREENED,
-            admission_route="voluntary",
-            risk_level="low",
-            aftercare_source=None,
-        ),
+        [
+            from_examples(
+                client_case.ClientEnrolled,
+                unit_id=unit,
+                province_code=province,
+                village_code=village,
+                case_id=case_id,
+                enrolled_on=SCREENED,
+                admission_route="voluntary",
+                risk_level="low",
+                aftercare_source=None,
+            )
+        ],
         load_templates(),
-        SCREENED,
+        lambda _province: SCREENED,
         7,
     )
     return case_id
@@ -149,22 +157,24 @@ async def test_an_enrolment_delivered_again_makes_no_second_plan(database_url: s
     async with factory.begin() as session:
         case_id = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
     async with factory.begin() as session:  # the same fact again (a relay's retry, a replay)
-        await handle_client_enrolled(
+        await clients_enrolled(
             session,
             outbox,
-            from_examples(
-                client_case.ClientEnrolled,
-                unit_id="unit-jakarta-00001",
-                province_code="31",
-                village_code="31.71.01.1001",
-                case_id=case_id,
-                enrolled_on=SCREENED,
-                admission_route="voluntary",
-                risk_level="low",
-                aftercare_source=None,
-            ),
+            [
+                from_examples(
+                    client_case.ClientEnrolled,
+                    unit_id="unit-jakarta-00001",
+                    province_code="31",
+                    village_code="31.71.01.1001",
+                    case_id=case_id,
+                    enrolled_on=SCREENED,
+                    admission_route="voluntary",
+                    risk_level="low",
+                    aftercare_source=None,
+                )
+            ],
             load_templates(),
-            SCREENED,
+            lambda _province: SCREENED,
             7,
         )
     async with engine.connect() as connection:
