@@ -42,11 +42,11 @@ class RejectionReason(ContractPart):
     field: FieldPath | None = Field(
         description="Dotted path of the offending field (list items by index), or null when "
         "the rule concerns the whole event.",
-        examples=["scores.1.score"],
+        examples=["substances.alcohol.frequency"],
     )
     rule: RuleCode = Field(
         description="Machine-readable name of the broken rule.",
-        examples=["less_than_equal"],
+        examples=["enum"],
     )
     message: str = Field(
         min_length=1,
@@ -73,7 +73,7 @@ class EventAccepted(EventData):
     )
     original_type: EventTypeName = Field(
         description="CloudEvents type of the event as the province sent it.",
-        examples=["id.go.bnn.ibm.client-case.ClientScreened.v1"],
+        examples=["id.go.bnn.ibm.client-case.ScreeningSubmitted.v1"],
     )
     province_code: ProvinceCode = Field(
         description="Province that sent the event (names its receipts topic).",
@@ -113,7 +113,7 @@ class EventRejected(EventData):
     )
     original_type: EventTypeName = Field(
         description="CloudEvents type of the event as the province sent it.",
-        examples=["id.go.bnn.ibm.client-case.ClientScreened.v1"],
+        examples=["id.go.bnn.ibm.client-case.ScreeningSubmitted.v1"],
     )
     province_code: ProvinceCode = Field(
         description="Province that sent the event (names its receipts topic).",
@@ -125,14 +125,15 @@ class EventRejected(EventData):
         examples=[
             [
                 {
-                    "field": "scores.1.score",
-                    "rule": "less_than_equal",
-                    "message": "Input should be less than or equal to 39",
+                    "field": "substances.alcohol.frequency",
+                    "rule": "enum",
+                    "message": "Input should be 'never', 'once_or_twice', 'monthly', 'weekly' "
+                    "or 'daily'",
                 },
                 {
-                    "field": "village_code",
-                    "rule": "region.outside_province",
-                    "message": "village code must lie in province 74",
+                    "field": "province_code",
+                    "rule": "own-province",
+                    "message": "the inbound topic of province 74 speaks only for it",
                 },
             ]
         ],
