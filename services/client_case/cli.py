@@ -14,26 +14,34 @@ app = typer.Typer(help="Clients, screening and cases.", no_args_is_help=True)
 
 @app.command("erase")
 def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
-    """Right to erasure: destroy the client's data key. Their identity can never be read
-    again; the events, which carry only the pseudonym, stay valid."""
+    """Right to erasure: the person behind this client is erased in every unit. Their
+    identity can never be read again, their NIK resolves to nothing, their open cases are
+    closed as withdrawn (the running service publishes the events); the events, which carry
+    only a random pseudonym, stay valid."""
+    from datetime import UTC, datetime
+
+    from services.client_case.app import SPEC
     from services.client_case.handlers import NotFound, handle_erase_client
     from services.client_case.settings import Settings
-    from shared.persistence import create_engine, session_factory
+    from shared.runtime import Runtime
 
-    async def run() -> None:
-        engine = create_engine(Settings().resolved_database_url)
+    async def run() -> list[str]:
+        runtime = Runtime(SPEC, Settings())
+        assert runtime.engine is not None and runtime.sessions and runtime.outbox
         try:
-            async with session_factory(engine).begin() as session:
-                await handle_erase_client(session, client_id)
+            async with runtime.sessions.begin() as session:
+                return await handle_erase_client(
+                    session, runtime.outbox, client_id, today=datetime.now(UTC).date()
+                )
         finally:
-            await engine.dispose()
+            await runtime.engine.dispose()
 
     try:
-        asyncio.run(run())
+        closed = asyncio.run(run())
     except NotFound:
         typer.echo(f"no client {client_id}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"client {client_id}: identity erased")
+    typer.echo(f"client {client_id}: erased; {len(closed)} open case(s) closed as withdrawn")
 
 
 @app.command("keygen")

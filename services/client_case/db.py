@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 from shared.messaging.tables import platform_tables
@@ -39,6 +40,19 @@ known_units = Table(
     Column("status", String(12), nullable=False),
 )
 
+# The only link from a NIK (or a province's own key for a person) to the person: the keyed
+# pseudonym of the NIK → the person's random `client_ref`. Never leaves this service, never
+# answered to a caller; deleted on erasure, so the NIK resolves to nothing afterwards.
+people = Table(
+    "people",
+    metadata,
+    Column("lookup", String(64), primary_key=True, comment="HMAC of the NIK or province key"),
+    Column("client_ref", String(64), nullable=False, index=True),
+)
+
+# A unit's own record of a person: each unit that registers the same person has its own
+# client id and its own sealed copy of what it was told; the person's `client_ref` (the one
+# the events carry, for counting people) is shared but never shown to callers.
 clients = Table(
     "clients",
     metadata,
@@ -47,8 +61,8 @@ clients = Table(
         "client_ref",
         String(64),
         nullable=False,
-        unique=True,
-        comment="keyed pseudonym of the NIK, or of the client id when no NIK is given",
+        index=True,
+        comment="the person's random pseudonym, shared by the person's clients in every unit",
     ),
     Column("registered_unit_id", String(64), nullable=False),
     Column("master_key_id", String(40), nullable=True),
@@ -63,6 +77,7 @@ clients = Table(
     Column("sex", String(10), nullable=True),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("erased_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("registered_unit_id", "client_ref", name="uq_clients_unit_person"),
 )
 
 identity_reads = Table(
@@ -70,7 +85,8 @@ identity_reads = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("client_id", String(64), ForeignKey("clients.client_id"), nullable=False, index=True),
-    Column("actor", String(120), nullable=False),
+    Column("actor", String(120), nullable=False, comment="the caller's roles"),
+    Column("unit_id", String(64), nullable=True, comment="the caller's unit, for an agent"),
     Column("reason", String(200), nullable=False),
     Column("read_at", DateTime(timezone=True), nullable=False),
     Column("granted", Boolean, nullable=False),

@@ -28,6 +28,7 @@ from shared.contracts.types import (
     ClientRef,
     ClosureOutcome,
     ContractPart,
+    EarlyCompletion,
     EntityId,
     FacilityCode,
     Programme,
@@ -375,6 +376,14 @@ class CaseClosed(UnitScopedEvent):
         default=None,
         description="The referral that ended the case, when the outcome is referred_out.",
         examples=["01JD9W2Y4A6C8E0G2J4K6M8P0R"],
+    )
+    early_completion_reason: EarlyCompletion | None = Field(
+        default=None,
+        description=(
+            "Why a case is completed before week 16 (screening week included); required "
+            "then (rule `early-completion-reason`), and only with outcome `completed`."
+        ),
+        examples=[None],
     )
 
     @field_validator("last_stage")

@@ -24,6 +24,7 @@ from shared.contracts.types import (
     AssistSubstance,
     ClosureOutcome,
     ContractPart,
+    EarlyCompletion,
     EntityId,
     Programme,
     Sex,
@@ -164,3 +165,11 @@ class ClosureSubmitted(UnitScopedEvent):
     )
     outcome: ClosureOutcome = Field(description="How the case ended.", examples=["completed"])
     closed_on: date = Field(description="Date the case was closed.", examples=["2025-09-09"])
+    early_completion_reason: EarlyCompletion | None = Field(
+        default=None,
+        description=(
+            "Why a case is completed before week 16 (screening week included); required "
+            "then (rule `early-completion-reason`), and only with outcome `completed`."
+        ),
+        examples=[None],
+    )

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +19,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import EventData
 
@@ -72,8 +74,24 @@ RuleSetVersion = Annotated[
 ]
 """Version of the scoring rule set, ``<instrument>/<edition>``, e.g. ``assist-3.1/2026.1``."""
 
-AgeBand = Annotated[str, StringConstraints(pattern=r"^(\d{1,2}-\d{1,2}|\d{1,2}\+)$")]
-"""A coarse age band, e.g. ``15-19`` or ``65+``; never a birth date or an exact age."""
+
+def _coarse_band(band: str) -> str:
+    if "-" in band:
+        low, high = (int(n) for n in band.split("-"))
+        if not 4 <= high - low <= 9:
+            raise PydanticCustomError(
+                "age-band", "an age band spans 5 to 10 years, youngest first (e.g. 15-19)"
+            )
+    return band
+
+
+AgeBand = Annotated[
+    str,
+    StringConstraints(pattern=r"^(\d{1,2}-\d{1,2}|\d{1,2}\+)$"),
+    AfterValidator(_coarse_band),
+]
+"""A coarse age band of 5 to 10 years, youngest first, e.g. ``15-19``, or an open top band such
+as ``65+``; never a birth date or an exact age."""
 
 # Rejection reasons are built from pydantic errors and from envelope checks (rules such as
 # ``equals:1.0`` or ``known-type``, fields such as ``ce_type``): kept loose enough that a
@@ -266,7 +284,20 @@ class ClosureOutcome(StrEnum):
     REFERRED_OUT = "referred_out"
     MOVED = "moved"
     DIED = "died"
+    WITHDRAWN = "withdrawn"
+    """The person withdrew: their data was erased at their request."""
     OTHER = "other"
+
+
+class EarlyCompletion(StrEnum):
+    """Why a case is completed before its 16 weeks are over."""
+
+    GOALS_MET = "goals_met"
+    """The agent and the client agree the recovery plan's goals are met."""
+    CLINICAL_ASSESSMENT = "clinical_assessment"
+    """A clinician's assessment ended the service early."""
+    SHORTER_AFTERCARE = "shorter_aftercare"
+    """An aftercare admission that needed fewer weeks."""
 
 
 class ReferralDestinationType(StrEnum):

@@ -8,8 +8,11 @@ request. Roles: `national-operator`, `province-operator:<prov>`, `district-opera
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from shared.regions import PROVINCE_CODES
 
 ROLES_HEADER = "X-Pulih-Roles"
 
@@ -47,8 +50,24 @@ def parse_roles(header: str | None) -> list[Grant]:
             role = Role(name)
         except ValueError:
             raise NotAuthenticated(f"unknown role {name!r}") from None
-        scoped = role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR, Role.UNIT_AGENT)
+        scoped = role in _SCOPES
         if scoped != bool(target):
             raise NotAuthenticated(f"role {name!r} {'needs' if scoped else 'takes no'} a scope")
+        if scoped and not _SCOPES[role](target):
+            raise NotAuthenticated(f"role {name!r} needs {_SCOPE_NAMES[role]}")
         grants.append(Grant(role, target or None))
     return grants
+
+
+_SCOPES = {
+    Role.PROVINCE_OPERATOR: lambda t: t in PROVINCE_CODES,
+    Role.DISTRICT_OPERATOR: lambda t: (
+        bool(re.fullmatch(r"\d{2}\.\d{2}", t)) and t[:2] in PROVINCE_CODES
+    ),
+    Role.UNIT_AGENT: lambda t: bool(re.fullmatch(r"[0-9A-Za-z-]{16,64}", t)),
+}
+_SCOPE_NAMES = {
+    Role.PROVINCE_OPERATOR: "a province code, e.g. 74",
+    Role.DISTRICT_OPERATOR: "a regency code, e.g. 74.71",
+    Role.UNIT_AGENT: "a unit id",
+}

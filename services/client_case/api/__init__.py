@@ -22,7 +22,7 @@ def install_error_handlers(app: FastAPI) -> None:
         rules_of="client-case",
         problems={
             NotFound: Problem(404, "Not found"),
-            Gone: Problem(410, "Identity erased"),
+            Gone: Problem(410, "Erased"),
             CannotDecrypt: Problem(500, "Identity cannot be decrypted"),
         },
     )

@@ -238,6 +238,7 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
             on=body.closed_on,
             referral_id=body.referral_id,
             today=today,
+            early=body.early_completion_reason,
         ),
     )
 

@@ -25,6 +25,7 @@ from shared.contracts.types import (
     AssistSubstance,
     CaseStage,
     ClosureOutcome,
+    EarlyCompletion,
     EntityId,
     FacilityCode,
     Programme,
@@ -200,6 +201,10 @@ class Closure(Schema):
     outcome: ClosureOutcome
     closed_on: date
     referral_id: EntityId | None = None
+    early_completion_reason: EarlyCompletion | None = Field(
+        default=None,
+        description="Required to complete a case before week 16; only with `completed`.",
+    )
 
 
 class RelapseReport(Schema):
@@ -215,10 +220,10 @@ class Transfer(Schema):
 
 
 class CasePublic(BaseModel):
-    """A case as operators see it: no identity, the pseudonym only."""
+    """A case as operators see it: no identity, and not the person's pseudonym either (it
+    would tell which cases in different units are the same person)."""
 
     case_id: str
-    client_ref: str
     unit_id: str
     province_code: str
     village_code: str

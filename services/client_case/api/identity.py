@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
+from pydantic import AwareDatetime
 
 from services.client_case import handlers
 from services.client_case.api.common import (
@@ -16,8 +16,8 @@ from services.client_case.api.common import (
     keys_of,
     settings_of,
 )
-from services.client_case.db import cases, clients
 from services.client_case.handlers import Gone, Identity, NotFound
+from shared.runtime import runtime_of
 from shared.security.roles import Forbidden
 
 router = APIRouter()
@@ -40,10 +40,14 @@ async def identity_key(request: Request) -> dict[str, str]:
 
 @router.post("/clients", status_code=201, tags=["identity"])
 async def register_client(body: ClientCreate, who: CallerDep, request: Request) -> dict[str, Any]:
+    """Register a person in the agent's unit. The answer never says whether the person is
+    known in another unit: another unit's client is never shared. `new` is false only when
+    this unit registered the same NIK before; identity fields given again (a new phone or
+    address) then replace what the unit held."""
     who.works_in(body.unit_id)
     identity = Identity(**body.identity.model_dump())
     async with command(request) as (session, _outbox, today):
-        client_id, ref, new = await handlers.handle_register_client(
+        registered = await handlers.handle_register_client(
             session,
             keys_of(request),
             unit_id=body.unit_id,
@@ -52,7 +56,7 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
             sex=body.sex,
             today=today,
         )
-    return {"client_id": client_id, "client_ref": ref, "new": new}
+    return {"client_id": registered.client_id, "new": registered.new}
 
 
 @router.get("/clients/{client_id}/identity", tags=["identity"])
@@ -64,36 +68,46 @@ async def read_identity(
         str, Query(min_length=5, max_length=200, description="Why the identity is needed; audited.")
     ],
 ) -> dict[str, Any]:
+    """For agents of the unit holding the client's open case (none open: the unit that served
+    them last; before any case: the unit that registered them). Every read and every refusal
+    is audited with the caller, unit, reason and time. Another unit's client answers 404, as
+    if unknown; an erased one 410."""
+    reader = handlers.Reader(actor=who.header, units=who.units)
     async with command(request) as (session, _outbox, _today):
-        unit = (
-            await session.execute(
-                select(clients.c.registered_unit_id).where(clients.c.client_id == client_id)
-            )
-        ).scalar()
-        served_in = set(
-            (
-                await session.execute(select(cases.c.unit_id).where(cases.c.client_id == client_id))
-            ).scalars()
-        )
-        if unit is None:
-            raise NotFound(f"no client {client_id}")
-        if not {unit, *served_in} & set(who.units):
-            raise Forbidden("identity is readable only by agents of a unit serving the client")
         try:
-            identity = await handlers.handle_read_identity(
-                session, keys_of(request), client_id, actor=who.header, reason=reason
+            return await handlers.handle_read_identity(
+                session, keys_of(request), client_id, reader=reader, reason=reason
             )
-        except Gone:
+        except (Gone, NotFound, Forbidden):
             await session.commit()  # the refused read is audited too
             raise
-    return identity
+
+
+@router.get("/identity-reads", tags=["identity"])
+async def identity_reads(
+    who: CallerDep,
+    request: Request,
+    client_id: str | None = None,
+    since: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The identity audit, newest first: who asked to read which client's identity, from
+    which unit, why, when, and whether it was granted. National operators only."""
+    if not who.national:
+        raise Forbidden("the identity audit is read by national operators")
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        return await handlers.identity_audit(session, client_id=client_id, since=since, limit=limit)
 
 
 @router.post("/clients/{client_id}/erasure", tags=["identity"])
-async def erase_client(client_id: str, who: CallerDep, request: Request) -> dict[str, str]:
-    """Right to erasure (UU 27/2022): destroys the person's data key."""
+async def erase_client(client_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
+    """Right to erasure (UU 27/2022), by a national operator: the person behind this client
+    is erased in every unit. Their data keys are destroyed, their NIK resolves to nothing
+    (they may come back as a new client), and their open cases are closed as `withdrawn`."""
     if not who.national:
         raise Forbidden("erasure is done by a national operator")
-    async with command(request) as (session, _outbox, _today):
-        await handlers.handle_erase_client(session, client_id)
-    return {"client_id": client_id, "identity": "erased"}
+    async with command(request) as (session, outbox, today):
+        closed = await handlers.handle_erase_client(session, outbox, client_id, today=today)
+    return {"client_id": client_id, "identity": "erased", "cases_withdrawn": closed}

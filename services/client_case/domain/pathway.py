@@ -15,6 +15,7 @@ from shared.contracts.types import (
     AftercareSource,
     CaseStage,
     ClosureOutcome,
+    EarlyCompletion,
     ReferralDestinationType,
     ReferralResolution,
     RiskLevel,
@@ -127,11 +128,32 @@ def advance(case: Case, to: CaseStage, *, on: date, today: date) -> Case:
     return Case(**{**case.__dict__, "stage": to, "version": case.version + 1})
 
 
-def close(case: Case, outcome: ClosureOutcome, *, on: date, today: date) -> Case:
+def close(
+    case: Case,
+    outcome: ClosureOutcome,
+    *,
+    on: date,
+    today: date,
+    early: EarlyCompletion | None = None,
+) -> Case:
+    """Close the case. Completing it before week 16 (the screening week is week 1) needs a
+    reason; a reason goes with completion only."""
     v = []
     if case.stage is CaseStage.CLOSED:
         v.append(Violation("case_id", "open-case", "the case is already closed"))
     v += _dated(on, case, today, "closed_on")
+    if outcome is ClosureOutcome.COMPLETED and early is None and case.week(on) < WEEKS:
+        v.append(
+            Violation(
+                "early_completion_reason",
+                "early-completion-reason",
+                f"the case is in week {case.week(on)} of {WEEKS}: say why it is completed early",
+            )
+        )
+    if early is not None and outcome is not ClosureOutcome.COMPLETED:
+        v.append(
+            Violation("early_completion_reason", "completed-only", "only a completion is early")
+        )
     check(v)
     return Case(
         **{
@@ -142,6 +164,21 @@ def close(case: Case, outcome: ClosureOutcome, *, on: date, today: date) -> Case
             "version": case.version + 1,
         }
     )
+
+
+def rescreen(case: Case, level: RiskLevel, *, on: date) -> Case:
+    """A person with an open case in the unit is screened again: the same case, at the level
+    of the latest screening (one open case per person per unit)."""
+    check(
+        [
+            Violation(
+                "screened_at", "not-before-screening", f"the case was opened on {case.opened_on}"
+            )
+        ]
+        if on < case.opened_on
+        else []
+    )
+    return Case(**{**case.__dict__, "risk_level": level, "version": case.version + 1})
 
 
 def weeks_in_service(case: Case, closed_on: date) -> int:

@@ -15,19 +15,21 @@ from services.client_case.handlers.cases import (
     handle_resolve_referral,
     handle_screen_client,
     handle_transfer,
-    load_case,
 )
 from services.client_case.handlers.common import (
     Gone,
     Identity,
     Keys,
     NotFound,
+    load_case,
     require_active_unit,
 )
 from services.client_case.handlers.identity import (
+    Reader,
     handle_erase_client,
     handle_read_identity,
     handle_register_client,
+    identity_audit,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "Identity",
     "Keys",
     "NotFound",
+    "Reader",
     "handle_change_stage",
     "handle_close",
     "handle_enrol",
@@ -46,6 +49,7 @@ __all__ = [
     "handle_resolve_referral",
     "handle_screen_client",
     "handle_transfer",
+    "identity_audit",
     "load_case",
     "require_active_unit",
 ]

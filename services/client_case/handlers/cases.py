@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,16 @@ from services.client_case.domain import assist, pathway
 from services.client_case.domain.pathway import Case, Referral, RoutingPolicy
 from services.client_case.handlers.common import (
     NotFound,
+    case_of_row,
+    load_case,
     require_active_unit,
+    save,
+    where_of,
+)
+from services.client_case.handlers.identity import (
+    client_row,
+    holding_units,
+    require_not_erased,
 )
 from shared.contracts import client_case as events
 from shared.contracts.types import (
@@ -29,74 +37,15 @@ from shared.contracts.types import (
     AssistSubstance,
     CaseStage,
     ClosureOutcome,
+    EarlyCompletion,
     Programme,
     ReferralDestinationType,
     ReferralReason,
     ReferralResolution,
     RelapseSource,
-    RiskLevel,
 )
 from shared.messaging.outbox import Outbox
 from shared.rules import RuleViolations, Violation, check
-
-
-async def load_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> Case:
-    query = select(cases).where(cases.c.case_id == case_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await session.execute(query)).mappings().first()
-    if row is None:
-        raise NotFound(f"no case {case_id}")
-    return case_of_row(row)
-
-
-def case_of_row(row: Any) -> Case:
-    return Case(
-        case_id=row["case_id"],
-        client_id=row["client_id"],
-        client_ref=row["client_ref"],
-        unit_id=row["unit_id"],
-        province_code=row["province_code"],
-        village_code=row["village_code"],
-        stage=CaseStage(row["stage"]),
-        opened_on=row["opened_on"],
-        risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
-        admission_route=AdmissionRoute(row["admission_route"]) if row["admission_route"] else None,
-        aftercare_source=(
-            AftercareSource(row["aftercare_source"]) if row["aftercare_source"] else None
-        ),
-        enrolled_on=row["enrolled_on"],
-        closed_on=row["closed_on"],
-        outcome=ClosureOutcome(row["outcome"]) if row["outcome"] else None,
-        version=row["version"],
-    )
-
-
-async def _save(session: AsyncSession, case: Case) -> None:
-    await session.execute(
-        update(cases)
-        .where(cases.c.case_id == case.case_id)
-        .values(
-            stage=case.stage,
-            risk_level=case.risk_level,
-            admission_route=case.admission_route,
-            aftercare_source=case.aftercare_source,
-            enrolled_on=case.enrolled_on,
-            closed_on=case.closed_on,
-            outcome=case.outcome,
-            version=case.version,
-        )
-    )
-
-
-def where_of(case: Case) -> dict[str, str]:
-    return {
-        "unit_id": case.unit_id,
-        "province_code": case.province_code,
-        "village_code": case.village_code,
-        "case_id": case.case_id,
-        "client_ref": case.client_ref,
-    }
 
 
 async def handle_screen_client(
@@ -111,36 +60,54 @@ async def handle_screen_client(
     screened_at: datetime,
     routing: RoutingPolicy,
 ) -> tuple[Case, assist.ScreeningResult, ReferralDestinationType | None]:
-    """Score the ASSIST answers; the screening opens the client's case in the unit (stage
-    `screening`). Returns the case, the result, and where the province's routing policy sends
+    """Score the ASSIST answers. The first screening opens the client's case in the unit
+    (stage `screening`); while the person has an open case in the unit, a screening is a
+    re-screening of that case (its risk level follows). Only the unit holding the client may
+    screen them. Returns the case, the result, and where the province's routing policy sends
     this level (None: the unit keeps the client)."""
     result = assist.score_screening(answers)
     fields = assist.client_screened_fields(result)
     unit = await require_active_unit(session, unit_id)
-    client = (
-        (await session.execute(select(clients).where(clients.c.client_id == client_id)))
-        .mappings()
-        .first()
-    )
-    if client is None:
+    client = await client_row(session, client_id)
+    if unit_id not in await holding_units(session, client):
         raise NotFound(f"no client {client_id}")
+    require_not_erased(client)
     if screened_at > datetime.now(UTC):
         raise RuleViolations(
             [Violation("screened_at", "not-in-future", "the screening is in the future")]
         )
-    case = Case(
-        case_id=str(uuid.uuid4()),
-        client_id=client_id,
-        client_ref=client["client_ref"],
-        unit_id=unit_id,
-        province_code=unit["province_code"],
-        village_code=unit["village_code"],
-        stage=CaseStage.SCREENING,
-        opened_on=screened_at.date(),
-        risk_level=result.overall_level,
+    open_case = (
+        (
+            await session.execute(
+                select(cases)
+                .where(
+                    cases.c.client_ref == client["client_ref"],
+                    cases.c.unit_id == unit_id,
+                    cases.c.stage != CaseStage.CLOSED,
+                )
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
     )
+    if open_case is None:
+        case = Case(
+            case_id=str(uuid.uuid4()),
+            client_id=client_id,
+            client_ref=client["client_ref"],
+            unit_id=unit_id,
+            province_code=unit["province_code"],
+            village_code=unit["village_code"],
+            stage=CaseStage.SCREENING,
+            opened_on=screened_at.date(),
+            risk_level=result.overall_level,
+        )
+        await session.execute(insert(cases).values(**case.__dict__))
+    else:
+        case = pathway.rescreen(case_of_row(open_case), result.overall_level, on=screened_at.date())
+        await save(session, case)
     screening_id = str(uuid.uuid4())
-    await session.execute(insert(cases).values(**case.__dict__))
     await session.execute(
         insert(screenings).values(
             screening_id=screening_id,
@@ -181,7 +148,7 @@ async def handle_enrol(
 ) -> Case:
     case = await load_case(session, case_id, for_update=True)
     enrolled = pathway.enrol(case, route=route, source=source, on=on, today=today)
-    await _save(session, enrolled)
+    await save(session, enrolled)
     client = (
         await session.execute(
             select(clients.c.age_band, clients.c.sex).where(clients.c.client_id == case.client_id)
@@ -208,7 +175,7 @@ async def handle_change_stage(
 ) -> Case:
     case = await load_case(session, case_id, for_update=True)
     changed = pathway.advance(case, to, on=on, today=today)
-    await _save(session, changed)
+    await save(session, changed)
     await outbox.add(
         session,
         events.CaseStageChanged(
@@ -326,10 +293,11 @@ async def handle_close(
     on: date,
     referral_id: str | None,
     today: date,
+    early: EarlyCompletion | None = None,
 ) -> Case:
     case = await load_case(session, case_id, for_update=True)
-    closed = pathway.close(case, outcome, on=on, today=today)
-    await _save(session, closed)
+    closed = pathway.close(case, outcome, on=on, today=today, early=early)
+    await save(session, closed)
     await outbox.add(
         session,
         events.CaseClosed(
@@ -339,6 +307,7 @@ async def handle_close(
             closed_on=on,
             weeks_in_service=pathway.weeks_in_service(case, on),
             referral_id=referral_id,
+            early_completion_reason=early,
         ),
     )
     return closed
@@ -356,6 +325,7 @@ async def handle_report_relapse(
     today: date,
 ) -> None:
     case = await load_case(session, case_id)
+    require_not_erased(await client_row(session, case.client_id))
     check(
         [Violation("relapsed_on", "not-in-future", "the date is in the future")]
         if on > today

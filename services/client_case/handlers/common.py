@@ -1,15 +1,23 @@
 """What the client-case use cases share: their errors, the identity they handle, the keys,
-and the unit a fact is recorded in (it must exist and be active)."""
+the unit a fact is recorded in (it must exist and be active), and loading and saving a case."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.client_case.db import known_units
+from services.client_case.db import cases, known_units
+from services.client_case.domain.pathway import Case
+from shared.contracts.types import (
+    AdmissionRoute,
+    AftercareSource,
+    CaseStage,
+    ClosureOutcome,
+    RiskLevel,
+)
 from shared.rules import RuleViolations, Violation
 from shared.security.encryption import KeyRing
 
@@ -54,3 +62,62 @@ async def require_active_unit(session: AsyncSession, unit_id: str) -> dict[str, 
     if unit["status"] != "active":
         raise RuleViolations([Violation("unit_id", "unit-active", f"the unit is {unit['status']}")])
     return dict(unit)
+
+
+async def load_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> Case:
+    query = select(cases).where(cases.c.case_id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return case_of_row(row)
+
+
+def case_of_row(row: Any) -> Case:
+    return Case(
+        case_id=row["case_id"],
+        client_id=row["client_id"],
+        client_ref=row["client_ref"],
+        unit_id=row["unit_id"],
+        province_code=row["province_code"],
+        village_code=row["village_code"],
+        stage=CaseStage(row["stage"]),
+        opened_on=row["opened_on"],
+        risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
+        admission_route=AdmissionRoute(row["admission_route"]) if row["admission_route"] else None,
+        aftercare_source=(
+            AftercareSource(row["aftercare_source"]) if row["aftercare_source"] else None
+        ),
+        enrolled_on=row["enrolled_on"],
+        closed_on=row["closed_on"],
+        outcome=ClosureOutcome(row["outcome"]) if row["outcome"] else None,
+        version=row["version"],
+    )
+
+
+async def save(session: AsyncSession, case: Case) -> None:
+    await session.execute(
+        update(cases)
+        .where(cases.c.case_id == case.case_id)
+        .values(
+            stage=case.stage,
+            risk_level=case.risk_level,
+            admission_route=case.admission_route,
+            aftercare_source=case.aftercare_source,
+            enrolled_on=case.enrolled_on,
+            closed_on=case.closed_on,
+            outcome=case.outcome,
+            version=case.version,
+        )
+    )
+
+
+def where_of(case: Case) -> dict[str, str]:
+    return {
+        "unit_id": case.unit_id,
+        "province_code": case.province_code,
+        "village_code": case.village_code,
+        "case_id": case.case_id,
+        "client_ref": case.client_ref,
+    }

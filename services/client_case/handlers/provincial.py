@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,11 +20,17 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.client_case.db import cases, clients, known_units, screenings, submissions
+from services.client_case.db import cases, clients, known_units, people, screenings, submissions
 from services.client_case.domain import assist, pathway
 from services.client_case.domain.pathway import Case
-from services.client_case.handlers.cases import case_of_row, where_of
-from services.client_case.handlers.common import Identity, Keys
+from services.client_case.handlers.common import Identity, Keys, case_of_row, where_of
+from services.client_case.handlers.identity import (
+    lookup_of_key,
+    lookup_of_nik,
+    new_client_ref,
+    refs_of,
+    sealed_client,
+)
 from shared.contracts import client_case as events
 from shared.contracts.base import EventData
 from shared.contracts.client_case_inbound import (
@@ -38,8 +42,8 @@ from shared.contracts.types import CaseStage
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
 from shared.rules import RuleViolations, Violation
-from shared.security.encryption import CannotDecrypt, encrypt_fields, open_identity
-from shared.security.identity import nik_problems, normalise_nik, pseudonym
+from shared.security.encryption import CannotDecrypt, open_identity
+from shared.security.identity import nik_problems, normalise_nik
 
 Fact = ScreeningSubmitted | EnrolmentSubmitted | ClosureSubmitted
 
@@ -58,10 +62,24 @@ class SealedWrongly(Exception):
 
 @dataclass
 class Person:
+    """A unit's client record of a person."""
+
     client_id: str
     client_ref: str
+    unit_id: str
     age_band: str | None
     sex: str | None
+    erased: bool = False
+
+
+_PERSON = (
+    clients.c.client_id,
+    clients.c.client_ref,
+    clients.c.registered_unit_id,
+    clients.c.age_band,
+    clients.c.sex,
+    clients.c.erased_at.is_not(None),
+)
 
 
 @dataclass
@@ -76,12 +94,18 @@ class Batch:
     today: date
     now: datetime
     identities: dict[int, Identity | Exception] = field(default_factory=dict)
-    refs: dict[int, str] = field(default_factory=dict)
+    lookups: dict[int, str] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)
+    """lookup → the person's client_ref, for the people known (or added by this batch)."""
     cases_of: dict[tuple[str, str], str] = field(default_factory=dict)
     """(province, submission id) → case id."""
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
-    """By client_ref, and by client_id for the clients of loaded cases."""
+    """By client_id: the submitting units' clients and the clients of loaded cases."""
+    clients_in: dict[tuple[str, str], Person] = field(default_factory=dict)
+    """(unit id, client_ref) → the unit's client record of that person."""
+    open_cases: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(unit id, client_ref) → the person's open case in that unit."""
     cases: dict[str, Case] = field(default_factory=dict)
     new_cases: set[str] = field(default_factory=set)
     changed_cases: set[str] = field(default_factory=set)
@@ -97,7 +121,9 @@ class Batch:
         for i, s in enumerate(batch):
             if isinstance(s.fact, ScreeningSubmitted):
                 state.identities[i] = _identity(s.fact, private_key)
-                state.refs[i] = state.reference(i, s)
+                lookup = state.lookup(i, s)
+                if lookup:
+                    state.lookups[i] = lookup
         wanted = {(s.province, s.fact.submission_id) for s in batch}
         for province in {p for p, _ in wanted}:
             ids = {sid for p, sid in wanted if p == province}
@@ -111,39 +137,49 @@ class Batch:
         if unit_ids:
             found = await db.execute(select(known_units).where(known_units.c.unit_id.in_(unit_ids)))
             state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
+        state.refs = await refs_of(db, set(state.lookups.values()))
         if state.refs:
             found = await db.execute(
-                select(
-                    clients.c.client_id, clients.c.client_ref, clients.c.age_band, clients.c.sex
-                ).where(clients.c.client_ref.in_(set(state.refs.values())))
+                select(*_PERSON).where(
+                    clients.c.client_ref.in_(set(state.refs.values())),
+                    clients.c.registered_unit_id.in_(unit_ids),
+                )
             )
             for row in found:
                 person = Person(*row)
-                state.people[person.client_ref] = state.people[person.client_id] = person
-        case_ids = set(state.cases_of.values())
+                state.people[person.client_id] = person
+                state.clients_in[(person.unit_id, person.client_ref)] = person
+            query = select(cases).where(
+                cases.c.client_ref.in_(set(state.refs.values())),
+                cases.c.unit_id.in_(unit_ids),
+                cases.c.stage != CaseStage.CLOSED,
+            )
+            for open_case in (await db.execute(query.with_for_update())).mappings():
+                state.cases[open_case["case_id"]] = case_of_row(open_case)
+                state.open_cases[(open_case["unit_id"], open_case["client_ref"])] = open_case[
+                    "case_id"
+                ]
+        case_ids = set(state.cases_of.values()) - set(state.cases)
         if case_ids:
             query = select(cases).where(cases.c.case_id.in_(case_ids)).with_for_update()
-            state.cases = {
-                r["case_id"]: case_of_row(r) for r in (await db.execute(query)).mappings()
-            }
-            client_ids = {c.client_id for c in state.cases.values()}
-            found = await db.execute(
-                select(
-                    clients.c.client_id, clients.c.client_ref, clients.c.age_band, clients.c.sex
-                ).where(clients.c.client_id.in_(client_ids))
+            state.cases.update(
+                {r["case_id"]: case_of_row(r) for r in (await db.execute(query)).mappings()}
             )
+        client_ids = {c.client_id for c in state.cases.values()} - set(state.people)
+        if client_ids:
+            found = await db.execute(select(*_PERSON).where(clients.c.client_id.in_(client_ids)))
             state.people.update({r.client_id: Person(*r) for r in found})
         return state
 
-    def reference(self, i: int, s: Submitted) -> str:
-        """The person's pseudonym: of the NIK; else of the province's own key for them."""
+    def lookup(self, i: int, s: Submitted) -> str | None:
+        """What finds the person: the pseudonym of the NIK; else of the province's own key for
+        them; None for a person served anonymously."""
         identity = self.identities[i]
         if isinstance(identity, Identity) and identity.nik:
-            return pseudonym(self.keys.pseudonym_key, normalise_nik(identity.nik))
+            return lookup_of_nik(self.keys, normalise_nik(identity.nik))
         assert isinstance(s.fact, ScreeningSubmitted)
         key = s.fact.province_client_key
-        basis = f"external:{s.province}:{key}" if key else f"client:{uuid.uuid4()}"
-        return hmac.new(self.keys.pseudonym_key, basis.encode(), hashlib.sha256).hexdigest()
+        return lookup_of_key(self.keys, s.province, key) if key else None
 
     def add(self, table: str, **row: Any) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -166,6 +202,7 @@ class Batch:
         """One statement per table, in the order the foreign keys need."""
         self.rows["cases"] = [self.cases[c].__dict__ for c in sorted(self.new_cases)]
         for name, table in (
+            ("people", people),
             ("clients", clients),
             ("cases", cases),
             ("screenings", screenings),
@@ -236,38 +273,48 @@ def screen(state: Batch, index: int, s: Submitted) -> None:
         raise RuleViolations(
             [Violation("screened_at", "not-in-future", "the screening is in the future")]
         )
-    ref = state.refs[index]
-    person = state.people.get(ref)
-    if person is None:  # a person not seen before, in any unit
-        person = Person(str(uuid.uuid4()), ref, fact.age_band, fact.sex)
-        data_key, wrapped = state.keys.ring.new_data_key()
+    lookup = state.lookups.get(index)
+    ref = state.refs.get(lookup) if lookup else None
+    if ref is None:  # a person not seen before, in any unit
+        ref = new_client_ref()
+        if lookup:
+            state.refs[lookup] = ref
+            state.add("people", lookup=lookup, client_ref=ref)
+    person = state.clients_in.get((fact.unit_id, ref))
+    if person is None:  # the unit's first record of this person
+        person = Person(str(uuid.uuid4()), ref, fact.unit_id, fact.age_band, fact.sex)
         state.add(
             "clients",
-            client_id=person.client_id,
+            **sealed_client(state.keys, person.client_id, identity),
             client_ref=ref,
             registered_unit_id=fact.unit_id,
-            master_key_id=wrapped.master_key_id,
-            wrapped_data_key=wrapped.wrapped,
-            identity_sealed=encrypt_fields(data_key, identity.fields(), subject=person.client_id),
             age_band=fact.age_band,
             sex=fact.sex,
             registered_at=state.now,
         )
-        state.people[ref] = state.people[person.client_id] = person
+        state.people[person.client_id] = state.clients_in[(fact.unit_id, ref)] = person
     fields = assist.client_screened_fields(result)
-    case = Case(
-        case_id=str(uuid.uuid4()),
-        client_id=person.client_id,
-        client_ref=ref,
-        unit_id=fact.unit_id,
-        province_code=unit["province_code"],
-        village_code=unit["village_code"],
-        stage=CaseStage.SCREENING,
-        opened_on=fact.screened_at.date(),
-        risk_level=result.overall_level,
-    )
+    open_case = state.open_cases.get((fact.unit_id, ref))
+    if open_case is None:
+        case = Case(
+            case_id=str(uuid.uuid4()),
+            client_id=person.client_id,
+            client_ref=ref,
+            unit_id=fact.unit_id,
+            province_code=unit["province_code"],
+            village_code=unit["village_code"],
+            stage=CaseStage.SCREENING,
+            opened_on=fact.screened_at.date(),
+            risk_level=result.overall_level,
+        )
+        state.new_cases.add(case.case_id)
+        state.open_cases[(fact.unit_id, ref)] = case.case_id
+    else:  # one open case per person per unit: this re-screens it
+        case = pathway.rescreen(
+            state.cases[open_case], result.overall_level, on=fact.screened_at.date()
+        )
+        state.changed_cases.add(case.case_id)
     state.cases[case.case_id] = case
-    state.new_cases.add(case.case_id)
     state.cases_of[(s.province, fact.submission_id)] = case.case_id
     screening_id = str(uuid.uuid4())
     state.add(
@@ -339,7 +386,13 @@ def close(state: Batch, index: int, s: Submitted) -> None:
     fact = s.fact
     assert isinstance(fact, ClosureSubmitted)
     case = state.case_for(s.province, fact.submission_id)
-    closed = pathway.close(case, fact.outcome, on=fact.closed_on, today=state.today)
+    closed = pathway.close(
+        case,
+        fact.outcome,
+        on=fact.closed_on,
+        today=state.today,
+        early=fact.early_completion_reason,
+    )
     state.cases[case.case_id] = closed
     state.changed_cases.add(case.case_id)
     state.events.append(
@@ -352,6 +405,7 @@ def close(state: Batch, index: int, s: Submitted) -> None:
                 closed_on=fact.closed_on,
                 weeks_in_service=pathway.weeks_in_service(case, fact.closed_on),
                 referral_id=None,
+                early_completion_reason=fact.early_completion_reason,
             ),
         )
     )

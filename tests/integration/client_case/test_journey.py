@@ -41,13 +41,14 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
         },
     )
     assert registered.status_code == 201, registered.text
-    client_id, client_ref = registered.json()["client_id"], registered.json()["client_ref"]
+    client_id = registered.json()["client_id"]
+    assert registered.json() == {"client_id": client_id, "new": True}
     again = await p.cases.post(
         "/clients",
         headers=agent,
         json={"unit_id": unit_id, "identity": {"nik": "7471 0115 0495 0001"}},
     )
-    assert again.json() == {"client_id": client_id, "client_ref": client_ref, "new": False}
+    assert again.json() == {"client_id": client_id, "new": False}  # the unit's own client
     bad_nik = await p.cases.post(
         "/clients",
         headers=agent,
@@ -142,11 +143,19 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
     engine = p.case_runtime.engine
     assert engine is not None
     async with engine.connect() as connection:
-        audit = (await connection.execute(select(identity_reads))).mappings().all()
+        audit = (
+            (await connection.execute(select(identity_reads).order_by(identity_reads.c.id)))
+            .mappings()
+            .all()
+        )
     assert [(a["client_id"], a["reason"], a["granted"]) for a in audit] == [
-        (client_id, "home visit for week 3", True)
+        (client_id, "follow-up visit", False),  # the operator's refused read
+        (client_id, "home visit for week 3", True),
     ]
-    assert audit[0]["actor"] == f"unit-agent:{unit_id}"
+    assert [(a["actor"], a["unit_id"]) for a in audit] == [
+        ("province-operator:74", None),
+        (f"unit-agent:{unit_id}", unit_id),
+    ]
 
     # The canonical events, in order, carry the pseudonym only.
     topic = p.topics.name(events.TOPIC)
@@ -159,7 +168,7 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
         "ReferralResolved",
         "CaseClosed",
     ]
-    assert {e.data.client_ref for e in published} == {client_ref}  # type: ignore[attr-defined]
+    assert len({e.data.client_ref for e in published}) == 1  # type: ignore[attr-defined]
     assert {e.subject for e in published} == {case_id}
     first = published[0].data
     assert isinstance(first, events.ClientScreened)
@@ -240,7 +249,7 @@ async def test_the_erase_command_destroys_the_data_key(database_url: str) -> Non
             )
         )
     async with session_factory(engine).begin() as session:
-        client_id, _ref, _new = await handle_register_client(
+        registered = await handle_register_client(
             session,
             Keys(settings.key_ring, settings.pseudonym_key_bytes),
             unit_id="unit-0000000000000001",
@@ -249,13 +258,16 @@ async def test_the_erase_command_destroys_the_data_key(database_url: str) -> Non
             sex=None,
             today=datetime.now(UTC).date(),
         )
+    client_id = registered.client_id
 
     env = {**os.environ, "PULIH_DATABASE_URL": database_url}
     result = await asyncio.to_thread(
         CliRunner().invoke, app, ["client-case", "erase", client_id], env=env
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"client {client_id}: identity erased"
+    assert (
+        result.output.strip() == f"client {client_id}: erased; 0 open case(s) closed as withdrawn"
+    )
     missing = await asyncio.to_thread(
         CliRunner().invoke, app, ["client-case", "erase", "no-such-client"], env=env
     )

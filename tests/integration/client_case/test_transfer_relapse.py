@@ -22,7 +22,7 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
             "/clients", headers=agent1, json={"unit_id": first, "identity": {"name": "Tanpa NIK"}}
         )
     ).json()
-    assert client["new"] is True and len(client["client_ref"]) == 64
+    assert client["new"] is True and set(client) == {"client_id", "new"}
     case_id = (
         await p.cases.post(
             "/screenings",
@@ -95,6 +95,12 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
             json={"to_stage": "services", "changed_on": today},
         )
     ).status_code == 200
+
+    # The identity goes with the open case: the receiving unit reads it, the sending one not.
+    read = f"/clients/{client['client_id']}/identity"
+    reason = {"reason": "first visit after transfer"}
+    assert (await p.cases.get(read, headers=agent2, params=reason)).json() == {"name": "Tanpa NIK"}
+    assert (await p.cases.get(read, headers=agent1, params=reason)).status_code == 404
 
     second_village = moved.json()["village_code"]
     inside = await p.cases.get(

@@ -272,7 +272,7 @@ async def test_operators_see_only_their_regions(
     assert other.status_code == 403
     agent = await client.get(
         "/indicators/units_formed",
-        headers={"X-Pulih-Roles": "unit-agent:u1"},
+        headers={"X-Pulih-Roles": "unit-agent:unit-0000000000000001"},
         params={"period": "2026"},
     )
     assert agent.status_code == 403

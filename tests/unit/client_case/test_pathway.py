@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from shared.contracts.types import (
     AftercareSource,
     CaseStage,
     ClosureOutcome,
+    EarlyCompletion,
     ReferralDestinationType,
     ReferralResolution,
     RiskLevel,
@@ -47,7 +48,13 @@ def test_the_pathway_runs_screening_intake_services_aftercare_closed() -> None:
     assert (case.stage, case.version) == (CaseStage.INTAKE, 2)
     case = pathway.advance(case, CaseStage.SERVICES, on=date(2026, 9, 15), today=TODAY)
     case = pathway.advance(case, CaseStage.AFTERCARE, on=date(2026, 11, 1), today=TODAY)
-    closed = pathway.close(case, ClosureOutcome.COMPLETED, on=date(2026, 11, 20), today=TODAY)
+    closed = pathway.close(
+        case,
+        ClosureOutcome.COMPLETED,
+        on=date(2026, 11, 20),
+        today=TODAY,
+        early=EarlyCompletion.GOALS_MET,  # week 12 of 16
+    )
     assert closed.stage is CaseStage.CLOSED and closed.outcome is ClosureOutcome.COMPLETED
     assert pathway.weeks_in_service(case, date(2026, 11, 20)) == 10
     with pytest.raises(RuleViolations) as twice:
@@ -136,3 +143,27 @@ def test_production_refuses_the_development_keys(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PULIH_SECRET_KEY", "a-real-secret-from-a-kubernetes-secret")
     with pytest.raises(ValueError, match="client-case keys"):
         Settings()
+
+
+def test_completing_before_week_16_needs_a_reason_and_only_completion_takes_one() -> None:
+    case = pathway.enrol(CASE, route=AdmissionRoute.VOLUNTARY, source=None, on=OPENED, today=TODAY)
+    day_18 = OPENED + timedelta(days=18)
+    with pytest.raises(RuleViolations) as silent:
+        pathway.close(case, ClosureOutcome.COMPLETED, on=day_18, today=TODAY)
+    assert [(v.field, v.rule) for v in silent.value.violations] == [
+        ("early_completion_reason", "early-completion-reason")
+    ]
+    early = pathway.close(
+        case, ClosureOutcome.COMPLETED, on=day_18, today=TODAY, early=EarlyCompletion.GOALS_MET
+    )
+    assert early.outcome is ClosureOutcome.COMPLETED
+    with pytest.raises(RuleViolations) as misplaced:
+        pathway.close(
+            case,
+            ClosureOutcome.DROPPED_OUT,
+            on=day_18,
+            today=TODAY,
+            early=EarlyCompletion.GOALS_MET,
+        )
+    assert rules(misplaced) == {"completed-only"}
+    assert pathway.close(case, ClosureOutcome.DROPPED_OUT, on=day_18, today=TODAY).outcome
