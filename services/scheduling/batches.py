@@ -30,6 +30,49 @@ from shared.rules import RuleViolations, Violation, check
 ATTENDABLE = {*OPEN_STATES, SessionState.MISSED.value}  # a missed session may be held late
 
 
+def attendance_violations(row: dict[str, Any], held_on: date, today: date) -> list[Violation]:
+    """Attendance is a fact about an open (or missed, not closed) session, dated no earlier
+    than the case was opened and within the session's window (`domain.attendance_window`).
+    A session on hold may be recorded if it was held before its unit's suspension began."""
+    v = []
+    on_hold = row["state"] == SessionState.ON_HOLD.value
+    hold_began = row["unit_status_on"] if row["unit_status"] != "active" else None
+    if on_hold and not (hold_began is not None and held_on < hold_began):
+        v.append(
+            Violation(
+                "session_id",
+                "open-session",
+                "the session is on hold: only a date before the hold may be recorded",
+            )
+        )
+    elif not on_hold and row["state"] not in ATTENDABLE:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    elif row["closed_on"] is not None:
+        v.append(Violation("session_id", "open-session", "the missed session was closed"))
+    if held_on > today:
+        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    if row["screened_on"] is not None and held_on < row["screened_on"]:
+        v.append(
+            Violation(
+                "held_on", "after-case-opened", f"the case was opened on {row['screened_on']}"
+            )
+        )
+    else:
+        earliest, _ = domain.attendance_window(
+            row["rescheduled_from"] or row["due_on"], row["due_on"], today
+        )
+        if held_on < earliest:
+            v.append(
+                Violation(
+                    "held_on",
+                    "within-session-window",
+                    f"at most {domain.ATTENDANCE_EARLY_DAYS} days before the session's week "
+                    f"begins: not before {earliest}",
+                )
+            )
+    return v
+
+
 @dataclass
 class Done:
     error: Exception | None = None
@@ -98,7 +141,12 @@ class Batch:
             db,
             sessions.c.session_id,
             [
-                {"session_id": r["session_id"], "state": SessionState.DONE, "miss_reason": None}
+                {
+                    "session_id": r["session_id"],
+                    "state": SessionState.DONE,
+                    "miss_reason": None,
+                    "held_on": r["held_on"],
+                }
                 for r in self.attended
             ],
         )
@@ -122,14 +170,12 @@ def attend(state: Batch, index: int, fact: RecordAttendance) -> None:
         raise RuleViolations(
             [Violation("session_id", "session-of-unit", "the session is another unit's")]
         )
-    v = []
-    if row["state"] not in ATTENDABLE:
-        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
-    if fact.held_on > state.today_in(row["province_code"]):
-        v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    today = state.today_in(row["province_code"])
+    v = attendance_violations(row, fact.held_on, today)
     v += state.not_the_units(row["unit_id"], [fact.agent_id], "agent_id")
     check(v)
     row["state"] = SessionState.DONE.value
+    row["held_on"] = fact.held_on
     state.attended.append(row)
     state.events.append(
         (
@@ -155,6 +201,11 @@ def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
         v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
     if fact.held_on > state.today_in(unit["province_code"]):
         v.append(Violation("held_on", "not-in-future", "the date is in the future"))
+    if unit["formed_on"] is not None and fact.held_on < unit["formed_on"]:
+        # Else the unit would count as operational in a year before it existed.
+        v.append(
+            Violation("held_on", "after-unit-formed", f"the unit was formed on {unit['formed_on']}")
+        )
     for name, count in (
         ("participants_female", fact.participants_female),
         ("people_screened", fact.people_screened),

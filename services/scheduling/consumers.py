@@ -29,13 +29,15 @@ CONSUMES = [registry.TOPIC, client_case.TOPIC]
 def canonical_facts(runtime: Runtime) -> BatchHandler:
     """Other services' facts, a partition's batch at once: each run of one type set-based
     where the type comes in bulk (units, agents, screenings, enrolments, closures), the rare
-    ones (a unit's status, an agent leaving) one by one."""
+    ones (a unit's status, an agent leaving, a case transferred) one by one."""
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.outbox is not None
     outbox = runtime.outbox
     templates = domain.load_templates(settings.plan_templates)
 
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        today_in = partial(domain.local_today, datetime.now(UTC))
+        rotating = settings.rotating_units
         for run in runs_of(envelopes):
             facts: list[Any] = [e.data for e in run]
             kind = type(facts[0])
@@ -51,18 +53,23 @@ def canonical_facts(runtime: Runtime) -> BatchHandler:
                     outbox,
                     facts,
                     templates,
-                    partial(domain.local_today, datetime.now(UTC)),
+                    today_in,
                     settings.missed_after_days,
+                    rotating,
                 )
                 runtime.notify_committed()
             elif kind is client_case.CaseClosed:
                 await handlers.cases_closed(db, facts)
+            elif kind is client_case.CaseTransferred:
+                await handlers.cases_transferred(db, facts, today_in, rotating)
             elif kind is registry.UnitStatusChanged:
                 for fact in facts:
-                    await handlers.handle_unit_status_changed(db, fact)
+                    await handlers.handle_unit_status_changed(
+                        db, fact, today_in=today_in, rotating=rotating
+                    )
             elif kind is registry.RecoveryAgentDeactivated:
                 for fact in facts:
-                    await handlers.handle_agent_deactivated(db, fact)
+                    await handlers.handle_agent_deactivated(db, fact, rotating=rotating)
 
     return handle
 

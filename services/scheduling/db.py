@@ -31,6 +31,12 @@ units = Table(
     Column("province_code", String(2), nullable=False),
     Column("village_code", String(13), nullable=False),
     Column("status", String(12), nullable=False),
+    # The date the current status holds from (a suspension's effective date); null while the
+    # unit has been active since it was formed.
+    Column("status_on", Date, nullable=True),
+    # Null for units learned before scheduling kept it: their activities are not checked
+    # against it.
+    Column("formed_on", Date, nullable=True),
 )
 
 agents = Table(
@@ -52,6 +58,9 @@ cases = Table(
     # Set when the case reached the drop-out threshold of consecutive misses; cleared by a
     # session done, so a later run of misses flags it again.
     Column("at_risk_on", Date, nullable=True),
+    # The one agent who holds the case's sessions (continuity of care); null in a unit that
+    # prefers rotation, and for cases planned before primary agents existed.
+    Column("primary_agent_id", String(64), nullable=True),
 )
 
 plans = Table(
@@ -77,6 +86,9 @@ sessions = Table(
     Column("miss_reason", String(30), nullable=True),
     Column("rescheduled_from", Date, nullable=True),  # the date first planned
     Column("reschedule_reason", String(30), nullable=True),
+    Column("held_on", Date, nullable=True),  # the day it took place, once done
+    # Set when an agent closed a missed session without making it up: it leaves the worklist.
+    Column("closed_on", Date, nullable=True),
 )
 
 activities = Table(

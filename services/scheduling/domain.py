@@ -6,7 +6,7 @@ passed in, so tests drive the clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -95,9 +95,18 @@ class SessionState(StrEnum):
     DONE = "done"
     MISSED = "missed"
     CANCELLED = "cancelled"
+    ON_HOLD = "on_hold"
+    """Paused while the case's unit is suspended or dissolved: re-planned when the unit
+    returns, the case moves to another unit, or an agent re-plans it."""
 
 
 OPEN = frozenset({SessionState.PLANNED, SessionState.DUE, SessionState.OVERDUE})
+REMAINING = OPEN | {SessionState.ON_HOLD}
+"""What is still ahead of a case: what a re-plan re-dates and a new agent takes over."""
+
+ATTENDANCE_EARLY_DAYS = 7
+"""Attendance may be dated from a week before the session's week begins (a client who came
+early) up to today; a date further from the plan is a wrong fact, not an early session."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,13 @@ def due_date(screened_on: date, week: int) -> date:
     return screened_on + timedelta(days=7 * week - 1)
 
 
+def least_loaded(agents: Mapping[str, int]) -> str:
+    """The active agent with the fewest open sessions (ties: the smaller id)."""
+    if not agents:
+        raise LookupError("the unit has no active agent")
+    return min(agents, key=lambda a: (agents[a], a))
+
+
 def plan_sessions(
     template: Template,
     *,
@@ -134,22 +150,98 @@ def plan_sessions(
     starts_on: date,
     agents: Mapping[str, int],
     new_id: Iterable[str],
+    rotate: bool = False,
 ) -> list[Session]:
-    """The sessions still ahead on `starts_on` (weeks whose due date has not passed), each given
-    to the active agent with the fewest open sessions at that moment (ties: the smaller id)."""
+    """The sessions still ahead on `starts_on` (weeks whose due date has not passed), all given
+    to one agent, the case's primary agent: the least-loaded active agent, so the client meets
+    the same person every week. A unit that prefers rotation (`rotate`) gives each session to
+    the least-loaded agent at that moment instead."""
     if not agents:
         raise LookupError("the unit has no active agent to take the plan")
     load = dict(agents)
+    primary = least_loaded(load)
     ids = iter(new_id)
     sessions = []
     for week, session_type in template.sessions:
         due = due_date(screened_on, week)
         if due < starts_on:
             continue
-        agent = min(load, key=lambda a: (load[a], a))
+        agent = least_loaded(load) if rotate else primary
         load[agent] += 1
         sessions.append(Session(next(ids), week, session_type, due, agent))
     return sessions
+
+
+def replan(sessions: Iterable[Session], starts_on: date, *, never_earlier: bool) -> list[Session]:
+    """The remaining sessions re-dated from `starts_on`, keeping their order and the days
+    between them: the first becomes due at the end of the week that starts on `starts_on`
+    (as week n of a plan is due at its end), every other moves by as many days.
+    `never_earlier`: a unit returning from a short pause keeps dates still ahead of that."""
+    ahead = sorted((s for s in sessions if s.state in REMAINING), key=lambda s: (s.due_on, s.week))
+    if not ahead:
+        return []
+    shift = starts_on + timedelta(days=6) - ahead[0].due_on
+    if never_earlier:
+        shift = max(shift, timedelta(0))
+    return [replace(s, due_on=s.due_on + shift) for s in ahead]
+
+
+def opened_state(session: Session, today: date) -> SessionState:
+    """The state of a session (re-)planned today: planned, or due once its week has begun.
+    Never straight to overdue or missed: the sweeper makes (and announces) that change."""
+    if sweep(replace(session, state=SessionState.PLANNED), today, grace_days=0).state is (
+        SessionState.PLANNED
+    ):
+        return SessionState.PLANNED
+    return SessionState.DUE
+
+
+def assign(
+    remaining: Mapping[str, Sequence[Session]],
+    primaries: Mapping[str, str | None],
+    agents: Mapping[str, int],
+    *,
+    rotate: bool = False,
+) -> tuple[list[Session], dict[str, str]]:
+    """Agents for the remaining sessions of cases (case id → its sessions) among the active
+    agents and their loads (not counting these sessions: `loads_without`): each case keeps
+    one agent, its primary while that agent is active, otherwise the least-loaded active
+    agent, who becomes its primary. A unit that prefers rotation spreads every session by
+    load. Returns the sessions whose agent changed and the cases' new primary agents."""
+    if not agents:
+        raise LookupError("the unit has no active agent")
+    load = dict(agents)
+    moved: list[Session] = []
+    new_primaries: dict[str, str] = {}
+    for case_id in sorted(remaining):
+        ahead = sorted(remaining[case_id], key=lambda s: (s.due_on, s.week))
+        primary = primaries.get(case_id)
+        if not rotate and primary not in load:
+            primary = new_primaries[case_id] = least_loaded(load)
+        for s in ahead:
+            agent = least_loaded(load) if rotate or primary is None else primary
+            if s.state in OPEN:
+                load[agent] += 1
+            if agent != s.agent_id:
+                moved.append(replace(s, agent_id=agent))
+    return moved, new_primaries
+
+
+def loads_without(agents: Mapping[str, int], sessions: Iterable[Session]) -> dict[str, int]:
+    """The agents' loads less the open sessions given (those about to be assigned again)."""
+    load = dict(agents)
+    for s in sessions:
+        if s.state in OPEN and s.agent_id in load:
+            load[s.agent_id] -= 1
+    return load
+
+
+def attendance_window(planned_on: date, due_on: date, today: date) -> tuple[date, date]:
+    """The dates attendance at a session may carry: from `ATTENDANCE_EARLY_DAYS` before its
+    week begins (the week ending on its due date, or on the date first planned if it moved
+    since) up to today."""
+    week_starts = min(planned_on, due_on) - timedelta(days=6)
+    return week_starts - timedelta(days=ATTENDANCE_EARLY_DAYS), today
 
 
 def sweep(session: Session, today: date, *, grace_days: int) -> Session:
@@ -177,20 +269,6 @@ def consecutive_misses(sessions: Iterable[Session]) -> int:
         elif session.state is SessionState.DONE:
             run = 0
     return run
-
-
-def reassign(sessions: Iterable[Session], leaving: str, agents: Mapping[str, int]) -> list[Session]:
-    """The open sessions of an agent who left, spread over the remaining agents by load."""
-    load = {a: n for a, n in agents.items() if a != leaving}
-    if not load:
-        raise LookupError("no other active agent in the unit")
-    moved = []
-    for session in sorted(sessions, key=lambda s: s.due_on):
-        if session.agent_id == leaving and session.state in OPEN:
-            agent = min(load, key=lambda a: (load[a], a))
-            load[agent] += 1
-            moved.append(replace(session, agent_id=agent))
-    return moved
 
 
 def cancel_open(sessions: Iterable[Session]) -> list[Session]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import RowMapping, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain
+from services.scheduling import domain, replans
 from services.scheduling.db import agents, cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
@@ -25,7 +25,9 @@ from shared.messaging.outbox import Outbox
 from shared.rules import Violation, check
 
 OPEN_STATES = [s.value for s in OPEN]
+MOVABLE = {*OPEN_STATES, SessionState.MISSED.value}
 RESCHEDULE_WINDOW_DAYS = 28  # a session moves at most four weeks from where it was planned
+REPLAN_AHEAD_DAYS = 28  # a case is re-planned from a day at most four weeks ahead
 
 
 class NotFound(LookupError):
@@ -37,8 +39,12 @@ SESSION_ROW: Select[Any] = (
         sessions,
         cases.c.client_ref,
         cases.c.unit_id,
+        cases.c.screened_on,
+        cases.c.primary_agent_id,
         units.c.province_code,
         units.c.village_code,
+        units.c.status.label("unit_status"),
+        units.c.status_on.label("unit_status_on"),
     )
     .join(cases, cases.c.case_id == sessions.c.case_id)
     .join(units, units.c.unit_id == cases.c.unit_id)
@@ -181,11 +187,12 @@ async def reschedule_session(
     today: date,
     grace_days: int,
 ) -> SessionState:
-    """Move an open session to another day, keeping the date first planned and the reason.
-    Its state follows the new date (an overdue session moved ahead is due again)."""
+    """Move an open or missed session to another day, keeping the date first planned and the
+    reason. Its state follows the new date (an overdue or missed session moved ahead is due
+    again, and leaves the missed sessions on the worklist)."""
     planned_on = row["rescheduled_from"] or row["due_on"]
     v = []
-    if row["state"] not in OPEN_STATES:
+    if row["state"] not in MOVABLE or row["closed_on"] is not None:
         v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
     if to_due_on < today:
         v.append(Violation("due_on", "not-in-past", "a session cannot be moved into the past"))
@@ -214,6 +221,7 @@ async def reschedule_session(
             state=moved.state,
             rescheduled_from=planned_on,
             reschedule_reason=reason,
+            miss_reason=None,
         )
     )
     await outbox.add(
@@ -228,3 +236,116 @@ async def reschedule_session(
         ),
     )
     return moved.state
+
+
+async def close_missed_session(
+    db: AsyncSession, row: RowMapping, *, agent_id: str, today: date
+) -> None:
+    """An agent closes a missed session that will not be made up: it leaves the worklist
+    (it stays missed in the case's history and in the figures)."""
+    v = []
+    if row["state"] != SessionState.MISSED.value:
+        v.append(Violation("session_id", "missed-session", f"the session is {row['state']}"))
+    elif row["closed_on"] is not None:
+        v.append(Violation("session_id", "not-closed", f"closed on {row['closed_on']}"))
+    v += await _agent_violations(db, row["unit_id"], [agent_id], "agent_id")
+    check(v)
+    await db.execute(
+        update(sessions).where(sessions.c.session_id == row["session_id"]).values(closed_on=today)
+    )
+
+
+async def case_row(db: AsyncSession, case_id: str) -> RowMapping:
+    """A case with its unit's place and status."""
+    row = (
+        (
+            await db.execute(
+                select(
+                    cases,
+                    units.c.province_code,
+                    units.c.village_code,
+                    units.c.status.label("unit_status"),
+                )
+                .join(units, units.c.unit_id == cases.c.unit_id)
+                .where(cases.c.case_id == case_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return row
+
+
+async def replan_case(
+    db: AsyncSession,
+    outbox: Outbox,
+    case: RowMapping,
+    *,
+    starts_on: date,
+    reason: RescheduleReason,
+    agent_id: str,
+    today: date,
+    rotate: bool,
+) -> list[domain.Session]:
+    """The unit's agent re-plans a case (the client came back, the unit returned): its
+    sessions still ahead (open or on hold) re-dated from `starts_on`, keeping their order and
+    spacing, and held by one agent again. Each moved session is announced
+    (`SessionRescheduled`). Returns the sessions as planned now."""
+    v = []
+    if case["closed"]:
+        v.append(Violation("case_id", "open-case", "the case is closed"))
+    if case["unit_status"] != "active":
+        v.append(Violation("case_id", "unit-active", f"the unit is {case['unit_status']}"))
+    if starts_on < today:
+        v.append(Violation("starts_on", "not-in-past", "a plan cannot start in the past"))
+    elif (starts_on - today).days > REPLAN_AHEAD_DAYS:
+        v.append(Violation("starts_on", "within-window", f"at most {REPLAN_AHEAD_DAYS} days ahead"))
+    v += await _agent_violations(db, case["unit_id"], [agent_id], "agent_id")
+    check(v)
+    remaining = await replans.remaining_of(db, [case["case_id"]])
+    loads = (await replans.agent_loads_of(db, {case["unit_id"]})).get(case["unit_id"], {})
+    if not remaining:
+        check([Violation("case_id", "sessions-ahead", "the case has no session left to plan")])
+    if not loads:
+        check([Violation("case_id", "unit-has-agent", "the unit has no active agent")])
+    before = {s.session_id: s for s in remaining[case["case_id"]]}
+    written = await replans.replan_cases(
+        db,
+        remaining,
+        loads,
+        starts_on=starts_on,
+        today=today,
+        rotate=rotate,
+        never_earlier=False,
+    )
+    planned = written[case["case_id"]]
+    plan_id = (
+        await db.execute(select(sessions.c.plan_id).where(sessions.c.case_id == case["case_id"]))
+    ).scalar()
+    scope = {
+        "unit_id": case["unit_id"],
+        "province_code": case["province_code"],
+        "village_code": case["village_code"],
+        "plan_id": plan_id,
+        "case_id": case["case_id"],
+        "client_ref": case["client_ref"],
+    }
+    await outbox.add_all(
+        db,
+        [
+            events.SessionRescheduled(
+                **scope,
+                session_id=s.session_id,
+                session_type=s.session_type,
+                from_due_on=before[s.session_id].due_on,
+                to_due_on=s.due_on,
+                reason=reason,
+                agent_id=agent_id,
+            )
+            for s in planned
+            if s.due_on != before[s.session_id].due_on
+        ],
+    )
+    return planned

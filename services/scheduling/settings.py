@@ -26,3 +26,8 @@ class Settings(ServiceSettings):
     drop_out_after_misses: int = Field(
         default=3, ge=1, description="Consecutive misses that flag a case."
     )
+    rotating_units: frozenset[str] = Field(
+        default=frozenset(),
+        description="Units that prefer their agents to take a case's sessions in turn. Every "
+        "other unit gives each case one primary agent who holds all its sessions.",
+    )

@@ -1,7 +1,7 @@
 """Scheduling learns other services' facts a run at a time, on both databases: a run of
-enrolments makes the same plans, shared among the unit's agents the same way, as the same
-enrolments one by one; an enrolment delivered twice in a run makes one plan; closing cases
-cancels their open sessions."""
+enrolments makes the same plans, each case held by one agent and the cases shared among the
+unit's agents the same way, as the same enrolments one by one; an enrolment delivered twice in
+a run makes one plan; closing cases cancels their open sessions."""
 
 from __future__ import annotations
 
@@ -84,6 +84,12 @@ async def agent_loads(database_url: str, *, set_based: bool) -> tuple[Counter[st
                 )
             )
             made = await connection.scalar(select(func.count()).select_from(plans))
+            holders = (
+                await connection.execute(select(sessions.c.case_id, sessions.c.agent_id).distinct())
+            ).all()
+        # Each case is held by one agent (continuity of care), and the cases go round the team.
+        assert sorted(c for c, _ in holders) == [f"case-kendari-{n:06d}" for n in range(6)]
+        assert set(Counter(a for _, a in holders).values()) == {2}
         async with session_factory(engine).begin() as db:
             await handlers.cases_closed(
                 db,
@@ -116,4 +122,3 @@ async def test_a_run_of_enrolments_plans_as_one_by_one_would(
     at_once, plans_at_once = await agent_loads(database_url, set_based=True)
     assert plans_at_once == plans_one_by_one == 6  # the repeated enrolment made no plan
     assert at_once == one_by_one  # shared among the agents the same way
-    assert max(at_once.values()) - min(at_once.values()) <= 1

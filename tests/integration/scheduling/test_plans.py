@@ -1,5 +1,5 @@
-"""An enrolment in client-case becomes a dated plan in scheduling, assigned across the unit's
-agents; an agent who leaves hands over their sessions; a closed case cancels what is left.
+"""An enrolment in client-case becomes a dated plan in scheduling, held by one of the unit's
+agents; an agent who leaves hands over their cases; a closed case cancels what is left.
 Three real services on the real broker."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from services.scheduling.app import SPEC as SCHEDULING
-from services.scheduling.db import agents, sessions
+from services.scheduling.db import agents, cases, sessions
 from services.scheduling.settings import Settings as SchedulingSettings
 from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
@@ -162,8 +162,9 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
             ).all()
         return Counter(a for a, state in rows if state in ("planned", "due"))
 
-    load = await assigned()
-    assert set(load) == set(appointed) and abs(load[appointed[0]] - load[appointed[1]]) <= 1
+    # One agent, the case's primary agent, holds every session: the client meets one person.
+    (primary,) = set(await assigned())
+    (other,) = set(appointed) - {primary}
 
     # The agent's worklist shows the intake coming up; attendance completes it.
     http = httpx.AsyncClient(
@@ -176,6 +177,9 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
             listed = await http.get("/worklist", headers=agent, params={"agent_id": a})
             upcoming[a] = {item["session_id"] for item in listed.json()["upcoming"]}
         (holder,) = [a for a in appointed if intake.session_id in upcoming[a]]
+        assert holder == primary
+        listed = await http.get("/worklist", headers=agent, params={"agent_id": primary})
+        assert {item["primary_agent_id"] for item in listed.json()["upcoming"]} == {primary}
         outsider = {"X-Pulih-Roles": "unit-agent:another-unit-000001"}
         body = {"held_on": today, "agent_id": holder, "duration_minutes": 45}
         url = f"/sessions/{intake.session_id}/attendance"
@@ -219,18 +223,23 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
     assert activity_event.activity_id == held.json()["activity_id"]
     assert (activity_event.unit_id, activity_event.participants) == (unit_id, 40)
 
-    # The first agent leaves: the second takes over all open sessions.
+    # The primary agent leaves: the other agent takes over the whole case.
     left = await p.registry.post(
-        f"/agents/{appointed[0]}/deactivation",
+        f"/agents/{primary}/deactivation",
         headers=OPERATOR_74,
         json={"deactivated_on": today, "reason": "moved_away"},
     )
     assert left.status_code == 200, left.text
 
     async def handed_over() -> bool:
-        return set(await assigned()) == {appointed[1]}
+        return set(await assigned()) == {other}
 
     await _until(handed_over)
+    async with engine.connect() as connection:
+        now_held_by = await connection.scalar(
+            select(cases.c.primary_agent_id).where(cases.c.case_id == case_id)
+        )
+    assert now_held_by == other  # the calendar and worklist name the new primary agent
 
     # The case closes: nothing is left to do.
     assert (

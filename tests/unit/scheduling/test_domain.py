@@ -1,5 +1,6 @@
 """Scheduling's rules with the clock in the test's hands: templates, due dates local to the
-province, balanced assignment, sweeper states, reassignment and cancellation."""
+province, one agent per case (or rotation), sweeper states, hand-over, re-plans, the attendance
+window and cancellation."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_a_template_is_chosen_by_route_and_risk() -> None:
     assert pick(TEMPLATES, AdmissionRoute.AFTERCARE, RiskLevel.LOW).name == "aftercare"
 
 
-def test_a_plan_covers_weeks_2_to_16_spread_over_the_agents() -> None:
+def test_a_plan_covers_weeks_2_to_16_with_one_agent_for_continuity() -> None:
     template = domain.choose_template(TEMPLATES, AdmissionRoute.VOLUNTARY, RiskLevel.MODERATE)
     sessions = domain.plan_sessions(
         template,
@@ -54,11 +55,25 @@ def test_a_plan_covers_weeks_2_to_16_spread_over_the_agents() -> None:
     assert sessions[0].session_type is SessionType.INTAKE
     assert sessions[0].due_on == date(2026, 9, 14)  # end of week 2
     assert sessions[-1].due_on == date(2026, 12, 21)  # end of week 16
+    # The client meets the same agent every week: the least-loaded (ties: the smaller id).
+    assert {s.agent_id for s in sessions} == {"agent-a"}
+    assert len({s.session_id for s in sessions}) == len(sessions)
+
+
+def test_a_unit_that_prefers_rotation_spreads_the_plan_by_load() -> None:
+    template = domain.choose_template(TEMPLATES, AdmissionRoute.VOLUNTARY, RiskLevel.MODERATE)
+    sessions = domain.plan_sessions(
+        template,
+        screened_on=SCREENED,
+        starts_on=SCREENED,
+        agents={"agent-b": 0, "agent-a": 0, "agent-c": 3},
+        new_id=ids(),
+        rotate=True,
+    )
     given = Counter(s.agent_id for s in sessions)
     totals = [given["agent-a"], given["agent-b"], given["agent-c"] + 3]  # agent-c had 3 already
     assert max(totals) - min(totals) <= 1
     assert given["agent-c"] < given["agent-a"]
-    assert len({s.session_id for s in sessions}) == len(sessions)
 
 
 def test_a_late_enrolment_plans_only_the_weeks_ahead() -> None:
@@ -126,20 +141,71 @@ def test_consecutive_misses_count_from_the_last_done_session() -> None:
     assert domain.consecutive_misses([*history, s(6, SessionState.DONE)]) == 0
 
 
-def test_a_leaving_agents_open_sessions_are_reassigned_and_closure_cancels() -> None:
+def test_a_leaving_agents_cases_each_go_to_one_agent_and_closure_cancels() -> None:
     sessions = [
         Session("s-1", 2, SessionType.INTAKE, date(2026, 9, 14), "agent-a", SessionState.DONE),
         Session("s-2", 3, SessionType.HOME_VISIT, date(2026, 9, 21), "agent-a"),
         Session("s-3", 4, SessionType.HOME_VISIT, date(2026, 9, 28), "agent-a"),
         Session("s-4", 5, SessionType.HOME_VISIT, date(2026, 10, 5), "agent-b"),
     ]
-    moved = domain.reassign(sessions, "agent-a", {"agent-a": 2, "agent-b": 1, "agent-c": 0})
-    assert [(s.session_id, s.agent_id) for s in moved] == [("s-2", "agent-c"), ("s-3", "agent-b")]
+    case_a = [sessions[1], sessions[2]]
+    case_b = [Session("s-5", 3, SessionType.HOME_VISIT, date(2026, 9, 21), "agent-a")]
+    remaining = {"case-a": case_a, "case-b": case_b}
+    load = domain.loads_without({"agent-b": 1, "agent-c": 0}, [*case_a, *case_b])
+    moved, primaries = domain.assign(remaining, {"case-a": "agent-a"}, load)
+    # Each case keeps one agent: the least-loaded when it took the case over.
+    assert [(s.session_id, s.agent_id) for s in moved] == [
+        ("s-2", "agent-c"),
+        ("s-3", "agent-c"),
+        ("s-5", "agent-b"),
+    ]
+    assert primaries == {"case-a": "agent-c", "case-b": "agent-b"}
+    # A primary agent still active keeps the case.
+    kept, unchanged = domain.assign({"case-a": case_a}, {"case-a": "agent-a"}, {"agent-a": 0})
+    assert (kept, unchanged) == ([], {})
+    rotated, _ = domain.assign(remaining, {}, {"agent-b": 0, "agent-c": 0}, rotate=True)
+    assert Counter(s.agent_id for s in rotated) == {"agent-b": 2, "agent-c": 1}
     with pytest.raises(LookupError):
-        domain.reassign(sessions, "agent-a", {"agent-a": 2})
+        domain.assign(remaining, {}, {})
     cancelled = domain.cancel_open(sessions)
     assert [s.session_id for s in cancelled] == ["s-2", "s-3", "s-4"]
     assert {s.state for s in cancelled} == {SessionState.CANCELLED}
+
+
+def test_a_replan_keeps_the_order_and_spacing_of_what_is_left() -> None:
+    held = [
+        Session("s-4", 5, SessionType.HOME_VISIT, date(2026, 10, 5), "a", SessionState.ON_HOLD),
+        Session("s-5", 7, SessionType.HOME_VISIT, date(2026, 10, 19), "a", SessionState.ON_HOLD),
+        Session("s-3", 4, SessionType.HOME_VISIT, date(2026, 9, 28), "a", SessionState.ON_HOLD),
+        Session("s-1", 2, SessionType.INTAKE, date(2026, 9, 14), "a", SessionState.DONE),
+    ]
+    later = domain.replan(held, date(2026, 11, 2), never_earlier=True)
+    assert [(s.session_id, s.due_on) for s in later] == [
+        ("s-3", date(2026, 11, 8)),  # the end of the week starting on 2 November
+        ("s-4", date(2026, 11, 15)),
+        ("s-5", date(2026, 11, 29)),  # two weeks after, as planned
+    ]
+    # A unit back before the held sessions were due keeps their dates.
+    assert domain.replan(held, date(2026, 9, 20), never_earlier=True)[0].due_on == date(2026, 9, 28)
+    # An agent may bring the plan forward.
+    assert domain.replan(held, date(2026, 9, 15), never_earlier=False)[0].due_on == date(
+        2026, 9, 21
+    )
+    assert domain.opened_state(later[0], date(2026, 11, 2)) is SessionState.DUE
+    assert domain.opened_state(later[1], date(2026, 11, 2)) is SessionState.PLANNED
+    assert domain.opened_state(later[0], date(2027, 1, 1)) is SessionState.DUE  # never missed
+
+
+def test_the_attendance_window_opens_a_week_before_the_sessions_week() -> None:
+    # Due 21 September: its week is 15-21 September; attendance from 8 September.
+    assert domain.attendance_window(date(2026, 9, 21), date(2026, 9, 21), date(2026, 10, 1)) == (
+        date(2026, 9, 8),
+        date(2026, 10, 1),
+    )
+    # Moved later: the week first planned still counts.
+    assert domain.attendance_window(date(2026, 9, 21), date(2026, 10, 5), date(2026, 10, 1))[
+        0
+    ] == date(2026, 9, 8)
 
 
 def test_templates_are_checked_when_loaded(tmp_path: Path) -> None:

@@ -1,0 +1,260 @@
+"""Scheduling's session routes: an agent's worklist (missed, overdue, due, upcoming),
+attendance, misses, closing a missed session, rescheduling and re-planning a case."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.scheduling import batches, domain, records
+from services.scheduling.api.access import agents_session, today_of, units_of
+from services.scheduling.commands import RecordAttendance
+from services.scheduling.db import cases, sessions
+from services.scheduling.domain import OPEN, SessionState
+from services.scheduling.settings import Settings
+from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
+from shared.runtime import runtime_of
+from shared.security.roles import Forbidden
+
+router = APIRouter()
+
+
+class Attendance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    held_on: date
+    agent_id: EntityId
+    duration_minutes: int | None = Field(default=None, ge=1, le=600)
+
+
+@router.get("/worklist", tags=["sessions"])
+async def worklist(
+    request: Request,
+    agent_id: str,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+    days_ahead: Annotated[int, Query(ge=0, le=60)] = 7,
+) -> dict[str, list[dict[str, Any]]]:
+    """An agent's sessions to deal with: missed ones not yet attended late, rescheduled or
+    closed; overdue; due (this week); and upcoming within `days_ahead`. Each names the case's
+    primary agent."""
+    mine = units_of(x_pulih_roles)
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        rows = (
+            (
+                await session.execute(
+                    records.SESSION_ROW.where(
+                        sessions.c.agent_id == agent_id,
+                        cases.c.unit_id.in_(mine),
+                        sessions.c.state.in_([s.value for s in OPEN])
+                        | (
+                            (sessions.c.state == SessionState.MISSED)
+                            & sessions.c.closed_on.is_(None)
+                        ),
+                    ).order_by(sessions.c.due_on)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    now = datetime.now(UTC)
+    lists: dict[str, list[dict[str, Any]]] = {
+        "missed": [],
+        "overdue": [],
+        "due": [],
+        "upcoming": [],
+    }
+    for r in rows:
+        today = domain.local_today(now, r["province_code"])
+        item = {
+            "session_id": r["session_id"],
+            "case_id": r["case_id"],
+            "week": r["week"],
+            "session_type": r["session_type"],
+            "due_on": r["due_on"],
+            "primary_agent_id": r["primary_agent_id"],
+        }
+        if r["state"] == SessionState.MISSED:
+            lists["missed"].append({**item, "miss_reason": r["miss_reason"]})
+        elif r["due_on"] < today:
+            lists["overdue"].append(item)
+        elif r["due_on"] < today + timedelta(days=7):
+            lists["due"].append(item)
+        elif r["due_on"] <= today + timedelta(days=days_ahead + 7):
+            lists["upcoming"].append(item)
+    return lists
+
+
+@router.post("/sessions/{session_id}/attendance", tags=["sessions"])
+async def record_attendance(
+    session_id: str,
+    body: Attendance,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """The session took place (`SessionCompleted`); a missed one may be recorded late."""
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        row = await agents_session(session, session_id, x_pulih_roles, "records attendance")
+        await batches.execute(
+            session,
+            runtime.outbox,
+            RecordAttendance(
+                session_id=session_id,
+                unit_id=row["unit_id"],
+                held_on=body.held_on,
+                agent_id=body.agent_id,
+                duration_minutes=body.duration_minutes,
+            ),
+        )
+    runtime.notify_committed()
+    return {"session_id": session_id, "state": SessionState.DONE}
+
+
+class Miss(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: SessionMissReason
+    agent_id: EntityId
+
+
+@router.post("/sessions/{session_id}/miss", tags=["sessions"])
+async def record_miss(
+    session_id: str,
+    body: Miss,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """The session did not take place, and why (`SessionMissed`); enough misses in a row flag
+    the case (`CaseAtRiskOfDropOut`)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        row = await agents_session(session, session_id, x_pulih_roles, "records a miss")
+        await records.miss_session(
+            session,
+            runtime.outbox,
+            row,
+            reason=body.reason,
+            agent_id=body.agent_id,
+            today=today_of(row),
+            drop_out_after=settings.drop_out_after_misses,
+        )
+    runtime.notify_committed()
+    return {"session_id": session_id, "state": SessionState.MISSED}
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    due_on: date
+    reason: RescheduleReason
+    agent_id: EntityId
+
+
+@router.post("/sessions/{session_id}/reschedule", tags=["sessions"])
+async def reschedule(
+    session_id: str,
+    body: Reschedule,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """Move an open session to another day, with the reason (`SessionRescheduled`)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        row = await agents_session(session, session_id, x_pulih_roles, "moves its sessions")
+        state = await records.reschedule_session(
+            session,
+            runtime.outbox,
+            row,
+            to_due_on=body.due_on,
+            reason=body.reason,
+            agent_id=body.agent_id,
+            today=today_of(row),
+            grace_days=settings.missed_after_days,
+        )
+    runtime.notify_committed()
+    return {"session_id": session_id, "state": state, "due_on": body.due_on.isoformat()}
+
+
+class Close(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_id: EntityId
+
+
+@router.post("/sessions/{session_id}/close", tags=["sessions"])
+async def close_missed(
+    session_id: str,
+    body: Close,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """A missed session will not be made up: it leaves the worklist (it stays missed)."""
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions.begin() as session:
+        row = await agents_session(session, session_id, x_pulih_roles, "closes its sessions")
+        today = today_of(row)
+        await records.close_missed_session(session, row, agent_id=body.agent_id, today=today)
+    return {"session_id": session_id, "state": SessionState.MISSED, "closed_on": today}
+
+
+class Replan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_on: date = Field(
+        description="The first remaining session becomes due at the end of the week starting "
+        "on this day; the others keep their order and spacing."
+    )
+    agent_id: EntityId
+    reason: RescheduleReason = RescheduleReason.OTHER
+
+
+@router.post("/cases/{case_id}/replan", tags=["sessions"])
+async def replan(
+    case_id: str,
+    body: Replan,
+    request: Request,
+    x_pulih_roles: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Re-plan a case's remaining sessions (open or on hold) from `starts_on`, with one agent
+    (`SessionRescheduled` for each session that moved)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        case = await records.case_row(session, case_id)
+        if case["unit_id"] not in units_of(x_pulih_roles):
+            raise Forbidden("only an agent of the case's unit re-plans it")
+        planned = await records.replan_case(
+            session,
+            runtime.outbox,
+            case,
+            starts_on=body.starts_on,
+            reason=body.reason,
+            agent_id=body.agent_id,
+            today=domain.local_today(datetime.now(UTC), case["province_code"]),
+            rotate=case["unit_id"] in settings.rotating_units,
+        )
+    runtime.notify_committed()
+    return {
+        "case_id": case_id,
+        "sessions": [
+            {
+                "session_id": s.session_id,
+                "week": s.week,
+                "session_type": s.session_type,
+                "due_on": s.due_on,
+                "state": s.state,
+                "agent_id": s.agent_id,
+            }
+            for s in planned
+        ],
+    }
