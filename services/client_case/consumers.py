@@ -1,5 +1,7 @@
 """What the client-case service consumes: the registry's units (so a screening is recorded only
-in a unit that exists and is active), and provincial screenings on the inbound topics."""
+in a unit that exists and is active) and agents (so screeners, referrers and reporters are
+agents of the case's unit), scheduling's word on attendance, and provincial screenings on the
+inbound topics."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
-from services.client_case.db import cases, known_units
+from services.client_case.db import cases, known_agents, known_units
 from services.client_case.handlers import Keys, provincial
 from services.client_case.settings import Settings
 from shared.contracts import registry, scheduling
@@ -20,7 +22,7 @@ from shared.contracts.types import ClosureOutcome
 from shared.messaging.consumer import BatchHandler, Handler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
-from shared.persistence import insert_ignoring_duplicates
+from shared.persistence import insert_ignoring_duplicates, update_rows
 from shared.rules import RuleViolations
 from shared.runtime import Runtime
 from shared.security.encryption import CannotDecrypt
@@ -74,7 +76,8 @@ async def _at_risk(
 
 def canonical_batches(runtime: Runtime) -> BatchHandler:
     """`canonical_facts` a partition's batch at once: the facts that come in bulk — units
-    formed, sessions attended — one statement per run; the rest one by one."""
+    formed, agents appointed or deactivated, sessions attended — one statement per run; the
+    rest one by one."""
     one_by_one = canonical_facts(runtime)
 
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
@@ -93,6 +96,18 @@ def canonical_batches(runtime: Runtime) -> BatchHandler:
                         }
                         for f in facts
                     ],
+                )
+            elif isinstance(facts[0], registry.RecoveryAgentAppointed):
+                dialect = db.bind.dialect.name if db.bind else "sqlite"
+                await db.execute(
+                    insert_ignoring_duplicates(known_agents, dialect),
+                    [{"agent_id": f.agent_id, "unit_id": f.unit_id} for f in facts],
+                )
+            elif isinstance(facts[0], registry.RecoveryAgentDeactivated):
+                await update_rows(
+                    db,
+                    known_agents.c.agent_id,
+                    [{"agent_id": f.agent_id, "deactivated_on": f.deactivated_on} for f in facts],
                 )
             elif isinstance(facts[0], scheduling.SessionCompleted):  # the client came back
                 await db.execute(

@@ -53,6 +53,16 @@ people = Table(
 # A unit's own record of a person: each unit that registers the same person has its own
 # client id and its own sealed copy of what it was told; the person's `client_ref` (the one
 # the events carry, for counting people) is shared but never shown to callers.
+# The registry's recovery agents: which unit each serves and since when it no longer does, so a
+# screener, referrer or reporter is an agent of the case's unit. Learned from `ibm.registry`.
+known_agents = Table(
+    "known_agents",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("deactivated_on", Date, nullable=True),
+)
+
 clients = Table(
     "clients",
     metadata,
@@ -113,6 +123,8 @@ cases = Table(
     # Set when scheduling reports the client missed sessions in a row (drop-out policy);
     # cleared when a session is attended again.
     Column("at_risk_on", Date, nullable=True),
+    # Set when a screening finds injecting in the past 3 months: the injecting-risk flag.
+    Column("injecting_risk_on", Date, nullable=True),
 )
 
 screenings = Table(

@@ -52,9 +52,11 @@ class Settings(ServiceSettings):
         ),
     )
     routing: str = Field(
-        default="high=balai_rehabilitasi",
+        default="high=balai_rehabilitasi,injecting=klinik_pratama",
         description="Default routing by risk level, e.g. `moderate=klinik_pratama,high=balai_"
-        "rehabilitasi` (levels not named stay in the unit).",
+        "rehabilitasi` (levels not named stay in the unit); `injecting=` says where a client "
+        "who injected in the past 3 months goes when their level would keep them in the unit "
+        "(a Klinik Pratama unless set; `injecting=unit` keeps them).",
     )
     routing_by_province: dict[str, str] = Field(
         default_factory=dict,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from services.client_case.app import SPEC as CLIENT_CASE
-from services.client_case.db import known_units
+from services.client_case.db import known_agents, known_units
 from services.client_case.settings import Settings as ClientCaseSettings
 from services.registry.app import SPEC as REGISTRY
 from services.registry.regions import RegionSource, load_regions
@@ -111,6 +111,32 @@ async def form_unit(p: Platform, district: str = "74.71.01") -> str:
                     )
                 ).scalar() == "active":
                     return unit_id
+            await asyncio.sleep(0.05)
+
+
+async def appoint_agent(p: Platform, unit_id: str) -> str:
+    """An agent appointed through the registry's API, once client-case has learned of them."""
+    response = await p.registry.post(
+        f"/units/{unit_id}/agents",
+        headers=OPERATOR_74,
+        json={
+            "role": "member",
+            "appointed_on": "2025-04-02",
+            "decree": {"number": "12/SK/2025", "signed_on": "2025-04-01", "signatory": "lurah"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    agent_id: str = response.json()["agent_id"]
+    assert p.case_runtime.engine is not None
+    async with asyncio.timeout(30):
+        while True:
+            async with p.case_runtime.engine.connect() as connection:
+                if (
+                    await connection.execute(
+                        select(known_agents.c.agent_id).where(known_agents.c.agent_id == agent_id)
+                    )
+                ).scalar():
+                    return agent_id
             await asyncio.sleep(0.05)
 
 

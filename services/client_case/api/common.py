@@ -236,3 +236,5 @@ class CasePublic(BaseModel):
     outcome: str | None
     at_risk_on: date | None = None
     """The day scheduling reported enough missed sessions in a row (drop-out policy)."""
+    injecting_risk_on: date | None = None
+    """The latest screening that found injecting in the past 3 months."""

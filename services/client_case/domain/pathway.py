@@ -38,22 +38,30 @@ class RoutingPolicy:
     low: ReferralDestinationType | None = None
     moderate: ReferralDestinationType | None = None
     high: ReferralDestinationType | None = ReferralDestinationType.BALAI_REHABILITASI
+    injecting: ReferralDestinationType | None = ReferralDestinationType.KLINIK_PRATAMA
+    """Where a client who injected in the past 3 months goes when their level would keep
+    them in the unit (testing and assessment of injecting risk)."""
 
-    def destination(self, level: RiskLevel) -> ReferralDestinationType | None:
-        return {
+    def destination(
+        self, level: RiskLevel, *, injecting: bool = False
+    ) -> ReferralDestinationType | None:
+        by_level = {
             RiskLevel.LOW: self.low,
             RiskLevel.MODERATE: self.moderate,
             RiskLevel.HIGH: self.high,
         }[level]
+        return by_level or (self.injecting if injecting else None)
 
     @classmethod
     def parse(cls, text: str) -> RoutingPolicy:
-        """`moderate=klinik_pratama,high=balai_rehabilitasi` (levels not named stay in the unit,
-        except high, which goes to residential care unless set to `unit`)."""
+        """`moderate=klinik_pratama,high=balai_rehabilitasi,injecting=klinik_pratama` (levels
+        not named stay in the unit, except high, which goes to residential care, and injecting in
+        the past 3 months, which goes to a Klinik Pratama, unless set to `unit`)."""
         values: dict[str, ReferralDestinationType | None] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             level, _, target = item.partition("=")
-            values[RiskLevel(level.strip()).value] = (
+            name = level.strip()
+            values[name if name == "injecting" else RiskLevel(name).value] = (
                 None if target.strip() == "unit" else ReferralDestinationType(target.strip())
             )
         return cls(**values)
@@ -76,6 +84,8 @@ class Case:
     closed_on: date | None = None
     outcome: ClosureOutcome | None = None
     version: int = 1
+    injecting_risk_on: date | None = None
+    """The latest screening that found injecting in the past 3 months."""
 
     def week(self, on: date) -> int:
         """The case week (1 to 16) a date falls in, counted from screening."""
@@ -166,9 +176,11 @@ def close(
     )
 
 
-def rescreen(case: Case, level: RiskLevel, *, on: date) -> Case:
-    """A person with an open case in the unit is screened again: the same case, at the level
-    of the latest screening (one open case per person per unit)."""
+def screened(case: Case, level: RiskLevel, *, on: date, injecting: bool) -> Case:
+    """A screening's result on its case: the level of the latest screening, and the
+    injecting-risk flag when it found injecting in the past 3 months. A person with an open
+    case in the unit who is screened again is re-screened on that case (one open case per
+    person per unit)."""
     check(
         [
             Violation(
@@ -178,7 +190,14 @@ def rescreen(case: Case, level: RiskLevel, *, on: date) -> Case:
         if on < case.opened_on
         else []
     )
-    return Case(**{**case.__dict__, "risk_level": level, "version": case.version + 1})
+    return Case(
+        **{
+            **case.__dict__,
+            "risk_level": level,
+            "injecting_risk_on": on if injecting else case.injecting_risk_on,
+            "version": case.version + 1,
+        }
+    )
 
 
 def weeks_in_service(case: Case, closed_on: date) -> int:

@@ -22,6 +22,7 @@ from services.client_case.handlers.common import (
     case_of_row,
     load_case,
     require_active_unit,
+    require_agent_of,
     save,
     where_of,
 )
@@ -76,6 +77,8 @@ async def handle_screen_client(
         raise RuleViolations(
             [Violation("screened_at", "not-in-future", "the screening is in the future")]
         )
+    await require_agent_of(session, "screener_agent_id", agent_id, unit_id, screened_at.date())
+    injecting = result.injected_recently
     open_case = (
         (
             await session.execute(
@@ -102,10 +105,13 @@ async def handle_screen_client(
             stage=CaseStage.SCREENING,
             opened_on=screened_at.date(),
             risk_level=result.overall_level,
+            injecting_risk_on=screened_at.date() if injecting else None,
         )
         await session.execute(insert(cases).values(**case.__dict__))
     else:
-        case = pathway.rescreen(case_of_row(open_case), result.overall_level, on=screened_at.date())
+        case = pathway.screened(
+            case_of_row(open_case), result.overall_level, on=screened_at.date(), injecting=injecting
+        )
         await save(session, case)
     screening_id = str(uuid.uuid4())
     await session.execute(
@@ -133,7 +139,7 @@ async def handle_screen_client(
             sex=client["sex"],
         ),
     )
-    return case, result, routing.destination(result.overall_level)
+    return case, result, routing.destination(result.overall_level, injecting=injecting)
 
 
 async def handle_enrol(
@@ -213,6 +219,7 @@ async def handle_refer(
         if on > today
         else []
     )
+    await require_agent_of(session, "referred_by_agent_id", agent_id, case.unit_id, on)
     await session.execute(
         insert(referrals).values(
             referral_id=referral.referral_id,
@@ -331,6 +338,7 @@ async def handle_report_relapse(
         if on > today
         else []
     )
+    await require_agent_of(session, "reported_by_agent_id", agent_id, case.unit_id, on)
     await outbox.add(
         session,
         events.RelapseReported(

@@ -4,12 +4,13 @@ the unit a fact is recorded in (it must exist and be active), and loading and sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.client_case.db import cases, known_units
+from services.client_case.db import cases, known_agents, known_units
 from services.client_case.domain.pathway import Case
 from shared.contracts.types import (
     AdmissionRoute,
@@ -18,7 +19,7 @@ from shared.contracts.types import (
     ClosureOutcome,
     RiskLevel,
 )
-from shared.rules import RuleViolations, Violation
+from shared.rules import RuleViolations, Violation, check
 from shared.security.encryption import KeyRing
 
 
@@ -93,6 +94,7 @@ def case_of_row(row: Any) -> Case:
         closed_on=row["closed_on"],
         outcome=ClosureOutcome(row["outcome"]) if row["outcome"] else None,
         version=row["version"],
+        injecting_risk_on=row["injecting_risk_on"],
     )
 
 
@@ -109,6 +111,7 @@ async def save(session: AsyncSession, case: Case) -> None:
             closed_on=case.closed_on,
             outcome=case.outcome,
             version=case.version,
+            injecting_risk_on=case.injecting_risk_on,
         )
     )
 
@@ -121,3 +124,40 @@ def where_of(case: Case) -> dict[str, str]:
         "case_id": case.case_id,
         "client_ref": case.client_ref,
     }
+
+
+Agents = dict[str, tuple[str, date | None]]
+"""agent id → (their unit, the day they stopped serving)."""
+
+
+async def agents_of(session: AsyncSession, agent_ids: set[str]) -> Agents:
+    if not agent_ids:
+        return {}
+    found = await session.execute(
+        select(
+            known_agents.c.agent_id, known_agents.c.unit_id, known_agents.c.deactivated_on
+        ).where(known_agents.c.agent_id.in_(agent_ids))
+    )
+    return {agent: (unit, gone) for agent, unit, gone in found.tuples()}
+
+
+def agent_problems(
+    known: Agents, field: str, agent_id: str, unit_id: str, on: date
+) -> list[Violation]:
+    """An agent named on a fact serves the case's unit and had not stopped by that day. An
+    agent the registry has not yet told this service of is taken on trust (the registry's
+    event may still be on its way)."""
+    if agent_id not in known:
+        return []
+    unit, gone = known[agent_id]
+    if unit != unit_id:
+        return [Violation(field, "agent-of-unit", "the agent serves another unit")]
+    if gone is not None and on >= gone:
+        return [Violation(field, "agent-active", f"the agent stopped serving on {gone}")]
+    return []
+
+
+async def require_agent_of(
+    session: AsyncSession, field: str, agent_id: str, unit_id: str, on: date
+) -> None:
+    check(agent_problems(await agents_of(session, {agent_id}), field, agent_id, unit_id, on))

@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.client_case.db import cases, clients, known_units, people, screenings, submissions
 from services.client_case.domain import assist, pathway
 from services.client_case.domain.pathway import Case
-from services.client_case.handlers.common import Identity, Keys, case_of_row, where_of
+from services.client_case.handlers.common import (
+    Agents,
+    Identity,
+    Keys,
+    agent_problems,
+    agents_of,
+    case_of_row,
+    where_of,
+)
 from services.client_case.handlers.identity import (
     lookup_of_key,
     lookup_of_nik,
@@ -41,7 +49,7 @@ from shared.contracts.client_case_inbound import (
 from shared.contracts.types import CaseStage
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
-from shared.rules import RuleViolations, Violation
+from shared.rules import RuleViolations, Violation, check
 from shared.security.encryption import CannotDecrypt, open_identity
 from shared.security.identity import nik_problems, normalise_nik
 
@@ -107,6 +115,7 @@ class Batch:
     open_cases: dict[tuple[str, str], str] = field(default_factory=dict)
     """(unit id, client_ref) → the person's open case in that unit."""
     cases: dict[str, Case] = field(default_factory=dict)
+    agents: Agents = field(default_factory=dict)
     new_cases: set[str] = field(default_factory=set)
     changed_cases: set[str] = field(default_factory=set)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -134,6 +143,9 @@ class Batch:
             )
             state.cases_of.update({(province, sid): case for sid, case in found.tuples()})
         unit_ids = {s.fact.unit_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
+        state.agents = await agents_of(
+            db, {s.fact.screener_agent_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
+        )
         if unit_ids:
             found = await db.execute(select(known_units).where(known_units.c.unit_id.in_(unit_ids)))
             state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
@@ -231,6 +243,7 @@ _CHANGING = (
     "closed_on",
     "outcome",
     "version",
+    "injecting_risk_on",
 )
 
 
@@ -273,6 +286,16 @@ def screen(state: Batch, index: int, s: Submitted) -> None:
         raise RuleViolations(
             [Violation("screened_at", "not-in-future", "the screening is in the future")]
         )
+    check(
+        agent_problems(
+            state.agents,
+            "screener_agent_id",
+            fact.screener_agent_id,
+            fact.unit_id,
+            fact.screened_at.date(),
+        )
+    )
+    injecting = result.injected_recently
     lookup = state.lookups.get(index)
     ref = state.refs.get(lookup) if lookup else None
     if ref is None:  # a person not seen before, in any unit
@@ -306,12 +329,16 @@ def screen(state: Batch, index: int, s: Submitted) -> None:
             stage=CaseStage.SCREENING,
             opened_on=fact.screened_at.date(),
             risk_level=result.overall_level,
+            injecting_risk_on=fact.screened_at.date() if injecting else None,
         )
         state.new_cases.add(case.case_id)
         state.open_cases[(fact.unit_id, ref)] = case.case_id
     else:  # one open case per person per unit: this re-screens it
-        case = pathway.rescreen(
-            state.cases[open_case], result.overall_level, on=fact.screened_at.date()
+        case = pathway.screened(
+            state.cases[open_case],
+            result.overall_level,
+            on=fact.screened_at.date(),
+            injecting=injecting,
         )
         state.changed_cases.add(case.case_id)
     state.cases[case.case_id] = case

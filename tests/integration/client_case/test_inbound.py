@@ -17,7 +17,7 @@ from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import make_producer, topic_size
 from shared.security.encryption import generate_service_keypair, seal_identity
 from tests.bus import read_events, read_topic
-from tests.integration.conftest import HIGH_RISK, Platform, form_unit
+from tests.integration.conftest import HIGH_RISK, Platform, appoint_agent, form_unit
 from tests.privacy import SECOND_NAME as NAME
 from tests.privacy import SECOND_NIK as NIK
 
@@ -57,6 +57,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
         submission(3, identity_sealed=seal_identity(stranger_public, {"nik": NIK})),
         submission(4, unit_id="unit-that-does-not-exist-01"),
         submission(5, identity_sealed=None, province_client_key="sultra-person-0000042"),
+        submission(6, screener_agent_id=await appoint_agent(p, await form_unit(p, "74.71.02"))),
     ]
     producer = make_producer(p.bootstrap, client_id="province-74")
     await producer.start()
@@ -74,7 +75,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
     receipts = {
         e.data.original_event_id: e.data
         for e in await read_events(  # type: ignore[union-attr]
-            p.bootstrap, p.topics.name("ibm.receipts.74"), 5
+            p.bootstrap, p.topics.name("ibm.receipts.74"), 6
         )
     }
     accepted = {k for k, v in receipts.items() if isinstance(v, EventAccepted)}
@@ -91,6 +92,11 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
     no_unit = receipts["ce-sultra-screening-0000004"]
     assert isinstance(no_unit, EventRejected)
     assert [(r.field, r.rule) for r in no_unit.reasons] == [("unit_id", "unit-exists")]
+    foreign_screener = receipts["ce-sultra-screening-0000006"]
+    assert isinstance(foreign_screener, EventRejected)
+    assert [(r.field, r.rule) for r in foreign_screener.reasons] == [
+        ("screener_agent_id", "agent-of-unit")
+    ]
 
     screened = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)]
     assert all(isinstance(s, events.ClientScreened) for s in screened)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from asyncio import sleep, timeout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,13 @@ from sqlalchemy import func, select
 from services.client_case.db import cases, clients, people
 from shared.contracts import client_case as events
 from tests.bus import read_events
-from tests.integration.conftest import HIGH_RISK, Platform, form_unit
+from tests.integration.conftest import (
+    HIGH_RISK,
+    OPERATOR_74,
+    Platform,
+    appoint_agent,
+    form_unit,
+)
 from tests.privacy import NAME, NIK, NIK_SPACED, PHONE
 
 NATIONAL = {"X-Pulih-Roles": "national-operator"}
@@ -227,3 +234,98 @@ async def test_the_unit_updates_what_it_holds_by_registering_again(platform: Pla
         params={"reason": "calling the new number"},
     )
     assert held.json() == {"nik": NIK, "name": NAME, "phone": "081298765432"}
+
+
+async def test_screeners_referrers_and_reporters_are_agents_of_the_unit(
+    platform: Platform,
+) -> None:
+    p = platform
+    ours, theirs = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    agent = {"X-Pulih-Roles": f"unit-agent:{ours}"}
+    stranger = await appoint_agent(p, theirs)
+    own = await appoint_agent(p, ours)
+    client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": ours})).json()[
+        "client_id"
+    ]
+    refused = await p.cases.post(
+        "/screenings", headers=agent, json=_screening(client_id, ours, screener_agent_id=stranger)
+    )
+    assert refused.status_code == 422
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+        ("screener_agent_id", "agent-of-unit")
+    ]
+    screened = await p.cases.post(
+        "/screenings", headers=agent, json=_screening(client_id, ours, screener_agent_id=own)
+    )
+    assert screened.status_code == 201, screened.text
+    case_id = screened.json()["case_id"]
+    today = datetime.now(UTC).date().isoformat()
+    referral = {
+        "destination_type": "balai_rehabilitasi",
+        "reason": "high_risk",
+        "referred_on": today,
+        "referred_by_agent_id": stranger,
+    }
+    refused = await p.cases.post(f"/cases/{case_id}/referrals", headers=agent, json=referral)
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+        ("referred_by_agent_id", "agent-of-unit")
+    ]
+    relapse = {
+        "substances": ["alcohol"],
+        "source": "family_report",
+        "relapsed_on": today,
+        "reported_by_agent_id": stranger,
+    }
+    refused = await p.cases.post(f"/cases/{case_id}/relapses", headers=agent, json=relapse)
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+        ("reported_by_agent_id", "agent-of-unit")
+    ]
+    # An agent who stopped serving screens no more.
+    gone = await p.registry.post(
+        f"/agents/{own}/deactivation",
+        headers=OPERATOR_74,
+        json={"deactivated_on": "2026-02-01", "reason": "moved_away"},
+    )
+    assert gone.status_code == 200, gone.text
+    async with timeout(30):
+        while True:
+            again = await p.cases.post(
+                f"/cases/{case_id}/relapses",
+                headers=agent,
+                json={**relapse, "reported_by_agent_id": own},
+            )
+            if again.status_code == 422:
+                break
+            await sleep(0.05)
+    assert [(e["field"], e["rule"]) for e in again.json()["errors"]] == [
+        ("reported_by_agent_id", "agent-active")
+    ]
+
+
+async def test_injecting_in_the_past_3_months_flags_the_case_and_routes_it(
+    platform: Platform,
+) -> None:
+    p = platform
+    unit = await form_unit(p)
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit}"}
+    client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit})).json()[
+        "client_id"
+    ]
+    low_but_injecting: dict[str, object] = {s: {"ever_used": False} for s in HIGH_RISK}
+    low_but_injecting["cannabis"] = {
+        "ever_used": True,
+        "frequency": "never",
+        "concern": "never",
+        "cut_down": "never",
+    }
+    screened = await p.cases.post(
+        "/screenings",
+        headers=agent,
+        json=_screening(client_id, unit, substances=low_but_injecting, injection="past_3_months"),
+    )
+    assert screened.status_code == 201, screened.text
+    body = screened.json()
+    assert (body["overall_level"], body["injected_recently"]) == ("low", True)
+    assert body["refer_to"] == "klinik_pratama"  # the default policy's injecting route
+    (case,) = (await p.cases.get("/cases", headers=agent)).json()
+    assert case["injecting_risk_on"] == datetime.now(UTC).date().isoformat()

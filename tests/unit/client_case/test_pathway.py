@@ -120,6 +120,24 @@ def test_routing_is_a_policy_per_province() -> None:
         RoutingPolicy.parse("severe=balai_rehabilitasi")
 
 
+def test_injecting_in_the_past_3_months_is_routed_by_the_province() -> None:
+    default = RoutingPolicy()
+    assert default.destination(RiskLevel.LOW) is None
+    assert (
+        default.destination(RiskLevel.LOW, injecting=True) is ReferralDestinationType.KLINIK_PRATAMA
+    )
+    assert (  # the level's own destination comes first
+        default.destination(RiskLevel.HIGH, injecting=True)
+        is ReferralDestinationType.BALAI_REHABILITASI
+    )
+    keeps = RoutingPolicy.parse("high=balai_rehabilitasi,injecting=unit")
+    assert keeps.destination(RiskLevel.MODERATE, injecting=True) is None
+    flagged = pathway.screened(CASE, RiskLevel.LOW, on=date(2026, 9, 20), injecting=True)
+    assert flagged.injecting_risk_on == date(2026, 9, 20)
+    again = pathway.screened(flagged, RiskLevel.LOW, on=date(2026, 10, 20), injecting=False)
+    assert again.injecting_risk_on == date(2026, 9, 20)  # the flag stays with the case
+
+
 def test_referrals_close_the_loop_and_go_overdue() -> None:
     referral = Referral(
         "ref-1", CASE.case_id, ReferralDestinationType.KLINIK_PRATAMA, date(2026, 11, 1)
