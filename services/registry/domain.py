@@ -367,8 +367,15 @@ def appoint_agent(unit: Unit, cmd: AppointAgent, *, scope: Scope, today: date) -
 
 
 def record_training(
-    agent: Agent, unit: Unit, training: Training, *, scope: Scope, today: date
+    agent: Agent,
+    unit: Unit,
+    training: Training,
+    *,
+    scope: Scope,
+    today: date,
+    provider_exists: bool,
 ) -> Agent:
+    """The training was given by an office that exists, to an active agent, by today."""
     v: list[Violation] = []
     if not scope.covers(unit.village_code):
         v.append(Violation("agent_id", "in-scope", "the agent's unit is outside your region"))
@@ -378,6 +385,8 @@ def record_training(
         v.append(Violation("completed_on", "not-in-future", "the training is not finished yet"))
     if office_region(training.provider) is None:
         v.append(Violation("provider", "office-code", "BNNP-<prov> or BNNK-<regency>"))
+    elif not provider_exists:
+        v.append(Violation("provider", "exists", "no such office"))
     check(v)
     return replace(agent, trainings=(*agent.trainings, training))
 

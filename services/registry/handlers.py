@@ -119,9 +119,10 @@ class Batch:
         villages |= {u.village_code for u in batch.units.values()}
         if forming:
             batch.villages = await _present(db, regions.c.code, villages)
-            batch.offices = await _present(
-                db, offices.c.code, {c.facilitating_office for c in forming}
-            )
+        office_codes = {c.facilitating_office for c in forming}
+        office_codes |= {c.training.provider for c in commands if isinstance(c, RecordTraining)}
+        if office_codes:
+            batch.offices = await _present(db, offices.c.code, office_codes)
         if villages:
             found = await db.execute(
                 select(units.c.village_code, func.count())
@@ -366,7 +367,14 @@ def record_training(batch: Batch, index: int, cmd: RecordTraining, scope: Scope)
     agent = batch.agent(cmd.agent_id)
     unit = batch.unit(agent.unit_id)
     training = cmd.training
-    trained = domain.record_training(agent, unit, training, scope=scope, today=batch.today)
+    trained = domain.record_training(
+        agent,
+        unit,
+        training,
+        scope=scope,
+        today=batch.today,
+        provider_exists=training.provider in batch.offices,
+    )
     batch.claim_id("training", training.training_id, "training_id")
     batch.agents[agent.agent_id] = trained
     batch.add(

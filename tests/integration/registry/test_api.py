@@ -99,6 +99,13 @@ async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) 
     )
     assert appointed.status_code == 201, appointed.text
     agent_id = appointed.json()["agent_id"]
+    no_office = await registry.client.post(
+        f"/agents/{agent_id}/trainings",
+        headers=SULTRA,
+        json={"kind": "assist_screening", "completed_on": "2025-05-20", "provider": "BNNP-99"},
+    )
+    assert no_office.status_code == 422
+    assert [(e["field"], e["rule"]) for e in no_office.json()["errors"]] == [("provider", "exists")]
     trained = await registry.client.post(
         f"/agents/{agent_id}/trainings",
         headers=SULTRA,
