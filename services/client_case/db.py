@@ -100,6 +100,7 @@ identity_reads = Table(
     Column("reason", String(200), nullable=False),
     Column("read_at", DateTime(timezone=True), nullable=False),
     Column("granted", Boolean, nullable=False),
+    Column("action", String(10), nullable=False, server_default="read", comment="read or change"),
 )
 
 cases = Table(

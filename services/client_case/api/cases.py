@@ -24,9 +24,10 @@ from services.client_case.api.common import (
     act_on_case,
     case_row,
     command,
+    keys_of,
     settings_of,
 )
-from services.client_case.db import cases, referrals
+from services.client_case.db import cases, referrals, screenings
 from services.client_case.domain import assist
 from services.client_case.domain.pathway import Referral
 from services.client_case.handlers import NotFound
@@ -108,6 +109,58 @@ async def list_cases(
             for r in rows
             if who.sees_case(r)
         ]
+
+
+@router.get("/cases/{case_id}", tags=["cases"])
+async def case_view(case_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
+    """One case as its unit works it: the case, its screenings and referrals, and — for the
+    unit's own agents — the label the unit knows the client by (never the identity). Operators
+    in scope see the same without the label; anyone else gets 404."""
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        case = await case_row(session, case_id, who)
+        found = await session.execute(
+            select(screenings)
+            .where(screenings.c.case_id == case_id)
+            .order_by(screenings.c.screened_at)
+        )
+        screened = [{k: r[k] for k in _SCREENING} for r in found.mappings()]
+        found = await session.execute(
+            select(referrals)
+            .where(referrals.c.case_id == case_id)
+            .order_by(referrals.c.referred_on)
+        )
+        referred = [{k: r[k] for k in _REFERRAL} for r in found.mappings()]
+        label = None
+        if case["unit_id"] in who.units:
+            client = await handlers.client_row(session, case["client_id"])
+            label = handlers.label_of(keys_of(request), client)
+    return {
+        **CasePublic(**{k: case[k] for k in CasePublic.model_fields}).model_dump(),
+        "label": label,
+        "screenings": screened,
+        "referrals": referred,
+    }
+
+
+_SCREENING = (
+    "screening_id",
+    "screened_at",
+    "overall_level",
+    "injecting",
+    "rule_set_version",
+    "screener_agent_id",
+)
+_REFERRAL = (
+    "referral_id",
+    "destination_type",
+    "destination_facility",
+    "reason",
+    "referred_on",
+    "resolution",
+    "resolved_on",
+)
 
 
 @router.post("/cases/{case_id}/enrolment", response_model=CasePublic, tags=["cases"])

@@ -144,6 +144,12 @@ class IdentityIn(Schema):
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=30)
     address: str | None = Field(default=None, max_length=500)
+    label: str | None = Field(
+        default=None,
+        max_length=40,
+        description="A short label the unit knows the person by on its lists (encrypted like "
+        "the identity; shown to the unit's agents in the case view).",
+    )
 
 
 class ClientCreate(Schema):

@@ -12,6 +12,7 @@ from services.client_case import handlers
 from services.client_case.api.common import (
     CallerDep,
     ClientCreate,
+    IdentityIn,
     command,
     keys_of,
     settings_of,
@@ -55,6 +56,7 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
             age_band=body.age_band,
             sex=body.sex,
             today=today,
+            by=handlers.Reader(actor=who.header, units=who.units),
         )
     return {"client_id": registered.client_id, "new": registered.new}
 
@@ -83,6 +85,35 @@ async def read_identity(
             raise
 
 
+@router.patch("/clients/{client_id}/identity", tags=["identity"])
+async def change_identity(
+    client_id: str,
+    body: IdentityIn,
+    who: CallerDep,
+    request: Request,
+    reason: Annotated[
+        str, Query(min_length=5, max_length=200, description="Why it changes; audited.")
+    ],
+) -> dict[str, Any]:
+    """Correct the name, phone, address or label the unit holds, with a reason; fields left
+    out are kept. Who may: as for reading. Audited (action `change`) granted or not."""
+    by = handlers.Reader(actor=who.header, units=who.units)
+    async with command(request) as (session, _outbox, _today):
+        try:
+            changed = await handlers.handle_change_identity(
+                session,
+                keys_of(request),
+                client_id,
+                by=by,
+                reason=reason,
+                changes=Identity(**body.model_dump()),
+            )
+        except (Gone, NotFound, Forbidden):
+            await session.commit()  # the refused change is audited too
+            raise
+    return {"client_id": client_id, "changed": changed}
+
+
 @router.get("/identity-reads", tags=["identity"])
 async def identity_reads(
     who: CallerDep,
@@ -91,8 +122,8 @@ async def identity_reads(
     since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    """The identity audit, newest first: who asked to read which client's identity, from
-    which unit, why, when, and whether it was granted. National operators only."""
+    """The identity audit, newest first: who asked to read (or change) which client's
+    identity, from which unit, why, when, and whether it was granted. National operators."""
     if not who.national:
         raise Forbidden("the identity audit is read by national operators")
     runtime = runtime_of(request)

@@ -26,10 +26,13 @@ from services.client_case.handlers.common import (
 )
 from services.client_case.handlers.identity import (
     Reader,
+    client_row,
+    handle_change_identity,
     handle_erase_client,
     handle_read_identity,
     handle_register_client,
     identity_audit,
+    label_of,
 )
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "Keys",
     "NotFound",
     "Reader",
+    "client_row",
+    "handle_change_identity",
     "handle_change_stage",
     "handle_close",
     "handle_enrol",
@@ -50,6 +55,7 @@ __all__ = [
     "handle_screen_client",
     "handle_transfer",
     "identity_audit",
+    "label_of",
     "load_case",
     "require_active_unit",
 ]

@@ -39,6 +39,8 @@ class Identity:
     name: str | None = None
     phone: str | None = None
     address: str | None = None
+    label: str | None = None
+    """A short label the unit chooses to know the person by (e.g. on its worklist)."""
 
     def fields(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}

@@ -21,7 +21,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -76,6 +76,14 @@ async def refs_of(db: AsyncSession, lookups: set[str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Who reads or changes an identity: their roles (as given) and the units they are agents of."""
+
+    actor: str
+    units: Sequence[str]
+
+
+@dataclass(frozen=True)
 class Registered:
     client_id: str
     new: bool
@@ -91,6 +99,7 @@ async def handle_register_client(
     age_band: str | None,
     sex: str | None,
     today: date,
+    by: Reader | None = None,
 ) -> Registered:
     """The unit's client for this person. A NIK the unit registered before is its existing
     client (a new phone or address replaces the old, as an identity change); a NIK known only
@@ -102,7 +111,7 @@ async def handle_register_client(
         check(
             [Violation("identity.nik", p.rule, p.message) for p in nik_problems(nik, today=today)]
         )
-        identity = Identity(nik, identity.name, identity.phone, identity.address)
+        identity = replace(identity, nik=nik)
         lookup = lookup_of_nik(keys, nik)
     ref = (await refs_of(session, {lookup})).get(lookup) if lookup else None
     if ref is not None:
@@ -118,7 +127,8 @@ async def handle_register_client(
             .first()
         )
         if own is not None:
-            await _update_identity(session, keys, own, identity)
+            if await _update_identity(session, keys, own, identity) and by is not None:
+                await _audit(session, own["client_id"], by, unit_id, "registered again", "change")
             return Registered(own["client_id"], new=False)
     elif lookup is not None:
         ref = new_client_ref()
@@ -148,18 +158,20 @@ def sealed_client(keys: Keys, client_id: str, identity: Identity) -> dict[str, A
     }
 
 
-async def _update_identity(session: AsyncSession, keys: Keys, row: Any, identity: Identity) -> None:
-    """Fields given again replace what the unit held; fields left out are kept."""
+async def _update_identity(session: AsyncSession, keys: Keys, row: Any, identity: Identity) -> bool:
+    """Fields given again replace what the unit held; fields left out are kept. True when
+    anything changed."""
     held = _open(keys, row)
     changed = {**held, **identity.fields()}
     if changed == held:
-        return
+        return False
     data_key = keys.ring.unwrap(WrappedKey(row["master_key_id"], row["wrapped_data_key"]))
     await session.execute(
         update(clients)
         .where(clients.c.client_id == row["client_id"])
         .values(identity_sealed=encrypt_fields(data_key, changed, subject=row["client_id"]))
     )
+    return True
 
 
 def _open(keys: Keys, row: Any) -> dict[str, Any]:
@@ -192,41 +204,84 @@ async def client_row(session: AsyncSession, client_id: str) -> Any:
     return row
 
 
-@dataclass(frozen=True)
-class Reader:
-    """Who asks to read an identity: their roles (as given) and the units they are agents of."""
-
-    actor: str
-    units: Sequence[str]
-
-
-async def handle_read_identity(
-    session: AsyncSession, keys: Keys, client_id: str, *, reader: Reader, reason: str
-) -> dict[str, Any]:
-    """Decrypt a person's identity for an agent of the unit holding them, with a stated
-    reason. Audited always, granted or not; the caller commits the audit row even when this
-    raises. An agent of another unit is told there is no such client."""
-    row = await client_row(session, client_id)
-    holders = await holding_units(session, row)
-    unit = next((u for u in reader.units if u in holders), None)
-    erased = row["wrapped_data_key"] is None
+async def _audit(
+    session: AsyncSession,
+    client_id: str,
+    by: Reader,
+    unit: str | None,
+    reason: str,
+    action: str,
+    granted: bool = True,
+) -> None:
     await session.execute(
         insert(identity_reads).values(
             client_id=client_id,
-            actor=reader.actor[:120],
-            unit_id=unit or (reader.units[0] if reader.units else None),
+            actor=by.actor[:120],
+            unit_id=unit or (by.units[0] if by.units else None),
             reason=reason[:200],
             read_at=datetime.now(UTC),
-            granted=unit is not None and not erased,
+            granted=granted,
+            action=action,
         )
     )
-    if not reader.units:
+
+
+async def _access(
+    session: AsyncSession, client_id: str, by: Reader, reason: str, action: str
+) -> Any:
+    """The client's row, for an agent of the unit holding them; audited always, granted or
+    not (the caller commits the audit row even when this raises). An agent of another unit is
+    told there is no such client."""
+    row = await client_row(session, client_id)
+    holders = await holding_units(session, row)
+    unit = next((u for u in by.units if u in holders), None)
+    erased = row["wrapped_data_key"] is None
+    await _audit(session, client_id, by, unit, reason, action, unit is not None and not erased)
+    if not by.units:
         raise Forbidden("identity is read only by agents of the unit serving the client")
     if unit is None:
         raise NotFound(f"no client {client_id}")
     if erased:
         raise Gone("the identity of this client was erased")
-    return _open(keys, row)
+    return row
+
+
+async def handle_read_identity(
+    session: AsyncSession, keys: Keys, client_id: str, *, reader: Reader, reason: str
+) -> dict[str, Any]:
+    """Decrypt a person's identity for an agent of the unit holding them, with a reason."""
+    return _open(keys, await _access(session, client_id, reader, reason, "read"))
+
+
+async def handle_change_identity(
+    session: AsyncSession,
+    keys: Keys,
+    client_id: str,
+    *,
+    by: Reader,
+    reason: str,
+    changes: Identity,
+) -> list[str]:
+    """Contact details (name, phone, address, label) corrected by an agent of the unit holding
+    the client, with a reason; audited like a read. The NIK is not changed here: a different
+    NIK is a different person, registered as such. Returns the fields changed."""
+    check(
+        [Violation("identity.nik", "nik-fixed", "a different NIK is registered as a new client")]
+        if changes.nik
+        else []
+    )
+    row = await _access(session, client_id, by, reason, "change")
+    held = _open(keys, row)
+    await _update_identity(session, keys, row, changes)
+    return sorted(k for k, v in changes.fields().items() if held.get(k) != v)
+
+
+def label_of(keys: Keys, row: Any) -> str | None:
+    """The unit's label for its client, for the unit's own agents (not an identity read)."""
+    if row["wrapped_data_key"] is None:
+        return None
+    label = _open(keys, row).get("label")
+    return str(label) if label else None
 
 
 async def identity_audit(

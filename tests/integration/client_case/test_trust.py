@@ -329,3 +329,57 @@ async def test_injecting_in_the_past_3_months_flags_the_case_and_routes_it(
     assert body["refer_to"] == "klinik_pratama"  # the default policy's injecting route
     (case,) = (await p.cases.get("/cases", headers=agent)).json()
     assert case["injecting_risk_on"] == datetime.now(UTC).date().isoformat()
+
+
+async def test_agents_know_their_clients_by_the_units_label(platform: Platform) -> None:
+    p = platform
+    unit, other = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    agent = {"X-Pulih-Roles": f"unit-agent:{unit}"}
+    stranger = {"X-Pulih-Roles": f"unit-agent:{other}"}
+    client_id = (
+        await p.cases.post(
+            "/clients",
+            headers=agent,
+            json={"unit_id": unit, "identity": {"name": NAME, "label": "Pak W. RT 03"}},
+        )
+    ).json()["client_id"]
+    case_id = (
+        await p.cases.post("/screenings", headers=agent, json=_screening(client_id, unit))
+    ).json()["case_id"]
+
+    view = await p.cases.get(f"/cases/{case_id}", headers=agent)
+    assert view.status_code == 200, view.text
+    assert view.json()["label"] == "Pak W. RT 03"
+    assert [s["overall_level"] for s in view.json()["screenings"]] == ["high"]
+    assert view.json()["referrals"] == [] and NAME not in view.text
+    above = await p.cases.get(f"/cases/{case_id}", headers=OPERATOR_74)
+    assert above.status_code == 200 and above.json()["label"] is None
+    assert (await p.cases.get(f"/cases/{case_id}", headers=stranger)).status_code == 404
+
+    # Contact details are corrected with a reason, audited; the NIK is not changed this way.
+    where = f"/clients/{client_id}/identity"
+    changed = await p.cases.patch(
+        where, headers=agent, params={"reason": "new phone number"}, json={"phone": PHONE}
+    )
+    assert changed.json() == {"client_id": client_id, "changed": ["phone"]}
+    nik = await p.cases.patch(
+        where, headers=agent, params={"reason": "a typo in the NIK"}, json={"nik": NIK}
+    )
+    assert [(e["field"], e["rule"]) for e in nik.json()["errors"]] == [
+        ("identity.nik", "nik-fixed")
+    ]
+    assert (
+        await p.cases.patch(
+            where, headers=stranger, params={"reason": "new phone"}, json={"phone": "0811"}
+        )
+    ).status_code == 404
+    held = await p.cases.get(where, headers=agent, params={"reason": "calling the client"})
+    assert held.json() == {"name": NAME, "phone": PHONE, "label": "Pak W. RT 03"}
+    audit = (
+        await p.cases.get("/identity-reads", headers=NATIONAL, params={"client_id": client_id})
+    ).json()
+    assert [(a["action"], a["unit_id"], a["granted"]) for a in reversed(audit)] == [
+        ("change", unit, True),
+        ("change", other, False),
+        ("read", unit, True),
+    ]

@@ -1,4 +1,4 @@
-"""known agents; the injecting-risk flag of a case
+"""known agents; the injecting-risk flag of a case; identity changes in the audit
 
 Revision ID: client_case_0007
 Revises: client_case_0006
@@ -23,9 +23,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cases") as batch_op:
         batch_op.add_column(sa.Column("injecting_risk_on", sa.Date(), nullable=True))
+    with op.batch_alter_table("identity_reads") as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "action",
+                sa.String(length=10),
+                nullable=False,
+                server_default="read",
+                comment="read or change",
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("identity_reads") as batch_op:
+        batch_op.drop_column("action")
     with op.batch_alter_table("cases") as batch_op:
         batch_op.drop_column("injecting_risk_on")
     op.drop_table("known_agents")
