@@ -56,6 +56,7 @@ from shared.contracts.types import AgentDeactivationReason, AgentRole, UnitForma
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
 from shared.rules import RuleViolations
+from shared.security.roles import Forbidden
 
 
 @dataclass(frozen=True)
@@ -462,8 +463,13 @@ async def handle(
 async def execute(
     db: AsyncSession, outbox: Outbox, command: Command, *, scope: Scope, today: date
 ) -> Unit | Agent:
-    """One command (an HTTP request): its result, or its refusal raised."""
+    """One command (an HTTP request): its result, or its refusal raised. Acting outside the
+    caller's region is refused as such (403), whatever else is wrong, as in every service."""
     [done] = await handle(db, outbox, [Order(command, scope)], today=today)
+    if isinstance(done.error, RuleViolations):
+        outside = [v for v in done.error.violations if v.rule == "in-scope"]
+        if outside:
+            raise Forbidden(outside[0].message)
     if done.error is not None:
         raise done.error
     assert done.result is not None

@@ -48,10 +48,8 @@ async def test_bad_requests_get_problem_documents_naming_field_and_rule(
     assert broken == {("village_code", "exists"), ("formed_on", "not-in-future")}
 
     outside = await registry.form_unit(headers=SULSEL)
-    assert outside.status_code == 422
-    assert ("village_code", "in-scope") in {
-        (e["field"], e["rule"]) for e in outside.json()["errors"]
-    }
+    assert outside.status_code == 403  # outside the caller's region, as in every service
+    assert outside.json()["detail"] == "the village is outside your region"
 
     anonymous = await registry.form_unit(headers={})
     assert anonymous.status_code == 401
