@@ -21,18 +21,22 @@ def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) ->
     from datetime import UTC, datetime
 
     from services.client_case.app import SPEC
-    from services.client_case.handlers import NotFound, handle_erase_client
+    from services.client_case.commands import EraseClient
+    from services.client_case.handlers import Context, Keys, NotFound, execute
     from services.client_case.settings import Settings
     from shared.runtime import Runtime
 
     async def run() -> list[str]:
-        runtime = Runtime(SPEC, Settings())
+        settings = Settings()
+        runtime = Runtime(SPEC, settings)
         assert runtime.engine is not None and runtime.sessions and runtime.outbox
+        keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
         try:
             async with runtime.sessions.begin() as session:
-                return await handle_erase_client(
-                    session, runtime.outbox, client_id, today=datetime.now(UTC).date()
-                )
+                today = datetime.now(UTC).date()
+                ctx = Context(session, runtime.outbox, keys, today, settings.routing_for)
+                closed: list[str] = await execute(ctx, EraseClient(client_id))
+                return closed
         finally:
             await runtime.engine.dispose()
 

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case import handlers
+from services.client_case.commands import CloseCase
 from services.client_case.db import cases, known_agents, known_units
 from services.client_case.handlers import Keys, provincial
 from services.client_case.settings import Settings
@@ -37,6 +38,8 @@ def canonical_facts(runtime: Runtime) -> Handler:
     assert isinstance(settings, Settings) and runtime.outbox is not None
     outbox = runtime.outbox
 
+    keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
+
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
         """The facts that come one at a time; units and attendance: `canonical_batches`."""
         data = envelope.data
@@ -47,30 +50,26 @@ def canonical_facts(runtime: Runtime) -> Handler:
                 .values(status=data.to_status)
             )
         elif isinstance(data, scheduling.CaseAtRiskOfDropOut):
-            await _at_risk(session, outbox, data, settings.drop_out_policy)
+            today = datetime.now(UTC).date()
+            ctx = handlers.Context(session, outbox, keys, today, settings.routing_for)
+            await _at_risk(ctx, data, settings.drop_out_policy)
             runtime.notify_committed()
 
     return handle
 
 
 async def _at_risk(
-    session: AsyncSession, outbox: Outbox, data: scheduling.CaseAtRiskOfDropOut, policy: str
+    ctx: handlers.Context, data: scheduling.CaseAtRiskOfDropOut, policy: str
 ) -> None:
     """Flag the open case; under the `close` policy, close it as dropped out that day."""
-    flagged = await session.execute(
+    flagged = await ctx.session.execute(
         update(cases)
         .where(cases.c.case_id == data.case_id, cases.c.closed_on.is_(None))
         .values(at_risk_on=data.flagged_on)
     )
     if policy == "close" and flagged.rowcount == 1:  # type: ignore[attr-defined]
-        await handlers.handle_close(
-            session,
-            outbox,
-            data.case_id,
-            outcome=ClosureOutcome.DROPPED_OUT,
-            on=data.flagged_on,
-            referral_id=None,
-            today=datetime.now(UTC).date(),
+        await handlers.execute(
+            ctx, CloseCase(data.case_id, ClosureOutcome.DROPPED_OUT, data.flagged_on)
         )
 
 

@@ -27,10 +27,20 @@ from services.client_case.api.common import (
     keys_of,
     settings_of,
 )
+from services.client_case.commands import (
+    ChangeStage,
+    CloseCase,
+    Enrol,
+    Refer,
+    ReportRelapse,
+    ResolveReferral,
+    ScreenClient,
+    TransferCase,
+)
 from services.client_case.db import cases, referrals, screenings
 from services.client_case.domain import assist
 from services.client_case.domain.pathway import Referral
-from services.client_case.handlers import NotFound
+from services.client_case.handlers import NotFound, execute
 from shared.contracts.types import (
     CaseStage,
     ReferralDestinationType,
@@ -49,19 +59,16 @@ async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request)
         },
         injection=body.injection,
     )
-    async with command(request) as (session, outbox, _today):
-        unit = await handlers.require_active_unit(session, body.unit_id)
-        case, result, destination = await handlers.handle_screen_client(
-            session,
-            outbox,
-            client_id=body.client_id,
-            unit_id=body.unit_id,
-            answers=answers,
-            agent_id=body.screener_agent_id,
-            programme=body.programme,
-            screened_at=body.screened_at,
-            routing=settings_of(request).routing_for(unit["province_code"]),
-        )
+    screen = ScreenClient(
+        client_id=body.client_id,
+        unit_id=body.unit_id,
+        answers=answers,
+        agent_id=body.screener_agent_id,
+        programme=body.programme,
+        screened_at=body.screened_at,
+    )
+    async with command(request) as ctx:
+        case, result, destination = await execute(ctx, screen)
     return {
         "case_id": case.case_id,
         "rule_set_version": result.rule_set_version,
@@ -168,16 +175,7 @@ async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request)
     return await act_on_case(
         request,
         who,
-        case_id,
-        lambda session, outbox, today: handlers.handle_enrol(
-            session,
-            outbox,
-            case_id,
-            route=body.admission_route,
-            source=body.aftercare_source,
-            on=body.enrolled_on,
-            today=today,
-        ),
+        Enrol(case_id, body.admission_route, body.enrolled_on, source=body.aftercare_source),
     )
 
 
@@ -185,33 +183,24 @@ async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request)
 async def change_stage(
     case_id: str, body: StageChange, who: CallerDep, request: Request
 ) -> CasePublic:
-    return await act_on_case(
-        request,
-        who,
-        case_id,
-        lambda session, outbox, today: handlers.handle_change_stage(
-            session, outbox, case_id, to=body.to_stage, on=body.changed_on, today=today
-        ),
-    )
+    return await act_on_case(request, who, ChangeStage(case_id, body.to_stage, body.changed_on))
 
 
 @router.post("/cases/{case_id}/referrals", status_code=201, tags=["referrals"])
 async def refer(
     case_id: str, body: ReferralCreate, who: CallerDep, request: Request
 ) -> dict[str, str]:
-    async with command(request) as (session, outbox, today):
-        who.works_in((await case_row(session, case_id, who))["unit_id"])
-        referral = await handlers.handle_refer(
-            session,
-            outbox,
-            case_id,
-            destination=body.destination_type,
-            facility=body.destination_facility,
-            reason=body.reason,
-            on=body.referred_on,
-            agent_id=body.referred_by_agent_id,
-            today=today,
-        )
+    refer = Refer(
+        case_id,
+        body.destination_type,
+        body.reason,
+        body.referred_on,
+        body.referred_by_agent_id,
+        facility=body.destination_facility,
+    )
+    async with command(request) as ctx:
+        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+        referral = await execute(ctx, refer)
     return {"referral_id": referral.referral_id}
 
 
@@ -219,22 +208,17 @@ async def refer(
 async def resolve_referral(
     referral_id: str, body: ReferralAnswer, who: CallerDep, request: Request
 ) -> dict[str, str]:
-    async with command(request) as (session, outbox, today):
+    async with command(request) as ctx:
         case_id = (
-            await session.execute(
+            await ctx.session.execute(
                 select(referrals.c.case_id).where(referrals.c.referral_id == referral_id)
             )
         ).scalar()
         if case_id is None:
             raise NotFound(f"no referral {referral_id}")
-        who.works_in((await case_row(session, case_id, who))["unit_id"])
-        resolved = await handlers.handle_resolve_referral(
-            session,
-            outbox,
-            referral_id,
-            resolution=body.resolution,
-            on=body.resolved_on,
-            today=today,
+        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+        resolved = await execute(
+            ctx, ResolveReferral(referral_id, body.resolution, body.resolved_on)
         )
     return {"referral_id": referral_id, "resolution": str(resolved.resolution)}
 
@@ -279,39 +263,30 @@ async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, 
 
 @router.post("/cases/{case_id}/closure", response_model=CasePublic, tags=["cases"])
 async def close_case(case_id: str, body: Closure, who: CallerDep, request: Request) -> CasePublic:
-    return await act_on_case(
-        request,
-        who,
+    close = CloseCase(
         case_id,
-        lambda session, outbox, today: handlers.handle_close(
-            session,
-            outbox,
-            case_id,
-            outcome=body.outcome,
-            on=body.closed_on,
-            referral_id=body.referral_id,
-            today=today,
-            early=body.early_completion_reason,
-        ),
+        body.outcome,
+        body.closed_on,
+        referral_id=body.referral_id,
+        early=body.early_completion_reason,
     )
+    return await act_on_case(request, who, close)
 
 
 @router.post("/cases/{case_id}/relapses", status_code=201, tags=["cases"])
 async def report_relapse(
     case_id: str, body: RelapseReport, who: CallerDep, request: Request
 ) -> dict[str, str]:
-    async with command(request) as (session, outbox, today):
-        who.works_in((await case_row(session, case_id, who))["unit_id"])
-        await handlers.handle_report_relapse(
-            session,
-            outbox,
-            case_id,
-            substances=body.substances,
-            source=body.source,
-            on=body.relapsed_on,
-            agent_id=body.reported_by_agent_id,
-            today=today,
-        )
+    relapse = ReportRelapse(
+        case_id,
+        tuple(body.substances),
+        body.source,
+        body.relapsed_on,
+        body.reported_by_agent_id,
+    )
+    async with command(request) as ctx:
+        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+        await execute(ctx, relapse)
     return {"case_id": case_id, "relapse": "recorded"}
 
 
@@ -319,15 +294,5 @@ async def report_relapse(
 async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
     """The sending unit's agent hands the case over to another active unit."""
     return await act_on_case(
-        request,
-        who,
-        case_id,
-        lambda session, outbox, today: handlers.handle_transfer(
-            session,
-            outbox,
-            case_id,
-            to_unit_id=body.to_unit_id,
-            on=body.transferred_on,
-            today=today,
-        ),
+        request, who, TransferCase(case_id, body.to_unit_id, body.transferred_on)
     )

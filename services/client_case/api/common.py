@@ -3,7 +3,7 @@ transaction, acting on a case, and the request and response schemas."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,9 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.client_case.commands import Actor, ChangeStage, CloseCase, Enrol, TransferCase
 from services.client_case.db import cases
 from services.client_case.domain import assist
-from services.client_case.handlers import Keys, NotFound
+from services.client_case.handlers import Context, Keys, NotFound, execute
 from services.client_case.settings import Settings
 from shared.contracts.types import (
     AdmissionRoute,
@@ -35,9 +36,11 @@ from shared.contracts.types import (
     RelapseSource,
     Sex,
 )
-from shared.messaging.outbox import Outbox
 from shared.runtime import runtime_of
 from shared.security.roles import Forbidden, Role, parse_roles
+
+CaseCommand = Enrol | ChangeStage | CloseCase | TransferCase
+"""The commands on a case that answer with the case as it is after."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class Caller:
     def works_in(self, unit_id: str) -> None:
         if unit_id not in self.units:
             raise Forbidden("only an agent of this unit may do this")
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(actor=self.header, units=self.units)
 
 
 def caller(x_pulih_roles: Annotated[str | None, Header()] = None) -> Caller:
@@ -97,11 +104,18 @@ def keys_of(request: Request) -> Keys:
 
 
 @asynccontextmanager
-async def command(request: Request) -> AsyncIterator[tuple[AsyncSession, Outbox, date]]:
+async def command(request: Request) -> AsyncIterator[Context]:
+    """A transaction to run commands in (`handlers.execute`); committed when the block ends."""
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        yield session, runtime.outbox, datetime.now(UTC).date()
+        yield Context(
+            session,
+            runtime.outbox,
+            keys_of(request),
+            datetime.now(UTC).date(),
+            settings_of(request).routing_for,
+        )
     runtime.notify_committed()
 
 
@@ -114,16 +128,13 @@ async def case_row(session: AsyncSession, case_id: str, who: Caller) -> Any:
     return row
 
 
-CaseAction = Callable[[AsyncSession, Outbox, date], Awaitable[object]]
-
-
-async def act_on_case(request: Request, who: Caller, case_id: str, act: CaseAction) -> CasePublic:
-    """Run a use case on a case of the caller's unit and return the case as it is after."""
-    async with command(request) as (session, outbox, today):
-        who.works_in((await case_row(session, case_id, who))["unit_id"])
-        await act(session, outbox, today)
+async def act_on_case(request: Request, who: Caller, cmd: CaseCommand) -> CasePublic:
+    """Run a command on a case of the caller's unit and return the case as it is after."""
+    async with command(request) as ctx:
+        who.works_in((await case_row(ctx.session, cmd.case_id, who))["unit_id"])
+        await execute(ctx, cmd)
         row = (
-            (await session.execute(select(cases).where(cases.c.case_id == case_id)))
+            (await ctx.session.execute(select(cases).where(cases.c.case_id == cmd.case_id)))
             .mappings()
             .one()
         )

@@ -14,10 +14,15 @@ from services.client_case.api.common import (
     ClientCreate,
     IdentityIn,
     command,
-    keys_of,
     settings_of,
 )
-from services.client_case.handlers import Gone, Identity, NotFound
+from services.client_case.commands import (
+    ChangeIdentity,
+    EraseClient,
+    ReadIdentity,
+    RegisterClient,
+)
+from services.client_case.handlers import Gone, Identity, NotFound, execute
 from shared.runtime import runtime_of
 from shared.security.roles import Forbidden
 
@@ -46,18 +51,15 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
     this unit registered the same NIK before; identity fields given again (a new phone or
     address) then replace what the unit held."""
     who.works_in(body.unit_id)
-    identity = Identity(**body.identity.model_dump())
-    async with command(request) as (session, _outbox, today):
-        registered = await handlers.handle_register_client(
-            session,
-            keys_of(request),
-            unit_id=body.unit_id,
-            identity=identity,
-            age_band=body.age_band,
-            sex=body.sex,
-            today=today,
-            by=handlers.Reader(actor=who.header, units=who.units),
-        )
+    register = RegisterClient(
+        unit_id=body.unit_id,
+        identity=Identity(**body.identity.model_dump()),
+        age_band=body.age_band,
+        sex=body.sex,
+        by=who.actor,
+    )
+    async with command(request) as ctx:
+        registered = await execute(ctx, register)
     return {"client_id": registered.client_id, "new": registered.new}
 
 
@@ -74,15 +76,15 @@ async def read_identity(
     them last; before any case: the unit that registered them). Every read and every refusal
     is audited with the caller, unit, reason and time. Another unit's client answers 404, as
     if unknown; an erased one 410."""
-    reader = handlers.Reader(actor=who.header, units=who.units)
-    async with command(request) as (session, _outbox, _today):
+    async with command(request) as ctx:
         try:
-            return await handlers.handle_read_identity(
-                session, keys_of(request), client_id, reader=reader, reason=reason
+            identity: dict[str, Any] = await execute(
+                ctx, ReadIdentity(client_id, reason, by=who.actor)
             )
         except (Gone, NotFound, Forbidden):
-            await session.commit()  # the refused read is audited too
+            await ctx.session.commit()  # the refused read is audited too
             raise
+    return identity
 
 
 @router.patch("/clients/{client_id}/identity", tags=["identity"])
@@ -97,19 +99,12 @@ async def change_identity(
 ) -> dict[str, Any]:
     """Correct the name, phone, address or label the unit holds, with a reason; fields left
     out are kept. Who may: as for reading. Audited (action `change`) granted or not."""
-    by = handlers.Reader(actor=who.header, units=who.units)
-    async with command(request) as (session, _outbox, _today):
+    change = ChangeIdentity(client_id, Identity(**body.model_dump()), reason, by=who.actor)
+    async with command(request) as ctx:
         try:
-            changed = await handlers.handle_change_identity(
-                session,
-                keys_of(request),
-                client_id,
-                by=by,
-                reason=reason,
-                changes=Identity(**body.model_dump()),
-            )
+            changed = await execute(ctx, change)
         except (Gone, NotFound, Forbidden):
-            await session.commit()  # the refused change is audited too
+            await ctx.session.commit()  # the refused change is audited too
             raise
     return {"client_id": client_id, "changed": changed}
 
@@ -139,6 +134,6 @@ async def erase_client(client_id: str, who: CallerDep, request: Request) -> dict
     (they may come back as a new client), and their open cases are closed as `withdrawn`."""
     if not who.national:
         raise Forbidden("erasure is done by a national operator")
-    async with command(request) as (session, outbox, today):
-        closed = await handlers.handle_erase_client(session, outbox, client_id, today=today)
+    async with command(request) as ctx:
+        closed = await execute(ctx, EraseClient(client_id))
     return {"client_id": client_id, "identity": "erased", "cases_withdrawn": closed}

@@ -4,6 +4,7 @@ each stages its canonical event, carrying the pseudonym only."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import insert, select, update
@@ -59,7 +60,7 @@ async def handle_screen_client(
     agent_id: str,
     programme: Programme,
     screened_at: datetime,
-    routing: RoutingPolicy,
+    routing: Callable[[str], RoutingPolicy],
 ) -> tuple[Case, assist.ScreeningResult, ReferralDestinationType | None]:
     """Score the ASSIST answers. The first screening opens the client's case in the unit
     (stage `screening`); while the person has an open case in the unit, a screening is a
@@ -139,7 +140,8 @@ async def handle_screen_client(
             sex=client["sex"],
         ),
     )
-    return case, result, routing.destination(result.overall_level, injecting=injecting)
+    policy = routing(case.province_code)
+    return case, result, policy.destination(result.overall_level, injecting=injecting)
 
 
 async def handle_enrol(

@@ -1,4 +1,4 @@
-"""What the client-case use cases share: their errors, the identity they handle, the keys,
+"""What the client-case use cases share: their errors, the keys,
 the unit a fact is recorded in (it must exist and be active), and loading and saving a case."""
 
 from __future__ import annotations
@@ -29,21 +29,6 @@ class NotFound(LookupError):
 
 class Gone(Exception):
     """The person's identity was erased."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What a unit may know of a person. Every field optional: anonymous service is allowed."""
-
-    nik: str | None = None
-    name: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    label: str | None = None
-    """A short label the unit chooses to know the person by (e.g. on its worklist)."""
-
-    def fields(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,11 +27,12 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.client_case.commands import Actor
 from services.client_case.db import cases, clients, identity_reads, people
 from services.client_case.domain import pathway
+from services.client_case.domain.identity import Identity
 from services.client_case.handlers.common import (
     Gone,
-    Identity,
     Keys,
     NotFound,
     case_of_row,
@@ -76,14 +76,6 @@ async def refs_of(db: AsyncSession, lookups: set[str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Reader:
-    """Who reads or changes an identity: their roles (as given) and the units they are agents of."""
-
-    actor: str
-    units: Sequence[str]
-
-
-@dataclass(frozen=True)
 class Registered:
     client_id: str
     new: bool
@@ -99,7 +91,7 @@ async def handle_register_client(
     age_band: str | None,
     sex: str | None,
     today: date,
-    by: Reader | None = None,
+    by: Actor | None = None,
 ) -> Registered:
     """The unit's client for this person. A NIK the unit registered before is its existing
     client (a new phone or address replaces the old, as an identity change); a NIK known only
@@ -207,7 +199,7 @@ async def client_row(session: AsyncSession, client_id: str) -> Any:
 async def _audit(
     session: AsyncSession,
     client_id: str,
-    by: Reader,
+    by: Actor,
     unit: str | None,
     reason: str,
     action: str,
@@ -227,7 +219,7 @@ async def _audit(
 
 
 async def _access(
-    session: AsyncSession, client_id: str, by: Reader, reason: str, action: str
+    session: AsyncSession, client_id: str, by: Actor, reason: str, action: str
 ) -> Any:
     """The client's row, for an agent of the unit holding them; audited always, granted or
     not (the caller commits the audit row even when this raises). An agent of another unit is
@@ -247,7 +239,7 @@ async def _access(
 
 
 async def handle_read_identity(
-    session: AsyncSession, keys: Keys, client_id: str, *, reader: Reader, reason: str
+    session: AsyncSession, keys: Keys, client_id: str, *, reader: Actor, reason: str
 ) -> dict[str, Any]:
     """Decrypt a person's identity for an agent of the unit holding them, with a reason."""
     return _open(keys, await _access(session, client_id, reader, reason, "read"))
@@ -258,7 +250,7 @@ async def handle_change_identity(
     keys: Keys,
     client_id: str,
     *,
-    by: Reader,
+    by: Actor,
     reason: str,
     changes: Identity,
 ) -> list[str]:

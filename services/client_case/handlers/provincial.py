@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case.db import cases, clients, known_units, people, screenings, submissions
 from services.client_case.domain import assist, pathway
+from services.client_case.domain.identity import Identity
 from services.client_case.domain.pathway import Case
 from services.client_case.handlers.common import (
     Agents,
-    Identity,
     Keys,
     agent_problems,
     agents_of,

@@ -231,7 +231,8 @@ async def test_the_erase_command_destroys_the_data_key(database_url: str) -> Non
     from typer.testing import CliRunner
 
     from services.client_case.db import MIGRATIONS
-    from services.client_case.handlers import Identity, Keys, handle_register_client
+    from services.client_case.handlers import Identity, Keys
+    from services.client_case.handlers.identity import handle_register_client
     from shared.cli import app
     from shared.migrations import upgrade
     from shared.persistence import create_engine, session_factory

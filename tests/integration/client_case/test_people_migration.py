@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 
 from services.client_case.db import MIGRATIONS, people
-from services.client_case.handlers import Identity, Keys, handle_register_client
+from services.client_case.handlers import Identity, Keys
+from services.client_case.handlers.identity import handle_register_client
 from services.client_case.settings import Settings
 from shared.migrations import upgrade
 from shared.persistence import create_engine, session_factory
