@@ -292,7 +292,11 @@ async def report_relapse(
 
 @router.post("/cases/{case_id}/transfer", response_model=CasePublic, tags=["cases"])
 async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
-    """The sending unit's agent hands the case over to another active unit."""
+    """The holding unit's agent, or an operator whose region holds the case, hands it over to
+    another active unit: the only way a case (and the identity its unit holds) moves."""
     return await act_on_case(
-        request, who, TransferCase(case_id, body.to_unit_id, body.transferred_on)
+        request,
+        who,
+        TransferCase(case_id, body.to_unit_id, body.transferred_on),
+        operators_too=True,
     )

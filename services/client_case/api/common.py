@@ -128,10 +128,15 @@ async def case_row(session: AsyncSession, case_id: str, who: Caller) -> Any:
     return row
 
 
-async def act_on_case(request: Request, who: Caller, cmd: CaseCommand) -> CasePublic:
-    """Run a command on a case of the caller's unit and return the case as it is after."""
+async def act_on_case(
+    request: Request, who: Caller, cmd: CaseCommand, *, operators_too: bool = False
+) -> CasePublic:
+    """Run a command on a case of the caller's unit (`operators_too`: or of an operator whose
+    region holds the case) and return the case as it is after."""
     async with command(request) as ctx:
-        who.works_in((await case_row(ctx.session, cmd.case_id, who))["unit_id"])
+        case = await case_row(ctx.session, cmd.case_id, who)
+        if not (operators_too and (who.national or who.regions)):
+            who.works_in(case["unit_id"])
         await execute(ctx, cmd)
         row = (
             (await ctx.session.execute(select(cases).where(cases.c.case_id == cmd.case_id)))

@@ -123,3 +123,15 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
     ]
     assert isinstance(transferred, events.CaseTransferred)
     assert (transferred.from_unit_id, transferred.unit_id) == (first, second)
+
+    # An operator whose region holds the case may move it too; one outside it cannot see it.
+    back = {"to_unit_id": first, "transferred_on": today}
+    elsewhere = {"X-Pulih-Roles": "district-operator:74.72"}
+    assert (
+        await p.cases.post(f"/cases/{case_id}/transfer", headers=elsewhere, json=back)
+    ).status_code == 404
+    returned = await p.cases.post(
+        f"/cases/{case_id}/transfer", headers={"X-Pulih-Roles": "province-operator:74"}, json=back
+    )
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["unit_id"] == first
