@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.scheduling import batches, handlers, sweeper
 from services.scheduling.commands import Command, RecordActivity, RecordAttendance
-from services.scheduling.db import MIGRATIONS, cases, platform, sessions, units
+from services.scheduling.db import MIGRATIONS, cases, plans, platform, sessions, units
 from services.scheduling.domain import load_templates
 from shared.contracts import client_case, registry
 from shared.contracts.types import ActivityType
@@ -303,3 +303,52 @@ async def test_dates_that_would_falsify_the_figures_are_refused(db: Db) -> None:
     async with db.factory.begin() as tx:
         await tx.execute(units.update().values(formed_on=None))
     assert _refusals(await db.record(activity(date(2024, 12, 1)))) == [[]]
+
+
+async def test_plans_the_old_suspension_cancelled_come_back_on_hold(database_url: str) -> None:
+    """Before this release a suspension cancelled every open session; the migration puts the
+    cancelled sessions of cases still open on hold, so the unit's return or an agent's
+    re-plan brings them back. A closed case's cancelled sessions stay cancelled."""
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling", "scheduling_0004")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            for case_id, closed in (("case-open-000001", False), ("case-closed-00001", True)):
+                await connection.execute(
+                    cases.insert().values(
+                        case_id=case_id,
+                        unit_id="unit-old-0000001",
+                        client_ref="c" * 64,
+                        closed=closed,
+                    )
+                )
+                await connection.execute(
+                    plans.insert().values(
+                        plan_id=f"plan-{case_id}",
+                        case_id=case_id,
+                        template="low",
+                        starts_on=SCREENED,
+                    )
+                )
+                await connection.execute(
+                    sessions.insert().values(
+                        session_id=f"session-{case_id}",
+                        plan_id=f"plan-{case_id}",
+                        case_id=case_id,
+                        week=5,
+                        session_type="home_visit",
+                        due_on=date(2026, 10, 5),
+                        agent_id=AGENT_A,
+                        state="cancelled",
+                    )
+                )
+        await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
+        async with engine.connect() as connection:
+            states = dict(
+                (await connection.execute(select(sessions.c.case_id, sessions.c.state)))
+                .tuples()
+                .all()
+            )
+        assert states == {"case-open-000001": "on_hold", "case-closed-00001": "cancelled"}
+    finally:
+        await engine.dispose()
