@@ -37,8 +37,9 @@ async def worklist(
     days_ahead: Annotated[int, Query(ge=0, le=60)] = 7,
 ) -> dict[str, list[dict[str, Any]]]:
     """An agent's sessions to deal with: missed ones not yet attended late, rescheduled or
-    closed; overdue; due (this week); and upcoming within `days_ahead`. Each names the case's
-    primary agent."""
+    closed; overdue; due (this week); upcoming within `days_ahead`; and, in an active unit,
+    sessions still on hold, whose case needs a re-plan (`POST /cases/{case_id}/replan`). Each
+    names the case's primary agent."""
     mine = units_of(x_pulih_roles)
     runtime = runtime_of(request)
     assert runtime.sessions is not None
@@ -49,7 +50,7 @@ async def worklist(
                     records.SESSION_ROW.where(
                         sessions.c.agent_id == agent_id,
                         cases.c.unit_id.in_(mine),
-                        sessions.c.state.in_([s.value for s in OPEN])
+                        sessions.c.state.in_([*(s.value for s in OPEN), SessionState.ON_HOLD])
                         | (
                             (sessions.c.state == SessionState.MISSED)
                             & sessions.c.closed_on.is_(None)
@@ -66,6 +67,7 @@ async def worklist(
         "overdue": [],
         "due": [],
         "upcoming": [],
+        "on_hold": [],
     }
     for r in rows:
         today = domain.local_today(now, r["province_code"])
@@ -77,7 +79,10 @@ async def worklist(
             "due_on": r["due_on"],
             "primary_agent_id": r["primary_agent_id"],
         }
-        if r["state"] == SessionState.MISSED:
+        if r["state"] == SessionState.ON_HOLD:
+            if r["unit_status"] == "active":  # a stopped unit's cases wait for a transfer
+                lists["on_hold"].append(item)
+        elif r["state"] == SessionState.MISSED:
             lists["missed"].append({**item, "miss_reason": r["miss_reason"]})
         elif r["due_on"] < today:
             lists["overdue"].append(item)

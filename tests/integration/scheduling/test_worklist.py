@@ -295,6 +295,9 @@ async def test_a_units_month_through_the_api_and_the_bus(
         assert case["sessions_on_hold"] == len(new)  # everything the re-plan put ahead
         stopped = await http.post(replan_url, headers=AGENT, json=body)
         assert [e["rule"] for e in stopped.json()["errors"]] == ["unit-active"]
+        # Nothing on hold is the agent's to do while the unit waits for the transfer.
+        paused = (await http.get("/worklist", headers=AGENT, params={"agent_id": primary})).json()
+        assert paused == {"missed": [], "overdue": [], "due": [], "upcoming": [], "on_hold": []}
 
     # Client-case moves the case to Bogor: its sessions follow, with Bogor's agent.
     await bus.send(
