@@ -6,39 +6,28 @@ phrase so `make run` works from nothing; outside development they are refused.""
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from services.client_case.domain.pathway import RoutingPolicy
-from shared.security.encryption import KeyRing
+from shared.security.keys import MasterKeys, development_key
 from shared.settings import Environment, ServiceSettings
 
 SERVICE_NAME = "client-case"
 
 
-def _dev(label: str) -> bytes:
-    return hashlib.sha256(f"pulih development only: {label}".encode()).digest()
+DEV_PSEUDONYM_KEY = development_key("pseudonym")
+DEV_IDENTITY_KEY = development_key("identity box")
 
 
-DEV_PSEUDONYM_KEY = base64.b64encode(_dev("pseudonym")).decode()
-DEV_MASTER_KEYS = f"dev1:{base64.b64encode(_dev('master')).decode()}"
-DEV_IDENTITY_KEY = base64.b64encode(_dev("identity box")).decode()
-
-
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, MasterKeys):
     service_name: str = SERVICE_NAME
     pseudonym_key: SecretStr = Field(
         default=SecretStr(DEV_PSEUDONYM_KEY),
         description="base64 of 32+ bytes: the HMAC key of client_ref pseudonyms. Never rotate "
         "it casually: a new key gives everyone a new pseudonym.",
     )
-    master_keys: SecretStr = Field(
-        default=SecretStr(DEV_MASTER_KEYS),
-        description="`id:base64key,…`: the master keys that wrap each client's data key.",
-    )
-    current_master_key: str = Field(default="dev1", description="Id of the key for new data keys.")
     identity_private_key: SecretStr = Field(
         default=SecretStr(DEV_IDENTITY_KEY),
         description="base64 X25519 private key; provinces seal identity blocks to its public key.",
@@ -67,10 +56,6 @@ class Settings(ServiceSettings):
     )
 
     @property
-    def key_ring(self) -> KeyRing:
-        return KeyRing.from_setting(self.master_keys.get_secret_value(), self.current_master_key)
-
-    @property
     def pseudonym_key_bytes(self) -> bytes:
         return base64.b64decode(self.pseudonym_key.get_secret_value())
 
@@ -81,7 +66,7 @@ class Settings(ServiceSettings):
     def _refuse_development_keys(self) -> Settings:
         if self.environment is Environment.production and (
             self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY
-            or DEV_MASTER_KEYS.split(":")[1] in self.master_keys.get_secret_value()
+            or self.development_master_keys
             or self.identity_private_key.get_secret_value() == DEV_IDENTITY_KEY
         ):
             raise ValueError(

@@ -55,6 +55,8 @@ class AppointAgent:
     role: AgentRole
     decree: Decree
     appointed_on: date
+    display_name: str | None = None
+    """The short name the unit knows the agent by; sealed, never in events."""
 
 
 @dataclass(frozen=True)

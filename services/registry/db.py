@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -118,6 +119,14 @@ agents = Table(
     Column("active", Boolean, nullable=False),
     Column("deactivated_on", Date, nullable=True),
     Column("deactivation_reason", String(30), nullable=True),
+    Column("master_key_id", String(40), nullable=True),
+    Column("wrapped_data_key", LargeBinary, nullable=True),
+    Column(
+        "display_name_sealed",
+        LargeBinary,
+        nullable=True,
+        comment="The name the unit knows the agent by, sealed; never in events.",
+    ),
 )
 
 agent_trainings = Table(

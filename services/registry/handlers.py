@@ -56,6 +56,7 @@ from shared.contracts.types import AgentDeactivationReason, AgentRole, UnitForma
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
 from shared.rules import RuleViolations
+from shared.security.encryption import KeyRing, WrappedKey, decrypt_fields, encrypt_fields
 from shared.security.roles import Forbidden
 
 
@@ -82,6 +83,8 @@ class Batch:
     """The state a batch of commands reads and changes, and the rows it will write."""
 
     today: date
+    ring: KeyRing | None = None
+    """Seals agents' display names; None where no command carries one (provinces' facts)."""
     units: dict[str, Unit] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
     villages: set[str] = field(default_factory=set)
@@ -345,6 +348,7 @@ def appoint_agent(batch: Batch, index: int, cmd: AppointAgent, scope: Scope) -> 
         decree_signatory=agent.decree.signatory,
         appointed_on=agent.appointed_on,
         active=True,
+        **_sealed_name(batch.ring, agent.agent_id, cmd.display_name),
     )
     batch.events.append(
         (
@@ -362,6 +366,28 @@ def appoint_agent(batch: Batch, index: int, cmd: AppointAgent, scope: Scope) -> 
         )
     )
     return agent
+
+
+def _sealed_name(ring: KeyRing | None, agent_id: str, name: str | None) -> dict[str, Any]:
+    """The agent's display name sealed under a data key of its own (never in an event)."""
+    if not name:
+        return {"master_key_id": None, "wrapped_data_key": None, "display_name_sealed": None}
+    assert ring is not None, "a display name needs the key ring"
+    data_key, wrapped = ring.new_data_key()
+    return {
+        "master_key_id": wrapped.master_key_id,
+        "wrapped_data_key": wrapped.wrapped,
+        "display_name_sealed": encrypt_fields(data_key, {"name": name}, subject=agent_id),
+    }
+
+
+def display_name(ring: KeyRing, row: Any) -> str | None:
+    if row["display_name_sealed"] is None:
+        return None
+    data_key = ring.unwrap(WrappedKey(row["master_key_id"], row["wrapped_data_key"]))
+    return str(
+        decrypt_fields(data_key, row["display_name_sealed"], subject=row["agent_id"])["name"]
+    )
 
 
 def record_training(batch: Batch, index: int, cmd: RecordTraining, scope: Scope) -> Agent:
@@ -443,10 +469,16 @@ REFUSALS = (RuleViolations, NotFound, AlreadyRecorded, domain.Conflict)
 
 
 async def handle(
-    db: AsyncSession, outbox: Outbox, orders: Sequence[Order], *, today: date
+    db: AsyncSession,
+    outbox: Outbox,
+    orders: Sequence[Order],
+    *,
+    today: date,
+    ring: KeyRing | None = None,
 ) -> list[Done]:
     """Apply a batch of orders in order; a refused one changes nothing and the rest go on."""
     batch = await Batch.load(db, [o.command for o in orders], today)
+    batch.ring = ring
     done: list[Done] = []
     for index, order in enumerate(orders):
         # A refusal raises before the use case touches the batch's state.
@@ -461,11 +493,17 @@ async def handle(
 
 
 async def execute(
-    db: AsyncSession, outbox: Outbox, command: Command, *, scope: Scope, today: date
+    db: AsyncSession,
+    outbox: Outbox,
+    command: Command,
+    *,
+    scope: Scope,
+    today: date,
+    ring: KeyRing | None = None,
 ) -> Unit | Agent:
     """One command (an HTTP request): its result, or its refusal raised. Acting outside the
     caller's region is refused as such (403), whatever else is wrong, as in every service."""
-    [done] = await handle(db, outbox, [Order(command, scope)], today=today)
+    [done] = await handle(db, outbox, [Order(command, scope)], today=today, ring=ring)
     if isinstance(done.error, RuleViolations):
         outside = [v for v in done.error.violations if v.rule == "in-scope"]
         if outside:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from shared.security.keys import MasterKeys
 from shared.settings import ServiceSettings
 
 SERVICE_NAME = "registry"
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, MasterKeys):
+    """The master keys wrap the data key each agent's display name is sealed under."""
+
     service_name: str = SERVICE_NAME
     bnnk_regencies: str = Field(
         default="all",

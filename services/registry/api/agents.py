@@ -19,7 +19,9 @@ from services.registry.api.common import (
     OperatorScope,
     Reader,
     TrainingCreate,
+    ViewerDep,
     command,
+    key_ring,
     query,
 )
 from services.registry.commands import AppointAgent, DeactivateAgent, RecordTraining
@@ -41,9 +43,12 @@ async def appoint_agent(
         role=body.role,
         decree=Decree(body.decree.number, body.decree.signed_on, body.decree.signatory),
         appointed_on=body.appointed_on,
+        display_name=body.display_name,
     )
     async with command(request) as (session, outbox, today):
-        agent = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+        agent = await handlers.execute(
+            session, outbox, cmd, scope=scope, today=today, ring=key_ring(request)
+        )
     assert isinstance(agent, Agent)
     return AgentPublic(
         agent_id=agent.agent_id,
@@ -52,17 +57,24 @@ async def appoint_agent(
         appointed_on=agent.appointed_on,
         active=agent.active,
         deactivated_on=None,
+        display_name=body.display_name,
     )
 
 
 @router.get(
     "/units/{unit_id}/agents",
     response_model=list[AgentPublic],
-    dependencies=[Reader],
     tags=["agents"],
 )
-async def list_agents(unit_id: str, request: Request) -> list[AgentPublic]:
+async def list_agents(unit_id: str, request: Request, who: ViewerDep) -> list[AgentPublic]:
+    """A unit's team; its own agents and the operators over its region see display names."""
+    ring = key_ring(request)
+
     async def read(session: AsyncSession) -> list[AgentPublic]:
+        village = (
+            await session.execute(select(units.c.village_code).where(units.c.unit_id == unit_id))
+        ).scalar()
+        named = village is not None and who.sees_names_in(unit_id, village)
         rows = (
             (
                 await session.execute(
@@ -91,6 +103,7 @@ async def list_agents(unit_id: str, request: Request) -> list[AgentPublic]:
                 appointed_on=r["appointed_on"],
                 active=r["active"],
                 deactivated_on=r["deactivated_on"],
+                display_name=handlers.display_name(ring, r) if named else None,
                 trainings=[
                     {
                         "kind": t["kind"],

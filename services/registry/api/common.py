@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -29,6 +30,8 @@ from shared.contracts.types import (
 )
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime, runtime_of
+from shared.security.encryption import KeyRing
+from shared.security.keys import MasterKeys
 from shared.security.roles import Forbidden, Role, parse_roles
 
 T = TypeVar("T")
@@ -57,8 +60,36 @@ def reader(x_pulih_roles: Annotated[str | None, Header()] = None) -> None:
     parse_roles(x_pulih_roles)
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads a unit's team: its own agents and the operators over its region also see
+    the agents' display names."""
+
+    scope: Scope | None
+    units: tuple[str, ...]
+
+    def sees_names_in(self, unit_id: str, village_code: str) -> bool:
+        return unit_id in self.units or (self.scope is not None and self.scope.covers(village_code))
+
+
+def viewer(x_pulih_roles: Annotated[str | None, Header()] = None) -> Viewer:
+    grants = parse_roles(x_pulih_roles)
+    try:
+        scope: Scope | None = operator_scope(x_pulih_roles)
+    except Forbidden:
+        scope = None
+    return Viewer(scope, tuple(g.target for g in grants if g.target and g.role is Role.UNIT_AGENT))
+
+
 OperatorScope = Annotated[Scope, Depends(operator_scope)]
 Reader = Depends(reader)
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+
+
+def key_ring(request: Request) -> KeyRing:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, MasterKeys)
+    return settings.key_ring
 
 
 @asynccontextmanager
@@ -149,6 +180,13 @@ class AgentCreate(Schema):
     role: AgentRole = Field(examples=["member"])
     decree: DecreeIn
     appointed_on: date
+    display_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        description="The short name the unit knows the agent by (e.g. 'Bu Sari'); stored "
+        "sealed, never in events; shown to the unit's agents and the operators over it.",
+    )
 
 
 class TrainingCreate(Schema):
@@ -171,6 +209,8 @@ class AgentPublic(BaseModel):
     active: bool
     deactivated_on: date | None
     trainings: list[dict[str, Any]] = []
+    display_name: str | None = None
+    """Only for the unit's agents and the operators over its region, in its team list."""
 
 
 class RegionPublic(BaseModel):

@@ -27,6 +27,7 @@ class Registry:
     bootstrap: str
     topic: str
     topics: Topics
+    runtime: Runtime
 
     async def village(self, district: str = "74.71.01", index: int = 0) -> str:
         found = await self.client.get(
@@ -83,6 +84,6 @@ async def registry(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://registry"
         ) as client:
-            yield Registry(client, kafka_bootstrap, topics.name(events.TOPIC), topics)
+            yield Registry(client, kafka_bootstrap, topics.name(events.TOPIC), topics, runtime)
     finally:
         await runtime.stop()

@@ -4,9 +4,13 @@ field and the rule; optimistic concurrency guards edits; scope is enforced."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from services.registry.db import agents
 from shared.contracts import registry as events
 from tests.bus import read_events
 from tests.integration.registry.conftest import SULSEL, SULTRA, Registry
+from tests.privacy import SECOND_NAME
 
 
 async def test_a_unit_formed_through_the_api_is_a_canonical_event(registry: Registry) -> None:
@@ -93,6 +97,7 @@ async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) 
             "role": "coordinator",
             "appointed_on": "2025-04-02",
             "decree": {"number": "12/SK/2025", "signed_on": "2025-04-01", "signatory": "lurah"},
+            "display_name": SECOND_NAME,
         },
     )
     assert appointed.status_code == 201, appointed.text
@@ -133,6 +138,24 @@ async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) 
     assert [(a["agent_id"], a["active"], len(a["trainings"])) for a in team] == [
         (agent_id, False, 1)
     ]
+    # The display name: for the unit's agents and the operators over it, sealed at rest.
+    for who, name in (
+        (SULTRA, SECOND_NAME),
+        ({"X-Pulih-Roles": f"unit-agent:{unit['unit_id']}"}, SECOND_NAME),
+        (SULSEL, None),
+        ({"X-Pulih-Roles": "unit-agent:unit-of-someone-else-1"}, None),
+    ):
+        seen = await registry.client.get(f"/units/{unit['unit_id']}/agents", headers=who)
+        assert [a["display_name"] for a in seen.json()] == [name]
+    assert all(a["display_name"] is None for a in in_kendari.json())
+    assert registry.runtime.engine is not None
+    async with registry.runtime.engine.connect() as connection:
+        stored = b"".join(
+            bytes(v or b"") if isinstance(v, bytes | memoryview) else str(v).encode()
+            for row in (await connection.execute(select(agents))).all()
+            for v in row
+        )
+    assert SECOND_NAME.encode() not in stored
     kinds = [
         type(e.data).__name__ for e in await read_events(registry.bootstrap, registry.topic, 5)
     ]

@@ -572,6 +572,11 @@ def test_overlays_render_with_production_scaled_up() -> None:
     (keys,) = [name for name in secrets if name.startswith("client-case-keys")]
     cases = pick(dev, "Deployment")["client-case"]["spec"]["template"]["spec"]["containers"][0]
     assert {"secretRef": {"name": keys}} in cases["envFrom"]
+    # So does the registry its master keys (agents' display names).
+    (keys,) = [name for name in secrets if name.startswith("registry-keys")]
+    registry = deployment["spec"]["template"]["spec"]
+    for container in (*registry["initContainers"], *registry["containers"]):
+        assert {"secretRef": {"name": keys}} in container["envFrom"]
     for name, hpa in pick(production, "HorizontalPodAutoscaler").items():
         assert (
             hpa["spec"]["minReplicas"]
