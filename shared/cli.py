@@ -21,7 +21,9 @@ app = typer.Typer(help="Pulih platform commands.", no_args_is_help=True)
 infra_app = typer.Typer(help="Local Kafka and PostgreSQL on loopback (no Docker needed).")
 dlq_app = typer.Typer(help="Dead letters of a consumer group.")
 db_app = typer.Typer(help="Service databases.")
+auth_app = typer.Typer(help="Tokens of the development issuer.")
 app.add_typer(infra_app, name="infra")
+app.add_typer(auth_app, name="auth")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
 
@@ -250,6 +252,34 @@ def docs(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     typer.echo(f"wrote {out / 'asyncapi.json'} and {out / 'schemas'}/")
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@auth_app.command("token")
+def auth_token(
+    role: Annotated[
+        list[str],
+        typer.Option(help="e.g. province-operator:74, unit-agent:<unit-id>; repeat for more."),
+    ],
+    ttl: Annotated[str, typer.Option(help="Lifetime: 30m, 8h, 2d.")] = "8h",
+    sub: Annotated[str, typer.Option(help="The token's subject (who).")] = "developer",
+) -> None:
+    """Print a bearer token of the development issuer. Services accept it only outside
+    production (PULIH_ENVIRONMENT=production needs a real issuer and its JWKS)."""
+    from shared.security.roles import NotAuthenticated
+    from shared.security.tokens import development_token
+
+    unit = ttl[-1:]
+    if unit not in _DURATION or not ttl[:-1].isdigit():
+        raise typer.BadParameter("a number and s, m, h or d, e.g. 8h", param_hint="--ttl")
+    try:
+        typer.echo(
+            development_token(role, subject=sub, ttl_seconds=int(ttl[:-1]) * _DURATION[unit])
+        )
+    except NotAuthenticated as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role") from None
 
 
 def _add_service_commands() -> None:

@@ -9,6 +9,7 @@ request. Roles: `national-operator`, `province-operator:<prov>`, `district-opera
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,8 +44,15 @@ def parse_roles(header: str | None) -> list[Grant]:
     """Parse the roles header; raise `NotAuthenticated` when it is missing or malformed."""
     if not header or not header.strip():
         raise NotAuthenticated(f"missing {ROLES_HEADER}")
+    return parse_grants(header.split(","))
+
+
+def parse_grants(items: Iterable[str]) -> list[Grant]:
+    """`role[:scope]` strings (a token's `roles` claim) as grants; raise `NotAuthenticated`
+    when one is malformed: an unknown role, a missing or extra scope, or a scope that names no
+    real province, regency or unit."""
     grants = []
-    for item in header.split(","):
+    for item in items:
         name, _, target = item.strip().partition(":")
         try:
             role = Role(name)
