@@ -2,13 +2,17 @@
 
 Every caller gets aggregates only. National operators and reporting consumers see the whole
 country; province and district operators see the regions under them. Client-derived figures
-below province level come withheld where they are small (and their complements), for everyone.
+below province level come withheld where they are small (and their complements), for everyone;
+medians and rates there show only where the counts they carry are shown. A region reporting
+does not know (no such province, no unit below it) and a period that has not begun are
+problems (422), not zeros.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
@@ -16,11 +20,12 @@ from fastapi.responses import Response
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
-from services.reporting.figures import Ask, Period, Row
+from services.reporting.figures import REGION, Ask, Period, Row
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.projector import serving_generation
-from services.reporting.queries import is_client_derived, row_of, suppressed_cube, table
+from services.reporting.queries import future, is_client_derived, known_region, table
 from services.reporting.settings import Settings
+from services.reporting.suppressed_cubes import row_of, suppressed_cube
 from shared.http import install_domain_errors
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
@@ -153,8 +158,14 @@ async def series(
     if spec is None:
         check([Violation("indicator", "counted", "series exist for the counting indicators")])
     assert spec is not None
+    problems = future(date(year, 1, 1), "year")
     if by is not None and by not in spec.breakdowns:
-        check([Violation("by", "known-breakdown", f"breakdowns: {', '.join(spec.breakdowns)}")])
+        problems.append(
+            Violation("by", "known-breakdown", f"breakdowns: {', '.join(spec.breakdowns)}")
+        )
+    if not REGION.fullmatch(region):
+        problems.append(Violation("region", "region-code", "a Kemendagri code: 74, 74.71, …"))
+    check(problems)
     settings = runtime_of(request).settings
     assert isinstance(settings, Settings)
     parts = spec.breakdowns[by].values if by else (TOTAL,)
@@ -164,6 +175,7 @@ async def series(
     rows: list[Row] = []
     async with runtime.engine.connect() as connection:
         generation, _ = await serving_generation(connection)
+        check(await known_region(connection, generation, region, "region"))
         if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
             c = await suppressed_cube(
                 connection,

@@ -146,6 +146,23 @@ def build(
     return cube
 
 
+def merge(first: Cube, *others: Cube) -> Cube:
+    """Cubes of one count over the same regions and year, each with its own breakdown, as one:
+    their relations together (the totals are shared), so one suppression serves every table
+    cut from them and no table can be subtracted from another. The totals are the first's."""
+    merged = Cube(first.year, first.parts, first.additive, dict(first.figures))
+    relations = dict.fromkeys(first.relations)
+    for other in others:
+        clash = set(other.parts) & set(merged.parts) - {TOTAL}
+        assert not clash, f"parts of two breakdowns share names: {clash}"
+        merged.parts += tuple(p for p in other.parts if p != TOTAL)
+        for cell, figure in other.figures.items():
+            merged.figures.setdefault(cell, figure)
+        relations.update(dict.fromkeys(other.relations))
+    merged.relations = list(relations)
+    return merged
+
+
 def below_province(cell: Cell) -> bool:
     return cell.region.count(".") >= 1
 

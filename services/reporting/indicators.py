@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -197,8 +198,10 @@ SPECIAL = {
     "sustained_units": "Units operational in the year that were formed in an earlier year, and "
     "their share of the units formed before the year.",
     "median_days_to_intake": "Median days from screening to initial intake of the clients "
-    "enrolled in the period.",
-    "referral_completion_rate": "Share of the period's referrals the client attended.",
+    "enrolled in the period; below province level shown where the admissions table shows the "
+    "region's figure, which it carries.",
+    "referral_completion_rate": "Share of the period's referrals the client attended; below "
+    "province level shown where the referrals, attended and not attended are all shown.",
 }
 CLIENT_DERIVED_SPECIAL = {"median_days_to_intake", "referral_completion_rate"}
 
@@ -207,6 +210,11 @@ def month_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
     if dialect == "postgresql":
         return func.to_char(column, literal_column("'YYYY-MM'"))
     return func.strftime(literal_column("'%Y-%m'"), column)
+
+
+def inside(column: ColumnElement[Any], within: str) -> ColumnElement[bool]:
+    """A village code in the region `within` (the village itself, for a village)."""
+    return or_(column == within, column.startswith(f"{within}."))
 
 
 def region_of(column: ColumnElement[Any], level: str) -> ColumnElement[str]:
@@ -245,7 +253,7 @@ def _scoped(
 ) -> Select[Any]:
     query = query.where(table.c.generation == generation, table.c[spec.on].between(start, end))
     if within:
-        query = query.where(table.c.village_code.startswith(f"{within}."))
+        query = query.where(inside(table.c.village_code, within))
     for column, value in spec.where:
         query = query.where(table.c[column] == value)
     return query
@@ -283,7 +291,7 @@ async def count_leaves(
         query = query.where(part.is_not(None))
     rows = await connection.execute(query)
     return [
-        Leaf(village, month, str(p) if p is not None else "unknown", int(n), int(e), _aware(t))
+        Leaf(village, month, str(p) if p is not None else "unknown", int(n), int(e), aware(t))
         for village, month, p, n, e, t in rows.all()
     ]
 
@@ -319,7 +327,7 @@ async def count_by_region(
     if by:
         query = query.where(part.is_not(None))
     return [
-        (str(r), str(p) if p is not None else "unknown", int(n), int(e), _aware(t))
+        (str(r), str(p) if p is not None else "unknown", int(n), int(e), aware(t))
         for r, p, n, e, t in (await connection.execute(query)).all()
     ]
 
@@ -334,14 +342,14 @@ async def stock_leaves(
         t.case_id, t.village_code, t.stage, t.entered_on, t.events, t.last_event_at
     ).where(t.generation == generation, t.entered_on <= date(year, 12, 31))
     if within:
-        query = query.where(t.village_code.startswith(f"{within}."))
+        query = query.where(inside(t.village_code, within))
     histories: dict[str, list[tuple[date, int, str, str, int, Any]]] = {}
     for case_id, village, entered, entered_on, events, latest in (
         await connection.execute(query)
     ).all():
         rank = STAGE_ORDER.index(entered) if entered in STAGE_ORDER else -1
         histories.setdefault(case_id, []).append(
-            (_as_date(entered_on), rank, entered, village, events, _aware(latest))
+            (_as_date(entered_on), rank, entered, village, events, aware(latest))
         )
     counts: dict[tuple[str, str], list[Any]] = {}
     for history in histories.values():
@@ -369,11 +377,11 @@ async def unit_villages(connection: AsyncConnection, generation: int, within: st
         db.units.c.generation == generation, db.units.c.village_code.is_not(None)
     )
     if within:
-        query = query.where(db.units.c.village_code.startswith(f"{within}."))
+        query = query.where(inside(db.units.c.village_code, within))
     return [str(v) for v in (await connection.execute(query)).scalars()]
 
 
-def _aware(value: Any) -> Any:
+def aware(value: Any) -> Any:
     """SQLite returns naive datetimes (stored as UTC) and strings from aggregates."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

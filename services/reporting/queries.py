@@ -5,13 +5,13 @@ withheld by the cube's suppression, every figure with its lineage.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.reporting import cube
-from services.reporting.cube import TOTAL, Cell, Cube, Figure
+from services.reporting import cube, db
+from services.reporting.cube import TOTAL, Cell, Figure
 from services.reporting.figures import REGION, Ask, Row
 from services.reporting.indicators import (
     CLIENT_DERIVED_SPECIAL,
@@ -20,17 +20,21 @@ from services.reporting.indicators import (
     STOCKS,
     Count,
     count_by_region,
-    count_leaves,
-    stock_leaves,
+    inside,
     unit_villages,
 )
 from services.reporting.projector import serving_generation
 from services.reporting.special import special_table
+from services.reporting.suppressed_cubes import cached, row_of, stock_cube, suppressed_cube
+from shared.regions import PROVINCE_CODES
 from shared.rules import Violation, check
+
+WIT = timezone(timedelta(hours=9))
+"""Indonesia's easternmost zone: a period has begun once it has begun there."""
 
 
 def validate(ask: Ask) -> None:
-    v = []
+    v = future(ask.period.start, "period")
     if not REGION.fullmatch(ask.within):
         v.append(Violation("within", "region-code", "a Kemendagri code: 74, 74.71, 74.71.01, …"))
     if ask.indicator not in COUNTS and ask.indicator not in SPECIAL | STOCKS.keys():
@@ -59,6 +63,39 @@ def validate(ask: Ask) -> None:
     check(v)
 
 
+def future(start: date, field: str, today: date | None = None) -> list[Violation]:
+    """A period that has not begun anywhere in Indonesia has no figures yet, not zeros."""
+    today = today or datetime.now(UTC).astimezone(WIT).date()
+    if start <= today:
+        return []
+    return [Violation(field, "not-future", f"the period must have begun (today is {today})")]
+
+
+async def known_region(
+    connection: AsyncConnection, generation: int, region: str, field: str
+) -> list[Violation]:
+    """Indonesia, its provinces, and the regions below them where a unit has been formed:
+    reporting knows a region below province level by its units, and a code it does not know
+    has no figures, not zeros."""
+    if not region or region in PROVINCE_CODES:
+        return []
+    u = db.units.c
+    query = select(u.village_code).where(
+        u.generation == generation,
+        inside(u.village_code, region),
+    )
+    if (await connection.execute(query.limit(1))).first() is not None:
+        return []
+    return [
+        Violation(
+            field,
+            "known-region",
+            f"no unit has been formed in {region!r}: reporting "
+            "knows a province by its code and a region below it by its units",
+        )
+    ]
+
+
 def is_client_derived(indicator: str) -> bool:
     spec = COUNTS.get(indicator)
     if spec is not None:
@@ -70,6 +107,7 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
     """The figure for the region asked `within` and its rows at `level`."""
     validate(ask)
     generation, _ = await serving_generation(connection)
+    check(await known_region(connection, generation, ask.within, "within"))
     spec = COUNTS.get(ask.indicator)
     if spec is not None:
         if spec.client_derived and ask.level in ("regency", "district", "village"):
@@ -79,10 +117,10 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
     if ask.indicator in STOCKS:
         stage = STOCKS[ask.indicator][0]
         province = ask.within.split(".")[0]
-        c = await _cached(
+        c = await cached(
             connection,
             ("stock", stage, generation, ask.period.year, province, ask.k),
-            lambda: _stock_cube(connection, generation, ask.period.year, province, stage, ask.k),
+            lambda: stock_cube(connection, generation, ask.period.year, province, stage, ask.k),
             ask.cube_max_age,
         )
         period = str(ask.period)
@@ -102,106 +140,6 @@ async def _regions(
 
 def _parts(spec: Count, by: str | None) -> tuple[str, ...]:
     return spec.breakdowns[by].values if by else (TOTAL,)
-
-
-async def suppressed_cube(
-    connection: AsyncConnection,
-    spec: Count,
-    generation: int,
-    year: int,
-    province: str,
-    by: str | None,
-    k: int,
-    max_age: float = 0.0,
-) -> Cube:
-    """The province's year of a client-derived count, suppressed. Totals are suppressed
-    together with the count's first breakdown that adds up to them, so a reader holding both
-    tables cannot combine them; any other breakdown keeps that pattern for its totals. Kept
-    until the read model moves on (a cube takes a while to suppress; tables cut from it don't).
-    """
-    return await _cached(
-        connection,
-        (spec.name, generation, year, province, by, k),
-        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k),
-        max_age,
-    )
-
-
-_CUBES: dict[tuple[object, ...], tuple[int, float, Cube]] = {}
-
-
-async def _cached(
-    connection: AsyncConnection,
-    key: tuple[object, ...],
-    build: Callable[[], Awaitable[Cube]],
-    max_age: float = 0.0,
-) -> Cube:
-    """A cube kept until the read model moves on (any batch written changes `reached`), or,
-    with `max_age`, for that many seconds whatever arrives: a large province's cube takes
-    seconds to suppress, and a steady stream of events would otherwise rebuild it for every
-    request."""
-    _, reached = await serving_generation(connection)
-    full = (str(connection.engine.url), *key)
-    kept = _CUBES.get(full)
-    now = time.monotonic()
-    if kept is not None and (kept[0] == reached or now - kept[1] < max_age):
-        return kept[2]
-    built = await build()
-    if full not in _CUBES and len(_CUBES) >= 64:
-        _CUBES.pop(next(iter(_CUBES)))
-    _CUBES[full] = (reached, now, built)
-    return built
-
-
-async def _stock_cube(
-    connection: AsyncConnection, generation: int, year: int, province: str, stage: str, k: int
-) -> Cube:
-    villages = await unit_villages(connection, generation, province)
-    leaves = await stock_leaves(connection, generation, year, province, stage)
-    return cube.apply_suppression(cube.build(year, leaves, villages, flow=False), k)
-
-
-async def _suppressed_cube(
-    connection: AsyncConnection,
-    spec: Count,
-    generation: int,
-    year: int,
-    province: str,
-    by: str | None,
-    k: int,
-) -> Cube:
-    villages = await unit_villages(connection, generation, province)
-    main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
-    leaves = await count_leaves(connection, spec, generation, year, province, main)
-    base = cube.apply_suppression(
-        cube.build(year, leaves, villages, parts=spec.breakdowns[main].values if main else ()),
-        k,
-    )
-    if by is None or by == main:
-        return base
-    breakdown = spec.breakdowns[by]
-    totals = await count_leaves(connection, spec, generation, year, province, None)
-    other = await count_leaves(connection, spec, generation, year, province, by)
-    return cube.apply_suppression(
-        cube.build(
-            year,
-            other,
-            villages,
-            parts=breakdown.values,
-            additive=breakdown.additive,
-            totals=totals,
-        ),
-        k,
-        totals=base,
-    )
-
-
-def row_of(c: Cube, cell: Cell) -> Row:
-    """A cell of a suppressed cube as a row: withheld cells carry no figure and no lineage."""
-    if cell in c.withheld:
-        return Row(cell.region, cell.part, None, withheld=True)
-    figure = c.figure(cell)
-    return Row(cell.region, cell.part, figure.value, False, figure.events, figure.latest)
 
 
 async def _from_cube(

@@ -1,7 +1,9 @@
 """The indicators that are not plain counts: cumulative units, units against targets,
 operational and sustained units, the median days from screening to intake and the referral
-completion rate. Each computes its rows at a level; the two derived from clients withhold
-their small figures below province level."""
+completion rate. Each computes its rows at a level; below province level the two derived
+from clients are cut from the suppressed cubes of the counts they carry (admissions;
+referrals with those attended), so they show a region exactly where those tables do and
+carry only the figures those tables show."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from sqlalchemy import distinct, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting import cube, db
-from services.reporting.cube import TOTAL, Cell
+from services.reporting.cube import TOTAL, Cell, Cube
 from services.reporting.figures import Ask, Row
-from services.reporting.indicators import COUNTS, count_by_region, region_of
+from services.reporting.indicators import COUNTS, count_by_region, inside, region_of
+from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, row_of, suppressed_cube
 from shared.rules import Violation, check
 
 EPOCH = date(1900, 1, 1)
@@ -38,11 +41,35 @@ async def special_table(
     if ask.indicator == "units_against_target" and ask.level not in ("national", "province"):
         v.append(Violation("level", "national-or-province", "targets are national and provincial"))
     check(v)
-    compute = _COMPUTE[ask.indicator]
-    by_region = await compute(connection, generation, ask, ask.level)
-    rows = [by_region.get(r) or Row(r, TOTAL, None) for r in sorted(set(regions) | set(by_region))]
-    around = await compute(connection, generation, ask, cube.level_of(ask.within))
-    return around.get(ask.within) or Row(ask.within, TOTAL, None), rows
+    rows = await _rows(connection, generation, ask, ask.level, regions)
+    around = await _rows(connection, generation, ask, cube.level_of(ask.within), [ask.within])
+    return next(r for r in around if r.region == ask.within), rows
+
+
+async def _rows(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str, regions: list[str]
+) -> list[Row]:
+    """The rows at `level`. A figure derived from clients below province level is cut from
+    the suppressed cube of the count it carries, for the regions with units (as the count's
+    own table); above, every region with a figure."""
+    by_region = await _COMPUTE[ask.indicator](connection, generation, ask, level)
+    cut = _CUT.get(ask.indicator)
+    if cut is not None and level not in ("national", "province"):
+        count, row = cut
+        c = await suppressed_cube(
+            connection,
+            COUNTS[count],
+            generation,
+            ask.period.year,
+            ask.within[:2],
+            None,
+            ask.k,
+            ask.cube_max_age,
+        )
+        return [row(c, Cell(r, str(ask.period), TOTAL), by_region.get(r), ask.k) for r in regions]
+    if level in ("national", "province") and ask.indicator == "median_days_to_intake":
+        await _with_admissions(connection, generation, ask, level, by_region)
+    return [by_region.get(r) or Row(r, TOTAL, None) for r in sorted(set(regions) | set(by_region))]
 
 
 async def _formed_by(
@@ -94,7 +121,7 @@ def _active_units(generation: int, start: date, end: date, within: str) -> Any:
             table.c.unit_id, table.c.village_code, table.c.events, table.c.last_event_at
         ).where(table.c.generation == generation, table.c[column].between(start, end))
         if within:
-            query = query.where(table.c.village_code.startswith(f"{within}."))
+            query = query.where(inside(table.c.village_code, within))
         parts.append(query)
     return union_all(*parts).subquery()
 
@@ -168,6 +195,7 @@ async def _sustained(
 async def _median_days(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
+    """The median and the clients it is over, by region (not yet suppressed)."""
     c, s = db.cases.c, db.screenings.c
     query = (
         select(c.village_code, c.enrolled_on, s.screened_on, c.events, c.last_event_at)
@@ -175,28 +203,56 @@ async def _median_days(
         .where(c.generation == generation, c.enrolled_on.between(ask.period.start, ask.period.end))
     )
     if ask.within:
-        query = query.where(c.village_code.startswith(f"{ask.within}."))
+        query = query.where(inside(c.village_code, ask.within))
     groups: dict[str, list[tuple[int, int, Any]]] = {}
     depth = cube.LEVELS.index(level)
     for village, enrolled, screened, events, latest in (await connection.execute(query)).all():
         days = (_day(enrolled) - _day(screened)).days
         groups.setdefault(cube.ancestors(village)[depth], []).append((max(days, 0), events, latest))
-    rows = {}
-    for region, items in groups.items():
-        n = len(items)
-        if cube.below_province(Cell(region, "", TOTAL)) and n < ask.k:
-            rows[region] = Row(region, TOTAL, None, withheld=True)
-            continue
-        rows[region] = Row(
+    return {
+        region: Row(
             region,
             TOTAL,
             float(statistics.median(d for d, _, _ in items)),
             False,
             sum(e for _, e, _ in items),
             max(t for _, _, t in items),
-            {"clients": n},
+            {"clients": len(items)},
         )
-    return rows
+        for region, items in groups.items()
+    }
+
+
+async def _with_admissions(
+    connection: AsyncConnection, generation: int, ask: Ask, level: str, rows: Computed
+) -> None:
+    """National and province medians carry the region's admissions too (published there)."""
+    p = ask.period
+    found = await count_by_region(
+        connection, COUNTS["admissions"], generation, p.start, p.end, level, ask.within, None
+    )
+    admitted = {region: n for region, _, n, _, _ in found}
+    for region, row in rows.items():
+        row.extra["admissions"] = admitted.get(region, 0)
+
+
+def median_row(c: Cube, cell: Cell, found: Row | None, k: int) -> Row:
+    """A median below province level, cut from the admissions cube: shown only where the
+    admissions table shows the region's figure and the median is over at least `k` clients.
+    It carries that figure and its lineage and nothing else (how many of those clients were
+    screened would be a count of its own, unsuppressed)."""
+    admitted = row_of(c, cell)
+    if admitted.withheld or found is None or found.extra["clients"] < k:
+        return Row(cell.region, TOTAL, None, True, extra={"clients": None, "admissions": None})
+    return Row(
+        cell.region,
+        TOTAL,
+        found.value,
+        False,
+        admitted.events,
+        admitted.latest_event_at,
+        {"clients": None, "admissions": admitted.value},
+    )
 
 
 async def _completion_rate(
@@ -215,16 +271,12 @@ async def _completion_rate(
         r.referred_on.between(ask.period.start, ask.period.end),
     )
     if ask.within:
-        query = query.where(r.village_code.startswith(f"{ask.within}."))
+        query = query.where(inside(r.village_code, ask.within))
     rows = {}
     for region, total, done, events, latest in (
         await connection.execute(query.group_by(region_of(r.village_code, level)))
     ).all():
         done = int(done or 0)
-        small = any(0 < n < ask.k for n in (total, done, total - done))
-        if small and cube.below_province(Cell(region, "", TOTAL)):
-            rows[region] = Row(region, TOTAL, None, withheld=True)
-            continue
         rows[region] = Row(
             region,
             TOTAL,
@@ -237,9 +289,37 @@ async def _completion_rate(
     return rows
 
 
+def rate_row(c: Cube, cell: Cell, _found: Row | None, _k: int) -> Row:
+    """A completion rate below province level, cut from the referrals cube (suppressed with
+    its attended and not-attended parts): shown only where the referrals table shows the
+    region's referrals and both parts are shown, carrying exactly those figures."""
+    referred, attended, missed = (
+        row_of(c, cell._replace(part=part)) for part in (TOTAL, ATTENDED, NOT_ATTENDED)
+    )
+    if referred.withheld or attended.withheld or missed.withheld:
+        return Row(cell.region, TOTAL, None, True, extra={"referred": None, "attended": None})
+    assert referred.value is not None and attended.value is not None
+    return Row(
+        cell.region,
+        TOTAL,
+        _share(int(attended.value), int(referred.value)),
+        False,
+        referred.events,
+        referred.latest_event_at,
+        {"referred": referred.value, "attended": attended.value},
+    )
+
+
 def _day(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
+
+_CUT: dict[str, tuple[str, Callable[[Cube, Cell, Row | None, int], Row]]] = {
+    "median_days_to_intake": ("admissions", median_row),
+    "referral_completion_rate": ("referrals", rate_row),
+}
+"""The client-derived indicators below province level: the count whose cube they are cut
+from, and how a row is cut."""
 
 _COMPUTE: dict[str, Callable[[AsyncConnection, int, Ask, str], Awaitable[Computed]]] = {
     "units_cumulative": _cumulative,

@@ -7,20 +7,17 @@ topic without stopping the rest, and a rebuild reproduces the live figures and s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from services.reporting.app import CANONICAL
-from services.reporting.app import SPEC as REPORTING
 from services.reporting.rebuild import rebuild
-from services.reporting.settings import Settings
 from shared.contracts import client_case
 from shared.messaging.broker import Topics, make_producer
-from shared.runtime import Runtime, create_app
+from shared.runtime import Runtime
 from tests.bus import read_topic
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
@@ -31,30 +28,6 @@ NATIONAL = {"X-Pulih-Roles": "reporting-consumer"}
 A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
 E = "31.71.01.1001"  # DKI Jakarta
 UA, UB, UC, UD, UE = (f"unit-{x}-000000000001" for x in "abcde")
-
-
-@pytest.fixture
-async def reporting(
-    database_url: str, kafka_bootstrap: str, topics: Topics
-) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    runtime = Runtime(
-        REPORTING,
-        Settings(
-            database_url=database_url,
-            kafka_bootstrap_servers=kafka_bootstrap,
-            topic_prefix=topics.prefix,
-            projection_batch_size=500,
-        ),
-    )
-    await runtime.start()
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
-    )
-    try:
-        yield runtime, client
-    finally:
-        await client.aclose()
-        await runtime.stop()
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 40) -> None:

@@ -1,20 +1,18 @@
-"""Suppression audited as an attacker would: everything published is known, every additive
-relation of the cube is known, values are non-negative integers; an integer program finds the
-least and greatest value each withheld cell can take. A withheld small cell whose value is
-pinned down is a disclosure, and the test fails."""
+"""Suppression audited as an attacker would (tests/unit/reporting/audit.py): a withheld small
+cell whose value the published cells and the relations pin down is a disclosure, and the test
+fails."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from services.reporting import cube
-from services.reporting.cube import TOTAL, Cell, Cube, Leaf
+from services.reporting.cube import TOTAL, Leaf
 from services.reporting.suppression import Relation, suppress
+from tests.unit.reporting.audit import disclosed
 
 YEAR = 2026
 VILLAGES = [
@@ -25,49 +23,6 @@ VILLAGES = [
     "74.02.01.2002",
     "74.02.03.2001",
 ]
-
-
-def _disclosed(c: Cube, k: int) -> list[tuple[Cell, int]]:
-    """Withheld cells with a true value under k that the relations pin to one value."""
-    hidden = sorted(c.withheld, key=str)
-    index = {cell: i for i, cell in enumerate(hidden)}
-    rows, rhs = [], []
-    for relation in c.relations:
-        cells = (relation.total, *relation.parts)
-        if not any(cell in index for cell in cells):
-            continue
-        row = np.zeros(len(hidden))
-        known = 0
-        for sign, cell in [(1, relation.total)] + [(-1, p) for p in relation.parts]:
-            if cell in index:
-                row[index[cell]] += sign
-            else:
-                known += sign * c.figure(cell).value
-        rows.append(row)
-        rhs.append(-known)
-    if not hidden:
-        return []
-    constraints = LinearConstraint(np.array(rows), rhs, rhs) if rows else ()
-    found = []
-    for cell in hidden:
-        true = c.figure(cell).value
-        if not 0 < true < k:
-            continue  # complementary cells may be large; they protect, they are not protected
-        objective = np.zeros(len(hidden))
-        objective[index[cell]] = 1
-        span = []
-        for direction in (1, -1):
-            result = milp(
-                direction * objective,
-                constraints=constraints,
-                integrality=np.ones(len(hidden)),
-                bounds=Bounds(0, np.inf),
-            )
-            assert result.success, result.message
-            span.append(round(direction * result.fun))
-        if span[0] == span[1]:
-            found.append((cell, true))
-    return found
 
 
 leaf = st.builds(
@@ -106,7 +61,7 @@ def test_no_small_withheld_cell_can_be_recovered(leaves: list[Leaf]) -> None:
         totals=main,
     )
     for c in (main, other):
-        assert _disclosed(c, 5) == []
+        assert disclosed(c, 5) == []
         for cell in c.withheld:
             assert cube.below_province(cell)  # province and national figures always published
     assert {x for x in other.withheld if x.part == TOTAL} == {
@@ -129,7 +84,7 @@ def test_a_single_small_district_takes_a_sibling_with_it() -> None:
     }
     # 74.71.03 is small; 74.71.02, the smallest other, is withheld with it; 74.71.01 stays.
     assert districts == {"74.71.01": False, "74.71.02": True, "74.71.03": True}
-    assert _disclosed(c, 5) == []
+    assert disclosed(c, 5) == []
 
 
 def test_relations_with_one_withheld_cell_are_completed() -> None:
@@ -161,4 +116,4 @@ def test_bounds_combined_across_relations_pin_nothing() -> None:
     main = cube.apply_suppression(
         cube.build(YEAR, leaves, VILLAGES, parts=("low", "moderate", "high")), 5
     )
-    assert _disclosed(main, 5) == []
+    assert disclosed(main, 5) == []

@@ -1,0 +1,162 @@
+"""The suppressed cubes of the client-derived counts, one per count, province and year, kept
+until the read model moves on. Every figure below province level that comes from clients is
+cut from one of them: the counts' tables and series, and the counts that medians and rates
+carry (admissions for the median days to intake; referrals and those attended for the
+referral completion rate), so no table can be subtracted from another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from sqlalchemy import case, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.reporting import cube, db
+from services.reporting.cube import Cell, Cube, Leaf
+from services.reporting.figures import Row
+from services.reporting.indicators import (
+    Count,
+    aware,
+    count_leaves,
+    inside,
+    month_of,
+    stock_leaves,
+    unit_villages,
+)
+from services.reporting.projector import serving_generation
+
+ATTENDED, NOT_ATTENDED = "attended", "not_attended"
+"""Referrals the client attended and the rest (declined, no-show, not yet resolved): the
+parts of a referrals cell that the completion rate carries."""
+
+
+async def attendance_leaves(
+    connection: AsyncConnection, generation: int, year: int, within: str
+) -> list[Leaf]:
+    """A year of referrals by village, month and whether the client attended."""
+    r = db.referrals.c
+    # Constants inline, so PostgreSQL sees the same expression in SELECT and GROUP BY.
+    part = case(
+        (r.resolution == literal_column(f"'{ATTENDED}'"), literal_column(f"'{ATTENDED}'")),
+        else_=literal_column(f"'{NOT_ATTENDED}'"),
+    )
+    month = month_of(r.referred_on, connection.dialect.name)
+    query = select(
+        r.village_code, month, part, func.count(), func.sum(r.events), func.max(r.last_event_at)
+    ).where(r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31)))
+    if within:
+        query = query.where(inside(r.village_code, within))
+    found = await connection.execute(query.group_by(r.village_code, month, part))
+    return [Leaf(v, m, str(p), int(n), int(e), aware(t)) for v, m, p, n, e, t in found.all()]
+
+
+COMPANIONS: dict[
+    str, tuple[tuple[str, ...], Callable[[AsyncConnection, int, int, str], Awaitable[list[Leaf]]]]
+] = {"referrals": ((ATTENDED, NOT_ATTENDED), attendance_leaves)}
+"""Breakdowns that indicators other than the count itself publish (the completion rate's
+attended referrals): suppressed together with the count's main breakdown."""
+
+
+async def suppressed_cube(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    year: int,
+    province: str,
+    by: str | None,
+    k: int,
+    max_age: float = 0.0,
+) -> Cube:
+    """The province's year of a client-derived count, suppressed. Totals are suppressed
+    together with the count's first breakdown that adds up to them and with its companion
+    (the breakdown a rate carries), so a reader holding all those tables cannot combine them;
+    any other breakdown keeps that pattern for its totals. Kept until the read model moves on
+    (a cube takes a while to suppress; tables cut from it don't)."""
+    return await cached(
+        connection,
+        (spec.name, generation, year, province, by, k),
+        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k),
+        max_age,
+    )
+
+
+_CUBES: dict[tuple[object, ...], tuple[int, float, Cube]] = {}
+
+
+async def cached(
+    connection: AsyncConnection,
+    key: tuple[object, ...],
+    build: Callable[[], Awaitable[Cube]],
+    max_age: float = 0.0,
+) -> Cube:
+    """A cube kept until the read model moves on (any batch written changes `reached`), or,
+    with `max_age`, for that many seconds whatever arrives: a large province's cube takes
+    seconds to suppress, and a steady stream of events would otherwise rebuild it for every
+    request."""
+    _, reached = await serving_generation(connection)
+    full = (str(connection.engine.url), *key)
+    kept = _CUBES.get(full)
+    now = time.monotonic()
+    if kept is not None and (kept[0] == reached or now - kept[1] < max_age):
+        return kept[2]
+    built = await build()
+    if full not in _CUBES and len(_CUBES) >= 64:
+        _CUBES.pop(next(iter(_CUBES)))
+    _CUBES[full] = (reached, now, built)
+    return built
+
+
+async def stock_cube(
+    connection: AsyncConnection, generation: int, year: int, province: str, stage: str, k: int
+) -> Cube:
+    villages = await unit_villages(connection, generation, province)
+    leaves = await stock_leaves(connection, generation, year, province, stage)
+    return cube.apply_suppression(cube.build(year, leaves, villages, flow=False), k)
+
+
+async def _suppressed_cube(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    year: int,
+    province: str,
+    by: str | None,
+    k: int,
+) -> Cube:
+    villages = await unit_villages(connection, generation, province)
+    main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
+    leaves = await count_leaves(connection, spec, generation, year, province, main)
+    built = cube.build(year, leaves, villages, parts=spec.breakdowns[main].values if main else ())
+    if spec.name in COMPANIONS:
+        parts, companion_leaves = COMPANIONS[spec.name]
+        companion = await companion_leaves(connection, generation, year, province)
+        built = cube.merge(built, cube.build(year, companion, villages, parts=parts))
+    base = cube.apply_suppression(built, k)
+    if by is None or by == main:
+        return base
+    breakdown = spec.breakdowns[by]
+    totals = await count_leaves(connection, spec, generation, year, province, None)
+    other = await count_leaves(connection, spec, generation, year, province, by)
+    return cube.apply_suppression(
+        cube.build(
+            year,
+            other,
+            villages,
+            parts=breakdown.values,
+            additive=breakdown.additive,
+            totals=totals,
+        ),
+        k,
+        totals=base,
+    )
+
+
+def row_of(c: Cube, cell: Cell) -> Row:
+    """A cell of a suppressed cube as a row: withheld cells carry no figure and no lineage."""
+    if cell in c.withheld:
+        return Row(cell.region, cell.part, None, withheld=True)
+    figure = c.figure(cell)
+    return Row(cell.region, cell.part, figure.value, False, figure.events, figure.latest)
