@@ -7,8 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from shared.security.encryption import KeyRing
 
@@ -23,7 +22,10 @@ def development_key(label: str) -> str:
 DEV_MASTER_KEYS = f"dev1:{development_key('master')}"
 
 
-class MasterKeys(BaseSettings):
+class MasterKeys(BaseModel):
+    """A mixin of service settings (a plain model: a settings base would reset their
+    `PULIH_` prefix)."""
+
     master_keys: SecretStr = Field(
         default=SecretStr(DEV_MASTER_KEYS),
         description="`id:base64key,…`: the master keys that wrap each person's data key.",

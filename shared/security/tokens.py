@@ -27,8 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import ECKey, KeySet
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, Field, model_validator
 
 from shared.security.roles import Grant, NotAuthenticated, parse_grants
 
@@ -52,8 +51,9 @@ class Principal:
     grants: tuple[Grant, ...]
 
 
-class AuthSettings(BaseSettings):
-    """Where tokens come from (environment: PULIH_AUTH_*)."""
+class AuthSettings(BaseModel):
+    """Where tokens come from (environment: PULIH_AUTH_*), a mixin of service settings (a
+    plain model: a settings base would reset their `PULIH_` prefix)."""
 
     auth_issuer: str = Field(default=DEV_ISSUER, description="The tokens' `iss`.")
     auth_audience: str = Field(default=AUDIENCE, description="The tokens' `aud`.")

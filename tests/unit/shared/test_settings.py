@@ -8,8 +8,11 @@ from pydantic import ValidationError
 from services.registry.settings import Settings
 
 
-def test_production_refuses_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_development_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="PULIH_MASTER_KEYS"):
+        Settings()
+    monkeypatch.setenv("PULIH_MASTER_KEYS", "m1:" + "B" * 43 + "=")
     with pytest.raises(ValidationError, match="PULIH_SECRET_KEY"):
         Settings()
     monkeypatch.setenv("PULIH_SECRET_KEY", "a-real-secret-from-a-kubernetes-secret")
@@ -41,3 +44,17 @@ def test_kafka_credentials_reach_the_clients(monkeypatch: pytest.MonkeyPatch) ->
     assert options["sasl_plain_password"] == "from-a-strimzi-secret"
     assert options["ssl_context"] is not None
     assert "from-a-strimzi-secret" not in repr(Settings())
+
+
+@pytest.mark.parametrize("service", ["registry", "client_case", "gateway"])
+def test_settings_with_key_mixins_still_read_the_pulih_prefix(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.setenv("PULIH_INBOUND_PROVINCES", "74,73")
+    monkeypatch.setenv("PULIH_MASTER_KEYS", "m9:" + "A" * 44)
+    settings = importlib.import_module(f"services.{service}.settings").Settings()
+    assert settings.provinces == ("74", "73")
+    if hasattr(settings, "master_keys"):
+        assert settings.master_keys.get_secret_value().startswith("m9:")
