@@ -50,9 +50,14 @@ def _settings(name: str, **overrides: Any) -> ServiceSettings:
     """A service's settings; its port is PULIH_HTTP_PORT, else PULIH_HTTP_PORT_BASE (8000)
     plus the service's offset, so all five fit side by side."""
     settings_cls = _service_module(name, "settings").Settings
+    base = int(os.environ.get("PULIH_HTTP_PORT_BASE", "8000"))
     if "PULIH_HTTP_PORT" not in os.environ:
-        base = int(os.environ.get("PULIH_HTTP_PORT_BASE", "8000"))
         overrides.setdefault("http_port", base + PORT_OFFSETS[name])
+    if name == "gateway":  # the services beside it, unless told where they are
+        for service in SERVICES:
+            field = f"{service.replace('-', '_')}_url"
+            if service != "gateway" and f"PULIH_{field.upper()}" not in os.environ:
+                overrides.setdefault(field, f"http://127.0.0.1:{base + PORT_OFFSETS[service]}")
     settings: ServiceSettings = settings_cls(**overrides)
     return settings
 

@@ -70,7 +70,7 @@ def install_domain_errors(
     rules (422, each naming field and rule), missing or unknown roles (401), refused scope
     (403), and the service's own `problems`."""
     from shared.rules import RuleViolations
-    from shared.security.roles import ROLES_HEADER, Forbidden, NotAuthenticated
+    from shared.security.roles import Forbidden, NotAuthenticated
 
     async def violations(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RuleViolations)
@@ -87,13 +87,16 @@ def install_domain_errors(
     def respond_with(spec: Problem) -> Any:
         async def respond(_request: Request, exc: Exception) -> JSONResponse:
             detail = spec.detail if spec.detail is not None else str(exc)
-            return problem(spec.status, spec.title, detail=detail, type_=spec.type_)
+            response = problem(spec.status, spec.title, detail=detail, type_=spec.type_)
+            if spec.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="pulih"'
+            return response
 
         return respond
 
     app.add_exception_handler(RuleViolations, violations)
     every: dict[type[Exception], Problem] = {
-        NotAuthenticated: Problem(401, f"Not authenticated ({ROLES_HEADER})"),
+        NotAuthenticated: Problem(401, "Not authenticated"),
         Forbidden: Problem(403, "Forbidden"),
         **problems,
     }

@@ -76,6 +76,8 @@ class Runtime:
         self.producer: AIOKafkaProducer | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.closing: list[Callable[[], Awaitable[None]]] = []
+        """Closed when the service stops (e.g. the gateway's HTTP client)."""
         if spec.metadata is not None:
             self.engine = create_engine(settings.resolved_database_url)
             instrument_engine(self.engine)
@@ -200,6 +202,8 @@ class Runtime:
             await self.consumer.consumer.stop()
         if self.producer is not None:
             await self.producer.stop()
+        for close in self.closing:
+            await close()
         if self.engine is not None:
             await self.engine.dispose()
         log.info("service %s stopped", self.spec.name)

@@ -3,7 +3,7 @@
 The gateway authenticates users (OIDC/JWT) and forwards their roles to the services on the
 internal network in the `X-Pulih-Roles` header; each service still checks the scope of every
 request. Roles: `national-operator`, `province-operator:<prov>`, `district-operator:<regency>`,
-`unit-agent:<unit-id>`, `reporting-consumer`.
+`unit-agent:<unit-id>`, `reporting-consumer`, `province-system:<prov>`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class Role(StrEnum):
     DISTRICT_OPERATOR = "district-operator"
     UNIT_AGENT = "unit-agent"
     REPORTING_CONSUMER = "reporting-consumer"
+    PROVINCE_SYSTEM = "province-system"
+    """A province's information system: ingests its facts and reads its receipts, nothing else."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def parse_grants(items: Iterable[str]) -> list[Grant]:
 
 _SCOPES = {
     Role.PROVINCE_OPERATOR: lambda t: t in PROVINCE_CODES,
+    Role.PROVINCE_SYSTEM: lambda t: t in PROVINCE_CODES,
     Role.DISTRICT_OPERATOR: lambda t: (
         bool(re.fullmatch(r"\d{2}\.\d{2}", t)) and t[:2] in PROVINCE_CODES
     ),
@@ -76,6 +79,7 @@ _SCOPES = {
 }
 _SCOPE_NAMES = {
     Role.PROVINCE_OPERATOR: "a province code, e.g. 74",
+    Role.PROVINCE_SYSTEM: "a province code, e.g. 74",
     Role.DISTRICT_OPERATOR: "a regency code, e.g. 74.71",
     Role.UNIT_AGENT: "a unit id",
 }

@@ -32,6 +32,10 @@ class Platform:
     bootstrap: str
     topics: Topics
 
+    def transports(self) -> dict[str, httpx.AsyncBaseTransport]:
+        """The services' in-process transports by base URL (e.g. for the gateway's calls)."""
+        return {str(c.base_url).rstrip("/"): c._transport for c in (self.registry, self.cases)}
+
 
 async def _started(runtime: Runtime, name: str) -> httpx.AsyncClient:
     await runtime.start()

@@ -1,0 +1,215 @@
+"""Aggregated views: one answer from several services, fetched in parallel, each within its
+time budget. A service that is down, slow or failing leaves its part out and the answer says
+so (`partial`, `missing`); the view never fails as a whole for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from services.gateway.proxy import require_people, upstreams_of
+from services.gateway.upstream import Upstreams, forwarded_headers
+from shared.security.bearer import PrincipalDep
+from shared.security.tokens import Principal
+
+router = APIRouter()
+
+_LEVELS = ("province", "regency", "district", "village")
+
+
+class Missing(BaseModel):
+    service: str
+    part: str
+    reason: str = Field(description="unavailable, timeout, failed, forbidden or not-found")
+
+
+class UnitOverview(BaseModel):
+    unit_id: str
+    unit: dict[str, Any] | None
+    agents: list[dict[str, Any]] | None
+    cases: dict[str, Any] | None = Field(description="Open cases by stage and at risk.")
+    sessions: dict[str, Any] | None = Field(description="The next 7 days' sessions by state.")
+    indicators: dict[str, Any] | None = Field(description="The unit's village, this year.")
+    partial: bool
+    missing: list[Missing]
+    as_of: datetime
+
+
+class RegionOverview(BaseModel):
+    code: str
+    region: dict[str, Any] | None
+    units: dict[str, Any] | None = Field(description="Units in the region by status.")
+    indicators: dict[str, Any] | None = Field(description="This year's figures, by sub-region.")
+    partial: bool
+    missing: list[Missing]
+    as_of: datetime
+
+
+@dataclass
+class Fetch:
+    """Calls for one view: each part fetched within the budget, failures noted, not raised."""
+
+    upstreams: Upstreams
+    headers: dict[str, str]
+    missing: list[Missing]
+
+    async def get(
+        self, service: str, part: str, path: str, params: dict[str, Any] | None = None
+    ) -> Any:
+        breaker = self.upstreams.breakers[service]
+        if not breaker.allows():
+            self.missing.append(Missing(service=service, part=part, reason="unavailable"))
+            return None
+        try:
+            answer = await self.upstreams.client.get(
+                self.upstreams.url(service, path),
+                params=params,
+                headers=self.headers,
+                timeout=self.upstreams.settings.overview_budget_seconds,
+            )
+        except httpx.TimeoutException:
+            breaker.failed()
+            self.missing.append(Missing(service=service, part=part, reason="timeout"))
+            return None
+        except httpx.HTTPError:
+            breaker.failed()
+            self.missing.append(Missing(service=service, part=part, reason="unavailable"))
+            return None
+        if answer.status_code >= 500:
+            breaker.failed()
+            self.missing.append(Missing(service=service, part=part, reason="failed"))
+            return None
+        breaker.succeeded()
+        if answer.status_code in (401, 403):
+            self.missing.append(Missing(service=service, part=part, reason="forbidden"))
+            return None
+        if answer.status_code == 404:
+            self.missing.append(Missing(service=service, part=part, reason="not-found"))
+            return None
+        return answer.json() if answer.status_code < 300 else None
+
+
+def _fetch(request: Request, who: Principal) -> Fetch:
+    headers = forwarded_headers({}, who, request.headers.get("authorization", ""))
+    return Fetch(upstreams_of(request), headers, [])
+
+
+@router.get("/overview/units/{unit_id}", response_model=UnitOverview, tags=["overview"])
+async def unit_overview(unit_id: str, request: Request, who: PrincipalDep) -> UnitOverview:
+    """A unit at a glance: the registry's record and team, its open cases by stage (client-case),
+    the next 7 days' sessions by state (scheduling) and its village's figures this year
+    (reporting). Each part is what the caller may see there; a part a service could not give in
+    time is left out and named in `missing`."""
+    require_people(who)
+    fetch = _fetch(request, who)
+    today = datetime.now(UTC).date()
+    unit = await fetch.get("registry", "unit", f"/units/{unit_id}")
+    village = unit["village_code"] if unit else None
+    agents, cases, calendar, figures = await asyncio.gather(
+        fetch.get("registry", "agents", f"/units/{unit_id}/agents"),
+        fetch.get("client-case", "cases", "/cases", {"unit_id": unit_id, "limit": 1000}),
+        fetch.get(
+            "scheduling",
+            "sessions",
+            f"/units/{unit_id}/calendar",
+            {"from": today.isoformat(), "to": (today + timedelta(days=6)).isoformat()},
+        ),
+        fetch.get(
+            "reporting",
+            "indicators",
+            "/indicators/clients_screened",
+            {"period": str(today.year), "level": "village", "within": village[:8]},
+        )
+        if village
+        else _nothing(),
+    )
+    return UnitOverview(
+        unit_id=unit_id,
+        unit=unit,
+        agents=agents,
+        cases=_case_counts(cases),
+        sessions=_session_counts(calendar),
+        indicators=_row_of(figures, village),
+        partial=bool(fetch.missing),
+        missing=fetch.missing,
+        as_of=datetime.now(UTC),
+    )
+
+
+@router.get("/overview/regions/{code}", response_model=RegionOverview, tags=["overview"])
+async def region_overview(code: str, request: Request, who: PrincipalDep) -> RegionOverview:
+    """A region at a glance: the registry's record, its units by status, and this year's units
+    formed and clients screened by sub-region (reporting, as of its latest event)."""
+    require_people(who)
+    fetch = _fetch(request, who)
+    year = str(datetime.now(UTC).year)
+    depth = min(code.count("."), len(_LEVELS) - 2)
+    below = _LEVELS[depth + 1]
+    units_params = {"province": code} if depth == 0 else {"regency": code[:5]}
+    region, units, formed, screened = await asyncio.gather(
+        fetch.get("registry", "region", f"/regions/{code}"),
+        fetch.get("registry", "units", "/units", {**units_params, "limit": 1000}),
+        fetch.get(
+            "reporting",
+            "indicators",
+            "/indicators/units_formed",
+            {"period": year, "level": below, "within": code},
+        ),
+        fetch.get(
+            "reporting",
+            "indicators",
+            "/indicators/clients_screened",
+            {"period": year, "level": below, "within": code},
+        ),
+    )
+    return RegionOverview(
+        code=code,
+        region=region,
+        units=(
+            {"total": units["total"], "by_status": Counter(u["status"] for u in units["items"])}
+            if units
+            else None
+        ),
+        indicators=(
+            {"units_formed": formed, "clients_screened": screened} if formed or screened else None
+        ),
+        partial=bool(fetch.missing),
+        missing=fetch.missing,
+        as_of=datetime.now(UTC),
+    )
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _case_counts(cases: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    if cases is None:
+        return None
+    open_cases = [c for c in cases if c["stage"] != "closed"]
+    return {
+        "open": len(open_cases),
+        "by_stage": Counter(c["stage"] for c in open_cases),
+        "at_risk": sum(1 for c in open_cases if c.get("at_risk_on")),
+    }
+
+
+def _session_counts(calendar: dict[str, Any] | None) -> dict[str, Any] | None:
+    if calendar is None:
+        return None
+    states = Counter(s["state"] for day in calendar["days"] for s in day["sessions"])
+    return {"from": calendar["from"], "to": calendar["to"], "by_state": states}
+
+
+def _row_of(figures: dict[str, Any] | None, village: str | None) -> dict[str, Any] | None:
+    if figures is None or village is None:
+        return None
+    rows = [r for r in figures["rows"] if r["region"] == village]
+    return {"indicator": figures["indicator"], "period": figures["period"], **(rows or [{}])[0]}

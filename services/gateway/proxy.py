@@ -1,0 +1,85 @@
+"""One origin: `/api/<service>/<path>` is the service's own API, called with the caller's
+verified token. A service that is down or slow answers 502, 503 (circuit open) or 504 here,
+as a problem document, never a hang."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.gateway.settings import UPSTREAMS
+from services.gateway.upstream import Upstreams, forwarded_headers
+from shared.http import problem
+from shared.security.bearer import PrincipalDep
+from shared.security.roles import Forbidden, Role
+
+router = APIRouter()
+
+PASSED_BACK = {"content-type", "location", "etag", "cache-control", "retry-after"}
+
+
+def upstreams_of(request: Request) -> Upstreams:
+    upstreams: Upstreams = request.app.state.upstreams
+    return upstreams
+
+
+def require_people(who: PrincipalDep) -> None:
+    """Provincial systems ingest and read their receipts; the rest is for people."""
+    if all(g.role is Role.PROVINCE_SYSTEM for g in who.grants):
+        raise Forbidden("a provincial system may ingest and read its receipts, nothing else")
+
+
+@router.api_route(
+    "/api/{service}/{path:path}",
+    methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+    tags=["proxy"],
+    response_model=None,
+    responses={
+        502: {"description": "The service did not answer."},
+        503: {"description": "The service failed repeatedly; retried after Retry-After."},
+        504: {"description": "The service took longer than the gateway waits."},
+    },
+)
+async def proxy(service: str, path: str, request: Request, who: PrincipalDep) -> Response:
+    """The API of `service` (registry, client-case, scheduling, reporting) at `path`, e.g.
+    `/api/reporting/indicators`. Each service checks the caller's roles itself; its answer is
+    passed back as it is."""
+    if service not in UPSTREAMS:
+        return problem(404, "Not found", detail=f"no service {service!r}")
+    require_people(who)
+    upstreams = upstreams_of(request)
+    breaker = upstreams.breakers[service]
+    if not breaker.allows():
+        response: JSONResponse = problem(
+            503, "Service unavailable", detail=f"{service} is failing; try again shortly"
+        )
+        response.headers["Retry-After"] = str(int(upstreams.settings.breaker_reset_seconds))
+        return response
+    headers = forwarded_headers(
+        dict(request.headers), who, request.headers.get("authorization", "")
+    )
+    try:
+        answer = await upstreams.client.request(
+            request.method,
+            upstreams.url(service, path),
+            params=list(request.query_params.multi_items()),
+            content=await request.body(),
+            headers=headers,
+            timeout=upstreams.settings.upstream_timeout_seconds,
+        )
+    except httpx.TimeoutException:
+        breaker.failed()
+        return problem(504, "Gateway timeout", detail=f"{service} did not answer in time")
+    except httpx.HTTPError:
+        breaker.failed()
+        return problem(502, "Bad gateway", detail=f"{service} is not reachable")
+    if answer.status_code >= 500:
+        breaker.failed()
+    else:
+        breaker.succeeded()
+    return Response(
+        answer.content,
+        status_code=answer.status_code,
+        headers={k: v for k, v in answer.headers.items() if k.lower() in PASSED_BACK},
+    )

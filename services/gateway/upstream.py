@@ -1,0 +1,89 @@
+"""The services behind the gateway: one HTTP client, a circuit breaker per service, and the
+headers a call carries (the caller's token, and — until every service verifies tokens itself —
+the roles the gateway verified in it; a roles header from outside never passes)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from services.gateway.settings import UPSTREAMS, Settings
+from shared.security.roles import ROLES_HEADER
+from shared.security.tokens import Principal
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway sets itself.
+DROPPED = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    ROLES_HEADER.lower(),
+}
+
+
+@dataclass
+class Breaker:
+    """Opens after `failures` failures in a row: the service is skipped for `reset` seconds,
+    then tried again (one call decides whether it closes)."""
+
+    failures: int
+    reset: float
+    clock: object = time.monotonic
+    _failed: int = 0
+    _open_until: float = 0.0
+
+    def allows(self) -> bool:
+        return self._now() >= self._open_until
+
+    def succeeded(self) -> None:
+        self._failed, self._open_until = 0, 0.0
+
+    def failed(self) -> None:
+        self._failed += 1
+        if self._failed >= self.failures:
+            self._open_until = self._now() + self.reset
+
+    def _now(self) -> float:
+        clock = self.clock
+        assert callable(clock)
+        return float(clock())
+
+
+@dataclass
+class Upstreams:
+    settings: Settings
+    client: httpx.AsyncClient = field(default_factory=httpx.AsyncClient)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in UPSTREAMS:
+            self.breakers[name] = Breaker(
+                self.settings.breaker_failures, self.settings.breaker_reset_seconds
+            )
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.settings.upstream(service).rstrip('/')}/{path.lstrip('/')}"
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def forwarded_headers(
+    incoming: dict[str, str], principal: Principal, authorization: str
+) -> dict[str, str]:
+    """What a call to a service carries: the caller's own headers (less hop-by-hop ones and any
+    roles header), their token, and the roles the gateway verified in it."""
+    headers = {k: v for k, v in incoming.items() if k.lower() not in DROPPED}
+    headers["authorization"] = authorization
+    headers[ROLES_HEADER] = ",".join(
+        f"{g.role}:{g.target}" if g.target else str(g.role) for g in principal.grants
+    )
+    return headers
