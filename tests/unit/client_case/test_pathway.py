@@ -159,8 +159,11 @@ def test_referrals_close_the_loop_and_go_overdue() -> None:
 def test_production_refuses_the_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
     monkeypatch.setenv("PULIH_SECRET_KEY", "a-real-secret-from-a-kubernetes-secret")
-    with pytest.raises(ValueError, match="client-case keys"):
+    with pytest.raises(ValueError, match="PULIH_MASTER_KEYS"):
         Settings()
+    monkeypatch.setenv("PULIH_MASTER_KEYS", "m1:" + "C" * 43 + "=")
+    with pytest.raises(ValueError, match="client-case keys"):
+        Settings()  # the pseudonym and identity keys are still the development ones
 
 
 def test_completing_before_week_16_needs_a_reason_and_only_completion_takes_one() -> None:
