@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.messaging.broker import KafkaAuth
 from shared.regions import PROVINCE_CODES
+from shared.security.tokens import AuthSettings
 
 DEV_SECRET = "development-only-secret-not-for-production"  # noqa: S105 - refused in production
 
@@ -29,7 +30,7 @@ def default_state_dir() -> Path:
     return Path("/var/tmp/pulih")  # noqa: S108 - local development state, not secrets
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(BaseSettings, AuthSettings):
     """What a service needs to run. Environment variables: PULIH_<FIELD>, plus the aliases."""
 
     model_config = SettingsConfigDict(env_prefix="PULIH_", extra="ignore")

@@ -95,7 +95,7 @@ identity_reads = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("client_id", String(64), ForeignKey("clients.client_id"), nullable=False, index=True),
-    Column("actor", String(120), nullable=False, comment="the caller's roles"),
+    Column("actor", String(120), nullable=False, comment="the caller: the token's subject"),
     Column("unit_id", String(64), nullable=True, comment="the caller's unit, for an agent"),
     Column("reason", String(200), nullable=False),
     Column("read_at", DateTime(timezone=True), nullable=False),

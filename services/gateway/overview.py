@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from services.gateway.proxy import require_people, upstreams_of
 from services.gateway.upstream import Upstreams, forwarded_headers
 from shared.security.bearer import PrincipalDep
-from shared.security.tokens import Principal
 
 router = APIRouter()
 
@@ -96,8 +95,8 @@ class Fetch:
         return answer.json() if answer.status_code < 300 else None
 
 
-def _fetch(request: Request, who: Principal) -> Fetch:
-    headers = forwarded_headers({}, who, request.headers.get("authorization", ""))
+def _fetch(request: Request) -> Fetch:
+    headers = forwarded_headers({}, request.headers.get("authorization", ""))
     return Fetch(upstreams_of(request), headers, [])
 
 
@@ -108,7 +107,7 @@ async def unit_overview(unit_id: str, request: Request, who: PrincipalDep) -> Un
     (reporting). Each part is what the caller may see there; a part a service could not give in
     time is left out and named in `missing`."""
     require_people(who)
-    fetch = _fetch(request, who)
+    fetch = _fetch(request)
     today = datetime.now(UTC).date()
     unit = await fetch.get("registry", "unit", f"/units/{unit_id}")
     village = unit["village_code"] if unit else None
@@ -148,7 +147,7 @@ async def region_overview(code: str, request: Request, who: PrincipalDep) -> Reg
     """A region at a glance: the registry's record, its units by status, and this year's units
     formed and clients screened by sub-region (reporting, as of its latest event)."""
     require_people(who)
-    fetch = _fetch(request, who)
+    fetch = _fetch(request)
     year = str(datetime.now(UTC).year)
     depth = min(code.count("."), len(_LEVELS) - 2)
     below = _LEVELS[depth + 1]

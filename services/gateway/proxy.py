@@ -56,9 +56,7 @@ async def proxy(service: str, path: str, request: Request, who: PrincipalDep) ->
         )
         response.headers["Retry-After"] = str(int(upstreams.settings.breaker_reset_seconds))
         return response
-    headers = forwarded_headers(
-        dict(request.headers), who, request.headers.get("authorization", "")
-    )
+    headers = forwarded_headers(dict(request.headers), request.headers.get("authorization", ""))
     try:
         answer = await upstreams.client.request(
             request.method,

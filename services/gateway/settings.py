@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.security.tokens import AuthSettings
 from shared.settings import ServiceSettings
 
 SERVICE_NAME = "gateway"
@@ -12,7 +11,7 @@ SERVICE_NAME = "gateway"
 UPSTREAMS = ("registry", "client-case", "scheduling", "reporting")
 
 
-class Settings(ServiceSettings, AuthSettings):
+class Settings(ServiceSettings):
     service_name: str = SERVICE_NAME
     registry_url: str = Field(default="http://127.0.0.1:8001", description="The registry's API.")
     client_case_url: str = Field(default="http://127.0.0.1:8002", description="Client-case's API.")

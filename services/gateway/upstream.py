@@ -1,6 +1,5 @@
 """The services behind the gateway: one HTTP client, a circuit breaker per service, and the
-headers a call carries (the caller's token, and — until every service verifies tokens itself —
-the roles the gateway verified in it; a roles header from outside never passes)."""
+headers a call carries: the caller's own, with their token (each service verifies it again)."""
 
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ from dataclasses import dataclass, field
 import httpx
 
 from services.gateway.settings import UPSTREAMS, Settings
-from shared.security.roles import ROLES_HEADER
-from shared.security.tokens import Principal
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway sets itself.
 DROPPED = {
@@ -25,7 +22,6 @@ DROPPED = {
     "upgrade",
     "host",
     "content-length",
-    ROLES_HEADER.lower(),
 }
 
 
@@ -76,14 +72,9 @@ class Upstreams:
         await self.client.aclose()
 
 
-def forwarded_headers(
-    incoming: dict[str, str], principal: Principal, authorization: str
-) -> dict[str, str]:
-    """What a call to a service carries: the caller's own headers (less hop-by-hop ones and any
-    roles header), their token, and the roles the gateway verified in it."""
+def forwarded_headers(incoming: dict[str, str], authorization: str) -> dict[str, str]:
+    """What a call to a service carries: the caller's own headers, less hop-by-hop ones, and
+    their token, which the service verifies itself."""
     headers = {k: v for k, v in incoming.items() if k.lower() not in DROPPED}
     headers["authorization"] = authorization
-    headers[ROLES_HEADER] = ",".join(
-        f"{g.role}:{g.target}" if g.target else str(g.role) for g in principal.grants
-    )
     return headers

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import cube
@@ -29,16 +30,21 @@ from services.reporting.suppressed_cubes import row_of, suppressed_cube
 from shared.http import install_domain_errors
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
-from shared.security.roles import Forbidden, Role, parse_roles
+from shared.security.bearer import Grants
+from shared.security.roles import Forbidden, Grant, Role
 
 router = APIRouter()
 
-Roles = Annotated[str | None, Header(alias="X-Pulih-Roles")]
+
+def _reader(roles: Sequence[Grant]) -> None:
+    """The catalog is for people; provincial systems ingest and read their receipts only."""
+    if all(g.role is Role.PROVINCE_SYSTEM for g in roles):
+        raise Forbidden("a provincial system may ingest and read its receipts, nothing else")
 
 
-def _allowed(roles: str | None, region: str) -> None:
+def _allowed(roles: Sequence[Grant], region: str) -> None:
     """Raise unless the caller may read figures of `region` and below."""
-    for grant in parse_roles(roles):
+    for grant in roles:
         if grant.role in (Role.NATIONAL_OPERATOR, Role.REPORTING_CONSUMER):
             return
         scoped = grant.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
@@ -48,10 +54,10 @@ def _allowed(roles: str | None, region: str) -> None:
 
 
 @router.get("/indicators", tags=["indicators"])
-async def catalog(x_pulih_roles: Roles = None) -> list[dict[str, Any]]:
+async def catalog(grants: Grants) -> list[dict[str, Any]]:
     """Every indicator: what it counts, its breakdowns, and whether it is derived from clients
     (withheld when small below province level)."""
-    parse_roles(x_pulih_roles)
+    _reader(grants)
     items = [
         {
             "name": spec.name,
@@ -114,16 +120,16 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
 async def indicator_table(
     indicator: str,
     request: Request,
+    grants: Grants,
     period: str,
     level: str = "province",
     within: str = "",
     by: str | None = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-    x_pulih_roles: Roles = None,
 ) -> dict[str, Any] | Response:
     """One indicator for a period (`2026` or `2026-05`): the region `within` (default
     Indonesia) and its regions at `level`, optionally broken down `by` a dimension."""
-    _allowed(x_pulih_roles, within)
+    _allowed(grants, within)
     ask = _ask(request, indicator, period, level, within, by)
     runtime = runtime_of(request)
     assert runtime.engine is not None
@@ -146,14 +152,14 @@ async def indicator_table(
 async def series(
     indicator: str,
     request: Request,
+    grants: Grants,
     year: Annotated[int, Query(ge=2000, le=2100)],
     region: str = "",
     by: str | None = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-    x_pulih_roles: Roles = None,
 ) -> dict[str, Any] | Response:
     """A count's twelve months for one region, withheld exactly as its tables are."""
-    _allowed(x_pulih_roles, region)
+    _allowed(grants, region)
     spec = COUNTS.get(indicator)
     if spec is None:
         check([Violation("indicator", "counted", "series exist for the counting indicators")])

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.runtime import runtime_of
+from shared.security.roles import Grant
 from shared.security.tokens import AuthSettings, InvalidToken, Principal, Verifier
 
 _scheme = HTTPBearer(
@@ -40,4 +41,10 @@ async def principal(
     return await verifier_of(request).verify(credentials.credentials)
 
 
+async def grants(who: Annotated[Principal, Depends(principal)]) -> tuple[Grant, ...]:
+    return who.grants
+
+
 PrincipalDep = Annotated[Principal, Depends(principal)]
+Grants = Annotated[tuple[Grant, ...], Depends(grants)]
+"""The roles the caller's verified token grants: the dependency every route declares."""

@@ -1,8 +1,8 @@
 """Who is calling, and where they may act.
 
-The gateway authenticates users (OIDC/JWT) and forwards their roles to the services on the
-internal network in the `X-Pulih-Roles` header; each service still checks the scope of every
-request. Roles: `national-operator`, `province-operator:<prov>`, `district-operator:<regency>`,
+Roles travel in the `roles` claim of the caller's bearer token (`shared.security.tokens`),
+which the gateway and every service verify; each service checks the scope of every request.
+Roles: `national-operator`, `province-operator:<prov>`, `district-operator:<regency>`,
 `unit-agent:<unit-id>`, `reporting-consumer`, `province-system:<prov>`.
 """
 
@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.regions import PROVINCE_CODES
-
-ROLES_HEADER = "X-Pulih-Roles"
 
 
 class Role(StrEnum):
@@ -40,13 +38,6 @@ class NotAuthenticated(Exception):
 
 class Forbidden(Exception):
     """The caller is known but the request is outside their role or scope."""
-
-
-def parse_roles(header: str | None) -> list[Grant]:
-    """Parse the roles header; raise `NotAuthenticated` when it is missing or malformed."""
-    if not header or not header.strip():
-        raise NotAuthenticated(f"missing {ROLES_HEADER}")
-    return parse_grants(header.split(","))
 
 
 def parse_grants(items: Iterable[str]) -> list[Grant]:

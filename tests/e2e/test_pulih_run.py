@@ -17,6 +17,7 @@ import httpx
 from shared.cli import PORT_OFFSETS
 from shared.infra._process import free_port, port_open
 from shared.messaging.broker import Topics
+from tests.auth import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,12 +76,12 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
             provinces = await client.get(
                 f"http://127.0.0.1:{base + PORT_OFFSETS['registry']}/regions",
                 params={"level": "province", "limit": 100},
-                headers={"X-Pulih-Roles": "national-operator"},
+                headers=bearer("national-operator"),
             )
             assert provinces.json()["total"] == 38
             # A unit formed through the registry reaches reporting's indicators.
             registry = f"http://127.0.0.1:{base + PORT_OFFSETS['registry']}"
-            operator = {"X-Pulih-Roles": "province-operator:74"}
+            operator = bearer("province-operator:74")
             village = (
                 await client.get(
                     f"{registry}/regions",
@@ -110,7 +111,7 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 while True:
                     table = await client.get(
                         f"{reporting}/indicators/units_formed",
-                        headers={"X-Pulih-Roles": "reporting-consumer"},
+                        headers=bearer("reporting-consumer"),
                         params={"period": "2025", "level": "province"},
                     )
                     # The table's rows may come from a cube up to PULIH_CUBE_MAX_AGE_SECONDS

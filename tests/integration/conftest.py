@@ -20,8 +20,9 @@ from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import Settings as RegistrySettings
 from shared.messaging.broker import Topics, ensure_topics
 from shared.runtime import Runtime, create_app
+from tests.auth import bearer
 
-OPERATOR_74 = {"X-Pulih-Roles": "province-operator:74"}
+OPERATOR_74 = bearer("province-operator:74")
 
 
 @dataclass

@@ -51,6 +51,7 @@ from shared.messaging.broker import (
     make_producer,
     partitions_of,
 )
+from tests.auth import bearer
 from tests.perf.bench_messaging import fresh_postgres, infrastructure, raw_consume, raw_produce
 
 PROVINCE = "74"
@@ -540,7 +541,7 @@ async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) ->
             async with httpx.AsyncClient() as client:
                 key = await client.get(
                     f"http://127.0.0.1:{services[1].port}/identity-key",
-                    headers={"X-Pulih-Roles": "province-operator:74"},
+                    headers=bearer("province-operator:74"),
                 )
             unit_facts = registry_facts(units)
             first, enrolments, closures = case_facts(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +37,8 @@ from shared.contracts.types import (
     Sex,
 )
 from shared.runtime import runtime_of
-from shared.security.roles import Forbidden, Role, parse_roles
+from shared.security.bearer import PrincipalDep
+from shared.security.roles import Forbidden, Role
 
 CaseCommand = Enrol | ChangeStage | CloseCase | TransferCase
 """The commands on a case that answer with the case as it is after."""
@@ -45,9 +46,9 @@ CaseCommand = Enrol | ChangeStage | CloseCase | TransferCase
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking, from the gateway's roles header."""
+    """Who is asking, from their verified token: the subject (for the audit) and their scope."""
 
-    header: str
+    subject: str
     national: bool
     regions: tuple[str, ...]
     units: tuple[str, ...]
@@ -68,24 +69,22 @@ class Caller:
 
     @property
     def actor(self) -> Actor:
-        return Actor(actor=self.header, units=self.units)
+        return Actor(actor=self.subject, units=self.units)
 
 
-def caller(x_pulih_roles: Annotated[str | None, Header()] = None) -> Caller:
-    grants = parse_roles(x_pulih_roles)
-    assert x_pulih_roles is not None
-    roles = {g.role for g in grants}
-    if roles == {Role.REPORTING_CONSUMER}:
-        raise Forbidden("reporting consumers read aggregates only")
+def caller(who: PrincipalDep) -> Caller:
+    roles = {g.role for g in who.grants}
+    if not roles - {Role.REPORTING_CONSUMER, Role.PROVINCE_SYSTEM}:
+        raise Forbidden("reporting consumers read aggregates, provincial systems ingest")
     return Caller(
-        header=x_pulih_roles,
+        subject=who.subject,
         national=Role.NATIONAL_OPERATOR in roles,
         regions=tuple(
             g.target
-            for g in grants
+            for g in who.grants
             if g.target and g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
         ),
-        units=tuple(g.target for g in grants if g.target and g.role is Role.UNIT_AGENT),
+        units=tuple(g.target for g in who.grants if g.target and g.role is Role.UNIT_AGENT),
     )
 
 

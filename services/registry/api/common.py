@@ -3,13 +3,13 @@ the schemas."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,9 +30,10 @@ from shared.contracts.types import (
 )
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime, runtime_of
+from shared.security.bearer import Grants
 from shared.security.encryption import KeyRing
 from shared.security.keys import MasterKeys
-from shared.security.roles import Forbidden, Role, parse_roles
+from shared.security.roles import Forbidden, Grant, Role
 
 T = TypeVar("T")
 
@@ -40,9 +41,8 @@ T = TypeVar("T")
 # --- who is asking ---------------------------------------------------------------------------
 
 
-def operator_scope(x_pulih_roles: Annotated[str | None, Header()] = None) -> Scope:
+def scope_of(grants: Sequence[Grant]) -> Scope:
     """The regions the caller may change: national, province and district operators only."""
-    grants = parse_roles(x_pulih_roles)
     if any(g.role is Role.NATIONAL_OPERATOR for g in grants):
         return Scope.national()
     regions_ = [
@@ -55,9 +55,15 @@ def operator_scope(x_pulih_roles: Annotated[str | None, Header()] = None) -> Sco
     return Scope.of_regions(*regions_)
 
 
-def reader(x_pulih_roles: Annotated[str | None, Header()] = None) -> None:
-    """Master data (regions, units, agents' pseudonymous ids) is readable by any known role."""
-    parse_roles(x_pulih_roles)
+def operator_scope(grants: Grants) -> Scope:
+    return scope_of(grants)
+
+
+def reader(grants: Grants) -> None:
+    """Master data (regions, units, agents' pseudonymous ids) is readable by people in any
+    role; provincial systems ingest and read their receipts only."""
+    if all(g.role is Role.PROVINCE_SYSTEM for g in grants):
+        raise Forbidden("a provincial system may ingest and read its receipts, nothing else")
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,10 @@ class Viewer:
         return unit_id in self.units or (self.scope is not None and self.scope.covers(village_code))
 
 
-def viewer(x_pulih_roles: Annotated[str | None, Header()] = None) -> Viewer:
-    grants = parse_roles(x_pulih_roles)
+def viewer(grants: Grants) -> Viewer:
+    reader(grants)
     try:
-        scope: Scope | None = operator_scope(x_pulih_roles)
+        scope: Scope | None = scope_of(grants)
     except Forbidden:
         scope = None
     return Viewer(scope, tuple(g.target for g in grants if g.target and g.role is Role.UNIT_AGENT))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import RowMapping, select
@@ -9,19 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain, records
 from services.scheduling.db import units
-from shared.security.roles import Forbidden, Role, parse_roles
+from shared.security.roles import Forbidden, Grant, Role
 
 
-def units_of(roles: str | None) -> set[str]:
-    return {g.target for g in parse_roles(roles) if g.role is Role.UNIT_AGENT and g.target}
+def units_of(roles: Sequence[Grant]) -> set[str]:
+    return {g.target for g in roles if g.role is Role.UNIT_AGENT and g.target}
 
 
 async def agents_session(
-    session: AsyncSession, session_id: str, roles: str | None, doing: str
+    session: AsyncSession, session_id: str, roles: Sequence[Grant], doing: str
 ) -> RowMapping:
+    """The session, for an agent of its case's unit; anyone else is told it does not exist (a
+    session is a record about a person: its existence is not disclosed)."""
     row = await records.session_row(session, session_id)
     if row["unit_id"] not in units_of(roles):
-        raise Forbidden(f"only an agent of the case's unit {doing}")
+        raise records.NotFound(f"no session {session_id} among your unit's ({doing})")
     return row
 
 
@@ -29,7 +32,7 @@ def today_of(row: RowMapping) -> date:
     return domain.local_today(datetime.now(UTC), row["province_code"])
 
 
-async def seen_unit(session: AsyncSession, unit_id: str, roles: str | None) -> RowMapping:
+async def seen_unit(session: AsyncSession, unit_id: str, roles: Sequence[Grant]) -> RowMapping:
     unit = (
         (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
     )
@@ -40,9 +43,9 @@ async def seen_unit(session: AsyncSession, unit_id: str, roles: str | None) -> R
     return unit
 
 
-def sees(roles: str | None, unit: RowMapping) -> bool:
+def sees(roles: Sequence[Grant], unit: RowMapping) -> bool:
     """The unit's agents, national operators, and the operators of its province or regency."""
-    for grant in parse_roles(roles):
+    for grant in roles:
         if grant.role is Role.NATIONAL_OPERATOR:
             return True
         if grant.role is Role.UNIT_AGENT and grant.target == unit["unit_id"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.scheduling import batches, domain, records
@@ -17,7 +17,7 @@ from services.scheduling.domain import OPEN, SessionState
 from services.scheduling.settings import Settings
 from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
 from shared.runtime import runtime_of
-from shared.security.roles import Forbidden
+from shared.security.bearer import Grants
 
 router = APIRouter()
 
@@ -33,14 +33,14 @@ class Attendance(BaseModel):
 async def worklist(
     request: Request,
     agent_id: str,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
     days_ahead: Annotated[int, Query(ge=0, le=60)] = 7,
 ) -> dict[str, list[dict[str, Any]]]:
     """An agent's sessions to deal with: missed ones not yet attended late, rescheduled or
     closed; overdue; due (this week); upcoming within `days_ahead`; and, in an active unit,
     sessions still on hold, whose case needs a re-plan (`POST /cases/{case_id}/replan`). Each
     names the case's primary agent."""
-    mine = units_of(x_pulih_roles)
+    mine = units_of(grants)
     runtime = runtime_of(request)
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
@@ -98,13 +98,13 @@ async def record_attendance(
     session_id: str,
     body: Attendance,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, str]:
     """The session took place (`SessionCompleted`); a missed one may be recorded late."""
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, x_pulih_roles, "records attendance")
+        row = await agents_session(session, session_id, grants, "records attendance")
         await batches.execute(
             session,
             runtime.outbox,
@@ -131,7 +131,7 @@ async def record_miss(
     session_id: str,
     body: Miss,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, str]:
     """The session did not take place, and why (`SessionMissed`); enough misses in a row flag
     the case (`CaseAtRiskOfDropOut`)."""
@@ -140,7 +140,7 @@ async def record_miss(
     assert isinstance(settings, Settings)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, x_pulih_roles, "records a miss")
+        row = await agents_session(session, session_id, grants, "records a miss")
         await records.miss_session(
             session,
             runtime.outbox,
@@ -166,7 +166,7 @@ async def reschedule(
     session_id: str,
     body: Reschedule,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, str]:
     """Move an open session to another day, with the reason (`SessionRescheduled`)."""
     runtime = runtime_of(request)
@@ -174,7 +174,7 @@ async def reschedule(
     assert isinstance(settings, Settings)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, x_pulih_roles, "moves its sessions")
+        row = await agents_session(session, session_id, grants, "moves its sessions")
         state = await records.reschedule_session(
             session,
             runtime.outbox,
@@ -199,13 +199,13 @@ async def close_missed(
     session_id: str,
     body: Close,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, Any]:
     """A missed session will not be made up: it leaves the worklist (it stays missed)."""
     runtime = runtime_of(request)
     assert runtime.sessions is not None
     async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, x_pulih_roles, "closes its sessions")
+        row = await agents_session(session, session_id, grants, "closes its sessions")
         today = today_of(row)
         await records.close_missed_session(session, row, agent_id=body.agent_id, today=today)
     return {"session_id": session_id, "state": SessionState.MISSED, "closed_on": today}
@@ -226,7 +226,7 @@ async def replan(
     case_id: str,
     body: Replan,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, Any]:
     """Re-plan a case's remaining sessions (open or on hold) from `starts_on`, with one agent
     (`SessionRescheduled` for each session that moved)."""
@@ -236,8 +236,8 @@ async def replan(
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
         case = await records.case_row(session, case_id)
-        if case["unit_id"] not in units_of(x_pulih_roles):
-            raise Forbidden("only an agent of the case's unit re-plans it")
+        if case["unit_id"] not in units_of(grants):  # a case's existence is not disclosed
+            raise records.NotFound(f"no case {case_id}")
         planned = await records.replan_case(
             session,
             runtime.outbox,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping, func, select
 
@@ -19,6 +19,7 @@ from services.scheduling.domain import SessionState
 from shared.contracts.types import ActivityType, EntityId
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
+from shared.security.bearer import Grants
 from shared.security.roles import Forbidden
 
 router = APIRouter()
@@ -38,11 +39,9 @@ class ActivityCreate(BaseModel):
 
 
 @router.post("/activities", status_code=201, tags=["activities"])
-async def record_activity(
-    body: ActivityCreate, request: Request, x_pulih_roles: Annotated[str | None, Header()] = None
-) -> dict[str, str]:
+async def record_activity(body: ActivityCreate, request: Request, grants: Grants) -> dict[str, str]:
     """What makes a unit count as operational: its activities, recorded by its agents."""
-    if body.unit_id not in units_of(x_pulih_roles):
+    if body.unit_id not in units_of(grants):
         raise Forbidden("only an agent of the unit records its activities")
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
@@ -64,9 +63,9 @@ CALENDAR_MAX_DAYS = 92
 async def calendar(
     unit_id: str,
     request: Request,
+    grants: Grants,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
-    x_pulih_roles: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """A unit's days from `from` to `to` (at most 92): every session due on each day, in any
     state, with its agent, the case's primary agent, the day it was held (once done), any
@@ -80,7 +79,7 @@ async def calendar(
     runtime = runtime_of(request)
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        await seen_unit(session, unit_id, x_pulih_roles)
+        await seen_unit(session, unit_id, grants)
         due = (
             (
                 await session.execute(
@@ -145,7 +144,7 @@ async def calendar(
 async def cases_needing_transfer(
     unit_id: str,
     request: Request,
-    x_pulih_roles: Annotated[str | None, Header()] = None,
+    grants: Grants,
 ) -> dict[str, Any]:
     """The open cases of a suspended or dissolved unit, each with its sessions on hold, so
     the operators over it can move them to another unit (client-case's transfer). An active
@@ -153,7 +152,7 @@ async def cases_needing_transfer(
     runtime = runtime_of(request)
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        unit = await seen_unit(session, unit_id, x_pulih_roles)
+        unit = await seen_unit(session, unit_id, grants)
         rows: Sequence[RowMapping] = []
         if unit["status"] != "active":
             on_hold = sessions.c.state == SessionState.ON_HOLD

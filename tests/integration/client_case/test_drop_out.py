@@ -11,6 +11,7 @@ from typing import Any
 from services.client_case.settings import Settings
 from shared.contracts import client_case as events
 from shared.contracts import scheduling
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.integration.conftest import HIGH_RISK, Platform, form_unit
 from tests.reporting_events import publish
@@ -18,7 +19,7 @@ from tests.unit.contracts.examples import from_examples
 
 
 async def _screened_case(p: Platform, unit_id: str) -> dict[str, Any]:
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit_id})).json()[
         "client_id"
     ]
@@ -41,7 +42,7 @@ async def _screened_case(p: Platform, unit_id: str) -> dict[str, Any]:
 async def test_a_case_at_risk_is_flagged_or_closed_by_policy(platform: Platform) -> None:
     p = platform
     unit_id = await form_unit(p)
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     flagged_case, closed_case = [(await _screened_case(p, unit_id))["case_id"] for _ in range(2)]
     village = (await p.cases.get("/cases", headers=agent, params={"unit_id": unit_id})).json()[0][
         "village_code"

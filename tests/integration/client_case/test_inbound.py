@@ -16,6 +16,7 @@ from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import make_producer, topic_size
 from shared.security.encryption import generate_service_keypair, seal_identity
+from tests.auth import bearer
 from tests.bus import read_events, read_topic
 from tests.integration.conftest import HIGH_RISK, Platform, appoint_agent, form_unit
 from tests.privacy import SECOND_NAME as NAME
@@ -28,10 +29,10 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
     p = platform
     unit_id = await form_unit(p)
     unit = (
-        await p.registry.get(f"/units/{unit_id}", headers={"X-Pulih-Roles": "province-operator:74"})
+        await p.registry.get(f"/units/{unit_id}", headers=bearer("province-operator:74"))
     ).json()
     public_key = (
-        await p.cases.get("/identity-key", headers={"X-Pulih-Roles": "province-operator:74"})
+        await p.cases.get("/identity-key", headers=bearer("province-operator:74"))
     ).json()["public_key"]
     _stranger_private, stranger_public = generate_service_keypair()
 
@@ -108,7 +109,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
         refs_by_case.setdefault(s.case_id, []).append(s.client_ref)
     twice, once = sorted(refs_by_case.values(), key=len, reverse=True)
     assert len(twice) == 2 and len(set(twice)) == 1 and once[0] != twice[0]
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     registered = (
         await p.cases.post(
             "/clients", headers=agent, json={"unit_id": unit_id, "identity": {"nik": NIK}}
@@ -142,7 +143,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
     p = platform
     unit_id = await form_unit(p)
     unit = (
-        await p.registry.get(f"/units/{unit_id}", headers={"X-Pulih-Roles": "province-operator:74"})
+        await p.registry.get(f"/units/{unit_id}", headers=bearer("province-operator:74"))
     ).json()
     where = {"unit_id": unit_id, "province_code": "74", "village_code": unit["village_code"]}
     today = datetime.now(UTC).date()

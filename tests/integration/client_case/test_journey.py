@@ -17,6 +17,7 @@ from services.client_case.settings import Settings as ClientCaseSettings
 from shared.contracts import client_case as events
 from shared.messaging.broker import topic_size
 from shared.security.encryption import CannotDecrypt, WrappedKey, decrypt_fields
+from tests.auth import bearer
 from tests.bus import read_events, read_topic
 from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 from tests.privacy import NAME, NIK, PHONE, SENSITIVE
@@ -28,7 +29,7 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
     caplog.set_level(logging.DEBUG)
     p = platform
     unit_id = await form_unit(p)
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
 
     registered = await p.cases.post(
         "/clients",
@@ -61,7 +62,7 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
         "message": "digits 7 to 12 are not a birth date",
     }
 
-    other_agent = {"X-Pulih-Roles": "unit-agent:some-other-unit-0001"}
+    other_agent = bearer("unit-agent:some-other-unit-0001")
     screening = {
         "client_id": client_id,
         "unit_id": unit_id,
@@ -128,10 +129,8 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
             params={"reason": "follow-up visit"},
         )
     ).status_code == 403
-    assert (
-        await p.cases.get("/cases", headers={"X-Pulih-Roles": "reporting-consumer"})
-    ).status_code == 403
-    elsewhere = await p.cases.get("/cases", headers={"X-Pulih-Roles": "province-operator:73"})
+    assert (await p.cases.get("/cases", headers=bearer("reporting-consumer"))).status_code == 403
+    elsewhere = await p.cases.get("/cases", headers=bearer("province-operator:73"))
     assert elsewhere.json() == []
 
     # The unit's agent reads the identity with a reason, and the read is audited.
@@ -152,9 +151,9 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
         (client_id, "follow-up visit", False),  # the operator's refused read
         (client_id, "home visit for week 3", True),
     ]
-    assert [(a["actor"], a["unit_id"]) for a in audit] == [
-        ("province-operator:74", None),
-        (f"unit-agent:{unit_id}", unit_id),
+    assert [(a["actor"], a["unit_id"]) for a in audit] == [  # the tokens' subjects
+        ("tester", None),
+        ("tester", unit_id),
     ]
 
     # The canonical events, in order, carry the pseudonym only.
@@ -177,7 +176,7 @@ async def test_a_clients_journey_keeps_their_identity_off_the_bus_and_out_of_the
 
     # Erasure (a national operator, or `pulih client-case erase`) is final.
     erased = await p.cases.post(
-        f"/clients/{client_id}/erasure", headers={"X-Pulih-Roles": "national-operator"}
+        f"/clients/{client_id}/erasure", headers=bearer("national-operator")
     )
     assert erased.status_code == 200
     gone = await p.cases.get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.contracts import client_case as events
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.integration.conftest import HIGH_RISK, Platform, form_unit
 
@@ -15,8 +16,8 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
 ) -> None:
     p = platform
     first, second = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
-    agent1 = {"X-Pulih-Roles": f"unit-agent:{first}"}
-    agent2 = {"X-Pulih-Roles": f"unit-agent:{second}"}
+    agent1 = bearer(f"unit-agent:{first}")
+    agent2 = bearer(f"unit-agent:{second}")
     client = (
         await p.cases.post(
             "/clients", headers=agent1, json={"unit_id": first, "identity": {"name": "Tanpa NIK"}}
@@ -103,11 +104,9 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
     assert (await p.cases.get(read, headers=agent1, params=reason)).status_code == 404
 
     second_village = moved.json()["village_code"]
-    inside = await p.cases.get(
-        "/cases", headers={"X-Pulih-Roles": f"district-operator:{second_village[:5]}"}
-    )
+    inside = await p.cases.get("/cases", headers=bearer(f"district-operator:{second_village[:5]}"))
     assert [c["case_id"] for c in inside.json()] == [case_id]
-    outside = await p.cases.get("/cases", headers={"X-Pulih-Roles": "district-operator:74.72"})
+    outside = await p.cases.get("/cases", headers=bearer("district-operator:74.72"))
     assert outside.json() == []
 
     kinds = [type(e.data) for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 5)]
@@ -126,12 +125,12 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
 
     # An operator whose region holds the case may move it too; one outside it cannot see it.
     back = {"to_unit_id": first, "transferred_on": today}
-    elsewhere = {"X-Pulih-Roles": "district-operator:74.72"}
+    elsewhere = bearer("district-operator:74.72")
     assert (
         await p.cases.post(f"/cases/{case_id}/transfer", headers=elsewhere, json=back)
     ).status_code == 404
     returned = await p.cases.post(
-        f"/cases/{case_id}/transfer", headers={"X-Pulih-Roles": "province-operator:74"}, json=back
+        f"/cases/{case_id}/transfer", headers=bearer("province-operator:74"), json=back
     )
     assert returned.status_code == 200, returned.text
     assert returned.json()["unit_id"] == first

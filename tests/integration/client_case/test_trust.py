@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from services.client_case.db import cases, clients, people
 from shared.contracts import client_case as events
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.integration.conftest import (
     HIGH_RISK,
@@ -29,7 +30,7 @@ from tests.integration.conftest import (
 )
 from tests.privacy import NAME, NIK, NIK_SPACED, PHONE
 
-NATIONAL = {"X-Pulih-Roles": "national-operator"}
+NATIONAL = bearer("national-operator")
 
 
 def _screening(client_id: str, unit_id: str, **changes: Any) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def _screening(client_id: str, unit_id: str, **changes: Any) -> dict[str, Any]:
 async def test_a_nik_held_by_another_unit_discloses_nothing(platform: Platform) -> None:
     p = platform
     kendari, elsewhere = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
-    ours = {"X-Pulih-Roles": f"unit-agent:{kendari}"}
-    theirs = {"X-Pulih-Roles": f"unit-agent:{elsewhere}"}
+    ours = bearer(f"unit-agent:{kendari}")
+    theirs = bearer(f"unit-agent:{elsewhere}", subject="agent-elsewhere")
     first = (
         await p.cases.post(
             "/clients",
@@ -110,14 +111,14 @@ async def test_a_nik_held_by_another_unit_discloses_nothing(platform: Platform) 
         (kendari, "home visit week 1", True),
         (elsewhere, "checking a rumour", False),
     ]
-    assert audit[1]["actor"] == f"unit-agent:{elsewhere}"
+    assert audit[1]["actor"] == "agent-elsewhere"  # the token's subject
 
 
 async def test_erasure_erases_the_person_in_every_unit(platform: Platform) -> None:
     p = platform
     kendari, elsewhere = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
-    ours = {"X-Pulih-Roles": f"unit-agent:{kendari}"}
-    theirs = {"X-Pulih-Roles": f"unit-agent:{elsewhere}"}
+    ours = bearer(f"unit-agent:{kendari}")
+    theirs = bearer(f"unit-agent:{elsewhere}")
     registered = {}
     case_of = {}
     for unit, agent in ((kendari, ours), (elsewhere, theirs)):
@@ -216,7 +217,7 @@ async def test_erasure_erases_the_person_in_every_unit(platform: Platform) -> No
 async def test_the_unit_updates_what_it_holds_by_registering_again(platform: Platform) -> None:
     p = platform
     unit = await form_unit(p)
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit}"}
+    agent = bearer(f"unit-agent:{unit}")
     first = await p.cases.post(
         "/clients",
         headers=agent,
@@ -241,7 +242,7 @@ async def test_screeners_referrers_and_reporters_are_agents_of_the_unit(
 ) -> None:
     p = platform
     ours, theirs = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
-    agent = {"X-Pulih-Roles": f"unit-agent:{ours}"}
+    agent = bearer(f"unit-agent:{ours}")
     stranger = await appoint_agent(p, theirs)
     own = await appoint_agent(p, ours)
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": ours})).json()[
@@ -307,7 +308,7 @@ async def test_injecting_in_the_past_3_months_flags_the_case_and_routes_it(
 ) -> None:
     p = platform
     unit = await form_unit(p)
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit}"}
+    agent = bearer(f"unit-agent:{unit}")
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit})).json()[
         "client_id"
     ]
@@ -334,8 +335,8 @@ async def test_injecting_in_the_past_3_months_flags_the_case_and_routes_it(
 async def test_agents_know_their_clients_by_the_units_label(platform: Platform) -> None:
     p = platform
     unit, other = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit}"}
-    stranger = {"X-Pulih-Roles": f"unit-agent:{other}"}
+    agent = bearer(f"unit-agent:{unit}")
+    stranger = bearer(f"unit-agent:{other}")
     client_id = (
         await p.cases.post(
             "/clients",

@@ -65,7 +65,7 @@ async def test_nothing_passes_without_a_valid_token(
         for headers in (
             {},
             {"Authorization": "Bearer not-a-token"},
-            {"X-Pulih-Roles": "national-operator"},
+            {"X-Pulih-Roles": "national-operator"},  # no header stands in for a token
         ):
             answer = await gateway.request(method, url, headers=headers)
             assert answer.status_code == 401, (method, url, headers)

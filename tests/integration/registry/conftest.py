@@ -15,10 +15,11 @@ from services.registry.settings import Settings
 from shared.contracts import registry as events
 from shared.messaging.broker import Topics, ensure_topics
 from shared.runtime import Runtime, create_app
+from tests.auth import bearer
 
-NATIONAL = {"X-Pulih-Roles": "national-operator"}
-SULTRA = {"X-Pulih-Roles": "province-operator:74"}
-SULSEL = {"X-Pulih-Roles": "province-operator:73"}
+NATIONAL = bearer("national-operator")
+SULTRA = bearer("province-operator:74")
+SULSEL = bearer("province-operator:73")
 
 
 @dataclass

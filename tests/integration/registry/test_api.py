@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from services.registry.db import agents
 from shared.contracts import registry as events
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.integration.registry.conftest import SULSEL, SULTRA, Registry
 from tests.privacy import SECOND_NAME
@@ -57,7 +58,7 @@ async def test_bad_requests_get_problem_documents_naming_field_and_rule(
 
     anonymous = await registry.form_unit(headers={})
     assert anonymous.status_code == 401
-    reader_only = await registry.form_unit(headers={"X-Pulih-Roles": "reporting-consumer"})
+    reader_only = await registry.form_unit(headers=bearer("reporting-consumer"))
     assert reader_only.status_code == 403
 
     assert (await registry.form_unit()).status_code == 201
@@ -141,9 +142,9 @@ async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) 
     # The display name: for the unit's agents and the operators over it, sealed at rest.
     for who, name in (
         (SULTRA, SECOND_NAME),
-        ({"X-Pulih-Roles": f"unit-agent:{unit['unit_id']}"}, SECOND_NAME),
+        (bearer(f"unit-agent:{unit['unit_id']}"), SECOND_NAME),
         (SULSEL, None),
-        ({"X-Pulih-Roles": "unit-agent:unit-of-someone-else-1"}, None),
+        (bearer("unit-agent:unit-of-someone-else-1"), None),
     ):
         seen = await registry.client.get(f"/units/{unit['unit_id']}/agents", headers=who)
         assert [a["display_name"] for a in seen.json()] == [name]

@@ -18,6 +18,7 @@ from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.types import UnitFormation
 from shared.messaging.broker import Topics, make_producer, topic_size
 from shared.runtime import Runtime
+from tests.auth import bearer
 from tests.bus import read_events, read_topic
 from tests.integration.registry.conftest import Registry
 
@@ -130,7 +131,7 @@ async def test_province_facts_become_canonical_events_with_receipts(registry: Re
 
     units = (
         await registry.client.get(
-            "/units", params={"province": "74"}, headers={"X-Pulih-Roles": "province-operator:74"}
+            "/units", params={"province": "74"}, headers=bearer("province-operator:74")
         )
     ).json()
     assert sorted(u["unit_id"] for u in units["items"]) == [

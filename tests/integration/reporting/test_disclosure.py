@@ -28,11 +28,12 @@ from services.reporting.suppression import Relation
 from shared.contracts import client_case
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
+from tests.auth import bearer
 from tests.reporting_events import enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 from tests.unit.reporting.audit import pinned
 
-OPERATOR = {"X-Pulih-Roles": "province-operator:74"}
+OPERATOR = bearer("province-operator:74")
 K = 5  # the service's default PULIH_SUPPRESSION_K
 YEAR = 2025  # a year that has ended: periods that have not begun are refused
 PERIODS = [str(YEAR), *(f"{YEAR}-{m:02d}" for m in range(1, 13))]

@@ -19,9 +19,10 @@ from shared.contracts import client_case_inbound as provincial
 from shared.contracts.envelope import to_kafka, wrap
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
+from tests.auth import bearer
 from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 
-READER = {"X-Pulih-Roles": "reporting-consumer"}
+READER = bearer("reporting-consumer")
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ async def test_what_services_and_provinces_record_shows_in_the_indicators(
 ) -> None:
     p = platform
     unit_id = await form_unit(p)
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     now = datetime.now(UTC)
     for _ in range(2):
         client_id = (

@@ -18,11 +18,12 @@ from services.reporting.rebuild import rebuild
 from shared.contracts import client_case
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime
+from tests.auth import bearer
 from tests.bus import read_topic
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 
-NATIONAL = {"X-Pulih-Roles": "reporting-consumer"}
+NATIONAL = bearer("reporting-consumer")
 
 # Province 74 (Sulawesi Tenggara): regency 74.71 with two districts, regency 74.02 with one.
 A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
@@ -228,7 +229,7 @@ async def test_operators_see_only_their_regions(
     reporting: tuple[Runtime, httpx.AsyncClient],
 ) -> None:
     _runtime, client = reporting
-    province = {"X-Pulih-Roles": "province-operator:74"}
+    province = bearer("province-operator:74")
     mine = await client.get(
         "/indicators/units_formed",
         headers=province,
@@ -245,7 +246,7 @@ async def test_operators_see_only_their_regions(
     assert other.status_code == 403
     agent = await client.get(
         "/indicators/units_formed",
-        headers={"X-Pulih-Roles": "unit-agent:unit-0000000000000001"},
+        headers=bearer("unit-agent:unit-0000000000000001"),
         params={"period": "2026"},
     )
     assert agent.status_code == 403

@@ -26,6 +26,7 @@ from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSub
 from shared.contracts.types import ActivityType
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.conftest import fresh_postgres_database
 from tests.integration.conftest import (  # the running registry and client-case
@@ -108,7 +109,7 @@ async def _unit_with_agents(p: Platform, scheduling: Runtime, n: int) -> tuple[s
 
 async def _enrolled(p: Platform, unit_id: str, screener: str) -> tuple[str, events.CasePlanCreated]:
     """A client screened and enrolled through client-case today; the plan scheduling made."""
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit_id})).json()[
         "client_id"
     ]
@@ -144,7 +145,7 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
     unit_id, appointed = await _unit_with_agents(p, scheduling, 2)
     engine = scheduling.engine
     assert engine is not None
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     case_id, plan = await _enrolled(p, unit_id, appointed[0])
     today = datetime.now(UTC).date().isoformat()
     assert plan.case_id == case_id and plan.unit_id == unit_id
@@ -180,10 +181,10 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
         assert holder == primary
         listed = await http.get("/worklist", headers=agent, params={"agent_id": primary})
         assert {item["primary_agent_id"] for item in listed.json()["upcoming"]} == {primary}
-        outsider = {"X-Pulih-Roles": "unit-agent:another-unit-000001"}
+        outsider = bearer("unit-agent:another-unit-000001")
         body = {"held_on": today, "agent_id": holder, "duration_minutes": 45}
         url = f"/sessions/{intake.session_id}/attendance"
-        assert (await http.post(url, headers=outsider, json=body)).status_code == 403
+        assert (await http.post(url, headers=outsider, json=body)).status_code == 404
         future = await http.post(url, headers=agent, json={**body, "held_on": "2099-01-01"})
         assert future.status_code == 422 and future.json()["errors"][0]["rule"] == "not-in-future"
         done = await http.post(url, headers=agent, json=body)
@@ -209,7 +210,7 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
             "participants": 40,
             "participants_female": 22,
         }
-        outsider = {"X-Pulih-Roles": "unit-agent:another-unit-000001"}
+        outsider = bearer("unit-agent:another-unit-000001")
         assert (await http.post("/activities", headers=outsider, json=activity)).status_code == 403
         too_many = await http.post(
             "/activities", headers=agent, json={**activity, "people_screened": 41}
@@ -337,7 +338,7 @@ async def test_provinces_submit_attendance_and_activities_and_get_receipts(
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
     )
-    agent = {"X-Pulih-Roles": f"unit-agent:{unit_id}"}
+    agent = bearer(f"unit-agent:{unit_id}")
     new_day = second.due_on + timedelta(days=2)
     async with http:
         url = f"/sessions/{second.session_id}/reschedule"
@@ -347,7 +348,7 @@ async def test_provinces_submit_attendance_and_activities_and_get_receipts(
         moved = await http.post(url, headers=agent, json=body)
         assert moved.status_code == 200, moved.text
         window = {"from": today.isoformat(), "to": (today + timedelta(days=30)).isoformat()}
-        stranger = {"X-Pulih-Roles": "province-operator:31"}
+        stranger = bearer("province-operator:31")
         calendar_url = f"/units/{unit_id}/calendar"
         assert (await http.get(calendar_url, headers=stranger, params=window)).status_code == 403
         shown = await http.get(calendar_url, headers=OPERATOR_74, params=window)

@@ -28,6 +28,7 @@ from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSub
 from shared.contracts.types import ActivityType
 from shared.messaging.broker import Topics, ensure_topics, make_producer
 from shared.runtime import Runtime, create_app
+from tests.auth import bearer
 from tests.bus import read_events
 from tests.unit.contracts.examples import from_examples
 
@@ -35,8 +36,8 @@ JAKARTA = {"unit_id": "unit-jakarta-00001", "province_code": "31", "village_code
 BOGOR = {"unit_id": "unit-bogor-000001", "province_code": "32", "village_code": "32.71.01.1001"}
 AGENT_A, AGENT_B, AGENT_BOGOR = "agent-jakarta-0000a", "agent-jakarta-0000b", "agent-bogor-00001"
 CASE = "case-jakarta-000001"
-AGENT = {"X-Pulih-Roles": f"unit-agent:{JAKARTA['unit_id']}"}
-OPERATOR = {"X-Pulih-Roles": "province-operator:31"}
+AGENT = bearer(f"unit-agent:{JAKARTA['unit_id']}")
+OPERATOR = bearer("province-operator:31")
 
 
 @pytest.fixture
@@ -210,8 +211,8 @@ async def test_a_units_month_through_the_api_and_the_bus(
         replan_url = f"/cases/{CASE}/replan"
         start = today + timedelta(days=7)
         body = {"starts_on": start.isoformat(), "agent_id": primary, "reason": "client_request"}
-        outsider = {"X-Pulih-Roles": "unit-agent:unit-elsewhere-0001"}
-        assert (await http.post(replan_url, headers=outsider, json=body)).status_code == 403
+        outsider = bearer("unit-agent:unit-elsewhere-0001")
+        assert (await http.post(replan_url, headers=outsider, json=body)).status_code == 404
         past = await http.post(replan_url, headers=AGENT, json={**body, "starts_on": "2020-01-06"})
         assert past.status_code == 422 and past.json()["errors"][0]["rule"] == "not-in-past"
         replanned = await http.post(replan_url, headers=AGENT, json=body)
@@ -284,7 +285,7 @@ async def test_a_units_month_through_the_api_and_the_bus(
     )
     async with http:
         transfer_url = f"/units/{JAKARTA['unit_id']}/cases-needing-transfer"
-        stranger = {"X-Pulih-Roles": "province-operator:74"}
+        stranger = bearer("province-operator:74")
         assert (await http.get(transfer_url, headers=stranger)).status_code == 403
         listed_cases = await http.get(transfer_url, headers=OPERATOR)
         assert listed_cases.status_code == 200, listed_cases.text

@@ -158,6 +158,8 @@ def test_referrals_close_the_loop_and_go_overdue() -> None:
 
 def test_production_refuses_the_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
+    monkeypatch.setenv("PULIH_AUTH_ISSUER", "https://login.bnn.go.id/realms/pulih")
+    monkeypatch.setenv("PULIH_AUTH_JWKS_URL", "https://login.bnn.go.id/realms/pulih/certs")
     monkeypatch.setenv("PULIH_SECRET_KEY", "a-real-secret-from-a-kubernetes-secret")
     with pytest.raises(ValueError, match="PULIH_MASTER_KEYS"):
         Settings()

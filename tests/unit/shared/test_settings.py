@@ -10,6 +10,8 @@ from services.registry.settings import Settings
 
 def test_production_refuses_development_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
+    monkeypatch.setenv("PULIH_AUTH_ISSUER", "https://login.bnn.go.id/realms/pulih")
+    monkeypatch.setenv("PULIH_AUTH_JWKS_URL", "https://login.bnn.go.id/realms/pulih/certs")
     with pytest.raises(ValidationError, match="PULIH_MASTER_KEYS"):
         Settings()
     monkeypatch.setenv("PULIH_MASTER_KEYS", "m1:" + "B" * 43 + "=")

@@ -59,7 +59,7 @@ def upgrade() -> None:
             "actor",
             existing_type=sa.String(length=120),
             existing_nullable=False,
-            comment="the caller's roles",
+            comment="the caller: the token's subject",
         )
         batch_op.add_column(
             sa.Column(
