@@ -30,24 +30,13 @@ def require_people(who: PrincipalDep) -> None:
         raise Forbidden("a provincial system may ingest and read its receipts, nothing else")
 
 
-@router.api_route(
-    "/api/{service}/{path:path}",
-    methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-    tags=["proxy"],
-    response_model=None,
-    responses={
-        502: {"description": "The service did not answer."},
-        503: {"description": "The service failed repeatedly; retried after Retry-After."},
-        504: {"description": "The service took longer than the gateway waits."},
-    },
-)
 async def proxy(service: str, path: str, request: Request, who: PrincipalDep) -> Response:
     """The API of `service` (registry, client-case, scheduling, reporting) at `path`, e.g.
     `/api/reporting/indicators`. Each service checks the caller's roles itself; its answer is
     passed back as it is."""
+    require_people(who)
     if service not in UPSTREAMS:
         return problem(404, "Not found", detail=f"no service {service!r}")
-    require_people(who)
     upstreams = upstreams_of(request)
     breaker = upstreams.breakers[service]
     if not breaker.allows():
@@ -80,4 +69,20 @@ async def proxy(service: str, path: str, request: Request, who: PrincipalDep) ->
         answer.content,
         status_code=answer.status_code,
         headers={k: v for k, v in answer.headers.items() if k.lower() in PASSED_BACK},
+    )
+
+
+for _method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+    router.add_api_route(
+        "/api/{service}/{path:path}",
+        proxy,
+        methods=[_method],
+        operation_id=f"proxy_{_method.lower()}",
+        tags=["proxy"],
+        response_model=None,
+        responses={
+            502: {"description": "The service did not answer."},
+            503: {"description": "The service failed repeatedly; retry after Retry-After."},
+            504: {"description": "The service took longer than the gateway waits."},
+        },
     )

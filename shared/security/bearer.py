@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.runtime import runtime_of
-from shared.security.roles import Grant
+from shared.security.roles import Forbidden, Grant, Role
 from shared.security.tokens import AuthSettings, InvalidToken, Principal, Verifier
 
 _scheme = HTTPBearer(
@@ -42,6 +42,12 @@ async def principal(
 
 
 async def grants(who: Annotated[Principal, Depends(principal)]) -> tuple[Grant, ...]:
+    """The caller's roles, for a service's routes: people's roles. A provincial system may
+    only ingest and read its receipts (the gateway's routes), so it is refused here."""
+    if not any(g.role is not Role.PROVINCE_SYSTEM for g in who.grants):
+        raise Forbidden(
+            "the token grants no role here (a provincial system ingests and reads its receipts)"
+        )
     return who.grants
 
 
