@@ -102,3 +102,70 @@ def install_domain_errors(
     }
     for exc_type, spec in every.items():
         app.add_exception_handler(exc_type, respond_with(spec))
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+class Guard:
+    """Pure ASGI middleware on every service: security headers on every answer (a strict
+    content security policy except on the API docs), and a 413 problem for a request body over
+    `max_bytes`, whether or not it declares its length."""
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith(DOCS)
+        received, too_large, replaced = 0, False, False
+
+        async def counted() -> Any:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:  # stop reading; the answer becomes a 413
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded(message: Any) -> None:
+            nonlocal replaced
+            if too_large:
+                if not replaced:
+                    replaced = True
+                    await self._too_large(scope, receive, send)
+                return
+            if message["type"] == "http.response.start":
+                extra = SECURITY_HEADERS if docs else [*SECURITY_HEADERS, API_CSP]
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((n, v) for n, v in extra if n not in names),
+                ]
+            await send(message)
+
+        await self.app(scope, counted, guarded)
+
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        response = problem(
+            413, "Request too large", detail=f"at most {self.max_bytes} bytes per request"
+        )
+        response.headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
+        await response(scope, receive, send)

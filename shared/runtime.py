@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
-from shared.http import install_problem_handlers, problem
+from shared.http import Guard, install_problem_handlers, problem
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
 from shared.messaging.consumer import BatchHandler, EventConsumer, Handler, RetryPolicy
 from shared.messaging.inbound import INBOUND_PATTERN, ApplyBatch, InboundAnswerer
@@ -270,6 +271,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     if runtime.spec.configure_app is not None:
         runtime.spec.configure_app(app)
+    settings = runtime.settings
+    if settings.cors_origins:  # closed unless configured (e.g. a dashboard on another origin)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(Guard, max_bytes=settings.max_request_bytes)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
 

@@ -79,6 +79,14 @@ class ServiceSettings(BaseSettings, AuthSettings):
     inbound_partitions: int = Field(
         default=3, ge=1, description="Partitions of each province's inbound and receipts topics."
     )
+    max_request_bytes: int = Field(
+        default=2 << 20, ge=1024, description="The largest request body a service takes (413)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins browsers may call from (JSON list, e.g. ["https://dasbor.bnn.go.id"]);'
+        " none unless set.",
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_idle_seconds: float = Field(default=0.2, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1)
