@@ -1,4 +1,5 @@
-"""HTTP conventions shared by every service: RFC 9457 problem documents and health routes."""
+"""HTTP conventions shared by every service: RFC 9457 problem documents (and their place in
+each route's OpenAPI) and health routes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,6 +23,81 @@ def problem(
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+class ProblemError(BaseModel):
+    """One broken rule of a request."""
+
+    field: str | None = Field(description="The field, dotted (`body.unit_id`), if one.")
+    rule: str = Field(description="The rule it breaks, e.g. `in-scope`, `missing`.")
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document, as every service answers an error."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(default="about:blank", description="A URI naming the kind of problem.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong this time.")
+    errors: list[ProblemError] | None = Field(
+        default=None, description="For 422: each field and the rule it breaks."
+    )
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` resolved in place, to sit under a media type
+    FastAPI does not give component schemas (`application/problem+json`)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+_PROBLEM_SCHEMA = _inline(ProblemDocument.model_json_schema())
+_MEANING = {
+    400: "Not JSON, or not the shape the route takes",
+    401: "No valid bearer token, or a malformed role",
+    403: "The role may never do this, or the region or unit is outside the caller's scope",
+    404: "Not found, or a record about a person outside the caller's scope",
+    409: "Already recorded, or the state does not allow it",
+    410: "The person was erased",
+    412: "The record changed since the caller read it",
+    413: "More events or bytes than a request may hold",
+    415: "Not a JSON batch of CloudEvents",
+    422: "A broken rule or an invalid request, naming each field and rule",
+    429: "Over the province's rate; retry after Retry-After seconds",
+    502: "The service did not answer",
+    503: "The service failed repeatedly; retry after Retry-After",
+    504: "The service took longer than the gateway waits",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route or router: each status as an RFC 9457 problem document
+    (`application/problem+json`)."""
+    return {
+        status: {
+            "description": _MEANING.get(status, "A problem"),
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+AUTHENTICATED = problem_responses(400, 401, 403, 422)
+"""What any authenticated route may answer: a body that is not JSON, no or a bad token, a
+refused role, a broken rule."""
 
 
 async def _validation_problem(_request: Request, exc: Exception) -> JSONResponse:

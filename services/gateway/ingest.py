@@ -29,7 +29,7 @@ from shared.contracts.catalog import UnknownEventType, contract_for
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka, to_kafka
 from shared.contracts.inbound import OWNERS
 from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
-from shared.http import problem
+from shared.http import AUTHENTICATED, problem, problem_responses
 from shared.messaging.broker import make_consumer, partitions_of
 from shared.runtime import runtime_of
 from shared.security.bearer import PrincipalDep
@@ -116,9 +116,7 @@ class RateLimit:
     tags=["ingest"],
     responses={
         207: {"model": IngestAnswer, "description": "Some events were rejected."},
-        413: {"description": "More events or bytes than a batch may hold."},
-        415: {"description": "Not a JSON batch of CloudEvents."},
-        429: {"description": "Over the province's rate; retry after Retry-After seconds."},
+        **problem_responses(400, 401, 403, 413, 415, 429),
     },
     openapi_extra={
         "requestBody": {
@@ -257,7 +255,7 @@ def _reasons(exc: ValidationError, prefix: str = "") -> list[Reason]:
     ]
 
 
-@router.get("/receipts", response_model=ReceiptsPage, tags=["ingest"])
+@router.get("/receipts", response_model=ReceiptsPage, responses=AUTHENTICATED, tags=["ingest"])
 async def receipts(
     request: Request,
     who: PrincipalDep,

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request
@@ -16,9 +17,10 @@ from pydantic import BaseModel, Field
 
 from services.gateway.proxy import require_people, upstreams_of
 from services.gateway.upstream import Upstreams, forwarded_headers
+from shared.http import AUTHENTICATED
 from shared.security.bearer import PrincipalDep
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 
 _LEVELS = ("province", "regency", "district", "village")
 
@@ -109,15 +111,15 @@ async def unit_overview(unit_id: str, request: Request, who: PrincipalDep) -> Un
     require_people(who)
     fetch = _fetch(request)
     today = datetime.now(UTC).date()
-    unit = await fetch.get("registry", "unit", f"/units/{unit_id}")
+    unit = await fetch.get("registry", "unit", f"/units/{quote(unit_id, safe='')}")
     village = unit["village_code"] if unit else None
     agents, cases, calendar, figures = await asyncio.gather(
-        fetch.get("registry", "agents", f"/units/{unit_id}/agents"),
+        fetch.get("registry", "agents", f"/units/{quote(unit_id, safe='')}/agents"),
         fetch.get("client-case", "cases", "/cases", {"unit_id": unit_id, "limit": 1000}),
         fetch.get(
             "scheduling",
             "sessions",
-            f"/units/{unit_id}/calendar",
+            f"/units/{quote(unit_id, safe='')}/calendar",
             {"from": today.isoformat(), "to": (today + timedelta(days=6)).isoformat()},
         ),
         fetch.get(
@@ -153,7 +155,7 @@ async def region_overview(code: str, request: Request, who: PrincipalDep) -> Reg
     below = _LEVELS[depth + 1]
     units_params = {"province": code} if depth == 0 else {"regency": code[:5]}
     region, units, formed, screened = await asyncio.gather(
-        fetch.get("registry", "region", f"/regions/{code}"),
+        fetch.get("registry", "region", f"/regions/{quote(code, safe='')}"),
         fetch.get("registry", "units", "/units", {**units_params, "limit": 1000}),
         fetch.get(
             "reporting",

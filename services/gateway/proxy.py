@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
-from shared.http import problem
+from shared.http import problem, problem_responses
 from shared.security.bearer import PrincipalDep
 from shared.security.roles import Forbidden, Role
 
@@ -80,9 +80,6 @@ for _method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
         operation_id=f"proxy_{_method.lower()}",
         tags=["proxy"],
         response_model=None,
-        responses={
-            502: {"description": "The service did not answer."},
-            503: {"description": "The service failed repeatedly; retry after Retry-After."},
-            504: {"description": "The service took longer than the gateway waits."},
-        },
+        # Any answer of the service passes through; the gateway's own are problems.
+        responses=problem_responses(401, 403, 404, 502, 503, 504),
     )

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
@@ -27,13 +28,65 @@ from services.reporting.projector import serving_generation
 from services.reporting.queries import future, is_client_derived, known_region, table
 from services.reporting.settings import Settings
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
-from shared.http import install_domain_errors
+from shared.http import AUTHENTICATED, install_domain_errors
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
 from shared.security.bearer import Grants
 from shared.security.roles import Forbidden, Grant, Role
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
+
+
+class Breakdown(BaseModel):
+    values: list[str] = Field(description="The values a figure is broken down into.")
+    adds_up_to_total: bool = Field(description="Whether the parts add up to the total.")
+
+
+class IndicatorSpec(BaseModel):
+    name: str
+    description: str
+    client_derived: bool = Field(description="Withheld when small below province level.")
+    breakdowns: dict[str, Breakdown] = Field(description="The dimensions `by` accepts.")
+
+
+class Figure(BaseModel):
+    """One region's figure (one part of it, with `by`); some indicators add fields (e.g. a
+    target, a period in a series)."""
+
+    model_config = ConfigDict(extra="allow")
+    region: str = Field(description="A Kemendagri code; empty for Indonesia.")
+    level: str
+    part: str = Field(description="The breakdown's value, or the total.")
+    value: int | float | None = Field(description="None when withheld.")
+    withheld: bool = Field(description="Withheld to protect people (small or complementary).")
+    events: int | None = Field(description="How many events fed it.")
+    latest_event_at: AwareDatetime | None = Field(description="When the latest of them happened.")
+
+
+class Suppression(BaseModel):
+    k: int = Field(description="Counts below k are withheld below province level.")
+    applies: bool
+
+
+class IndicatorTable(BaseModel):
+    indicator: str
+    period: str = Field(examples=["2026", "2026-05"])
+    level: str
+    within: Figure = Field(description="The region asked about, as a whole.")
+    by: str | None
+    suppression: Suppression
+    rows: list[Figure]
+
+
+class IndicatorSeries(BaseModel):
+    indicator: str
+    region: str
+    year: int
+    by: str | None
+    rows: list[Figure] = Field(description="Each month (and part), with its `period`.")
+
+
+CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "As CSV."}
 
 
 def _reader(roles: Sequence[Grant]) -> None:
@@ -53,7 +106,7 @@ def _allowed(roles: Sequence[Grant], region: str) -> None:
     raise Forbidden("the region is outside your scope")
 
 
-@router.get("/indicators", tags=["indicators"])
+@router.get("/indicators", response_model=list[IndicatorSpec], tags=["indicators"])
 async def catalog(grants: Grants) -> list[dict[str, Any]]:
     """Every indicator: what it counts, its breakdowns, and whether it is derived from clients
     (withheld when small below province level)."""
@@ -116,7 +169,12 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
 
 
-@router.get("/indicators/{indicator}", tags=["indicators"], response_model=None)
+@router.get(
+    "/indicators/{indicator}",
+    tags=["indicators"],
+    response_model=None,
+    responses={200: {"model": IndicatorTable, **CSV}},
+)
 async def indicator_table(
     indicator: str,
     request: Request,
@@ -148,7 +206,12 @@ async def indicator_table(
     }
 
 
-@router.get("/indicators/{indicator}/series", tags=["indicators"], response_model=None)
+@router.get(
+    "/indicators/{indicator}/series",
+    tags=["indicators"],
+    response_model=None,
+    responses={200: {"model": IndicatorSeries, **CSV}},
+)
 async def series(
     indicator: str,
     request: Request,

@@ -8,10 +8,10 @@ from fastapi import APIRouter, FastAPI
 
 from services.client_case.api import cases, identity
 from services.client_case.handlers import Gone, NotFound
-from shared.http import Problem, install_domain_errors
+from shared.http import AUTHENTICATED, Problem, install_domain_errors
 from shared.security.encryption import CannotDecrypt
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 router.include_router(identity.router)
 router.include_router(cases.router)
 

@@ -3,10 +3,11 @@ transfer; the unit's cases and overdue referrals."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, select
 
 from services.client_case import handlers
@@ -44,13 +45,93 @@ from services.client_case.handlers import NotFound, execute
 from shared.contracts.types import (
     CaseStage,
     ReferralDestinationType,
+    ReferralReason,
+    ReferralResolution,
+    RiskLevel,
 )
+from shared.http import problem_responses
 from shared.runtime import runtime_of
 
 router = APIRouter()
+ON_A_CASE = problem_responses(404, 409, 410)
 
 
-@router.post("/screenings", status_code=201, tags=["cases"])
+class SubstanceScore(BaseModel):
+    score: int = Field(description="The substance's ASSIST score.")
+    level: RiskLevel
+
+
+class ScreeningScored(BaseModel):
+    """A scored WHO ASSIST screening and the case it opened or re-screened."""
+
+    case_id: str
+    rule_set_version: str = Field(examples=["assist-3.1/2026.1"])
+    overall_level: RiskLevel
+    overall_level_id: str = Field(description="The level in Indonesian: ringan, sedang, berat.")
+    action: assist.Action
+    refer_to: ReferralDestinationType | None = Field(
+        description="Where the routing policy sends the client, if anywhere."
+    )
+    injected_recently: bool = Field(description="Injected in the past 3 months.")
+    scores: dict[str, SubstanceScore] = Field(description="Each substance ever used.")
+
+
+class ScreeningSummary(BaseModel):
+    screening_id: str
+    screened_at: datetime
+    overall_level: RiskLevel
+    injecting: bool
+    rule_set_version: str
+    screener_agent_id: str
+
+
+class ReferralSummary(BaseModel):
+    referral_id: str
+    destination_type: ReferralDestinationType
+    destination_facility: str | None
+    reason: ReferralReason
+    referred_on: date
+    resolution: ReferralResolution | None
+    resolved_on: date | None
+
+
+class CaseView(CasePublic):
+    """One case as its unit works it."""
+
+    label: str | None = Field(description="For the unit's own agents: the client's label.")
+    screenings: list[ScreeningSummary]
+    referrals: list[ReferralSummary]
+
+
+class ReferralCreated(BaseModel):
+    referral_id: str
+
+
+class ReferralResolved(BaseModel):
+    referral_id: str
+    resolution: ReferralResolution
+
+
+class OverdueReferral(BaseModel):
+    referral_id: str
+    case_id: str
+    unit_id: str
+    destination_type: ReferralDestinationType
+    referred_on: date
+
+
+class RelapseRecorded(BaseModel):
+    case_id: str
+    relapse: Literal["recorded"]
+
+
+@router.post(
+    "/screenings",
+    status_code=201,
+    response_model=ScreeningScored,
+    responses=problem_responses(404, 409, 410),
+    tags=["cases"],
+)
 async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request) -> dict[str, Any]:
     who.works_in(body.unit_id)
     answers = assist.AssistAnswers(
@@ -118,7 +199,9 @@ async def list_cases(
         ]
 
 
-@router.get("/cases/{case_id}", tags=["cases"])
+@router.get(
+    "/cases/{case_id}", response_model=CaseView, responses=problem_responses(404), tags=["cases"]
+)
 async def case_view(case_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
     """One case as its unit works it: the case, its screenings and referrals, and — for the
     unit's own agents — the label the unit knows the client by (never the identity). Operators
@@ -170,7 +253,9 @@ _REFERRAL = (
 )
 
 
-@router.post("/cases/{case_id}/enrolment", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/cases/{case_id}/enrolment", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
+)
 async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request) -> CasePublic:
     return await act_on_case(
         request,
@@ -179,14 +264,22 @@ async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request)
     )
 
 
-@router.post("/cases/{case_id}/stage", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/cases/{case_id}/stage", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
+)
 async def change_stage(
     case_id: str, body: StageChange, who: CallerDep, request: Request
 ) -> CasePublic:
     return await act_on_case(request, who, ChangeStage(case_id, body.to_stage, body.changed_on))
 
 
-@router.post("/cases/{case_id}/referrals", status_code=201, tags=["referrals"])
+@router.post(
+    "/cases/{case_id}/referrals",
+    status_code=201,
+    response_model=ReferralCreated,
+    responses=ON_A_CASE,
+    tags=["referrals"],
+)
 async def refer(
     case_id: str, body: ReferralCreate, who: CallerDep, request: Request
 ) -> dict[str, str]:
@@ -204,7 +297,12 @@ async def refer(
     return {"referral_id": referral.referral_id}
 
 
-@router.post("/referrals/{referral_id}/resolution", tags=["referrals"])
+@router.post(
+    "/referrals/{referral_id}/resolution",
+    response_model=ReferralResolved,
+    responses=ON_A_CASE,
+    tags=["referrals"],
+)
 async def resolve_referral(
     referral_id: str, body: ReferralAnswer, who: CallerDep, request: Request
 ) -> dict[str, str]:
@@ -223,7 +321,7 @@ async def resolve_referral(
     return {"referral_id": referral_id, "resolution": str(resolved.resolution)}
 
 
-@router.get("/referrals/overdue", tags=["referrals"])
+@router.get("/referrals/overdue", response_model=list[OverdueReferral], tags=["referrals"])
 async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, Any]]:
     """Open referrals nobody has answered within the configured days."""
     days = settings_of(request).referral_answer_days
@@ -261,7 +359,9 @@ async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, 
     ]
 
 
-@router.post("/cases/{case_id}/closure", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/cases/{case_id}/closure", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
+)
 async def close_case(case_id: str, body: Closure, who: CallerDep, request: Request) -> CasePublic:
     close = CloseCase(
         case_id,
@@ -273,7 +373,13 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
     return await act_on_case(request, who, close)
 
 
-@router.post("/cases/{case_id}/relapses", status_code=201, tags=["cases"])
+@router.post(
+    "/cases/{case_id}/relapses",
+    status_code=201,
+    response_model=RelapseRecorded,
+    responses=ON_A_CASE,
+    tags=["cases"],
+)
 async def report_relapse(
     case_id: str, body: RelapseReport, who: CallerDep, request: Request
 ) -> dict[str, str]:
@@ -290,7 +396,9 @@ async def report_relapse(
     return {"case_id": case_id, "relapse": "recorded"}
 
 
-@router.post("/cases/{case_id}/transfer", response_model=CasePublic, tags=["cases"])
+@router.post(
+    "/cases/{case_id}/transfer", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
+)
 async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
     """The holding unit's agent, or an operator whose region holds the case, hands it over to
     another active unit: the only way a case (and the identity its unit holds) moves."""

@@ -3,10 +3,11 @@ reads (a reason is required) and erasure."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.client_case import handlers
 from services.client_case.api.common import (
@@ -23,13 +24,58 @@ from services.client_case.commands import (
     RegisterClient,
 )
 from services.client_case.handlers import Gone, Identity, NotFound, execute
+from shared.http import problem_responses
 from shared.runtime import runtime_of
 from shared.security.roles import Forbidden
 
 router = APIRouter()
 
 
-@router.get("/identity-key", tags=["identity"])
+class IdentityKey(BaseModel):
+    algorithm: Literal["libsodium-sealed-box-x25519"]
+    public_key: str = Field(description="The X25519 public key, base64.")
+
+
+class ClientRegistered(BaseModel):
+    client_id: str
+    new: bool = Field(description="False only when this unit registered the same NIK before.")
+
+
+class IdentityPublic(BaseModel):
+    """The identity the unit holds; fields it does not hold are left out."""
+
+    nik: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    label: str | None = Field(default=None, description="The short name the unit chose.")
+
+
+class IdentityChanged(BaseModel):
+    client_id: str
+    changed: list[str] = Field(description="The fields whose value changed.")
+
+
+class IdentityRead(BaseModel):
+    """One entry of the identity audit."""
+
+    id: int
+    client_id: str
+    actor: str = Field(description="The caller: the token's subject.")
+    unit_id: str | None = Field(description="The caller's unit, for an agent.")
+    reason: str
+    read_at: datetime
+    granted: bool
+    action: Literal["read", "change"]
+
+
+class ClientErased(BaseModel):
+    client_id: str
+    identity: Literal["erased"]
+    cases_withdrawn: list[str] = Field(description="The open cases closed as `withdrawn`.")
+
+
+@router.get("/identity-key", response_model=IdentityKey, tags=["identity"])
 async def identity_key(request: Request) -> dict[str, str]:
     """The public key provinces seal identity blocks to (libsodium sealed box, X25519)."""
     import base64
@@ -44,7 +90,13 @@ async def identity_key(request: Request) -> dict[str, str]:
     }
 
 
-@router.post("/clients", status_code=201, tags=["identity"])
+@router.post(
+    "/clients",
+    status_code=201,
+    response_model=ClientRegistered,
+    responses=problem_responses(404),
+    tags=["identity"],
+)
 async def register_client(body: ClientCreate, who: CallerDep, request: Request) -> dict[str, Any]:
     """Register a person in the agent's unit. The answer never says whether the person is
     known in another unit: another unit's client is never shared. `new` is false only when
@@ -63,7 +115,13 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
     return {"client_id": registered.client_id, "new": registered.new}
 
 
-@router.get("/clients/{client_id}/identity", tags=["identity"])
+@router.get(
+    "/clients/{client_id}/identity",
+    response_model=IdentityPublic,
+    response_model_exclude_unset=True,
+    responses=problem_responses(404, 410),
+    tags=["identity"],
+)
 async def read_identity(
     client_id: str,
     who: CallerDep,
@@ -87,7 +145,12 @@ async def read_identity(
     return identity
 
 
-@router.patch("/clients/{client_id}/identity", tags=["identity"])
+@router.patch(
+    "/clients/{client_id}/identity",
+    response_model=IdentityChanged,
+    responses=problem_responses(404, 410),
+    tags=["identity"],
+)
 async def change_identity(
     client_id: str,
     body: IdentityIn,
@@ -109,7 +172,7 @@ async def change_identity(
     return {"client_id": client_id, "changed": changed}
 
 
-@router.get("/identity-reads", tags=["identity"])
+@router.get("/identity-reads", response_model=list[IdentityRead], tags=["identity"])
 async def identity_reads(
     who: CallerDep,
     request: Request,
@@ -127,7 +190,12 @@ async def identity_reads(
         return await handlers.identity_audit(session, client_id=client_id, since=since, limit=limit)
 
 
-@router.post("/clients/{client_id}/erasure", tags=["identity"])
+@router.post(
+    "/clients/{client_id}/erasure",
+    response_model=ClientErased,
+    responses=problem_responses(404),
+    tags=["identity"],
+)
 async def erase_client(client_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
     """Right to erasure (UU 27/2022), by a national operator: the person behind this client
     is erased in every unit. Their data keys are destroyed, their NIK resolves to nothing

@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.registry.api import agents, regions, units
 from services.registry.domain import AlreadyRecorded, Conflict, NotFound
-from shared.http import Problem, install_domain_errors
+from shared.http import AUTHENTICATED, Problem, install_domain_errors
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 for part in (regions, units, agents):
     router.include_router(part.router)
 

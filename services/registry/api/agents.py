@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import handlers
 from services.registry.api.common import (
     AgentCreate,
+    AgentDeactivated,
     AgentDeactivation,
     AgentPublic,
     Limit,
@@ -19,6 +20,8 @@ from services.registry.api.common import (
     OperatorScope,
     Reader,
     TrainingCreate,
+    TrainingPublic,
+    TrainingRecorded,
     ViewerDep,
     command,
     key_ring,
@@ -27,12 +30,17 @@ from services.registry.api.common import (
 from services.registry.commands import AppointAgent, DeactivateAgent, RecordTraining
 from services.registry.db import agent_trainings, agents, units
 from services.registry.domain import Agent, Decree, Training
+from shared.http import problem_responses
 
 router = APIRouter()
 
 
 @router.post(
-    "/units/{unit_id}/agents", status_code=201, response_model=AgentPublic, tags=["agents"]
+    "/units/{unit_id}/agents",
+    status_code=201,
+    response_model=AgentPublic,
+    responses=problem_responses(404, 409),
+    tags=["agents"],
 )
 async def appoint_agent(
     unit_id: str, body: AgentCreate, scope: OperatorScope, request: Request
@@ -64,6 +72,7 @@ async def appoint_agent(
 @router.get(
     "/units/{unit_id}/agents",
     response_model=list[AgentPublic],
+    responses=problem_responses(404),
     tags=["agents"],
 )
 async def list_agents(unit_id: str, request: Request, who: ViewerDep) -> list[AgentPublic]:
@@ -105,11 +114,9 @@ async def list_agents(unit_id: str, request: Request, who: ViewerDep) -> list[Ag
                 deactivated_on=r["deactivated_on"],
                 display_name=handlers.display_name(ring, r) if named else None,
                 trainings=[
-                    {
-                        "kind": t["kind"],
-                        "completed_on": t["completed_on"],
-                        "provider": t["provider"],
-                    }
+                    TrainingPublic(
+                        kind=t["kind"], completed_on=t["completed_on"], provider=t["provider"]
+                    )
                     for t in trained
                     if t["agent_id"] == r["agent_id"]
                 ],
@@ -162,10 +169,16 @@ async def search_agents(
     return await query(request, read)
 
 
-@router.post("/agents/{agent_id}/trainings", status_code=201, tags=["agents"])
+@router.post(
+    "/agents/{agent_id}/trainings",
+    status_code=201,
+    response_model=TrainingRecorded,
+    responses=problem_responses(404, 409),
+    tags=["agents"],
+)
 async def record_training(
     agent_id: str, body: TrainingCreate, scope: OperatorScope, request: Request
-) -> dict[str, str]:
+) -> TrainingRecorded:
     training = Training(
         training_id=str(uuid.uuid4()),
         kind=body.kind,
@@ -177,13 +190,18 @@ async def record_training(
         await handlers.execute(
             session, outbox, RecordTraining(agent_id, training), scope=scope, today=today
         )
-    return {"training_id": training.training_id}
+    return TrainingRecorded(training_id=training.training_id)
 
 
-@router.post("/agents/{agent_id}/deactivation", tags=["agents"])
+@router.post(
+    "/agents/{agent_id}/deactivation",
+    response_model=AgentDeactivated,
+    responses=problem_responses(404, 409),
+    tags=["agents"],
+)
 async def deactivate_agent(
     agent_id: str, body: AgentDeactivation, scope: OperatorScope, request: Request
-) -> dict[str, str]:
+) -> AgentDeactivated:
     async with command(request) as (session, outbox, today):
         await handlers.execute(
             session,
@@ -192,4 +210,4 @@ async def deactivate_agent(
             scope=scope,
             today=today,
         )
-    return {"agent_id": agent_id, "status": "deactivated"}
+    return AgentDeactivated(agent_id=agent_id, status="deactivated")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -207,6 +207,14 @@ class AgentDeactivation(Schema):
     reason: AgentDeactivationReason
 
 
+class TrainingPublic(BaseModel):
+    """A training an agent completed, as the team list shows it."""
+
+    kind: TrainingKind
+    completed_on: date
+    provider: str = Field(description="The BNN office that gave it.", examples=["BNNP-74"])
+
+
 class AgentPublic(BaseModel):
     agent_id: str
     unit_id: str
@@ -214,7 +222,8 @@ class AgentPublic(BaseModel):
     appointed_on: date
     active: bool
     deactivated_on: date | None
-    trainings: list[dict[str, Any]] = []
+    trainings: list[TrainingPublic] = []
+    """In the unit's team list (`GET /units/{unit_id}/agents`)."""
     display_name: str | None = None
     """Only for the unit's agents and the operators over its region, in its team list."""
 
@@ -234,5 +243,18 @@ class RegionsPublic(BaseModel):
     total: int
 
 
+class FundingRecorded(BaseModel):
+    funding_id: str = Field(description="The new funding record's id.")
+
+
+class TrainingRecorded(BaseModel):
+    training_id: str = Field(description="The new training record's id.")
+
+
+class AgentDeactivated(BaseModel):
+    agent_id: str
+    status: Literal["deactivated"]
+
+
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]  # beyond, SQLite cannot bind it

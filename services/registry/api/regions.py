@@ -20,6 +20,7 @@ from services.registry.db import regions
 from services.registry.domain import (
     NotFound,
 )
+from shared.http import problem_responses
 
 router = APIRouter()
 
@@ -55,7 +56,13 @@ async def list_regions(
     return await query(request, read)
 
 
-@router.get("/regions/{code}", response_model=RegionPublic, dependencies=[Reader], tags=["regions"])
+@router.get(
+    "/regions/{code}",
+    response_model=RegionPublic,
+    responses=problem_responses(404),
+    dependencies=[Reader],
+    tags=["regions"],
+)
 async def get_region(code: str, request: Request) -> RegionPublic:
     async def read(session: AsyncSession) -> RegionPublic:
         row = (

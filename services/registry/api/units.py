@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import handlers
 from services.registry.api.common import (
     FundingCreate,
+    FundingRecorded,
     Limit,
     Offset,
     OperatorScope,
@@ -29,6 +30,7 @@ from services.registry.domain import Conflict, Decree, Unit
 from shared.contracts.types import (
     UnitStatus,
 )
+from shared.http import problem_responses
 
 router = APIRouter()
 
@@ -55,7 +57,13 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-@router.post("/units", status_code=201, response_model=UnitPublic, tags=["units"])
+@router.post(
+    "/units",
+    status_code=201,
+    response_model=UnitPublic,
+    responses=problem_responses(409),
+    tags=["units"],
+)
 async def form_unit(
     body: UnitCreate, scope: OperatorScope, request: Request, response: Response
 ) -> UnitPublic:
@@ -111,14 +119,25 @@ async def list_units(
     return await query(request, read)
 
 
-@router.get("/units/{unit_id}", response_model=UnitPublic, dependencies=[Reader], tags=["units"])
+@router.get(
+    "/units/{unit_id}",
+    response_model=UnitPublic,
+    responses=problem_responses(404),
+    dependencies=[Reader],
+    tags=["units"],
+)
 async def get_unit(unit_id: str, request: Request, response: Response) -> UnitPublic:
     unit = await query(request, lambda s: handlers.load_unit(s, unit_id))
     response.headers["ETag"] = _etag(unit.version)
     return _unit_public(unit)
 
 
-@router.post("/units/{unit_id}/status", response_model=UnitPublic, tags=["units"])
+@router.post(
+    "/units/{unit_id}/status",
+    response_model=UnitPublic,
+    responses=problem_responses(404, 409, 412),
+    tags=["units"],
+)
 async def change_unit_status(
     unit_id: str,
     body: UnitStatusChange,
@@ -145,10 +164,16 @@ async def change_unit_status(
     return _unit_public(unit)
 
 
-@router.post("/units/{unit_id}/funding", status_code=201, tags=["units"])
+@router.post(
+    "/units/{unit_id}/funding",
+    status_code=201,
+    response_model=FundingRecorded,
+    responses=problem_responses(404, 409),
+    tags=["units"],
+)
 async def record_funding(
     unit_id: str, body: FundingCreate, scope: OperatorScope, request: Request
-) -> dict[str, str]:
+) -> FundingRecorded:
     cmd = RecordFunding(
         funding_id=str(uuid.uuid4()),
         unit_id=unit_id,
@@ -158,4 +183,4 @@ async def record_funding(
     )
     async with command(request) as (session, outbox, today):
         await handlers.execute(session, outbox, cmd, scope=scope, today=today)
-    return {"funding_id": cmd.funding_id}
+    return FundingRecorded(funding_id=cmd.funding_id)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, FastAPI
 
 from services.scheduling import records
 from services.scheduling.api import case_routes, unit_routes
-from shared.http import Problem, install_domain_errors
+from shared.http import AUTHENTICATED, Problem, install_domain_errors
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 router.include_router(case_routes.router)
 router.include_router(unit_routes.router)
 

@@ -16,10 +16,61 @@ from services.scheduling.db import cases, sessions
 from services.scheduling.domain import OPEN, SessionState
 from services.scheduling.settings import Settings
 from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
+from shared.http import problem_responses
 from shared.runtime import runtime_of
 from shared.security.bearer import Grants
 
 router = APIRouter()
+ON_A_SESSION = problem_responses(404, 409)
+
+
+class WorklistItem(BaseModel):
+    session_id: str
+    case_id: str
+    week: int = Field(description="The pathway week the session belongs to.")
+    session_type: str
+    due_on: date
+    primary_agent_id: str | None = Field(description="The case's primary agent.")
+    miss_reason: SessionMissReason | None = Field(
+        default=None, description="Missed sessions only: why it was missed."
+    )
+
+
+class Worklist(BaseModel):
+    """An agent's sessions to deal with, by what they need."""
+
+    missed: list[WorklistItem]
+    overdue: list[WorklistItem]
+    due: list[WorklistItem]
+    upcoming: list[WorklistItem]
+    on_hold: list[WorklistItem] = Field(description="Sessions whose case needs a re-plan.")
+
+
+class SessionChanged(BaseModel):
+    session_id: str
+    state: SessionState = Field(description="The session's state now.")
+
+
+class SessionMoved(SessionChanged):
+    due_on: date
+
+
+class SessionClosed(SessionChanged):
+    closed_on: date
+
+
+class PlannedSession(BaseModel):
+    session_id: str
+    week: int
+    session_type: str
+    due_on: date
+    state: SessionState
+    agent_id: str | None
+
+
+class Replanned(BaseModel):
+    case_id: str
+    sessions: list[PlannedSession] = Field(description="The case's remaining sessions.")
 
 
 class Attendance(BaseModel):
@@ -29,7 +80,9 @@ class Attendance(BaseModel):
     duration_minutes: int | None = Field(default=None, ge=1, le=600)
 
 
-@router.get("/worklist", tags=["sessions"])
+@router.get(
+    "/worklist", response_model=Worklist, response_model_exclude_unset=True, tags=["sessions"]
+)
 async def worklist(
     request: Request,
     agent_id: str,
@@ -93,7 +146,12 @@ async def worklist(
     return lists
 
 
-@router.post("/sessions/{session_id}/attendance", tags=["sessions"])
+@router.post(
+    "/sessions/{session_id}/attendance",
+    response_model=SessionChanged,
+    responses=ON_A_SESSION,
+    tags=["sessions"],
+)
 async def record_attendance(
     session_id: str,
     body: Attendance,
@@ -126,7 +184,12 @@ class Miss(BaseModel):
     agent_id: EntityId
 
 
-@router.post("/sessions/{session_id}/miss", tags=["sessions"])
+@router.post(
+    "/sessions/{session_id}/miss",
+    response_model=SessionChanged,
+    responses=ON_A_SESSION,
+    tags=["sessions"],
+)
 async def record_miss(
     session_id: str,
     body: Miss,
@@ -161,7 +224,12 @@ class Reschedule(BaseModel):
     agent_id: EntityId
 
 
-@router.post("/sessions/{session_id}/reschedule", tags=["sessions"])
+@router.post(
+    "/sessions/{session_id}/reschedule",
+    response_model=SessionMoved,
+    responses=ON_A_SESSION,
+    tags=["sessions"],
+)
 async def reschedule(
     session_id: str,
     body: Reschedule,
@@ -194,7 +262,12 @@ class Close(BaseModel):
     agent_id: EntityId
 
 
-@router.post("/sessions/{session_id}/close", tags=["sessions"])
+@router.post(
+    "/sessions/{session_id}/close",
+    response_model=SessionClosed,
+    responses=ON_A_SESSION,
+    tags=["sessions"],
+)
 async def close_missed(
     session_id: str,
     body: Close,
@@ -221,7 +294,12 @@ class Replan(BaseModel):
     reason: RescheduleReason = RescheduleReason.OTHER
 
 
-@router.post("/cases/{case_id}/replan", tags=["sessions"])
+@router.post(
+    "/cases/{case_id}/replan",
+    response_model=Replanned,
+    responses=problem_responses(404, 409),
+    tags=["sessions"],
+)
 async def replan(
     case_id: str,
     body: Replan,

@@ -17,6 +17,7 @@ from services.scheduling.commands import RecordActivity
 from services.scheduling.db import activities, cases, sessions
 from services.scheduling.domain import SessionState
 from shared.contracts.types import ActivityType, EntityId
+from shared.http import problem_responses
 from shared.rules import Violation, check
 from shared.runtime import runtime_of
 from shared.security.bearer import Grants
@@ -38,7 +39,17 @@ class ActivityCreate(BaseModel):
     people_screened: int | None = Field(default=None, ge=0, le=100_000)
 
 
-@router.post("/activities", status_code=201, tags=["activities"])
+class ActivityRecorded(BaseModel):
+    activity_id: str
+
+
+@router.post(
+    "/activities",
+    status_code=201,
+    response_model=ActivityRecorded,
+    responses=problem_responses(404, 409),
+    tags=["activities"],
+)
 async def record_activity(body: ActivityCreate, request: Request, grants: Grants) -> dict[str, str]:
     """What makes a unit count as operational: its activities, recorded by its agents."""
     if body.unit_id not in units_of(grants):
@@ -59,7 +70,65 @@ async def record_activity(body: ActivityCreate, request: Request, grants: Grants
 CALENDAR_MAX_DAYS = 92
 
 
-@router.get("/units/{unit_id}/calendar", tags=["sessions", "activities"])
+class CalendarSession(BaseModel):
+    session_id: str
+    case_id: str
+    week: int
+    session_type: str
+    state: SessionState
+    agent_id: str | None = Field(description="The agent the session is given to.")
+    primary_agent_id: str | None = Field(description="The case's primary agent.")
+    held_on: date | None = Field(description="The day it was held, once done.")
+    miss_reason: str | None
+    closed_on: date | None = Field(description="A missed session closed: not made up.")
+    rescheduled_from: date | None
+    reschedule_reason: str | None
+
+
+class CalendarActivity(BaseModel):
+    activity_id: str
+    activity_type: ActivityType
+    participants: int
+    people_screened: int | None
+
+
+class CalendarDay(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    day: date = Field(alias="date")
+    sessions: list[CalendarSession] = Field(description="Sessions due this day, in any state.")
+    activities: list[CalendarActivity] = Field(description="Activities held this day.")
+
+
+class Calendar(BaseModel):
+    """A unit's days with sessions or activities, from `from` to `to`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    unit_id: str
+    from_: date = Field(alias="from")
+    to: date
+    days: list[CalendarDay]
+
+
+class CaseToTransfer(BaseModel):
+    case_id: str
+    primary_agent_id: str | None
+    sessions_on_hold: int
+    next_due_on: date | None = Field(description="The earliest session on hold.")
+
+
+class CasesNeedingTransfer(BaseModel):
+    unit_id: str
+    status: str = Field(description="The unit's status, as the registry published it.")
+    status_on: date | None
+    cases: list[CaseToTransfer] = Field(description="Its open cases; none while it is active.")
+
+
+@router.get(
+    "/units/{unit_id}/calendar",
+    response_model=Calendar,
+    responses=problem_responses(404),
+    tags=["sessions", "activities"],
+)
 async def calendar(
     unit_id: str,
     request: Request,
@@ -140,7 +209,12 @@ async def calendar(
     }
 
 
-@router.get("/units/{unit_id}/cases-needing-transfer", tags=["sessions"])
+@router.get(
+    "/units/{unit_id}/cases-needing-transfer",
+    response_model=CasesNeedingTransfer,
+    responses=problem_responses(404),
+    tags=["sessions"],
+)
 async def cases_needing_transfer(
     unit_id: str,
     request: Request,
