@@ -33,7 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -435,7 +435,11 @@ def case_facts(
             closures.append(
                 _record(
                     cc.ClosureSubmitted(
-                        **where, submission_id=submission, outcome="completed", closed_on=now.date()
+                        **where,
+                        submission_id=submission,
+                        outcome="completed",
+                        closed_on=now.date(),
+                        early_completion_reason="goals_met",  # completed in week 1 of 16
                     )
                 )
             )
@@ -450,8 +454,8 @@ def _record(data: EventData) -> Record:
 async def attendance(
     bootstrap: str, topics: Topics, unit_facts: list[Record], plans: int, per_plan: int = 4
 ) -> list[Record]:
-    """The first sessions of every plan attended, as a province learns their ids from
-    `CasePlanCreated` on the canonical topic."""
+    """The first sessions of every plan that fall in this week attended, as a province learns
+    their ids from `CasePlanCreated` on the canonical topic."""
     from shared.contracts import scheduling as sc
     from shared.contracts.envelope import from_kafka_lean
     from shared.contracts.scheduling_inbound import AttendanceSubmitted
@@ -490,7 +494,11 @@ async def attendance(
             )
         )
         for plan in found
-        for planned in plan.sessions[:per_plan]
+        # Attendance is recorded from 7 days before a session's week (the week ending on its
+        # due day): so today, at the sessions due within 13 days.
+        for planned in [p for p in plan.sessions if p.due_on <= today + timedelta(days=13)][
+            :per_plan
+        ]
     ]
 
 
@@ -557,6 +565,7 @@ async def measure_platform(bootstrap: str, units: int, clients_per_unit: int) ->
                         await caught_up(bootstrap, group, topics.name("ibm.registry"))
                 if name == "attendance":  # by the session ids of the plans scheduling made
                     records = await attendance(bootstrap, topics, unit_facts, len(enrolments))
+                assert records, f"the {name} phase has nothing to publish"
                 rate, refused = await publish_and_wait(bootstrap, topics, records)
                 rows.append((f"make run, SQLite: {name}", len(records), refused, rate, 0.0, 0.0))
                 total += len(records)
