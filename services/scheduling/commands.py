@@ -1,12 +1,14 @@
 """Scheduling's commands: what an agent (over HTTP) or a province (on its inbound topic)
-records, as plain frozen data. `batches.HANDLERS` maps each to its set-based use case."""
+records, as plain frozen data. `batches.HANDLERS` maps attendance and activities, which come
+in provinces' batches, to their set-based use cases; `records.HANDLERS` maps an agent's work
+on one session or case — a miss, a move, a close, a re-plan — to its use case."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from shared.contracts.types import ActivityType
+from shared.contracts.types import ActivityType, RescheduleReason, SessionMissReason
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,40 @@ class RecordActivity:
 
 
 Command = RecordAttendance | RecordActivity
+
+
+@dataclass(frozen=True)
+class RecordMiss:
+    session_id: str
+    units: tuple[str, ...]
+    """The units the giver is an agent of: the session must be one of their cases'."""
+    reason: SessionMissReason
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    session_id: str
+    units: tuple[str, ...]
+    due_on: date
+    reason: RescheduleReason
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class CloseMissed:
+    session_id: str
+    units: tuple[str, ...]
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class Replan:
+    case_id: str
+    units: tuple[str, ...]
+    starts_on: date
+    agent_id: str
+    reason: RescheduleReason = RescheduleReason.OTHER
+
+
+AgentCommand = RecordMiss | Reschedule | CloseMissed | Replan

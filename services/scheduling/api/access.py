@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
 
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import domain, records
+from services.scheduling import records
 from services.scheduling.db import units
 from shared.security.roles import Forbidden, Grant, Role
 
@@ -26,10 +25,6 @@ async def agents_session(
     if row["unit_id"] not in units_of(roles):
         raise records.NotFound(f"no session {session_id} among your unit's ({doing})")
     return row
-
-
-def today_of(row: RowMapping) -> date:
-    return domain.local_today(datetime.now(UTC), row["province_code"])
 
 
 async def seen_unit(session: AsyncSession, unit_id: str, roles: Sequence[Grant]) -> RowMapping:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.scheduling import batches, domain, records
-from services.scheduling.api.access import agents_session, today_of, units_of
+from services.scheduling import agent_work, batches, commands, domain, records
+from services.scheduling.api.access import agents_session, units_of
 from services.scheduling.commands import RecordAttendance
 from services.scheduling.db import cases, sessions
 from services.scheduling.domain import OPEN, SessionState
@@ -198,22 +198,8 @@ async def record_miss(
 ) -> dict[str, str]:
     """The session did not take place, and why (`SessionMissed`); enough misses in a row flag
     the case (`CaseAtRiskOfDropOut`)."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, grants, "records a miss")
-        await records.miss_session(
-            session,
-            runtime.outbox,
-            row,
-            reason=body.reason,
-            agent_id=body.agent_id,
-            today=today_of(row),
-            drop_out_after=settings.drop_out_after_misses,
-        )
-    runtime.notify_committed()
+    miss = commands.RecordMiss(session_id, tuple(units_of(grants)), body.reason, body.agent_id)
+    await _run(request, miss)
     return {"session_id": session_id, "state": SessionState.MISSED}
 
 
@@ -237,23 +223,10 @@ async def reschedule(
     grants: Grants,
 ) -> dict[str, str]:
     """Move an open session to another day, with the reason (`SessionRescheduled`)."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, grants, "moves its sessions")
-        state = await records.reschedule_session(
-            session,
-            runtime.outbox,
-            row,
-            to_due_on=body.due_on,
-            reason=body.reason,
-            agent_id=body.agent_id,
-            today=today_of(row),
-            grace_days=settings.missed_after_days,
-        )
-    runtime.notify_committed()
+    move = commands.Reschedule(
+        session_id, tuple(units_of(grants)), body.due_on, body.reason, body.agent_id
+    )
+    state = await _run(request, move)
     return {"session_id": session_id, "state": state, "due_on": body.due_on.isoformat()}
 
 
@@ -275,13 +248,10 @@ async def close_missed(
     grants: Grants,
 ) -> dict[str, Any]:
     """A missed session will not be made up: it leaves the worklist (it stays missed)."""
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, grants, "closes its sessions")
-        today = today_of(row)
-        await records.close_missed_session(session, row, agent_id=body.agent_id, today=today)
-    return {"session_id": session_id, "state": SessionState.MISSED, "closed_on": today}
+    closed_on = await _run(
+        request, commands.CloseMissed(session_id, tuple(units_of(grants)), body.agent_id)
+    )
+    return {"session_id": session_id, "state": SessionState.MISSED, "closed_on": closed_on}
 
 
 class Replan(BaseModel):
@@ -308,25 +278,12 @@ async def replan(
 ) -> dict[str, Any]:
     """Re-plan a case's remaining sessions (open or on hold) from `starts_on`, with one agent
     (`SessionRescheduled` for each session that moved)."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        case = await records.case_row(session, case_id)
-        if case["unit_id"] not in units_of(grants):  # a case's existence is not disclosed
-            raise records.NotFound(f"no case {case_id}")
-        planned = await records.replan_case(
-            session,
-            runtime.outbox,
-            case,
-            starts_on=body.starts_on,
-            reason=body.reason,
-            agent_id=body.agent_id,
-            today=domain.local_today(datetime.now(UTC), case["province_code"]),
-            rotate=case["unit_id"] in settings.rotating_units,
-        )
-    runtime.notify_committed()
+    planned = await _run(
+        request,
+        commands.Replan(
+            case_id, tuple(units_of(grants)), body.starts_on, body.agent_id, body.reason
+        ),
+    )
     return {
         "case_id": case_id,
         "sessions": [
@@ -341,3 +298,17 @@ async def replan(
             for s in planned
         ],
     }
+
+
+async def _run(request: Request, command: commands.AgentCommand) -> Any:
+    """One command in its own transaction; the relay is woken after the commit."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    assert runtime.sessions is not None and runtime.outbox is not None
+    async with runtime.sessions.begin() as session:
+        result = await agent_work.execute(
+            agent_work.Context(session, runtime.outbox, settings), command
+        )
+    runtime.notify_committed()
+    return result

@@ -1,0 +1,104 @@
+"""An agent's work on one session or case — a miss, a move, a close, a re-plan — as commands
+(`commands.AgentCommand`) with one handler table, `HANDLERS`; the HTTP routes only build the
+command and call `execute`. Each use case is in `records.py`; attendance and activities, which
+provinces send in batches, have their set-based table in `batches.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduling import domain, records
+from services.scheduling.commands import AgentCommand, CloseMissed, RecordMiss, Replan, Reschedule
+from services.scheduling.domain import SessionState
+from services.scheduling.settings import Settings
+from shared.messaging.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class Context:
+    session: AsyncSession
+    outbox: Outbox
+    settings: Settings
+
+
+def today_of(row: RowMapping) -> date:
+    """The province's own day (WIB, WITA, WIT)."""
+    return domain.local_today(datetime.now(UTC), row["province_code"])
+
+
+async def _session_of(ctx: Context, session_id: str, units: Collection[str]) -> RowMapping:
+    """The session, when it is one of the giver's units' cases'; else it is not disclosed."""
+    row = await records.session_row(ctx.session, session_id)
+    if row["unit_id"] not in units:
+        raise records.NotFound(f"no session {session_id} among your unit's")
+    return row
+
+
+async def record_miss(ctx: Context, cmd: RecordMiss) -> SessionState:
+    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    await records.miss_session(
+        ctx.session,
+        ctx.outbox,
+        row,
+        reason=cmd.reason,
+        agent_id=cmd.agent_id,
+        today=today_of(row),
+        drop_out_after=ctx.settings.drop_out_after_misses,
+    )
+    return SessionState.MISSED
+
+
+async def reschedule(ctx: Context, cmd: Reschedule) -> SessionState:
+    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    return await records.reschedule_session(
+        ctx.session,
+        ctx.outbox,
+        row,
+        to_due_on=cmd.due_on,
+        reason=cmd.reason,
+        agent_id=cmd.agent_id,
+        today=today_of(row),
+        grace_days=ctx.settings.missed_after_days,
+    )
+
+
+async def close_missed(ctx: Context, cmd: CloseMissed) -> date:
+    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    today = today_of(row)
+    await records.close_missed_session(ctx.session, row, agent_id=cmd.agent_id, today=today)
+    return today
+
+
+async def replan(ctx: Context, cmd: Replan) -> list[domain.Session]:
+    case = await records.case_row(ctx.session, cmd.case_id)
+    if case["unit_id"] not in cmd.units:  # a case's existence is not disclosed
+        raise records.NotFound(f"no case {cmd.case_id}")
+    return await records.replan_case(
+        ctx.session,
+        ctx.outbox,
+        case,
+        starts_on=cmd.starts_on,
+        reason=cmd.reason,
+        agent_id=cmd.agent_id,
+        today=today_of(case),
+        rotate=case["unit_id"] in ctx.settings.rotating_units,
+    )
+
+
+HANDLERS: dict[type[AgentCommand], Callable[[Context, Any], Awaitable[Any]]] = {
+    RecordMiss: record_miss,
+    Reschedule: reschedule,
+    CloseMissed: close_missed,
+    Replan: replan,
+}
+
+
+async def execute(ctx: Context, command: AgentCommand) -> Any:
+    """Run one command in the context's transaction: its result, or its refusal raised."""
+    return await HANDLERS[type(command)](ctx, command)
