@@ -4,9 +4,11 @@ the real broker (`platform`), and helpers to drive them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +17,15 @@ from sqlalchemy import select
 from services.client_case.app import SPEC as CLIENT_CASE
 from services.client_case.db import known_agents, known_units
 from services.client_case.settings import Settings as ClientCaseSettings
+from services.gateway.app import SPEC as GATEWAY
+from services.gateway.settings import Settings as GatewaySettings
 from services.registry.app import SPEC as REGISTRY
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import Settings as RegistrySettings
+from services.reporting.app import SPEC as REPORTING
+from services.reporting.settings import Settings as ReportingSettings
+from services.scheduling.app import SPEC as SCHEDULING
+from services.scheduling.settings import Settings as SchedulingSettings
 from shared.messaging.broker import Topics, ensure_topics
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
@@ -178,3 +186,65 @@ HIGH_RISK = {
         )
     },
 }
+
+
+@contextlib.asynccontextmanager
+async def _serving(spec: Any, settings: Any) -> AsyncIterator[tuple[Runtime, Any]]:
+    runtime = Runtime(spec, settings)
+    await runtime.start()
+    try:
+        yield runtime, create_app(runtime)
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def apps(
+    platform: Platform, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> AsyncIterator[dict[str, Any]]:
+    """Every service's ASGI app, running; the gateway in front of the other four."""
+    common = {"kafka_bootstrap_servers": kafka_bootstrap, "topic_prefix": topics.prefix}
+    async with contextlib.AsyncExitStack() as stack:
+        _, scheduling = await stack.enter_async_context(
+            _serving(
+                SCHEDULING,
+                SchedulingSettings(
+                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'scheduling.db'}", **common
+                ),
+            )
+        )
+        _, reporting = await stack.enter_async_context(
+            _serving(
+                REPORTING,
+                ReportingSettings(
+                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}", **common
+                ),
+            )
+        )
+        _, gateway = await stack.enter_async_context(
+            _serving(
+                GATEWAY,
+                GatewaySettings(
+                    registry_url="http://registry",
+                    client_case_url="http://client-case",
+                    scheduling_url="http://scheduling",
+                    reporting_url="http://reporting",
+                    **common,
+                ),
+            )
+        )
+        mounts: dict[str, httpx.AsyncBaseTransport] = {
+            **platform.transports(),
+            "http://scheduling": httpx.ASGITransport(app=scheduling),
+            "http://reporting": httpx.ASGITransport(app=reporting),
+        }
+        await gateway.state.upstreams.client.aclose()
+        gateway.state.upstreams.client = httpx.AsyncClient(mounts=mounts)
+        stack.push_async_callback(gateway.state.upstreams.close)
+        yield {
+            "registry": platform.registry._transport,
+            "client-case": platform.cases._transport,
+            "scheduling": httpx.ASGITransport(app=scheduling),
+            "reporting": httpx.ASGITransport(app=reporting),
+            "gateway": httpx.ASGITransport(app=gateway),
+        }

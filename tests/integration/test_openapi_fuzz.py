@@ -8,9 +8,6 @@ Hypothesis runs in a worker thread and hands each request to that loop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,14 +23,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.gateway.app import SPEC as GATEWAY
-from services.gateway.settings import Settings as GatewaySettings
-from services.reporting.app import SPEC as REPORTING
-from services.reporting.settings import Settings as ReportingSettings
-from services.scheduling.app import SPEC as SCHEDULING
-from services.scheduling.settings import Settings as SchedulingSettings
-from shared.messaging.broker import Topics
-from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.integration.conftest import Platform, form_unit
 
@@ -67,68 +56,6 @@ EXCLUDED = {
         for s in ("registry", "client-case", "scheduling", "reporting", "gateway")
     ),
 }
-
-
-@contextlib.asynccontextmanager
-async def _serving(spec: Any, settings: Any) -> AsyncIterator[tuple[Runtime, Any]]:
-    runtime = Runtime(spec, settings)
-    await runtime.start()
-    try:
-        yield runtime, create_app(runtime)
-    finally:
-        await runtime.stop()
-
-
-@pytest.fixture
-async def apps(
-    platform: Platform, kafka_bootstrap: str, topics: Topics, tmp_path: Path
-) -> AsyncIterator[dict[str, Any]]:
-    """Every service's ASGI app, running; the gateway in front of the other four."""
-    common = {"kafka_bootstrap_servers": kafka_bootstrap, "topic_prefix": topics.prefix}
-    async with contextlib.AsyncExitStack() as stack:
-        _, scheduling = await stack.enter_async_context(
-            _serving(
-                SCHEDULING,
-                SchedulingSettings(
-                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'scheduling.db'}", **common
-                ),
-            )
-        )
-        _, reporting = await stack.enter_async_context(
-            _serving(
-                REPORTING,
-                ReportingSettings(
-                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}", **common
-                ),
-            )
-        )
-        _, gateway = await stack.enter_async_context(
-            _serving(
-                GATEWAY,
-                GatewaySettings(
-                    registry_url="http://registry",
-                    client_case_url="http://client-case",
-                    scheduling_url="http://scheduling",
-                    reporting_url="http://reporting",
-                    **common,
-                ),
-            )
-        )
-        mounts: dict[str, httpx.AsyncBaseTransport] = {
-            **platform.transports(),
-            "http://scheduling": httpx.ASGITransport(app=scheduling),
-            "http://reporting": httpx.ASGITransport(app=reporting),
-        }
-        await gateway.state.upstreams.client.aclose()
-        gateway.state.upstreams.client = httpx.AsyncClient(mounts=mounts)
-        stack.push_async_callback(gateway.state.upstreams.close)
-        yield {
-            "registry": platform.registry._transport,
-            "client-case": platform.cases._transport,
-            "scheduling": httpx.ASGITransport(app=scheduling),
-            "reporting": httpx.ASGITransport(app=reporting),
-            "gateway": httpx.ASGITransport(app=gateway),
-        }
 
 
 def _fuzz(
