@@ -18,6 +18,7 @@ from services.scheduling.commands import AgentCommand, CloseMissed, RecordMiss, 
 from services.scheduling.domain import SessionState
 from services.scheduling.settings import Settings
 from shared.messaging.outbox import Outbox
+from shared.security.roles import Forbidden
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,14 @@ def today_of(row: RowMapping) -> date:
     return domain.local_today(datetime.now(UTC), row["province_code"])
 
 
+def _agents_only(units: Collection[str]) -> None:
+    if not units:
+        raise Forbidden("only a unit's agents work its sessions and plans")
+
+
 async def _session_of(ctx: Context, session_id: str, units: Collection[str]) -> RowMapping:
     """The session, when it is one of the giver's units' cases'; else it is not disclosed."""
+    _agents_only(units)
     row = await records.session_row(ctx.session, session_id)
     if row["unit_id"] not in units:
         raise records.NotFound(f"no session {session_id} among your unit's")
@@ -76,6 +83,7 @@ async def close_missed(ctx: Context, cmd: CloseMissed) -> date:
 
 
 async def replan(ctx: Context, cmd: Replan) -> list[domain.Session]:
+    _agents_only(cmd.units)
     case = await records.case_row(ctx.session, cmd.case_id)
     if case["unit_id"] not in cmd.units:  # a case's existence is not disclosed
         raise records.NotFound(f"no case {cmd.case_id}")

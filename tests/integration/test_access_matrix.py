@@ -7,6 +7,7 @@ only. (Without a token every route answers 401: tests/unit/shared/test_access_ma
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -170,3 +171,273 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
         for client in clients.values():
             await client.aclose()
     assert not wrong, "\n".join(wrong)
+
+
+REFUSED = None
+"""Admitted: the role may make this write (the services' own tests cover what it does)."""
+
+
+def _refusals(*statuses: int | None) -> dict[str, int | None]:
+    assert len(statuses) == len(ROLES)
+    return dict(zip(ROLES, statuses, strict=True))
+
+
+OPERATORS_ONLY = _refusals(None, None, None, 403, 403, 403, 403, 403, 403)
+"""Registry changes: operators over the unit's region."""
+AGENT_ON_A_CASE = _refusals(403, 403, 403, None, 404, 404, 404, 403, 403)
+"""A case's course: its unit's agents; operators over it may not; others do not see it."""
+AGENT_OF_THE_UNIT = _refusals(403, 403, 403, None, 403, 403, 403, 403, 403)
+"""Naming the unit in the body: its agents; the unit is public, so others are forbidden."""
+AGENT_ON_A_SESSION = _refusals(403, 403, 403, None, 403, 403, 404, 403, 403)
+"""Sessions: agents only; another unit's agent does not see them."""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_every_write_is_refused_to_every_role_that_may_not_make_it(
+    platform: Platform, apps: dict[str, Any]
+) -> None:
+    p = platform
+    unit, other_unit = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    agent_id = await appoint_agent(p, unit)
+    tokens = _tokens(unit, other_unit)
+    agent = tokens["agent"]
+    today = datetime.now(UTC).date().isoformat()
+    client_id = (
+        await p.cases.post("/clients", headers=agent, json={"unit_id": unit, "identity": {}})
+    ).json()["client_id"]
+    screening = {
+        "client_id": client_id,
+        "unit_id": unit,
+        "screened_at": datetime.now(UTC).isoformat(),
+        "screener_agent_id": agent_id,
+        "substances": HIGH_RISK,
+        "injection": "never",
+    }
+    case_id = (await p.cases.post("/screenings", headers=agent, json=screening)).json()["case_id"]
+    enrolled = await p.cases.post(
+        f"/cases/{case_id}/enrolment",
+        headers=agent,
+        json={"admission_route": "voluntary", "enrolled_on": today},
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    referral = {
+        "destination_type": "balai_rehabilitasi",
+        "reason": "high_risk",
+        "referred_on": today,
+        "referred_by_agent_id": agent_id,
+    }
+    referral_id = (
+        await p.cases.post(f"/cases/{case_id}/referrals", headers=agent, json=referral)
+    ).json()["referral_id"]
+    village = (
+        await p.registry.get("/regions", headers=tokens["province"], params={"parent": "74.71.01"})
+    ).json()["items"][-1]["code"]
+    clients = {
+        name: httpx.AsyncClient(transport=transport, base_url=f"http://{name}")
+        for name, transport in apps.items()
+    }
+    try:
+        session_id = await _a_session(clients["scheduling"], agent, agent_id)
+        etag = (await p.registry.get(f"/units/{unit}", headers=agent)).headers["etag"]
+        appointment = {
+            "role": "member",
+            "appointed_on": "2025-04-02",
+            "decree": {"number": "13/SK/2025", "signed_on": "2025-04-01", "signatory": "lurah"},
+        }
+        writes: list[tuple[str, str, str, dict[str, Any], dict[str, int | None]]] = [
+            (
+                "registry",
+                "POST",
+                "/units",
+                {
+                    "village_code": village,
+                    "name": "Matriks",
+                    "formed_on": "2025-03-14",
+                    "decree": {
+                        "number": "141/08/KEL/2025",
+                        "signed_on": "2025-03-10",
+                        "signatory": "lurah",
+                    },
+                    "formation": "bnn_target",
+                    "facilitating_office": "BNNK-74.71",
+                },
+                OPERATORS_ONLY,
+            ),
+            (
+                "registry",
+                "POST",
+                f"/units/{unit}/status",
+                {"to_status": "suspended", "reason": "no_activity", "effective_on": today},
+                OPERATORS_ONLY,
+            ),
+            (
+                "registry",
+                "POST",
+                f"/units/{unit}/funding",
+                {"fiscal_year": 2026, "source": "bnn", "amount_idr": 1000},
+                OPERATORS_ONLY,
+            ),
+            ("registry", "POST", f"/units/{unit}/agents", appointment, OPERATORS_ONLY),
+            (
+                "registry",
+                "POST",
+                f"/agents/{agent_id}/trainings",
+                {"kind": "assist_screening", "completed_on": "2025-05-20", "provider": "BNNP-74"},
+                OPERATORS_ONLY,
+            ),
+            (
+                "registry",
+                "POST",
+                f"/agents/{agent_id}/deactivation",
+                {"deactivated_on": today, "reason": "moved_away"},
+                OPERATORS_ONLY,
+            ),
+            ("client-case", "POST", "/clients", {"unit_id": unit}, AGENT_OF_THE_UNIT),
+            (
+                "client-case",
+                "PATCH",
+                f"/clients/{client_id}/identity?reason=a+new+phone",
+                {"phone": "081200000000"},
+                _refusals(403, 403, 403, None, 403, 403, 404, 403, 403),
+            ),
+            (
+                "client-case",
+                "POST",
+                f"/clients/{client_id}/erasure",
+                {},
+                _refusals(None, 403, 403, 403, 403, 403, 403, 403, 403),
+            ),
+            ("client-case", "POST", "/screenings", screening, AGENT_OF_THE_UNIT),
+            (
+                "client-case",
+                "POST",
+                f"/cases/{case_id}/stage",
+                {"to_stage": "services", "changed_on": today},
+                AGENT_ON_A_CASE,
+            ),
+            ("client-case", "POST", f"/cases/{case_id}/referrals", referral, AGENT_ON_A_CASE),
+            (
+                "client-case",
+                "POST",
+                f"/referrals/{referral_id}/resolution",
+                {"resolution": "attended", "resolved_on": today},
+                AGENT_ON_A_CASE,
+            ),
+            (
+                "client-case",
+                "POST",
+                f"/cases/{case_id}/closure",
+                {"outcome": "dropped_out", "closed_on": today},
+                AGENT_ON_A_CASE,
+            ),
+            (
+                "client-case",
+                "POST",
+                f"/cases/{case_id}/relapses",
+                {
+                    "substances": ["alcohol"],
+                    "source": "family_report",
+                    "relapsed_on": today,
+                    "reported_by_agent_id": agent_id,
+                },
+                AGENT_ON_A_CASE,
+            ),
+            (
+                "client-case",
+                "POST",
+                f"/cases/{case_id}/transfer",
+                {"to_unit_id": other_unit, "transferred_on": today},
+                _refusals(None, None, None, None, 404, 404, 404, 403, 403),
+            ),
+            (
+                "scheduling",
+                "POST",
+                f"/sessions/{session_id}/attendance",
+                {"held_on": today, "agent_id": agent_id, "duration_minutes": 30},
+                AGENT_ON_A_SESSION,
+            ),
+            (
+                "scheduling",
+                "POST",
+                f"/sessions/{session_id}/miss",
+                {"reason": "client_absent", "agent_id": agent_id},
+                AGENT_ON_A_SESSION,
+            ),
+            (
+                "scheduling",
+                "POST",
+                f"/sessions/{session_id}/reschedule",
+                {"due_on": today, "reason": "client_request", "agent_id": agent_id},
+                AGENT_ON_A_SESSION,
+            ),
+            (
+                "scheduling",
+                "POST",
+                f"/sessions/{session_id}/close",
+                {"agent_id": agent_id},
+                AGENT_ON_A_SESSION,
+            ),
+            (
+                "scheduling",
+                "POST",
+                f"/cases/{case_id}/replan",
+                {"starts_on": today, "agent_id": agent_id},
+                AGENT_ON_A_SESSION,
+            ),
+            (
+                "scheduling",
+                "POST",
+                "/activities",
+                {
+                    "unit_id": unit,
+                    "activity_type": "outreach",
+                    "held_on": today,
+                    "agent_ids": [agent_id],
+                    "participants": 3,
+                },
+                AGENT_OF_THE_UNIT,
+            ),
+            (
+                "gateway",
+                "POST",
+                "/ingest",
+                [],
+                _refusals(403, 403, 403, 403, 403, 403, 403, 403, None),
+            ),
+            (  # through the gateway, the service's own answer
+                "gateway",
+                "POST",
+                f"/api/client-case/cases/{case_id}/stage",
+                {"to_stage": "services", "changed_on": today},
+                AGENT_ON_A_CASE,
+            ),
+        ]
+        wrong = []
+        for service, method, path, body, expected in writes:
+            for role, status in expected.items():
+                if status is REFUSED:
+                    continue
+                headers = {**tokens[role], **({"If-Match": etag} if "/status" in path else {})}
+                answer = await clients[service].request(method, path, json=body, headers=headers)
+                if answer.status_code != status:
+                    wrong.append(
+                        f"{service} {method} {path} as {role}: {answer.status_code}, "
+                        f"expected {status} ({answer.text[:120]})"
+                    )
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    assert not wrong, "\n".join(wrong)
+
+
+async def _a_session(scheduling: httpx.AsyncClient, agent: dict[str, str], agent_id: str) -> str:
+    """A session of the plan scheduling made from the enrolment, once it has."""
+    async with asyncio.timeout(30):
+        while True:
+            worklist = await scheduling.get(
+                "/worklist", headers=agent, params={"agent_id": agent_id, "days_ahead": 60}
+            )
+            items = [i for lists in worklist.json().values() for i in lists]
+            if items:
+                return str(items[0]["session_id"])
+            await asyncio.sleep(0.1)

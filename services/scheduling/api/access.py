@@ -19,10 +19,14 @@ def units_of(roles: Sequence[Grant]) -> set[str]:
 async def agents_session(
     session: AsyncSession, session_id: str, roles: Sequence[Grant], doing: str
 ) -> RowMapping:
-    """The session, for an agent of its case's unit; anyone else is told it does not exist (a
-    session is a record about a person: its existence is not disclosed)."""
+    """The session, for an agent of its case's unit. Only agents work sessions (others: 403);
+    an agent of another unit is told it does not exist (a session is a record about a person:
+    its existence is not disclosed)."""
+    mine = units_of(roles)
+    if not mine:
+        raise Forbidden(f"only a unit's agents work its sessions ({doing})")
     row = await records.session_row(session, session_id)
-    if row["unit_id"] not in units_of(roles):
+    if row["unit_id"] not in mine:
         raise records.NotFound(f"no session {session_id} among your unit's ({doing})")
     return row
 
