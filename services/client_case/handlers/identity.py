@@ -43,6 +43,7 @@ from services.client_case.handlers.common import (
 from shared.contracts import client_case as events
 from shared.contracts.types import CaseStage, ClosureOutcome
 from shared.messaging.outbox import Outbox
+from shared.persistence import insert_ignoring_duplicates
 from shared.rules import Violation, check
 from shared.security.encryption import WrappedKey, decrypt_fields, encrypt_fields
 from shared.security.identity import nik_problems, normalise_nik, pseudonym
@@ -122,9 +123,14 @@ async def handle_register_client(
             if await _update_identity(session, keys, own, identity) and by is not None:
                 await _audit(session, own["client_id"], by, unit_id, "registered again", "change")
             return Registered(own["client_id"], new=False)
-    elif lookup is not None:
-        ref = new_client_ref()
-        await session.execute(insert(people).values(lookup=lookup, client_ref=ref))
+    elif lookup is not None:  # a person not seen before; a concurrent registration may win
+        dialect = session.bind.dialect.name if session.bind else "sqlite"
+        await session.execute(
+            insert_ignoring_duplicates(people, dialect).values(
+                lookup=lookup, client_ref=new_client_ref()
+            )
+        )
+        ref = (await refs_of(session, {lookup}))[lookup]
     client_id = str(uuid.uuid4())
     await session.execute(
         insert(clients).values(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from asyncio import sleep, timeout
 from datetime import UTC, datetime
 from typing import Any
@@ -384,3 +385,31 @@ async def test_agents_know_their_clients_by_the_units_label(platform: Platform) 
         ("change", other, False),
         ("read", unit, True),
     ]
+
+
+async def test_two_units_registering_a_new_person_at_once_count_one_person(
+    platform: Platform,
+) -> None:
+    p = platform
+    first, second = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    answers = await asyncio.gather(
+        *(
+            p.cases.post(
+                "/clients",
+                headers=bearer(f"unit-agent:{unit}"),
+                json={"unit_id": unit, "identity": {"nik": NIK}},
+            )
+            for unit in (first, second)
+        )
+    )
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert p.case_runtime.engine is not None
+    async with p.case_runtime.engine.connect() as connection:
+        refs = (
+            await connection.execute(
+                select(clients.c.client_ref).where(
+                    clients.c.client_id.in_([a.json()["client_id"] for a in answers])
+                )
+            )
+        ).scalars()
+        assert len(set(refs)) == 1  # one person, two units' records
