@@ -133,7 +133,7 @@ agent_trainings = Table(
     "agent_trainings",
     metadata,
     Column("training_id", String(64), primary_key=True),
-    Column("agent_id", String(64), ForeignKey("agents.agent_id"), nullable=False, index=True),
+    Column("agent_id", String(64), ForeignKey("agents.agent_id"), primary_key=True, index=True),
     Column("kind", String(30), nullable=False),
     Column("completed_on", Date, nullable=False),
     Column("provider", String(20), nullable=False),

@@ -141,11 +141,7 @@ class Batch:
                 {c.funding_id for c in commands if isinstance(c, RecordFunding)}
                 | {f"{c.unit_id}-{c.formed_on.year}" for c in forming if c.funding_source},
             ),
-            "training": await _present(
-                db,
-                agent_trainings.c.training_id,
-                {c.training.training_id for c in commands if isinstance(c, RecordTraining)},
-            ),
+            "training": await _attended(db, [c for c in commands if isinstance(c, RecordTraining)]),
         }
         return batch
 
@@ -402,7 +398,7 @@ def record_training(batch: Batch, index: int, cmd: RecordTraining, scope: Scope)
         today=batch.today,
         provider_exists=training.provider in batch.offices,
     )
-    batch.claim_id("training", training.training_id, "training_id")
+    batch.claim_id("training", f"{training.training_id} {agent.agent_id}", "training_id")
     batch.agents[agent.agent_id] = trained
     batch.add(
         agent_trainings,
@@ -569,3 +565,16 @@ async def _present(db: AsyncSession, column: Any, values: set[str]) -> set[str]:
         return set()
     found = await db.execute(select(column).where(column.in_(values)))
     return set(found.scalars())
+
+
+async def _attended(db: AsyncSession, trainings: Sequence[RecordTraining]) -> set[str]:
+    """The (batch, agent) pairs already recorded, as "<training id> <agent id>": a batch
+    (angkatan) trains many agents, each once."""
+    if not trainings:
+        return set()
+    found = await db.execute(
+        select(agent_trainings.c.training_id, agent_trainings.c.agent_id).where(
+            agent_trainings.c.training_id.in_({c.training.training_id for c in trainings})
+        )
+    )
+    return {f"{training} {agent}" for training, agent in found.tuples()}

@@ -180,7 +180,7 @@ async def record_training(
     agent_id: str, body: TrainingCreate, scope: OperatorScope, request: Request
 ) -> TrainingRecorded:
     training = Training(
-        training_id=str(uuid.uuid4()),
+        training_id=body.training_id or str(uuid.uuid4()),
         kind=body.kind,
         completed_on=body.completed_on,
         provider=body.provider,

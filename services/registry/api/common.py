@@ -20,6 +20,7 @@ from shared.contracts.types import (
     AgentDeactivationReason,
     AgentRole,
     DecreeNumber,
+    EntityId,
     FundingSource,
     OfficeCode,
     TrainingKind,
@@ -196,6 +197,11 @@ class AgentCreate(Schema):
 
 
 class TrainingCreate(Schema):
+    training_id: EntityId | None = Field(
+        default=None,
+        description="The training batch (angkatan): the same id for every agent who attended "
+        "it. A new one is given when left out.",
+    )
     kind: TrainingKind
     completed_on: date
     provider: OfficeCode = Field(examples=["BNNP-74"])

@@ -188,3 +188,41 @@ async def test_regions_can_be_browsed_and_searched(registry: Registry) -> None:
     missing = await registry.client.get("/regions/99", headers=SULTRA)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_one_training_batch_trains_many_agents_each_once(registry: Registry) -> None:
+    unit = (await registry.form_unit()).json()
+    appointed = []
+    for number in (21, 22):
+        answer = await registry.client.post(
+            f"/units/{unit['unit_id']}/agents",
+            headers=SULTRA,
+            json={
+                "role": "member",
+                "appointed_on": "2025-04-02",
+                "decree": {
+                    "number": f"{number}/SK/2025",
+                    "signed_on": "2025-04-01",
+                    "signatory": "lurah",
+                },
+            },
+        )
+        appointed.append(answer.json()["agent_id"])
+    batch = {
+        "training_id": "angkatan-2025-kendari-01",
+        "kind": "assist_screening",
+        "completed_on": "2025-05-20",
+        "provider": "BNNP-74",
+    }
+    for agent_id in appointed:
+        trained = await registry.client.post(
+            f"/agents/{agent_id}/trainings", headers=SULTRA, json=batch
+        )
+        assert trained.status_code == 201, trained.text
+        assert trained.json() == {"training_id": "angkatan-2025-kendari-01"}
+    again = await registry.client.post(
+        f"/agents/{appointed[0]}/trainings", headers=SULTRA, json=batch
+    )
+    assert again.status_code == 409
+    team = (await registry.client.get(f"/units/{unit['unit_id']}/agents", headers=SULTRA)).json()
+    assert [len(a["trainings"]) for a in team] == [1, 1]
