@@ -250,13 +250,17 @@ def db_upgrade(service: ServiceArg) -> None:
 def docs(
     out: Annotated[Path, typer.Option(help="Folder to write into.")] = ROOT / "docs",
 ) -> None:
-    """Write the AsyncAPI 3 document and the events' JSON Schemas into docs/."""
+    """Write the AsyncAPI 3 document and the events' JSON Schemas into docs/, and the table
+    of every setting into the README."""
     from shared.contracts.asyncapi import render
+    from shared.settings_doc import with_settings_table
 
     for path, content in render(out).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
-    typer.echo(f"wrote {out / 'asyncapi.json'} and {out / 'schemas'}/")
+    readme = ROOT / "README.md"
+    readme.write_text(with_settings_table(readme.read_text()))
+    typer.echo(f"wrote {out / 'asyncapi.json'}, {out / 'schemas'}/ and the README's settings")
 
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -36,21 +36,25 @@ class ServiceSettings(BaseSettings, AuthSettings):
     model_config = SettingsConfigDict(env_prefix="PULIH_", extra="ignore")
 
     service_name: str = Field(description="One name everywhere: folder, group, database.")
-    environment: Environment = Environment.development
+    environment: Environment = Field(
+        default=Environment.development,
+        description="`production` refuses development keys, secrets and the development issuer.",
+    )
     state_dir: Path = Field(
         default_factory=default_state_dir,
         description="Where SQLite files and local infrastructure live.",
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
+        description="The broker(s); `make run` then starts no local Kafka.",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PULIH_KAFKA_BOOTSTRAP_SERVERS"),
     )
     kafka_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )
     kafka_sasl_mechanism: str | None = Field(default=None, description="e.g. SCRAM-SHA-512.")
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
     kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle of the brokers.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; SQLite under state_dir when unset."
@@ -61,15 +65,20 @@ class ServiceSettings(BaseSettings, AuthSettings):
     migrate_on_start: bool = Field(
         default=True, description="Run the service's migrations when it starts."
     )
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
+    http_host: str = Field(default="127.0.0.1", description="Where `pulih serve` listens.")
+    http_port: int = Field(
+        default=8000, description="Its port (`pulih run`: 8000 + the service's offset)."
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "PULIH_OTEL_ENDPOINT"),
+        description="An OpenTelemetry collector (OTLP/gRPC) to send traces to.",
     )
-    otel_console: bool = False
-    log_level: str = "INFO"
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    otel_console: bool = Field(default=False, description="Print spans to the console.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="The service's secret; set it in production."
+    )
 
     inbound_provinces: str = Field(
         default="all",
@@ -87,13 +96,24 @@ class ServiceSettings(BaseSettings, AuthSettings):
         description='Origins browsers may call from (JSON list, e.g. ["https://dasbor.bnn.go.id"]);'
         " none unless set.",
     )
-    relay_batch_size: int = Field(default=500, ge=1)
-    relay_idle_seconds: float = Field(default=0.2, gt=0)
-    consumer_batch_size: int = Field(default=500, ge=1)
+    relay_batch_size: int = Field(
+        default=500, ge=1, description="Outbox rows a relay sends at once."
+    )
+    relay_idle_seconds: float = Field(
+        default=0.2, gt=0, description="How often an idle relay looks for new outbox rows."
+    )
+    consumer_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Records a consumer takes per partition batch, applied set-based in one "
+        "transaction.",
+    )
     consumer_max_attempts: int = Field(
         default=3, ge=1, description="Tries before a message is dead-lettered."
     )
-    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    consumer_retry_backoff_seconds: float = Field(
+        default=0.2, ge=0, description="The first wait before retrying after an outage."
+    )
 
     @property
     def kafka_auth(self) -> KafkaAuth:
