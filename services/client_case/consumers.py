@@ -136,7 +136,9 @@ def inbound_facts(runtime: Runtime) -> ApplyBatch:
         batch = [provincial.Submitted(s.province, cast(provincial.Fact, s.data)) for s in subs]
         done = await provincial.handle(db, outbox, batch, keys, private_key)
         return [
-            Refused(_explain(d.error) or []) if d.error else Accepted(d.event_id or "")
+            Refused(_explain(d.error) or [])
+            if d.error
+            else Accepted(d.event_id or "", created=d.created)
             for d in done
         ]
 

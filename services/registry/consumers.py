@@ -115,7 +115,12 @@ def inbound_facts(_runtime: Runtime) -> ApplyBatch:
             for s in subs
         ]
         done = await handlers.handle(db, outbox, orders, today=datetime.now(UTC).date())
-        return [Refused(explain(d.error)) if d.error else Accepted(d.event_id or "") for d in done]
+        return [
+            Refused(explain(d.error))
+            if d.error
+            else Accepted(d.event_id or "", created=_created(o.command))
+            for o, d in zip(orders, done, strict=True)
+        ]
 
     return apply
 
@@ -129,3 +134,14 @@ def explain(exc: Exception) -> list[Reason]:
     if isinstance(exc, Conflict):
         return [Reason(None, "current-version", str(exc))]
     return rule_reasons(exc) or [Reason(None, "rule", str(exc))]
+
+
+def _created(command: Command) -> dict[str, str]:
+    """The ids a province's registry fact names, echoed on its receipt."""
+    if isinstance(command, RecordTraining):
+        return {"agent_id": command.agent_id, "training_id": command.training.training_id}
+    if isinstance(command, AppointAgent | DeactivateAgent):
+        return {"agent_id": command.agent_id}
+    if isinstance(command, RecordFunding):
+        return {"unit_id": command.unit_id, "funding_id": command.funding_id}
+    return {"unit_id": command.unit_id}

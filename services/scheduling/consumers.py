@@ -102,10 +102,20 @@ def inbound_facts(_runtime: Runtime) -> ApplyBatch:
     partition's batch at once through the same use cases as an agent's entries (`batches`)."""
 
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
-        done = await batches.handle(db, outbox, [command_of(s.province, s.data) for s in subs])
+        commands = [command_of(s.province, s.data) for s in subs]
+        done = await batches.handle(db, outbox, commands)
         return [
-            Refused(inbound.rule_reasons(d.error) or []) if d.error else Accepted(d.event_id or "")
-            for d in done
+            Refused(inbound.rule_reasons(d.error) or [])
+            if d.error
+            else Accepted(d.event_id or "", created=_created(c, d.result))
+            for c, d in zip(commands, done, strict=True)
         ]
 
     return apply
+
+
+def _created(command: Command, result: str | None) -> dict[str, str]:
+    """The ids a province's fact names or made, echoed on its receipt."""
+    if isinstance(command, RecordAttendance):
+        return {"session_id": command.session_id}
+    return {"activity_id": result} if result else {}

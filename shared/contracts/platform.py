@@ -93,6 +93,19 @@ class EventAccepted(EventData):
         "recorded and canonical_event_id is the one from the first acceptance.",
         examples=[False],
     )
+    submission_id: EntityId | None = Field(
+        default=None,
+        description="The province's own id of the fact (its `submission_id`), when it has one.",
+        examples=["sultra-screening-0000184"],
+    )
+    created: dict[str, EntityId] = Field(
+        default_factory=dict,
+        description="The ids the fact created or names, for the province's next facts: "
+        "`case_id` (screenings, enrolments, closures), `unit_id`, `agent_id`, `training_id`, "
+        "`funding_id`, `session_id` (attendance), `activity_id`. Empty on a duplicate's "
+        "receipt.",
+        examples=[{"case_id": "01JDC3D5E7F9G1H3J5K7M9N1P3"}],
+    )
 
 
 @contract(

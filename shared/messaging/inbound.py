@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -80,6 +80,10 @@ class Submission:
 class Accepted:
     canonical_event_id: str
     duplicate: bool = False
+    created: Mapping[str, str] = field(default_factory=dict)
+    """The ids the fact created or names (a screening's case), for the province's receipt."""
+    submission_id: str | None = None
+    """The province's own id of the fact, set by the answerer from the fact."""
 
 
 @dataclass(frozen=True)
@@ -261,7 +265,8 @@ class InboundAnswerer:
             for i, s in pending:
                 key = (s.province, s.event_id)
                 if key in before:
-                    answered.append((i, Accepted(before[key], duplicate=True)))
+                    duplicate = Accepted(before[key], duplicate=True)
+                    answered.append((i, _with_submission_id(duplicate, s)))
                 elif key in seen:
                     later.append((i, s))
                 else:
@@ -269,7 +274,9 @@ class InboundAnswerer:
                     batch.append((i, s))
             if batch:
                 applied = await self._apply_isolating(db, [s for _, s in batch])
-                answered += [(i, a) for (i, _), a in zip(batch, applied, strict=True)]
+                answered += [
+                    (i, _with_submission_id(a, s)) for (i, s), a in zip(batch, applied, strict=True)
+                ]
                 await self._remember_accepted(db, batch, applied)
             pending = later
         return answered
@@ -388,6 +395,8 @@ class InboundAnswerer:
                         canonical_event_id=answer.canonical_event_id,
                         accepted_at=now,
                         duplicate=answer.duplicate,
+                        submission_id=answer.submission_id,
+                        created=dict(answer.created),
                     )
                 )
             else:
@@ -428,3 +437,11 @@ __all__ = [
     "Submission",
     "is_inbound",
 ]
+
+
+def _with_submission_id(answer: Answer, submitted: Submission) -> Answer:
+    """An acceptance carries the province's own id of the fact, when the fact has one."""
+    own = getattr(submitted.data, "submission_id", None)
+    if isinstance(answer, Accepted) and isinstance(own, str):
+        return replace(answer, submission_id=own)
+    return answer

@@ -94,6 +94,7 @@ _PERSON = (
 class Done:
     error: Exception | None = None
     event_id: str | None = None
+    created: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -247,7 +248,7 @@ _CHANGING = (
 )
 
 
-def screen(state: Batch, index: int, s: Submitted) -> None:
+def screen(state: Batch, index: int, s: Submitted) -> str:
     fact = s.fact
     assert isinstance(fact, ScreeningSubmitted)
     if (s.province, fact.submission_id) in state.cases_of:
@@ -376,9 +377,10 @@ def screen(state: Batch, index: int, s: Submitted) -> None:
             ),
         )
     )
+    return case.case_id
 
 
-def enrol(state: Batch, index: int, s: Submitted) -> None:
+def enrol(state: Batch, index: int, s: Submitted) -> str:
     fact = s.fact
     assert isinstance(fact, EnrolmentSubmitted)
     case = state.case_for(s.province, fact.submission_id)
@@ -407,9 +409,10 @@ def enrol(state: Batch, index: int, s: Submitted) -> None:
             ),
         )
     )
+    return case.case_id
 
 
-def close(state: Batch, index: int, s: Submitted) -> None:
+def close(state: Batch, index: int, s: Submitted) -> str:
     fact = s.fact
     assert isinstance(fact, ClosureSubmitted)
     case = state.case_for(s.province, fact.submission_id)
@@ -436,9 +439,11 @@ def close(state: Batch, index: int, s: Submitted) -> None:
             ),
         )
     )
+    return case.case_id
 
 
-HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], None]] = {
+HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], str]] = {
+    # each returns the id of the case the fact opened or acted on
     ScreeningSubmitted: screen,
     EnrolmentSubmitted: enrol,
     ClosureSubmitted: close,
@@ -453,8 +458,8 @@ async def handle(
     done: list[Done] = []
     for index, submitted in enumerate(batch):
         try:  # every rule is checked before a use case touches the batch's state
-            HANDLERS[type(submitted.fact)](state, index, submitted)
-            done.append(Done())
+            case_id = HANDLERS[type(submitted.fact)](state, index, submitted)
+            done.append(Done(created={"case_id": case_id}))
         except (RuleViolations, SealedWrongly) as exc:
             done.append(Done(error=exc))
     await state.write(db, outbox, done)

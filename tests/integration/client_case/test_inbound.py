@@ -234,5 +234,11 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
         events.CaseClosed,
     ]
     assert len({e.subject for e in canonical}) == 1  # one case
+    # Each receipt tells the province what it needs to go on: its own id and the case's.
+    for accepted in ("s1", "e1", "c1"):
+        receipt = receipts[accepted]
+        assert isinstance(receipt, EventAccepted)
+        assert receipt.submission_id == "sultra-screening-0000777"
+        assert receipt.created == {"case_id": canonical[0].subject}
     closed = canonical[2].data
     assert isinstance(closed, events.CaseClosed) and closed.outcome == "dropped_out"

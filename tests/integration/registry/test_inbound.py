@@ -113,6 +113,8 @@ async def test_province_facts_become_canonical_events_with_receipts(registry: Re
         (EventAccepted, True),
     ]
     assert {r.canonical_event_id for r in both} == {formed.id}  # type: ignore[union-attr]
+    # The first receipt names the unit; the duplicate's records nothing new.
+    assert [r.created for r in both] == [{"unit_id": "sultra-unit-000000001"}, {}]  # type: ignore[union-attr]
     assert isinstance(formed.data, events.UnitFormed)
     assert formed.source == "/pulih/registry"
 

@@ -317,6 +317,10 @@ async def test_provinces_submit_attendance_and_activities_and_get_receipts(
         for e in await read_events(p.bootstrap, p.topics.name("ibm.receipts.74"), 6)
     }
     assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {"a1", "act1"}
+    assert receipts["a1"].created == {"session_id": attendance.session_id}  # type: ignore[union-attr]
+    act1 = receipts["act1"]
+    assert isinstance(act1, EventAccepted) and act1.submission_id == "sultra-activity-0000031"
+    assert set(act1.created) == {"activity_id"}
     refused = {
         k: [(r.field, r.rule) for r in v.reasons]
         for k, v in receipts.items()
