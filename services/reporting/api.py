@@ -27,6 +27,7 @@ from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_regi
 from services.reporting.projector import serving_generation
 from services.reporting.queries import future, is_client_derived, known_region, table
 from services.reporting.settings import Settings
+from services.reporting.special import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
 from shared.http import AUTHENTICATED, install_domain_errors
 from shared.rules import Violation, check
@@ -70,12 +71,20 @@ class Suppression(BaseModel):
 
 class IndicatorTable(BaseModel):
     indicator: str
-    period: str = Field(examples=["2026", "2026-05"])
+    period: str = Field(examples=["2026", "2026-05", "2024-Q3", "2021..2023"])
     level: str
     within: Figure = Field(description="The region asked about, as a whole.")
     by: str | None
     suppression: Suppression
     rows: list[Figure]
+    cohort: str | None = Field(
+        default=None, description="Operational and sustained units: the formation years."
+    )
+    definitions: dict[str, str] | None = Field(
+        default=None,
+        description="Operational and sustained units: what the `numerator` and the "
+        "`denominator` of each row's `share` count, one line each.",
+    )
 
 
 class IndicatorSeries(BaseModel):
@@ -140,7 +149,13 @@ async def catalog(grants: Grants) -> list[dict[str, Any]]:
 
 
 def _ask(
-    request: Request, indicator: str, period: str, level: str, within: str, by: str | None
+    request: Request,
+    indicator: str,
+    period: str,
+    level: str,
+    within: str,
+    by: str | None,
+    cohort: str | None = None,
 ) -> Ask:
     settings = runtime_of(request).settings
     assert isinstance(settings, Settings)
@@ -154,6 +169,7 @@ def _ask(
         window_months=settings.operational_window_months,
         targets=settings.unit_targets,
         cube_max_age=settings.cube_max_age_seconds,
+        cohort=Period.parse(cohort, "cohort", years_only=True) if cohort is not None else None,
     )
 
 
@@ -183,19 +199,28 @@ async def indicator_table(
     level: str = "province",
     within: str = "",
     by: str | None = None,
+    cohort: Annotated[
+        str | None,
+        Query(
+            description="Operational and sustained units: only the units formed in these "
+            "years (2021..2023 or 2021), as numerator and denominator.",
+            examples=["2021..2023"],
+        ),
+    ] = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> dict[str, Any] | Response:
-    """One indicator for a period (`2026` or `2026-05`): the region `within` (default
-    Indonesia) and its regions at `level`, optionally broken down `by` a dimension."""
+    """One indicator for a period (`2026`, `2026-05`, `2024-Q3` or `2021..2023`): the region
+    `within` (default Indonesia) and its regions at `level`, optionally broken down `by` a
+    dimension; operational and sustained units optionally over a `cohort` of formation years."""
     _allowed(grants, within)
-    ask = _ask(request, indicator, period, level, within, by)
+    ask = _ask(request, indicator, period, level, within, by, cohort)
     runtime = runtime_of(request)
     assert runtime.engine is not None
     async with runtime.engine.connect() as connection:
         total, rows = await table(connection, ask)
     if format == "csv":
         return _csv([r.as_dict() for r in rows])
-    return {
+    answer = {
         "indicator": indicator,
         "period": str(ask.period),
         "level": level,
@@ -204,6 +229,10 @@ async def indicator_table(
         "suppression": {"k": ask.k, "applies": is_client_derived(indicator)},
         "rows": [r.as_dict() for r in rows],
     }
+    if (described := definitions(ask)) is not None:
+        answer["cohort"] = str(ask.cohort) if ask.cohort else None
+        answer["definitions"] = described
+    return answer
 
 
 @router.get(

@@ -13,36 +13,94 @@ from typing import Any
 from services.reporting import cube
 from shared.rules import Violation, check
 
-PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2}))?")
+PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})|-Q(?P<quarter>\d)|\.\.(?P<until>\d{4}))?")
 REGION = re.compile(r"(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?")
+FORMS = "a year (2026), a month (2026-05), a quarter (2024-Q3) or a range of years (2021..2023)"
 
 
 @dataclass(frozen=True)
 class Period:
+    """A year, a month, a quarter (`2024-Q3`) or a range of whole years (`2021..2023`)."""
+
     year: int
     month: int | None = None
+    quarter: int | None = None
+    until: int | None = None
+    """The last year of a range (None otherwise)."""
 
     @classmethod
-    def parse(cls, text: str) -> Period:
+    def parse(cls, text: str, field: str = "period", years_only: bool = False) -> Period:
+        """The period `text` names, or a problem naming `field` and the rule it breaks."""
         match = PERIOD.fullmatch(text)
-        if match and 2000 <= int(match["year"]) <= 2100:
-            month = match["month"]
-            if month is None or 1 <= int(month) <= 12:
-                return cls(int(match["year"]), int(month) if month else None)
-        check([Violation("period", "year-or-month", "a year (2026) or a month (2026-05)")])
-        raise AssertionError  # unreachable
+        found: Period | None = None
+        if match and all(2000 <= int(y) <= 2100 for y in (match["year"], match["until"]) if y):
+            month, quarter, until = (
+                int(match[g]) if match[g] else None for g in ("month", "quarter", "until")
+            )
+            if (month is None or 1 <= month <= 12) and (quarter is None or 1 <= quarter <= 4):
+                found = cls(int(match["year"]), month, quarter, until)
+        if found is None:
+            forms = "a year (2021) or a range of years (2021..2023)" if years_only else FORMS
+            check([Violation(field, "period-form", forms)])
+        assert found is not None
+        problems = []
+        if found.until is not None and found.until <= found.year:
+            problems.append(
+                Violation(field, "range-order", "a range runs from one year to a later one")
+            )
+        if years_only and not found.whole_years:
+            problems.append(
+                Violation(field, "years-only", "a year (2021) or a range of years (2021..2023)")
+            )
+        check(problems)
+        return found
 
     def __str__(self) -> str:
-        return f"{self.year}" if self.month is None else f"{self.year}-{self.month:02d}"
+        if self.month is not None:
+            return f"{self.year}-{self.month:02d}"
+        if self.quarter is not None:
+            return f"{self.year}-Q{self.quarter}"
+        if self.until is not None:
+            return f"{self.year}..{self.until}"
+        return f"{self.year}"
+
+    @property
+    def whole_years(self) -> bool:
+        return self.month is None and self.quarter is None
+
+    @property
+    def years(self) -> range:
+        return range(self.year, (self.until or self.year) + 1)
+
+    @property
+    def months(self) -> list[str]:
+        """The months of a month or a quarter (`YYYY-MM`); a year's or range's are its years'."""
+        if self.month is not None:
+            return [str(self)]
+        if self.quarter is not None:
+            first = 3 * self.quarter - 2
+            return [f"{self.year}-{m:02d}" for m in range(first, first + 3)]
+        return [f"{y}-{m:02d}" for y in self.years for m in range(1, 13)]
 
     @property
     def start(self) -> date:
-        return date(self.year, self.month or 1, 1)
+        first = self.month or (3 * self.quarter - 2 if self.quarter else 1)
+        return date(self.year, first, 1)
 
     @property
     def end(self) -> date:
-        month = self.month or 12
-        return date(self.year, month, monthrange(self.year, month)[1])
+        year = self.until or self.year
+        month = self.month or (3 * self.quarter if self.quarter else 12)
+        return date(year, month, monthrange(year, month)[1])
+
+    @property
+    def last_begins(self) -> date:
+        """When the period's last year (or its month, or quarter) begins."""
+        return date(self.until, 1, 1) if self.until is not None else self.start
+
+    def describe(self) -> str:
+        """For definitions: `2024`, `2021 to 2023`, `2024-Q3`."""
+        return f"{self.year} to {self.until}" if self.until is not None else str(self)
 
 
 @dataclass
@@ -79,3 +137,5 @@ class Ask:
     window_months: int = 1
     targets: Path | None = None
     cube_max_age: float = 0.0
+    cohort: Period | None = None
+    """Units formed in these years (operational and sustained units only)."""

@@ -25,7 +25,7 @@ from services.reporting.indicators import (
 )
 from services.reporting.projector import serving_generation
 from services.reporting.special import special_table
-from services.reporting.suppressed_cubes import cached, row_of, stock_cube, suppressed_cube
+from services.reporting.suppressed_cubes import cached, period_cube, row_of, stock_cube
 from shared.regions import PROVINCE_CODES
 from shared.rules import Violation, check
 
@@ -34,7 +34,7 @@ WIT = timezone(timedelta(hours=9))
 
 
 def validate(ask: Ask) -> None:
-    v = future(ask.period.start, "period")
+    v = future(ask.period.last_begins, "period")
     if not REGION.fullmatch(ask.within):
         v.append(Violation("within", "region-code", "a Kemendagri code: 74, 74.71, 74.71.01, …"))
     if ask.indicator not in COUNTS and ask.indicator not in SPECIAL | STOCKS.keys():
@@ -60,7 +60,17 @@ def validate(ask: Ask) -> None:
                 "tables below province level are served one province at a time",
             )
         )
+    if ask.cohort is not None:
+        if ask.indicator not in COHORTS:
+            v.append(
+                Violation("cohort", "cohort-indicator", f"cohorts of units: {', '.join(COHORTS)}")
+            )
+        v += future(ask.cohort.last_begins, "cohort")
     check(v)
+
+
+COHORTS = ("operational_units", "sustained_units")
+"""The indicators a cohort of units (by formation years) applies to."""
 
 
 def future(start: date, field: str, today: date | None = None) -> list[Violation]:
@@ -115,17 +125,19 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
         return await _direct(connection, spec, generation, ask)
     regions = await _regions(connection, generation, ask.level, ask.within)
     if ask.indicator in STOCKS:
-        stage = STOCKS[ask.indicator][0]
+        # A stock is counted at the period's end: a quarter's is its last month's, a range's
+        # its last year's (December), the very cells those tables show.
+        stage, end = STOCKS[ask.indicator][0], ask.period.end
         province = ask.within.split(".")[0]
         c = await cached(
             connection,
-            ("stock", stage, generation, ask.period.year, province, ask.k),
-            lambda: stock_cube(connection, generation, ask.period.year, province, stage, ask.k),
+            ("stock", stage, generation, end.year, province, ask.k),
+            lambda: stock_cube(connection, generation, end.year, province, stage, ask.k),
             ask.cube_max_age,
         )
-        period = str(ask.period)
-        return row_of(c, Cell(ask.within, period, TOTAL)), [
-            row_of(c, Cell(r, period, TOTAL)) for r in regions
+        at = str(end.year) if ask.period.whole_years else f"{end.year}-{end.month:02d}"
+        return row_of(c, Cell(ask.within, at, TOTAL)), [
+            row_of(c, Cell(r, at, TOTAL)) for r in regions
         ]
     return await special_table(connection, generation, ask, regions)
 
@@ -146,8 +158,8 @@ async def _from_cube(
     connection: AsyncConnection, spec: Count, generation: int, ask: Ask
 ) -> tuple[Row, list[Row]]:
     province = ask.within.split(".")[0]
-    c = await suppressed_cube(
-        connection, spec, generation, ask.period.year, province, ask.by, ask.k, ask.cube_max_age
+    c = await period_cube(
+        connection, spec, generation, ask.period, province, ask.by, ask.k, ask.cube_max_age
     )
     period = str(ask.period)
     regions = await _regions(connection, generation, ask.level, ask.within)

@@ -20,7 +20,7 @@ from services.reporting import cube, db
 from services.reporting.cube import TOTAL, Cell, Cube
 from services.reporting.figures import Ask, Row
 from services.reporting.indicators import COUNTS, count_by_region, inside, region_of
-from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, row_of, suppressed_cube
+from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, period_cube, row_of
 from shared.rules import Violation, check
 
 EPOCH = date(1900, 1, 1)
@@ -36,8 +36,19 @@ async def special_table(
     """The figure for the region asked `within` and its rows at `level` (`regions`: those
     with units there)."""
     p, v = ask.period, []
-    if ask.indicator in ("sustained_units", "units_against_target") and p.month is not None:
-        v.append(Violation("period", "year-only", "this indicator is yearly"))
+    if ask.indicator in ("sustained_units", "units_against_target") and not p.whole_years:
+        v.append(
+            Violation("period", "years-only", "this indicator is over a year or a range of years")
+        )
+    if ask.indicator == "sustained_units" and ask.cohort and ask.cohort.end >= p.start:
+        v.append(
+            Violation(
+                "cohort",
+                "formed-before-period",
+                "sustained units are operational after the years they were formed in: "
+                "the cohort must end before the period begins",
+            )
+        )
     if ask.indicator == "units_against_target" and ask.level not in ("national", "province"):
         v.append(Violation("level", "national-or-province", "targets are national and provincial"))
     check(v)
@@ -56,11 +67,11 @@ async def _rows(
     cut = _CUT.get(ask.indicator)
     if cut is not None and level not in ("national", "province"):
         count, row = cut
-        c = await suppressed_cube(
+        c = await period_cube(
             connection,
             COUNTS[count],
             generation,
-            ask.period.year,
+            ask.period,
             ask.within[:2],
             None,
             ask.k,
@@ -72,19 +83,10 @@ async def _rows(
     return [by_region.get(r) or Row(r, TOTAL, None) for r in sorted(set(regions) | set(by_region))]
 
 
-async def _formed_by(
-    connection: AsyncConnection, generation: int, end: date, level: str, within: str
-) -> dict[str, tuple[int, int, Any]]:
-    found = await count_by_region(
-        connection, COUNTS["units_formed"], generation, EPOCH, end, level, within, None
-    )
-    return {r: (n, e, t) for r, _, n, e, t in found}
-
-
 async def _cumulative(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
-    formed = await _formed_by(connection, generation, ask.period.end, level, ask.within)
+    formed = await _formed_between(connection, generation, EPOCH, ask.period.end, level, ask.within)
     return {r: Row(r, TOTAL, n, False, e, t) for r, (n, e, t) in formed.items()}
 
 
@@ -103,7 +105,9 @@ async def _against_target(
             if not region
             else targets.get("provinces", {}).get(region, {})
         )
-        target = yearly.get(str(p.year))
+        # A range's target is the sum of its years' (none when a year has none).
+        each = [yearly.get(str(y)) for y in p.years]
+        target = sum(each) if all(t is not None for t in each) else None
         share = round(n / target, 4) if target else None
         rows[region] = Row(region, TOTAL, n, False, e, t, {"target": target, "share": share})
     return rows
@@ -133,8 +137,10 @@ async def _operational_between(
     end: date,
     level: str,
     within: str,
-    formed_before: date | None = None,
+    formed: tuple[date, date] | None = None,
 ) -> dict[str, tuple[int, int, Any]]:
+    """Units with at least one activity, service or screening between the dates (of those
+    `formed` between two dates, when given), by region."""
     active = _active_units(generation, start, end, within)
     query = select(
         region_of(active.c.village_code, level),
@@ -142,11 +148,11 @@ async def _operational_between(
         func.sum(active.c.events),
         func.max(active.c.last_event_at),
     )
-    if formed_before is not None:
+    if formed is not None:
         query = query.join(
             db.units,
             (db.units.c.unit_id == active.c.unit_id) & (db.units.c.generation == generation),
-        ).where(db.units.c.formed_on < formed_before)
+        ).where(db.units.c.formed_on.between(*formed))
     query = query.group_by(region_of(active.c.village_code, level))
     return {str(r): (int(n), int(e), t) for r, n, e, t in (await connection.execute(query)).all()}
 
@@ -158,38 +164,84 @@ def _share(n: int, of: int) -> float | None:
 def _with_share(
     counted: dict[str, tuple[int, int, Any]], of: dict[str, tuple[int, int, Any]], label: str
 ) -> Computed:
-    """Rows of units counted in each region, with the units they are a share of."""
+    """Rows of units counted in each region (the numerator), with the units they are a share
+    of (the denominator); a region with units of the denominator and none counted shows 0."""
     rows = {}
-    for region, (n, events, latest) in counted.items():
+    for region in counted.keys() | of.keys():
+        n, events, latest = counted.get(region, (0, 0, None))
         whole = of.get(region, (0, 0, None))[0]
-        rows[region] = Row(
-            region, TOTAL, n, False, events, latest, {label: whole, "share": _share(n, whole)}
-        )
+        extra = {label: whole, "numerator": n, "denominator": whole, "share": _share(n, whole)}
+        rows[region] = Row(region, TOTAL, n, False, events, latest, extra)
     return rows
+
+
+async def _formed_between(
+    connection: AsyncConnection, generation: int, start: date, end: date, level: str, within: str
+) -> dict[str, tuple[int, int, Any]]:
+    found = await count_by_region(
+        connection, COUNTS["units_formed"], generation, start, end, level, within, None
+    )
+    return {r: (n, e, t) for r, _, n, e, t in found}
+
+
+def _operational_since(ask: Ask) -> date:
+    """A month's operational units are those active in the configured window ending with it;
+    any longer period's, those active at least once in it."""
+    p = ask.period
+    if p.month is None:
+        return p.start
+    month_index = p.year * 12 + p.month - 1 - (ask.window_months - 1)
+    return date(month_index // 12, month_index % 12 + 1, 1)
 
 
 async def _operational(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
-    p = ask.period
-    start = p.start
-    if p.month is not None:  # the window: this month and the ones before it
-        month_index = p.year * 12 + p.month - 1 - (ask.window_months - 1)
-        start = date(month_index // 12, month_index % 12 + 1, 1)
-    active = await _operational_between(connection, generation, start, p.end, level, ask.within)
-    formed = await _formed_by(connection, generation, p.end, level, ask.within)
-    return _with_share(active, formed, "formed")
+    p, cohort = ask.period, ask.cohort
+    formed = (cohort.start, cohort.end) if cohort else None
+    active = await _operational_between(
+        connection, generation, _operational_since(ask), p.end, level, ask.within, formed
+    )
+    start, end = formed or (EPOCH, p.end)
+    of = await _formed_between(connection, generation, start, end, level, ask.within)
+    return _with_share(active, of, "cohort" if cohort else "formed")
 
 
 async def _sustained(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
-    p = ask.period
+    p, cohort = ask.period, ask.cohort
+    formed = (cohort.start, cohort.end) if cohort else (EPOCH, date(p.year - 1, 12, 31))
     sustained = await _operational_between(
-        connection, generation, p.start, p.end, level, ask.within, formed_before=p.start
+        connection, generation, p.start, p.end, level, ask.within, formed
     )
-    earlier = await _formed_by(connection, generation, date(p.year - 1, 12, 31), level, ask.within)
-    return _with_share(sustained, earlier, "formed_before")
+    earlier = await _formed_between(connection, generation, *formed, level, ask.within)
+    return _with_share(sustained, earlier, "cohort" if cohort else "formed_before")
+
+
+ACTIVE = "held an activity, delivered a service or screened someone"
+
+
+def definitions(ask: Ask) -> dict[str, str] | None:
+    """One line each for what an operational or sustained share divides by what."""
+    p, cohort = ask.period, ask.cohort
+    if ask.indicator == "operational_units":
+        when = (
+            f"in the {ask.window_months} months ending {p}"
+            if p.month is not None and ask.window_months > 1
+            else f"at least once in {p.describe()}"
+        )
+        units = f"Units formed in {cohort.describe()}" if cohort else f"Units formed by {p.end}"
+        return {"numerator": f"{units} that {ACTIVE} {when}.", "denominator": f"{units}."}
+    if ask.indicator == "sustained_units":
+        units = (
+            f"Units formed in {cohort.describe()}" if cohort else f"Units formed before {p.year}"
+        )
+        return {
+            "numerator": f"{units} that {ACTIVE} at least once in {p.describe()}.",
+            "denominator": f"{units}.",
+        }
+    return None
 
 
 async def _median_days(

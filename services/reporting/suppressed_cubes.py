@@ -15,8 +15,8 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting import cube, db
-from services.reporting.cube import Cell, Cube, Leaf
-from services.reporting.figures import Row
+from services.reporting.cube import Cell, Cube, Figure, Leaf
+from services.reporting.figures import Period, Row
 from services.reporting.indicators import (
     Count,
     aware,
@@ -152,6 +152,69 @@ async def _suppressed_cube(
         k,
         totals=base,
     )
+
+
+async def period_cube(
+    connection: AsyncConnection,
+    spec: Count,
+    generation: int,
+    period: Period,
+    province: str,
+    by: str | None,
+    k: int,
+    max_age: float = 0.0,
+) -> Cube:
+    """The cube holding the province's cells of `period`. A year's or a month's is its year's
+    cube. A quarter's or a range's cells are sums of the months' (years') cells of those
+    cubes: a region's is shown where every month (year) in it is shown, and withheld
+    otherwise, so a quarter or range tells a reader only sums of figures already published,
+    whichever quarters and overlapping ranges they read together."""
+    if period.quarter is None and period.until is None:
+        return await suppressed_cube(
+            connection, spec, generation, period.year, province, by, k, max_age
+        )
+    label = str(period)
+    if period.quarter is not None:
+        year = await suppressed_cube(
+            connection, spec, generation, period.year, province, by, k, max_age
+        )
+        pieces = [(year, month) for month in period.months]
+    else:
+        pieces = [
+            (
+                await suppressed_cube(connection, spec, generation, y, province, by, k, max_age),
+                str(y),
+            )
+            for y in period.years
+        ]
+    return combined(label, pieces)
+
+
+def combined(label: str, pieces: list[tuple[Cube, str]]) -> Cube:
+    """The cells `label` of a period made of the `pieces` (a cube and one of its periods):
+    each region's and part's figure is their sum, withheld where any piece is withheld
+    (unless that piece is known to be zero)."""
+    first = pieces[0][0]
+    derived = Cube(first.year, first.parts, first.additive)
+    regions = {cell.region for c, _ in pieces for cell in (*c.figures, *c.withheld)}
+    regions |= {cell.region for r in first.relations for cell in (r.total, *r.parts)}
+    for region in regions:
+        for part in first.parts:
+            cell = Cell(region, label, part)
+            figure = derived.figures.setdefault(cell, Figure())
+            for c, piece in pieces:
+                inner = Cell(region, piece, part)
+                if hidden(c, inner):
+                    derived.withheld.add(cell)
+                found = c.figure(inner)
+                figure.add(found.value, found.events, found.latest)
+    return derived
+
+
+def hidden(c: Cube, cell: Cell) -> bool:
+    """Withheld and not known anyway: a region's zero in a province whose published figure
+    is zero is no secret (in a year with no screenings, every village had none)."""
+    return cell in c.withheld and c.figure(cell._replace(region=cell.region[:2])).value > 0
 
 
 def row_of(c: Cube, cell: Cell) -> Row:

@@ -257,4 +257,4 @@ async def test_operators_see_only_their_regions(
     )
     assert bad.status_code == 422
     rules = {(e["field"], e["rule"]) for e in bad.json()["errors"]}
-    assert ("period", "year-or-month") in rules
+    assert ("period", "period-form") in rules
