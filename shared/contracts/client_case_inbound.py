@@ -22,11 +22,13 @@ from shared.contracts.types import (
     AssistFrequency,
     AssistRecency,
     AssistSubstance,
+    CaseStage,
     ClosureOutcome,
     ContractPart,
     EarlyCompletion,
     EntityId,
     Programme,
+    RelapseSource,
     Sex,
     UnitScopedEvent,
 )
@@ -172,4 +174,59 @@ class ClosureSubmitted(UnitScopedEvent):
             "then (rule `early-completion-reason`), and only with outcome `completed`."
         ),
         examples=[None],
+    )
+
+
+@contract(
+    context=CONTEXT,
+    name="StageChangeSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class StageChangeSubmitted(UnitScopedEvent):
+    """A provincial system moves a case it screened (its `ScreeningSubmitted`) to the next
+    stage of the pathway (intake → services → aftercare). `client-case` publishes the canonical
+    `CaseStageChanged` and answers with a receipt."""
+
+    submission_id: EntityId = Field(
+        description="The province's id of the screening that opened the case.",
+        examples=["sultra-screening-0000184"],
+    )
+    to_stage: CaseStage = Field(
+        description="The next stage: services after intake, aftercare after services.",
+        examples=["services"],
+    )
+    changed_on: date = Field(
+        description="Date the case entered the stage.", examples=["2025-06-03"]
+    )
+
+
+@contract(
+    context=CONTEXT,
+    name="RelapseSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class RelapseSubmitted(UnitScopedEvent):
+    """A provincial system reports a relapse of a client it screened (its `ScreeningSubmitted`),
+    during or after the pathway. `client-case` publishes the canonical `RelapseReported` and
+    answers with a receipt."""
+
+    submission_id: EntityId = Field(
+        description="The province's id of the screening that opened the case.",
+        examples=["sultra-screening-0000184"],
+    )
+    substances: list[AssistSubstance] = Field(
+        min_length=1,
+        max_length=10,
+        description="What the client used again.",
+        examples=[["alcohol"]],
+    )
+    source: RelapseSource = Field(description="Who told the unit.", examples=["family_report"])
+    relapsed_on: date = Field(description="Date of the relapse.", examples=["2025-08-12"])
+    reported_by_agent_id: EntityId = Field(
+        description="The unit's agent who recorded it (an agent of the case's unit).",
+        examples=["01JB8A3C5E7G9J1K3M5N7P9Q1R"],
     )

@@ -26,6 +26,8 @@ ACCEPTED: dict[str, tuple[type[EventData], ...]] = {
         client_case.ScreeningSubmitted,
         client_case.EnrolmentSubmitted,
         client_case.ClosureSubmitted,
+        client_case.StageChangeSubmitted,
+        client_case.RelapseSubmitted,
     ),
     "scheduling": (
         scheduling_inbound.AttendanceSubmitted,

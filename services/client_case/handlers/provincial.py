@@ -1,4 +1,5 @@
-"""What provinces submit — screenings, enrolments, closures — set-based. A partition's batch:
+"""What provinces submit — screenings, enrolments, stage changes, relapses, closures —
+set-based. A partition's batch:
 
 1. `Batch.load`: the sealed identities opened, then one query per kind of reference (earlier
    submissions, units, clients by pseudonym, cases, their clients);
@@ -44,7 +45,9 @@ from shared.contracts.base import EventData
 from shared.contracts.client_case_inbound import (
     ClosureSubmitted,
     EnrolmentSubmitted,
+    RelapseSubmitted,
     ScreeningSubmitted,
+    StageChangeSubmitted,
 )
 from shared.contracts.types import CaseStage
 from shared.messaging.outbox import Outbox
@@ -53,7 +56,13 @@ from shared.rules import RuleViolations, Violation, check
 from shared.security.encryption import CannotDecrypt, open_identity
 from shared.security.identity import nik_problems, normalise_nik
 
-Fact = ScreeningSubmitted | EnrolmentSubmitted | ClosureSubmitted
+Fact = (
+    ScreeningSubmitted
+    | EnrolmentSubmitted
+    | ClosureSubmitted
+    | StageChangeSubmitted
+    | RelapseSubmitted
+)
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,11 @@ class Batch:
             )
             state.cases_of.update({(province, sid): case for sid, case in found.tuples()})
         unit_ids = {s.fact.unit_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
-        state.agents = await agents_of(
-            db, {s.fact.screener_agent_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
-        )
+        named = {s.fact.screener_agent_id for s in batch if isinstance(s.fact, ScreeningSubmitted)}
+        named |= {
+            s.fact.reported_by_agent_id for s in batch if isinstance(s.fact, RelapseSubmitted)
+        }
+        state.agents = await agents_of(db, named)
         if unit_ids:
             found = await db.execute(select(known_units).where(known_units.c.unit_id.in_(unit_ids)))
             state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
@@ -442,11 +453,68 @@ def close(state: Batch, index: int, s: Submitted) -> str:
     return case.case_id
 
 
+def change_stage(state: Batch, index: int, s: Submitted) -> str:
+    fact = s.fact
+    assert isinstance(fact, StageChangeSubmitted)
+    case = state.case_for(s.province, fact.submission_id)
+    changed = pathway.advance(case, fact.to_stage, on=fact.changed_on, today=state.today)
+    state.cases[case.case_id] = changed
+    state.changed_cases.add(case.case_id)
+    state.events.append(
+        (
+            index,
+            events.CaseStageChanged(
+                **where_of(changed),
+                from_stage=case.stage,
+                to_stage=fact.to_stage,
+                changed_on=fact.changed_on,
+                case_week=changed.week(fact.changed_on),
+            ),
+        )
+    )
+    return case.case_id
+
+
+def report_relapse(state: Batch, index: int, s: Submitted) -> str:
+    fact = s.fact
+    assert isinstance(fact, RelapseSubmitted)
+    case = state.case_for(s.province, fact.submission_id)
+    v = []
+    if state.people[case.client_id].erased:
+        v.append(Violation("submission_id", "not-erased", "this client was erased"))
+    if fact.relapsed_on > state.today:
+        v.append(Violation("relapsed_on", "not-in-future", "the date is in the future"))
+    v += agent_problems(
+        state.agents,
+        "reported_by_agent_id",
+        fact.reported_by_agent_id,
+        case.unit_id,
+        fact.relapsed_on,
+    )
+    check(v)
+    state.events.append(
+        (
+            index,
+            events.RelapseReported(
+                **where_of(case),
+                substances=fact.substances,
+                source=fact.source,
+                stage=case.stage,
+                relapsed_on=fact.relapsed_on,
+                reported_by_agent_id=fact.reported_by_agent_id,
+            ),
+        )
+    )
+    return case.case_id
+
+
 HANDLERS: dict[type[Fact], Callable[[Batch, int, Submitted], str]] = {
     # each returns the id of the case the fact opened or acted on
     ScreeningSubmitted: screen,
     EnrolmentSubmitted: enrol,
     ClosureSubmitted: close,
+    StageChangeSubmitted: change_stage,
+    RelapseSubmitted: report_relapse,
 }
 
 

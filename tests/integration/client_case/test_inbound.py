@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.client_case.db import clients
 from shared.contracts import client_case as events
 from shared.contracts import client_case_inbound as provincial
+from shared.contracts.base import EventData
 from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import make_producer, topic_size
@@ -174,6 +175,30 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
             ),
         ),
         (
+            "st1",
+            provincial.StageChangeSubmitted.model_validate(
+                {
+                    **where,
+                    "submission_id": "sultra-screening-0000777",
+                    "to_stage": "services",
+                    "changed_on": today,
+                }
+            ),
+        ),
+        (
+            "r1",
+            provincial.RelapseSubmitted.model_validate(
+                {
+                    **where,
+                    "submission_id": "sultra-screening-0000777",
+                    "substances": ["alcohol"],
+                    "source": "family_report",
+                    "relapsed_on": today,
+                    "reported_by_agent_id": "agent-00000000042",
+                }
+            ),
+        ),
+        (
             "c-unknown",
             provincial.ClosureSubmitted.model_validate(
                 {
@@ -200,12 +225,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
     await producer.start()
     try:
         for message_id, data in facts:
-            assert isinstance(
-                data,
-                provincial.ScreeningSubmitted
-                | provincial.EnrolmentSubmitted
-                | provincial.ClosureSubmitted,
-            )
+            assert isinstance(data, EventData)
             key, headers, value = to_kafka(
                 wrap(data, source="/provinces/74/simrehab", event_id=message_id)
             )
@@ -218,27 +238,35 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
     receipts = {
         e.data.original_event_id: e.data
         for e in await read_events(  # type: ignore[union-attr]
-            p.bootstrap, p.topics.name("ibm.receipts.74"), 5
+            p.bootstrap, p.topics.name("ibm.receipts.74"), 7
         )
     }
-    assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {"s1", "e1", "c1"}
+    assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {
+        "s1",
+        "e1",
+        "st1",
+        "r1",
+        "c1",
+    }
     again, unknown = receipts["s1-again"], receipts["c-unknown"]
     assert isinstance(again, EventRejected) and isinstance(unknown, EventRejected)
     assert [(r.field, r.rule) for r in again.reasons] == [("submission_id", "unique-submission")]
     assert [(r.field, r.rule) for r in unknown.reasons] == [("submission_id", "known-submission")]
 
-    canonical = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)
+    canonical = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 5)
     assert [type(e.data) for e in canonical] == [
         events.ClientScreened,
         events.ClientEnrolled,
+        events.CaseStageChanged,
+        events.RelapseReported,
         events.CaseClosed,
     ]
     assert len({e.subject for e in canonical}) == 1  # one case
     # Each receipt tells the province what it needs to go on: its own id and the case's.
-    for accepted in ("s1", "e1", "c1"):
+    for accepted in ("s1", "e1", "st1", "r1", "c1"):
         receipt = receipts[accepted]
         assert isinstance(receipt, EventAccepted)
         assert receipt.submission_id == "sultra-screening-0000777"
         assert receipt.created == {"case_id": canonical[0].subject}
-    closed = canonical[2].data
+    closed = canonical[4].data
     assert isinstance(closed, events.CaseClosed) and closed.outcome == "dropped_out"

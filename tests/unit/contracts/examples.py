@@ -24,7 +24,9 @@ from shared.contracts.client_case import (
 from shared.contracts.client_case_inbound import (
     ClosureSubmitted,
     EnrolmentSubmitted,
+    RelapseSubmitted,
     ScreeningSubmitted,
+    StageChangeSubmitted,
 )
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.registry import (
@@ -66,6 +68,8 @@ CONTRACTS: tuple[type[EventData], ...] = (
     ScreeningSubmitted,
     EnrolmentSubmitted,
     ClosureSubmitted,
+    StageChangeSubmitted,
+    RelapseSubmitted,
     CasePlanCreated,
     SessionCompleted,
     SessionMissed,
