@@ -163,6 +163,27 @@ def merge(first: Cube, *others: Cube) -> Cube:
     return merged
 
 
+def refine(coarse: Cube, fine: Cube) -> Cube:
+    """`coarse` with a breakdown each of whose parts refines one of its parts (`completed,high`
+    refines `completed`), as one cube to suppress: `merge`'s relations and, for every region
+    and period, `part = the sum of its refinements`, so neither table can be subtracted from
+    the other."""
+    refined = merge(coarse, fine)
+    own = [p for p in fine.parts if p != TOTAL]
+    places = {(c.region, c.period) for r in coarse.relations for c in (r.total, *r.parts)}
+    for region, period in sorted(places):
+        for part in coarse.parts:
+            if part == TOTAL:
+                continue
+            refined.relations.append(
+                Relation(
+                    Cell(region, period, part),
+                    tuple(Cell(region, period, p) for p in own if p.split(",")[0] == part),
+                )
+            )
+    return refined
+
+
 def below_province(cell: Cell) -> bool:
     return cell.region.count(".") >= 1
 

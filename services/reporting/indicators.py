@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
+    String,
     Table,
     distinct,
     func,
@@ -47,6 +49,12 @@ class Breakdown:
     """The parts add up to the total (each row has exactly one value)."""
     table: Table | None = None
     """Another fact table with the same key (substances of a screening)."""
+    crossed: tuple[Table, str] | None = None
+    """Crossed with a column of another fact table keyed by the case (the screening's risk
+    level): parts `<value>,<other value>`, each refining the part `<value>` of the breakdown
+    named `refines`; `<value>,unknown` where the other fact has not arrived, so the
+    refinements of a part add up to it."""
+    refines: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class Count:
     measure: str = "rows"  # rows | sum:<column> | distinct:<column>
     where: tuple[tuple[str, Any], ...] = ()
     breakdowns: dict[str, Breakdown] = field(default_factory=dict)
+
+
+UNKNOWN = "unknown"
 
 
 def _values(enum: Any) -> tuple[str, ...]:
@@ -159,7 +170,19 @@ COUNTS: dict[str, Count] = {
             db.cases,
             "closed_on",
             client_derived=True,
-            breakdowns={"outcome": Breakdown("outcome", _values(ClosureOutcome))},
+            breakdowns={
+                "outcome": Breakdown("outcome", _values(ClosureOutcome)),
+                "outcome,risk_level": Breakdown(
+                    "outcome",
+                    tuple(
+                        f"{o},{r}"
+                        for o in _values(ClosureOutcome)
+                        for r in (*_values(RiskLevel), UNKNOWN)
+                    ),
+                    crossed=(db.screenings, "risk_level"),
+                    refines="outcome",
+                ),
+            },
         ),
         Count(
             "referrals",
@@ -239,7 +262,26 @@ def _part(spec: Count, by: str | None) -> tuple[Table, ColumnElement[Any]]:
         return spec.table, literal(TOTAL)
     breakdown = spec.breakdowns[by]
     table = breakdown.table if breakdown.table is not None else spec.table
+    if breakdown.crossed is not None:
+        other, column = breakdown.crossed
+        # Constants inline, so PostgreSQL sees the same expression in SELECT and GROUP BY.
+        comma = literal_column("','", String)
+        unknown = literal_column(f"'{UNKNOWN}'", String)
+        second = func.coalesce(other.c[column], unknown)
+        return table, table.c[breakdown.column].concat(comma).concat(second)
     return table, table.c[breakdown.column]
+
+
+def _source(spec: Count, by: str | None) -> FromClause:
+    """What to count from: the table, joined to the case's other fact for a crossed part."""
+    table, _ = _part(spec, by)
+    crossed = spec.breakdowns[by].crossed if by else None
+    if crossed is None:
+        return table
+    other = crossed[0]
+    return table.outerjoin(
+        other, (other.c.case_id == table.c.case_id) & (other.c.generation == table.c.generation)
+    )
 
 
 def _scoped(
@@ -287,6 +329,7 @@ async def count_leaves(
         date(year, 12, 31),
         within,
     ).group_by(*groups)
+    query = query.select_from(_source(spec, by))
     if by:
         query = query.where(part.is_not(None))
     rows = await connection.execute(query)
@@ -324,6 +367,7 @@ async def count_by_region(
         end,
         within,
     ).group_by(region, *([part] if by else []))
+    query = query.select_from(_source(spec, by))
     if by:
         query = query.where(part.is_not(None))
     return [

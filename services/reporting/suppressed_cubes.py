@@ -71,8 +71,9 @@ async def suppressed_cube(
     max_age: float = 0.0,
 ) -> Cube:
     """The province's year of a client-derived count, suppressed. Totals are suppressed
-    together with the count's first breakdown that adds up to them and with its companion
-    (the breakdown a rate carries), so a reader holding all those tables cannot combine them;
+    together with the count's first breakdown that adds up to them, with the breakdowns that
+    refine it (closures by outcome and risk level) and with its companion (the breakdown a
+    rate carries), so a reader holding all those tables cannot combine them;
     any other breakdown keeps that pattern for its totals. Kept until the read model moves on
     (a cube takes a while to suppress; tables cut from it don't)."""
     return await cached(
@@ -134,8 +135,13 @@ async def _suppressed_cube(
         parts, companion_leaves = COMPANIONS[spec.name]
         companion = await companion_leaves(connection, generation, year, province)
         built = cube.merge(built, cube.build(year, companion, villages, parts=parts))
+    for name, crossed in spec.breakdowns.items():
+        if crossed.refines is not None:
+            assert crossed.refines == main, "a crossed breakdown refines the main one"
+            fine = await count_leaves(connection, spec, generation, year, province, name)
+            built = cube.refine(built, cube.build(year, fine, villages, parts=crossed.values))
     base = cube.apply_suppression(built, k)
-    if by is None or by == main:
+    if by is None or by == main or spec.breakdowns[by].refines is not None:
         return base
     breakdown = spec.breakdowns[by]
     totals = await count_leaves(connection, spec, generation, year, province, None)
