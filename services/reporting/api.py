@@ -60,8 +60,14 @@ class Figure(BaseModel):
     part: str = Field(description="The breakdown's value, or the total.")
     value: int | float | None = Field(description="None when withheld.")
     withheld: bool = Field(description="Withheld to protect people (small or complementary).")
-    events: int | None = Field(description="How many events fed it.")
-    latest_event_at: AwareDatetime | None = Field(description="When the latest of them happened.")
+    events: int | None = Field(description="How many distinct events fed it.")
+    latest_event_at: AwareDatetime | None = Field(
+        description="When the latest fact among them happened (event time: a screening's "
+        "instant, or the start of the day of a fact dated by day, in the province's zone)."
+    )
+    latest_received_at: AwareDatetime | None = Field(
+        description="When the latest of them reached the platform."
+    )
 
 
 class Suppression(BaseModel):
@@ -295,15 +301,15 @@ async def series(
             for month in months:
                 p = Period.parse(month)
                 found = {
-                    part: (n, e, t)
-                    for r, part, n, e, t in await count_by_region(
+                    part: (n, e, t, rc)
+                    for r, part, n, e, t, rc in await count_by_region(
                         connection, spec, generation, p.start, p.end, level, region, by
                     )
                     if r == region
                 }
                 for part in parts:
-                    n, e, t = found.get(part, (0, 0, None))
-                    rows.append(Row(region, part, n, False, e, t, {"period": month}))
+                    n, e, t, rc = found.get(part, (0, 0, None, None))
+                    rows.append(Row(region, part, n, False, e, t, {"period": month}, rc))
     if format == "csv":
         return _csv([r.as_dict() for r in rows])
     return {

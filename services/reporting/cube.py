@@ -48,12 +48,19 @@ class Figure:
     value: int = 0
     events: int = 0
     latest: datetime | None = None
+    """When the latest fact happened."""
+    received: datetime | None = None
+    """When the latest event arrived."""
 
-    def add(self, value: int, events: int, latest: datetime | None) -> None:
+    def add(
+        self, value: int, events: int, latest: datetime | None, received: datetime | None = None
+    ) -> None:
         self.value += value
         self.events += events
         if latest is not None and (self.latest is None or latest > self.latest):
             self.latest = latest
+        if received is not None and (self.received is None or received > self.received):
+            self.received = received
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Leaf:
     value: int
     events: int
     latest: datetime | None
+    received: datetime | None = None
 
 
 @dataclass
@@ -107,7 +115,10 @@ def build(
             children[parent].add(child)
     rows = list(leaves)
     if parts and cube.additive:
-        rows += [Leaf(r.village_code, r.month, TOTAL, r.value, r.events, r.latest) for r in rows]
+        rows += [
+            Leaf(r.village_code, r.month, TOTAL, r.value, r.events, r.latest, r.received)
+            for r in rows
+        ]
     elif totals is not None:
         rows += list(totals)
     for row in rows:
@@ -117,7 +128,7 @@ def build(
         for region in ancestors(row.village_code):
             for period in (str(year), row.month) if in_year else (row.month,):
                 cube.figures.setdefault(Cell(region, period, row.part), Figure()).add(
-                    row.value, row.events, row.latest
+                    row.value, row.events, row.latest, row.received
                 )
     for part in cube.parts:
         for period in periods:

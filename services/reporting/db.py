@@ -4,8 +4,11 @@ The read model is a set of fact tables, one row per thing that happened or exist
 screening, a case, an activity, a session held), keyed by its natural id and dated by **event
 time** (the day it happened, not the day it arrived), with the unit's village for the region.
 Writing a row is an idempotent upsert, so a replay or a re-delivered event changes nothing, and
-a late event restates the period it belongs to. Each row keeps its lineage: how many events fed
-it and when the latest of them happened.
+a late event restates the period it belongs to. Each row keeps its lineage: how many distinct
+events fed it, when the latest fact among them happened (`last_event_at`: event time) and when
+the latest of them reached the platform (`last_received_at`). `projected_events` holds the ids
+of the events each generation has applied: a relay that delivers an event again (a retry after
+a lost acknowledgement, at a new offset) changes nothing.
 
 Every row carries the read model's `generation`: a rebuild fills the next generation from the
 start of the canonical topics while the live one keeps serving, then switches `generations`
@@ -54,6 +57,13 @@ positions = Table(
     Column("next_offset", BigInteger, nullable=False),
 )
 
+projected_events = Table(
+    "projected_events",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+)
+
 
 def _fact(name: str, keys: list[Column[Any]], *columns: Column[Any]) -> Table:
     """A fact table: generation + natural key, the unit and its village, the facts, lineage."""
@@ -68,6 +78,7 @@ def _fact(name: str, keys: list[Column[Any]], *columns: Column[Any]) -> Table:
         *columns,
         Column("events", Integer, nullable=False),
         Column("last_event_at", DateTime(timezone=True), nullable=False),
+        Column("last_received_at", DateTime(timezone=True), nullable=True),
     )
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.reporting import cube
+from shared.regions import time_zone_of
 from shared.rules import Violation, check
 
 PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})|-Q(?P<quarter>\d)|\.\.(?P<until>\d{4}))?")
@@ -112,8 +114,16 @@ class Row:
     events: int | None = None
     latest_event_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    latest_received_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """Times in the province's own zone (a screening at 10:00 WITA reads 10:00+08:00);
+        Indonesia's in UTC."""
+        zone = ZoneInfo(time_zone_of(self.region[:2])) if self.region else UTC
+        happened, received = (
+            t.astimezone(zone) if t is not None else None
+            for t in (self.latest_event_at, self.latest_received_at)
+        )
         return {
             "region": self.region,
             "level": cube.level_of(self.region),
@@ -121,7 +131,8 @@ class Row:
             "value": self.value,
             "withheld": self.withheld,
             "events": self.events,
-            "latest_event_at": self.latest_event_at,
+            "latest_event_at": happened,
+            "latest_received_at": received,
             **self.extra,
         }
 

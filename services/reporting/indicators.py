@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting import db
-from services.reporting.cube import TOTAL, Leaf
+from services.reporting.cube import TOTAL, Figure, Leaf
 from shared.contracts.types import (
     ActivityType,
     AdmissionRoute,
@@ -319,8 +319,7 @@ async def count_leaves(
             month,
             part,
             _measure(table, spec.measure),
-            func.sum(table.c.events),
-            func.max(table.c.last_event_at),
+            *lineage(table),
         ),
         table,
         spec,
@@ -334,8 +333,8 @@ async def count_leaves(
         query = query.where(part.is_not(None))
     rows = await connection.execute(query)
     return [
-        Leaf(village, month, str(p) if p is not None else "unknown", int(n), int(e), aware(t))
-        for village, month, p, n, e, t in rows.all()
+        Leaf(village, month, str(p) if p is not None else UNKNOWN, int(n), int(e), *aware(t, rc))
+        for village, month, p, n, e, t, rc in rows.all()
     ]
 
 
@@ -348,8 +347,9 @@ async def count_by_region(
     level: str,
     within: str,
     by: str | None,
-) -> list[tuple[str, str, int, int, Any]]:
-    """(region, part, value, events, latest) of a count over a period, grouped at `level`."""
+) -> list[tuple[str, str, int, int, Any, Any]]:
+    """(region, part, value, events, latest happened, latest received) of a count over a
+    period, grouped at `level`."""
     table, part = _part(spec, by)
     region = region_of(table.c.village_code, level)
     query = _scoped(
@@ -357,8 +357,7 @@ async def count_by_region(
             region,
             part,
             _measure(table, spec.measure),
-            func.sum(table.c.events),
-            func.max(table.c.last_event_at),
+            *lineage(table),
         ),
         table,
         spec,
@@ -371,8 +370,8 @@ async def count_by_region(
     if by:
         query = query.where(part.is_not(None))
     return [
-        (str(r), str(p) if p is not None else "unknown", int(n), int(e), aware(t))
-        for r, p, n, e, t in (await connection.execute(query)).all()
+        (str(r), str(p) if p is not None else UNKNOWN, int(n), int(e), *aware(t, rc))
+        for r, p, n, e, t, rc in (await connection.execute(query)).all()
     ]
 
 
@@ -383,19 +382,25 @@ async def stock_leaves(
     village of the unit that recorded that stage."""
     t = db.stage_entries.c
     query = select(
-        t.case_id, t.village_code, t.stage, t.entered_on, t.events, t.last_event_at
+        t.case_id,
+        t.village_code,
+        t.stage,
+        t.entered_on,
+        t.events,
+        t.last_event_at,
+        t.last_received_at,
     ).where(t.generation == generation, t.entered_on <= date(year, 12, 31))
     if within:
         query = query.where(inside(t.village_code, within))
-    histories: dict[str, list[tuple[date, int, str, str, int, Any]]] = {}
-    for case_id, village, entered, entered_on, events, latest in (
+    histories: dict[str, list[tuple[date, int, str, str, int, Any, Any]]] = {}
+    for case_id, village, entered, entered_on, events, latest, received in (
         await connection.execute(query)
     ).all():
         rank = STAGE_ORDER.index(entered) if entered in STAGE_ORDER else -1
         histories.setdefault(case_id, []).append(
-            (_as_date(entered_on), rank, entered, village, events, aware(latest))
+            (_as_date(entered_on), rank, entered, village, events, *aware(latest, received))
         )
-    counts: dict[tuple[str, str], list[Any]] = {}
+    counts: dict[tuple[str, str], Figure] = {}
     for history in histories.values():
         history.sort()
         for month in range(1, 13):
@@ -403,12 +408,12 @@ async def stock_leaves(
             known = [h for h in history if h[0] <= month_end]
             if not known or known[-1][2] != stage:
                 continue
-            _on, _rank, _stage, village, events, latest = known[-1]
-            cell = counts.setdefault((village, f"{year}-{month:02d}"), [0, 0, None])
-            cell[0] += 1
-            cell[1] += events
-            cell[2] = latest if cell[2] is None or (latest and latest > cell[2]) else cell[2]
-    return [Leaf(v, m, TOTAL, n, e, t) for (v, m), (n, e, t) in counts.items()]
+            _on, _rank, _stage, village, events, latest, received = known[-1]
+            figure = counts.setdefault((village, f"{year}-{month:02d}"), Figure())
+            figure.add(1, events, latest, received)
+    return [
+        Leaf(v, m, TOTAL, f.value, f.events, f.latest, f.received) for (v, m), f in counts.items()
+    ]
 
 
 def _as_date(value: Any) -> date:
@@ -425,10 +430,23 @@ async def unit_villages(connection: AsyncConnection, generation: int, within: st
     return [str(v) for v in (await connection.execute(query)).scalars()]
 
 
-def aware(value: Any) -> Any:
-    """SQLite returns naive datetimes (stored as UTC) and strings from aggregates."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+def lineage(table: Any) -> list[ColumnElement[Any]]:
+    """How many events fed the rows, when the latest fact happened, when the latest arrived."""
+    return [
+        func.sum(table.c.events),
+        func.max(table.c.last_event_at),
+        func.max(table.c.last_received_at),
+    ]
+
+
+def aware(*values: Any) -> Any:
+    """SQLite returns naive datetimes (stored as UTC) and strings from aggregates. One value
+    in, one out; several in, a tuple out."""
+    found = []
+    for value in values:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        found.append(value)
+    return found[0] if len(found) == 1 else tuple(found)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
 
 from services.reporting import db
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.base import EventData
+from shared.regions import time_zone_of
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,33 @@ class Fact:
 Where = dict[str, Any]
 Rule = Callable[[Any, str, Where], list[Fact]]
 _RULES: dict[type[EventData], Rule] = {}
+_WHEN: dict[type[EventData], str] = {}
 
 
-def _rule(cls: type[EventData]) -> Callable[[Rule], Rule]:
+def _rule(cls: type[EventData], when: str) -> Callable[[Rule], Rule]:
+    """Register how an event becomes facts; `when` names its field saying when it happened."""
+
     def register(rule: Rule) -> Rule:
         _RULES[cls] = rule
+        _WHEN[cls] = when
         return rule
 
     return register
+
+
+def happened_at(data: EventData) -> datetime | None:
+    """When the fact an event reports happened: its own instant (a screening's, with the
+    unit's offset), or the start of its day in the province's time zone for facts dated by
+    day (an activity held on 10 March happened on the 10th, wherever the platform was when
+    it heard)."""
+    field = _WHEN.get(type(data))
+    if field is None:
+        return None
+    value = getattr(data, field)
+    if isinstance(value, datetime):
+        return value
+    zone = ZoneInfo(time_zone_of(data.province_code))  # type: ignore[attr-defined]
+    return datetime.combine(value, time(), zone)
 
 
 def facts_of(data: EventData, event_id: str) -> list[Fact]:
@@ -48,7 +69,7 @@ def facts_of(data: EventData, event_id: str) -> list[Fact]:
     return rule(data, event_id, {"unit_id": data.unit_id, "village_code": data.village_code})  # type: ignore[attr-defined]
 
 
-@_rule(registry.UnitFormed)
+@_rule(registry.UnitFormed, "formed_on")
 def _unit_formed(data: registry.UnitFormed, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -64,7 +85,7 @@ def _unit_formed(data: registry.UnitFormed, event_id: str, where: Where) -> list
     ]
 
 
-@_rule(registry.UnitStatusChanged)
+@_rule(registry.UnitStatusChanged, "effective_on")
 def _unit_status_changed(
     data: registry.UnitStatusChanged, event_id: str, where: Where
 ) -> list[Fact]:
@@ -77,21 +98,21 @@ def _unit_status_changed(
     ]
 
 
-@_rule(registry.RecoveryAgentAppointed)
+@_rule(registry.RecoveryAgentAppointed, "appointed_on")
 def _recovery_agent_appointed(
     data: registry.RecoveryAgentAppointed, event_id: str, where: Where
 ) -> list[Fact]:
     return [Fact(db.agents, (data.agent_id,), {**where, "appointed_on": data.appointed_on})]
 
 
-@_rule(registry.RecoveryAgentDeactivated)
+@_rule(registry.RecoveryAgentDeactivated, "deactivated_on")
 def _recovery_agent_deactivated(
     data: registry.RecoveryAgentDeactivated, event_id: str, where: Where
 ) -> list[Fact]:
     return [Fact(db.agents, (data.agent_id,), {**where, "deactivated_on": data.deactivated_on})]
 
 
-@_rule(registry.RecoveryAgentTrained)
+@_rule(registry.RecoveryAgentTrained, "completed_on")
 def _recovery_agent_trained(
     data: registry.RecoveryAgentTrained, event_id: str, where: Where
 ) -> list[Fact]:
@@ -108,7 +129,7 @@ def _recovery_agent_trained(
     ]
 
 
-@_rule(scheduling.ActivityHeld)
+@_rule(scheduling.ActivityHeld, "held_on")
 def _activity_held(data: scheduling.ActivityHeld, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -125,7 +146,7 @@ def _activity_held(data: scheduling.ActivityHeld, event_id: str, where: Where) -
     ]
 
 
-@_rule(scheduling.SessionCompleted)
+@_rule(scheduling.SessionCompleted, "held_on")
 def _session_completed(
     data: scheduling.SessionCompleted, event_id: str, where: Where
 ) -> list[Fact]:
@@ -138,7 +159,7 @@ def _session_completed(
     ]
 
 
-@_rule(client_case.ClientScreened)
+@_rule(client_case.ClientScreened, "screened_at")
 def _client_screened(data: client_case.ClientScreened, event_id: str, where: Where) -> list[Fact]:
     # The unit's day is what counts; the instant carries its own UTC offset.
     screened_on = data.screened_at.date()
@@ -164,7 +185,7 @@ def _client_screened(data: client_case.ClientScreened, event_id: str, where: Whe
     ]
 
 
-@_rule(client_case.ClientEnrolled)
+@_rule(client_case.ClientEnrolled, "enrolled_on")
 def _client_enrolled(data: client_case.ClientEnrolled, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -186,7 +207,7 @@ def _client_enrolled(data: client_case.ClientEnrolled, event_id: str, where: Whe
     ]
 
 
-@_rule(client_case.CaseStageChanged)
+@_rule(client_case.CaseStageChanged, "changed_on")
 def _case_stage_changed(
     data: client_case.CaseStageChanged, event_id: str, where: Where
 ) -> list[Fact]:
@@ -199,7 +220,7 @@ def _case_stage_changed(
     ]
 
 
-@_rule(client_case.CaseClosed)
+@_rule(client_case.CaseClosed, "closed_on")
 def _case_closed(data: client_case.CaseClosed, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -215,7 +236,7 @@ def _case_closed(data: client_case.CaseClosed, event_id: str, where: Where) -> l
     ]
 
 
-@_rule(client_case.ClientReferred)
+@_rule(client_case.ClientReferred, "referred_on")
 def _client_referred(data: client_case.ClientReferred, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -230,7 +251,7 @@ def _client_referred(data: client_case.ClientReferred, event_id: str, where: Whe
     ]
 
 
-@_rule(client_case.ReferralResolved)
+@_rule(client_case.ReferralResolved, "resolved_on")
 def _referral_resolved(
     data: client_case.ReferralResolved, event_id: str, where: Where
 ) -> list[Fact]:
@@ -248,7 +269,7 @@ def _referral_resolved(
     ]
 
 
-@_rule(client_case.RelapseReported)
+@_rule(client_case.RelapseReported, "relapsed_on")
 def _relapse_reported(data: client_case.RelapseReported, event_id: str, where: Where) -> list[Fact]:
     return [
         Fact(
@@ -265,23 +286,31 @@ def _relapse_reported(data: client_case.RelapseReported, event_id: str, where: W
 
 
 class Batch:
-    """Facts of one batch folded per row: one upsert per row however many events touched it."""
+    """Facts of one batch folded per row: one upsert per row however many events touched it.
+    Each row's lineage: how many distinct events fed it, when the latest fact among them
+    happened (`last_event_at`) and when the latest of them reached the platform
+    (`last_received_at`, the event's CloudEvents time)."""
 
     def __init__(self) -> None:
         self.rows: dict[Table, dict[tuple[str, ...], dict[str, Any]]] = {}
         self.events = 0
 
-    def add(self, facts: Iterable[Fact], event_time: datetime) -> None:
+    def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
         self.events += 1
+        # Stored as UTC: SQLite keeps no offset (the API gives the province's zone back).
+        received = received.astimezone(UTC)
+        happened = happened.astimezone(UTC) if happened else received
         for fact in facts:
             row = self.rows.setdefault(fact.table, {}).get(fact.key)
             if row is None:
                 self.rows[fact.table][fact.key] = {
                     **fact.values,
                     "events": 1,
-                    "last_event_at": event_time,
+                    "last_event_at": happened,
+                    "last_received_at": received,
                 }
                 continue
             row.update(fact.values)
             row["events"] += 1
-            row["last_event_at"] = max(row["last_event_at"], event_time)
+            row["last_event_at"] = max(row["last_event_at"], happened)
+            row["last_received_at"] = max(row["last_received_at"], received)

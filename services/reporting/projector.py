@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
-from services.reporting.projection import Batch, facts_of
+from services.reporting.projection import Batch, Fact, facts_of, happened_at
 from shared.contracts.envelope import InvalidEvent, from_kafka_lean
 from shared.messaging.consumer import send_to_dead_letter
 
@@ -84,6 +84,10 @@ async def load_positions(connection: AsyncConnection, generation: int) -> dict[T
     return {TopicPartition(t, p): int(o) for t, p, o in rows.all()}
 
 
+LINEAGE = ("events", "last_event_at", "last_received_at")
+"""Columns that add up (events) or keep the latest (the others) rather than overwrite."""
+
+
 def _sqlite_upsert(table: Table) -> Any:
     """SQLite: INSERT … ON CONFLICT (key) DO UPDATE, one row per parameter set: known columns
     overwrite, unknown (NULL) keep what is there, lineage adds up."""
@@ -93,10 +97,12 @@ def _sqlite_upsert(table: Table) -> Any:
     changes: dict[str, Any] = {
         c.name: func.coalesce(new[c.name], c)
         for c in table.columns
-        if c.name not in keys and c.name not in ("events", "last_event_at")
+        if c.name not in keys and c.name not in LINEAGE
     }
     changes["events"] = table.c.events + new.events
-    changes["last_event_at"] = func.max(table.c.last_event_at, new.last_event_at)
+    for latest in LINEAGE[1:]:  # SQLite's max() of a NULL is NULL
+        old = table.c[latest]
+        changes[latest] = func.max(func.coalesce(old, new[latest]), new[latest])
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
@@ -112,12 +118,10 @@ def _unnest_upsert(table: Table) -> TextClause:
     changes = [
         f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")'
         for c in columns
-        if c not in keys and c not in ("events", "last_event_at")
+        if c not in keys and c not in LINEAGE
     ]
-    changes += [
-        '"events" = t."events" + EXCLUDED."events"',
-        '"last_event_at" = GREATEST(t."last_event_at", EXCLUDED."last_event_at")',
-    ]
+    changes += ['"events" = t."events" + EXCLUDED."events"']
+    changes += [f'"{c}" = GREATEST(t."{c}", EXCLUDED."{c}")' for c in LINEAGE[1:]]
     quoted = ", ".join(f'"{c}"' for c in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
     # Names and types come from our own table definitions, never from input.
@@ -128,11 +132,23 @@ def _unnest_upsert(table: Table) -> TextClause:
     )
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """One event of a batch: its facts and when it happened and arrived."""
+
+    event_id: str
+    topic: str
+    facts: list[Fact]
+    happened: datetime | None
+    received: datetime
+
+
 @dataclass
 class Prepared:
-    """A batch decoded and folded, ready to write."""
+    """A batch decoded, ready to write (folded once the events already applied are known)."""
 
-    batch: Batch
+    events: dict[str, Decoded]
+    """By event id: an event delivered twice in one batch is one event."""
     starts: dict[TopicPartition, int]
     """The first offset of each partition in the batch: the position it was built on."""
     reached: dict[TopicPartition, int]
@@ -265,7 +281,7 @@ class Projector:
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
         """Decode and fold (CPU only, no I/O)."""
-        prepared = Prepared(Batch(), {}, {}, [], {})
+        prepared = Prepared({}, {}, {}, [], {})
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             if record.offset < self.positions.get(tp, 0):
@@ -277,8 +293,16 @@ class Projector:
             except InvalidEvent as exc:
                 prepared.refused.append((record, str(exc)))
                 continue
-            prepared.batch.add(facts_of(envelope.data, envelope.id), envelope.time)
-            prepared.applied[record.topic] = prepared.applied.get(record.topic, 0) + 1
+            prepared.events.setdefault(
+                envelope.id,
+                Decoded(
+                    envelope.id,
+                    record.topic,
+                    facts_of(envelope.data, envelope.id),
+                    happened_at(envelope.data),
+                    envelope.time,
+                ),
+            )
         return prepared
 
     async def write(self, prepared: Prepared) -> int:
@@ -296,13 +320,48 @@ class Projector:
                 and await current_generation(connection) != self.generation
             ):
                 raise PositionsMoved
-            for table, rows in prepared.batch.rows.items():
+            batch = Batch()
+            for event_id in await self._unseen(connection, list(prepared.events)):
+                event = prepared.events[event_id]
+                batch.add(event.facts, event.happened, event.received)
+                prepared.applied[event.topic] = prepared.applied.get(event.topic, 0) + 1
+            for table, rows in batch.rows.items():
                 await self._write_rows(connection, table, rows)
             await self._advance(connection, prepared.reached)
         self.positions.update(prepared.reached)
         for topic, n in prepared.applied.items():
             PROJECTED.labels(topic).inc(n)
-        return prepared.batch.events
+        return batch.events
+
+    async def _unseen(self, connection: AsyncConnection, event_ids: list[str]) -> list[str]:
+        """Record the batch's event ids in this generation; return those not applied before
+        (in the batch's order): a relay may deliver an event again at a new offset."""
+        if not event_ids:
+            return []
+        e = db.projected_events
+        if self.engine.dialect.name == "postgresql":
+            found = await connection.execute(
+                text(
+                    "INSERT INTO projected_events (generation, event_id) "
+                    "SELECT :generation, unnest(CAST(:ids AS VARCHAR[])) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id"
+                ),
+                {"generation": self.generation, "ids": event_ids},
+            )
+        else:
+            new: set[str] = set()
+            for start in range(0, len(event_ids), 5000):  # SQLite's limit on parameters
+                chunk = event_ids[start : start + 5000]
+                found = await connection.execute(
+                    sqlite.insert(e)
+                    .values([{"generation": self.generation, "event_id": i} for i in chunk])
+                    .on_conflict_do_nothing()
+                    .returning(e.c.event_id)
+                )
+                new.update(found.scalars())
+            return [i for i in event_ids if i in new]
+        new = set(found.scalars())
+        return [i for i in event_ids if i in new]
 
     async def _write_rows(
         self, connection: AsyncConnection, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]

@@ -175,15 +175,16 @@ async def _direct(
     found = await count_by_region(
         connection, spec, generation, p.start, p.end, ask.level, ask.within, ask.by
     )
-    figures = {(r, part): Figure(n, e, t) for r, part, n, e, t in found}
+    figures = {(r, part): Figure(n, e, t, rc) for r, part, n, e, t, rc in found}
     regions = await _regions(connection, generation, ask.level, ask.within)
     rows = []
     for region in sorted(set(regions) | {r for r, _ in figures}):
         for part in _parts(spec, ask.by):
             f = figures.get((region, part), Figure())
-            rows.append(Row(region, part, f.value, False, f.events, f.latest))
+            rows.append(Row(region, part, f.value, False, f.events, f.latest, {}, f.received))
     level = cube.level_of(ask.within)
     (total,) = await count_by_region(
         connection, spec, generation, p.start, p.end, level, ask.within, None
-    ) or [(ask.within, TOTAL, 0, 0, None)]
-    return Row(ask.within, TOTAL, total[2], False, total[3], total[4]), rows
+    ) or [(ask.within, TOTAL, 0, 0, None, None)]
+    _, _, n, events, latest, received = total
+    return Row(ask.within, TOTAL, n, False, events, latest, {}, received), rows

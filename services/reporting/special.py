@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.reporting import cube, db
 from services.reporting.cube import TOTAL, Cell, Cube
 from services.reporting.figures import Ask, Row
-from services.reporting.indicators import COUNTS, count_by_region, inside, region_of
+from services.reporting.indicators import (
+    COUNTS,
+    aware,
+    count_by_region,
+    inside,
+    lineage,
+    region_of,
+)
 from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, period_cube, row_of
 from shared.rules import Violation, check
 
@@ -28,6 +35,8 @@ EPOCH = date(1900, 1, 1)
 
 Computed = dict[str, Row]
 """Rows by region code."""
+Counted = tuple[int, int, Any, Any]
+"""Units counted, the events that fed them, when the latest fact happened and arrived."""
 
 
 async def special_table(
@@ -87,7 +96,7 @@ async def _cumulative(
     connection: AsyncConnection, generation: int, ask: Ask, level: str
 ) -> Computed:
     formed = await _formed_between(connection, generation, EPOCH, ask.period.end, level, ask.within)
-    return {r: Row(r, TOTAL, n, False, e, t) for r, (n, e, t) in formed.items()}
+    return {r: Row(r, TOTAL, n, False, e, t, {}, rc) for r, (n, e, t, rc) in formed.items()}
 
 
 async def _against_target(
@@ -99,7 +108,7 @@ async def _against_target(
     )
     targets = json.loads(ask.targets.read_text()) if ask.targets else {}
     rows = {}
-    for region, _, n, e, t in found:
+    for region, _, n, e, t, rc in found:
         yearly = (
             targets.get("national", {})
             if not region
@@ -109,7 +118,8 @@ async def _against_target(
         each = [yearly.get(str(y)) for y in p.years]
         target = sum(each) if all(t is not None for t in each) else None
         share = round(n / target, 4) if target else None
-        rows[region] = Row(region, TOTAL, n, False, e, t, {"target": target, "share": share})
+        extra = {"target": target, "share": share}
+        rows[region] = Row(region, TOTAL, n, False, e, t, extra, rc)
     return rows
 
 
@@ -122,7 +132,11 @@ def _active_units(generation: int, start: date, end: date, within: str) -> Any:
         (db.screenings, "screened_on"),
     ):
         query = select(
-            table.c.unit_id, table.c.village_code, table.c.events, table.c.last_event_at
+            table.c.unit_id,
+            table.c.village_code,
+            table.c.events,
+            table.c.last_event_at,
+            table.c.last_received_at,
         ).where(table.c.generation == generation, table.c[column].between(start, end))
         if within:
             query = query.where(inside(table.c.village_code, within))
@@ -138,15 +152,14 @@ async def _operational_between(
     level: str,
     within: str,
     formed: tuple[date, date] | None = None,
-) -> dict[str, tuple[int, int, Any]]:
+) -> dict[str, Counted]:
     """Units with at least one activity, service or screening between the dates (of those
     `formed` between two dates, when given), by region."""
     active = _active_units(generation, start, end, within)
     query = select(
         region_of(active.c.village_code, level),
         func.count(distinct(active.c.unit_id)),
-        func.sum(active.c.events),
-        func.max(active.c.last_event_at),
+        *lineage(active),
     )
     if formed is not None:
         query = query.join(
@@ -154,34 +167,35 @@ async def _operational_between(
             (db.units.c.unit_id == active.c.unit_id) & (db.units.c.generation == generation),
         ).where(db.units.c.formed_on.between(*formed))
     query = query.group_by(region_of(active.c.village_code, level))
-    return {str(r): (int(n), int(e), t) for r, n, e, t in (await connection.execute(query)).all()}
+    return {
+        str(r): (int(n), int(e), *aware(t, rc))
+        for r, n, e, t, rc in (await connection.execute(query)).all()
+    }
 
 
 def _share(n: int, of: int) -> float | None:
     return round(n / of, 4) if of else None
 
 
-def _with_share(
-    counted: dict[str, tuple[int, int, Any]], of: dict[str, tuple[int, int, Any]], label: str
-) -> Computed:
+def _with_share(counted: dict[str, Counted], of: dict[str, Counted], label: str) -> Computed:
     """Rows of units counted in each region (the numerator), with the units they are a share
     of (the denominator); a region with units of the denominator and none counted shows 0."""
     rows = {}
     for region in counted.keys() | of.keys():
-        n, events, latest = counted.get(region, (0, 0, None))
-        whole = of.get(region, (0, 0, None))[0]
+        n, events, latest, received = counted.get(region, (0, 0, None, None))
+        whole = of.get(region, (0, 0, None, None))[0]
         extra = {label: whole, "numerator": n, "denominator": whole, "share": _share(n, whole)}
-        rows[region] = Row(region, TOTAL, n, False, events, latest, extra)
+        rows[region] = Row(region, TOTAL, n, False, events, latest, extra, received)
     return rows
 
 
 async def _formed_between(
     connection: AsyncConnection, generation: int, start: date, end: date, level: str, within: str
-) -> dict[str, tuple[int, int, Any]]:
+) -> dict[str, Counted]:
     found = await count_by_region(
         connection, COUNTS["units_formed"], generation, start, end, level, within, None
     )
-    return {r: (n, e, t) for r, _, n, e, t in found}
+    return {r: (n, e, t, rc) for r, _, n, e, t, rc in found}
 
 
 def _operational_since(ask: Ask) -> date:
@@ -250,26 +264,38 @@ async def _median_days(
     """The median and the clients it is over, by region (not yet suppressed)."""
     c, s = db.cases.c, db.screenings.c
     query = (
-        select(c.village_code, c.enrolled_on, s.screened_on, c.events, c.last_event_at)
+        select(
+            c.village_code,
+            c.enrolled_on,
+            s.screened_on,
+            c.events,
+            c.last_event_at,
+            c.last_received_at,
+        )
         .join(db.screenings, (s.case_id == c.case_id) & (s.generation == c.generation))
         .where(c.generation == generation, c.enrolled_on.between(ask.period.start, ask.period.end))
     )
     if ask.within:
         query = query.where(inside(c.village_code, ask.within))
-    groups: dict[str, list[tuple[int, int, Any]]] = {}
+    groups: dict[str, list[tuple[int, int, Any, Any]]] = {}
     depth = cube.LEVELS.index(level)
-    for village, enrolled, screened, events, latest in (await connection.execute(query)).all():
+    for village, enrolled, screened, events, latest, received in (
+        await connection.execute(query)
+    ).all():
         days = (_day(enrolled) - _day(screened)).days
-        groups.setdefault(cube.ancestors(village)[depth], []).append((max(days, 0), events, latest))
+        groups.setdefault(cube.ancestors(village)[depth], []).append(
+            (max(days, 0), events, *aware(latest, received))
+        )
     return {
         region: Row(
             region,
             TOTAL,
-            float(statistics.median(d for d, _, _ in items)),
+            float(statistics.median(d for d, *_ in items)),
             False,
-            sum(e for _, e, _ in items),
-            max(t for _, _, t in items),
+            sum(e for _, e, *_ in items),
+            max(t for _, _, t, _ in items),
             {"clients": len(items)},
+            max((r for *_, r in items if r is not None), default=None),
         )
         for region, items in groups.items()
     }
@@ -283,7 +309,7 @@ async def _with_admissions(
     found = await count_by_region(
         connection, COUNTS["admissions"], generation, p.start, p.end, level, ask.within, None
     )
-    admitted = {region: n for region, _, n, _, _ in found}
+    admitted = {region: n for region, _, n, *_ in found}
     for region, row in rows.items():
         row.extra["admissions"] = admitted.get(region, 0)
 
@@ -304,6 +330,7 @@ def median_row(c: Cube, cell: Cell, found: Row | None, k: int) -> Row:
         admitted.events,
         admitted.latest_event_at,
         {"clients": None, "admissions": admitted.value},
+        admitted.latest_received_at,
     )
 
 
@@ -316,8 +343,7 @@ async def _completion_rate(
         region_of(r.village_code, level),
         func.count(),
         attended,
-        func.sum(r.events),
-        func.max(r.last_event_at),
+        *lineage(db.referrals),
     ).where(
         r.generation == generation,
         r.referred_on.between(ask.period.start, ask.period.end),
@@ -325,7 +351,7 @@ async def _completion_rate(
     if ask.within:
         query = query.where(inside(r.village_code, ask.within))
     rows = {}
-    for region, total, done, events, latest in (
+    for region, total, done, events, latest, received in (
         await connection.execute(query.group_by(region_of(r.village_code, level)))
     ).all():
         done = int(done or 0)
@@ -335,8 +361,9 @@ async def _completion_rate(
             _share(done, total),
             False,
             events,
-            latest,
+            aware(latest),
             {"referred": total, "attended": done},
+            aware(received),
         )
     return rows
 
@@ -359,6 +386,7 @@ def rate_row(c: Cube, cell: Cell, _found: Row | None, _k: int) -> Row:
         referred.events,
         referred.latest_event_at,
         {"referred": referred.value, "attended": attended.value},
+        referred.latest_received_at,
     )
 
 

@@ -22,6 +22,7 @@ from services.reporting.indicators import (
     aware,
     count_leaves,
     inside,
+    lineage,
     month_of,
     stock_leaves,
     unit_villages,
@@ -44,13 +45,15 @@ async def attendance_leaves(
         else_=literal_column(f"'{NOT_ATTENDED}'"),
     )
     month = month_of(r.referred_on, connection.dialect.name)
-    query = select(
-        r.village_code, month, part, func.count(), func.sum(r.events), func.max(r.last_event_at)
-    ).where(r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31)))
+    query = select(r.village_code, month, part, func.count(), *lineage(db.referrals)).where(
+        r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31))
+    )
     if within:
         query = query.where(inside(r.village_code, within))
     found = await connection.execute(query.group_by(r.village_code, month, part))
-    return [Leaf(v, m, str(p), int(n), int(e), aware(t)) for v, m, p, n, e, t in found.all()]
+    return [
+        Leaf(v, m, str(p), int(n), int(e), *aware(t, rc)) for v, m, p, n, e, t, rc in found.all()
+    ]
 
 
 COMPANIONS: dict[
@@ -213,7 +216,7 @@ def combined(label: str, pieces: list[tuple[Cube, str]]) -> Cube:
                 if hidden(c, inner):
                     derived.withheld.add(cell)
                 found = c.figure(inner)
-                figure.add(found.value, found.events, found.latest)
+                figure.add(found.value, found.events, found.latest, found.received)
     return derived
 
 
@@ -228,4 +231,12 @@ def row_of(c: Cube, cell: Cell) -> Row:
     if cell in c.withheld:
         return Row(cell.region, cell.part, None, withheld=True)
     figure = c.figure(cell)
-    return Row(cell.region, cell.part, figure.value, False, figure.events, figure.latest)
+    return Row(
+        cell.region,
+        cell.part,
+        figure.value,
+        False,
+        figure.events,
+        figure.latest,
+        latest_received_at=figure.received,
+    )

@@ -122,7 +122,12 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
     provinces = await _get(client, "/indicators/clients_screened", period="2026")
     assert _values(provinces) == {("31", "*"): 3, ("74", "*"): 17}  # province level: never withheld
     assert provinces["within"]["events"] == 20
-    assert provinces["within"]["latest_event_at"].startswith("2026-07-02T00:00:00")
+    # The latest screening happened on 5 June at 10:00 WITA; the latest event arrived on 2 July.
+    within = provinces["within"]
+    assert datetime.fromisoformat(within["latest_event_at"]) == datetime(2026, 6, 5, 2, tzinfo=UTC)
+    assert within["latest_received_at"].startswith("2026-07-02T00:00:00")
+    row = {r["region"]: r for r in provinces["rows"]}["74"]
+    assert row["latest_event_at"] == "2026-06-02T10:00:00+08:00"  # in the province's zone
 
     # The late screening restates January, the month it happened in.
     series = await _get(client, "/indicators/clients_screened/series", year=2026, region="74")
