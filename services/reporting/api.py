@@ -72,6 +72,9 @@ class Figure(BaseModel):
 
 class Suppression(BaseModel):
     k: int = Field(description="Counts below k are withheld below province level.")
+    min_units: int = Field(
+        description="Figures made of fewer units are withheld below province level."
+    )
     applies: bool
 
 
@@ -172,6 +175,7 @@ def _ask(
         within=within,
         by=by,
         k=settings.suppression_k,
+        min_units=settings.min_units,
         window_months=settings.operational_window_months,
         targets=settings.unit_targets,
         cube_max_age=settings.cube_max_age_seconds,
@@ -232,7 +236,11 @@ async def indicator_table(
         "level": level,
         "within": total.as_dict(),
         "by": by,
-        "suppression": {"k": ask.k, "applies": is_client_derived(indicator)},
+        "suppression": {
+            "k": ask.k,
+            "min_units": ask.min_units,
+            "applies": is_client_derived(indicator),
+        },
         "rows": [r.as_dict() for r in rows],
     }
     if (described := definitions(ask)) is not None:
@@ -290,6 +298,7 @@ async def series(
                 by,
                 settings.suppression_k,
                 settings.cube_max_age_seconds,
+                settings.min_units,
             )
             for month in months:
                 for part in parts:

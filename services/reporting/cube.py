@@ -51,10 +51,19 @@ class Figure:
     """When the latest fact happened."""
     received: datetime | None = None
     """When the latest event arrived."""
+    units: set[str] = field(default_factory=set)
+    """The units whose records make the figure."""
 
     def add(
-        self, value: int, events: int, latest: datetime | None, received: datetime | None = None
+        self,
+        value: int,
+        events: int,
+        latest: datetime | None,
+        received: datetime | None = None,
+        unit: str | None = None,
     ) -> None:
+        if unit is not None and value > 0:
+            self.units.add(unit)
         self.value += value
         self.events += events
         if latest is not None and (self.latest is None or latest > self.latest):
@@ -74,6 +83,7 @@ class Leaf:
     events: int
     latest: datetime | None
     received: datetime | None = None
+    unit: str | None = None
 
 
 @dataclass
@@ -116,7 +126,7 @@ def build(
     rows = list(leaves)
     if parts and cube.additive:
         rows += [
-            Leaf(r.village_code, r.month, TOTAL, r.value, r.events, r.latest, r.received)
+            Leaf(r.village_code, r.month, TOTAL, r.value, r.events, r.latest, r.received, r.unit)
             for r in rows
         ]
     elif totals is not None:
@@ -128,7 +138,7 @@ def build(
         for region in ancestors(row.village_code):
             for period in (str(year), row.month) if in_year else (row.month,):
                 cube.figures.setdefault(Cell(region, period, row.part), Figure()).add(
-                    row.value, row.events, row.latest, row.received
+                    row.value, row.events, row.latest, row.received, row.unit
                 )
     for part in cube.parts:
         for period in periods:
@@ -199,10 +209,23 @@ def below_province(cell: Cell) -> bool:
     return cell.region.count(".") >= 1
 
 
-def apply_suppression(cube: Cube, k: int, totals: Cube | None = None) -> Cube:
-    """Withhold small client-derived cells below province level, and their complements. A
-    further breakdown's cube takes its totals as `totals` left them (withheld or published:
-    that table is published too) and protects its parts among the parts."""
+def few_units(cube: Cube, min_units: int) -> set[Cell]:
+    """Cells below province level made of fewer than `min_units` units (the contributor rule:
+    a figure from one or two units describes those units' clients, however large)."""
+    if min_units <= 1:
+        return set()
+    return {
+        cell
+        for cell, figure in cube.figures.items()
+        if below_province(cell) and figure.value > 0 and len(figure.units) < min_units
+    }
+
+
+def apply_suppression(cube: Cube, k: int, totals: Cube | None = None, min_units: int = 1) -> Cube:
+    """Withhold small client-derived cells below province level, those made of fewer than
+    `min_units` units, and their complements. A further breakdown's cube takes its totals as
+    `totals` left them (withheld or published: that table is published too) and protects its
+    parts among the parts."""
 
     def may_withhold(cell: Cell) -> bool:
         return below_province(cell) and (totals is None or cell.part != TOTAL)
@@ -214,5 +237,6 @@ def apply_suppression(cube: Cube, k: int, totals: Cube | None = None) -> Cube:
         may_withhold=may_withhold,
         already=totals.withheld if totals is not None else (),
         upper=lambda c: cube.figure(Cell(c.region[:2], c.period, c.part)).value,
+        sensitive={c for c in few_units(cube, min_units) if may_withhold(c)},
     )
     return cube

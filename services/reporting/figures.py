@@ -148,5 +148,7 @@ class Ask:
     window_months: int = 1
     targets: Path | None = None
     cube_max_age: float = 0.0
+    min_units: int = 1
+    """Client-derived figures below province level from fewer units are withheld."""
     cohort: Period | None = None
     """Units formed in these years (operational and sustained units only)."""

@@ -309,10 +309,11 @@ async def count_leaves(
     within: str,
     by: str | None,
 ) -> list[Leaf]:
-    """A year of a count by village, month and part (TOTAL without a breakdown)."""
+    """A year of a count by village, month, part (TOTAL without a breakdown) and the unit
+    that recorded it (how many units a figure is made of is what the contributor rule asks)."""
     table, part = _part(spec, by)
     month = month_of(table.c[spec.on], connection.dialect.name)
-    groups = [table.c.village_code, month, *([part] if by else [])]
+    groups = [table.c.village_code, table.c.unit_id, month, *([part] if by else [])]
     query = _scoped(
         select(
             table.c.village_code,
@@ -320,6 +321,7 @@ async def count_leaves(
             part,
             _measure(table, spec.measure),
             *lineage(table),
+            table.c.unit_id,
         ),
         table,
         spec,
@@ -332,10 +334,12 @@ async def count_leaves(
     if by:
         query = query.where(part.is_not(None))
     rows = await connection.execute(query)
-    return [
-        Leaf(village, month, str(p) if p is not None else UNKNOWN, int(n), int(e), *aware(t, rc))
-        for village, month, p, n, e, t, rc in rows.all()
-    ]
+    leaves = []
+    for village, month, p, n, e, t, rc, unit in rows.all():
+        latest, received = aware(t, rc)
+        part_of = str(p) if p is not None else UNKNOWN
+        leaves.append(Leaf(village, month, part_of, int(n), int(e), latest, received, unit))
+    return leaves
 
 
 async def count_by_region(
@@ -389,18 +393,19 @@ async def stock_leaves(
         t.events,
         t.last_event_at,
         t.last_received_at,
+        t.unit_id,
     ).where(t.generation == generation, t.entered_on <= date(year, 12, 31))
     if within:
         query = query.where(inside(t.village_code, within))
-    histories: dict[str, list[tuple[date, int, str, str, int, Any, Any]]] = {}
-    for case_id, village, entered, entered_on, events, latest, received in (
+    histories: dict[str, list[tuple[date, int, str, str, int, Any, Any, str]]] = {}
+    for case_id, village, entered, entered_on, events, latest, received, unit in (
         await connection.execute(query)
     ).all():
         rank = STAGE_ORDER.index(entered) if entered in STAGE_ORDER else -1
         histories.setdefault(case_id, []).append(
-            (_as_date(entered_on), rank, entered, village, events, *aware(latest, received))
+            (_as_date(entered_on), rank, entered, village, events, *aware(latest, received), unit)
         )
-    counts: dict[tuple[str, str], Figure] = {}
+    counts: dict[tuple[str, str, str], Figure] = {}
     for history in histories.values():
         history.sort()
         for month in range(1, 13):
@@ -408,11 +413,12 @@ async def stock_leaves(
             known = [h for h in history if h[0] <= month_end]
             if not known or known[-1][2] != stage:
                 continue
-            _on, _rank, _stage, village, events, latest, received = known[-1]
-            figure = counts.setdefault((village, f"{year}-{month:02d}"), Figure())
+            _on, _rank, _stage, village, events, latest, received, unit = known[-1]
+            figure = counts.setdefault((village, f"{year}-{month:02d}", unit), Figure())
             figure.add(1, events, latest, received)
     return [
-        Leaf(v, m, TOTAL, f.value, f.events, f.latest, f.received) for (v, m), f in counts.items()
+        Leaf(v, m, TOTAL, f.value, f.events, f.latest, f.received, u)
+        for (v, m, u), f in counts.items()
     ]
 
 

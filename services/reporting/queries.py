@@ -131,8 +131,10 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
         province = ask.within.split(".")[0]
         c = await cached(
             connection,
-            ("stock", stage, generation, end.year, province, ask.k),
-            lambda: stock_cube(connection, generation, end.year, province, stage, ask.k),
+            ("stock", stage, generation, end.year, province, ask.k, ask.min_units),
+            lambda: stock_cube(
+                connection, generation, end.year, province, stage, ask.k, ask.min_units
+            ),
             ask.cube_max_age,
         )
         at = str(end.year) if ask.period.whole_years else f"{end.year}-{end.month:02d}"
@@ -159,7 +161,15 @@ async def _from_cube(
 ) -> tuple[Row, list[Row]]:
     province = ask.within.split(".")[0]
     c = await period_cube(
-        connection, spec, generation, ask.period, province, ask.by, ask.k, ask.cube_max_age
+        connection,
+        spec,
+        generation,
+        ask.period,
+        province,
+        ask.by,
+        ask.k,
+        ask.cube_max_age,
+        ask.min_units,
     )
     period = str(ask.period)
     regions = await _regions(connection, generation, ask.level, ask.within)

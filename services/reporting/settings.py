@@ -22,6 +22,12 @@ class Settings(ServiceSettings):
         ge=2,
         description="Client-derived counts below this, under province level, are withheld.",
     )
+    min_units: int = Field(
+        default=3,
+        ge=1,
+        description="Client-derived figures below province level made of fewer units than "
+        "this are withheld (the contributor rule).",
+    )
     operational_window_months: int = Field(
         default=1,
         ge=1,

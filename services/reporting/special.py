@@ -85,6 +85,7 @@ async def _rows(
             None,
             ask.k,
             ask.cube_max_age,
+            ask.min_units,
         )
         return [row(c, Cell(r, str(ask.period), TOTAL), by_region.get(r), ask.k) for r in regions]
     if level in ("national", "province") and ask.indicator == "median_days_to_intake":

@@ -45,15 +45,17 @@ async def attendance_leaves(
         else_=literal_column(f"'{NOT_ATTENDED}'"),
     )
     month = month_of(r.referred_on, connection.dialect.name)
-    query = select(r.village_code, month, part, func.count(), *lineage(db.referrals)).where(
-        r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31))
-    )
+    query = select(
+        r.village_code, month, part, func.count(), *lineage(db.referrals), r.unit_id
+    ).where(r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31)))
     if within:
         query = query.where(inside(r.village_code, within))
-    found = await connection.execute(query.group_by(r.village_code, month, part))
-    return [
-        Leaf(v, m, str(p), int(n), int(e), *aware(t, rc)) for v, m, p, n, e, t, rc in found.all()
-    ]
+    found = await connection.execute(query.group_by(r.village_code, r.unit_id, month, part))
+    leaves = []
+    for v, m, p, n, e, t, rc, unit in found.all():
+        latest, received = aware(t, rc)
+        leaves.append(Leaf(v, m, str(p), int(n), int(e), latest, received, unit))
+    return leaves
 
 
 COMPANIONS: dict[
@@ -72,6 +74,7 @@ async def suppressed_cube(
     by: str | None,
     k: int,
     max_age: float = 0.0,
+    min_units: int = 1,
 ) -> Cube:
     """The province's year of a client-derived count, suppressed. Totals are suppressed
     together with the count's first breakdown that adds up to them, with the breakdowns that
@@ -81,8 +84,8 @@ async def suppressed_cube(
     (a cube takes a while to suppress; tables cut from it don't)."""
     return await cached(
         connection,
-        (spec.name, generation, year, province, by, k),
-        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k),
+        (spec.name, generation, year, province, by, k, min_units),
+        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k, min_units),
         max_age,
     )
 
@@ -114,11 +117,18 @@ async def cached(
 
 
 async def stock_cube(
-    connection: AsyncConnection, generation: int, year: int, province: str, stage: str, k: int
+    connection: AsyncConnection,
+    generation: int,
+    year: int,
+    province: str,
+    stage: str,
+    k: int,
+    min_units: int = 1,
 ) -> Cube:
     villages = await unit_villages(connection, generation, province)
     leaves = await stock_leaves(connection, generation, year, province, stage)
-    return cube.apply_suppression(cube.build(year, leaves, villages, flow=False), k)
+    built = cube.build(year, leaves, villages, flow=False)
+    return cube.apply_suppression(built, k, min_units=min_units)
 
 
 async def _suppressed_cube(
@@ -129,6 +139,7 @@ async def _suppressed_cube(
     province: str,
     by: str | None,
     k: int,
+    min_units: int = 1,
 ) -> Cube:
     villages = await unit_villages(connection, generation, province)
     main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
@@ -143,7 +154,7 @@ async def _suppressed_cube(
             assert crossed.refines == main, "a crossed breakdown refines the main one"
             fine = await count_leaves(connection, spec, generation, year, province, name)
             built = cube.refine(built, cube.build(year, fine, villages, parts=crossed.values))
-    base = cube.apply_suppression(built, k)
+    base = cube.apply_suppression(built, k, min_units=min_units)
     if by is None or by == main or spec.breakdowns[by].refines is not None:
         return base
     breakdown = spec.breakdowns[by]
@@ -160,6 +171,7 @@ async def _suppressed_cube(
         ),
         k,
         totals=base,
+        min_units=min_units,
     )
 
 
@@ -172,6 +184,7 @@ async def period_cube(
     by: str | None,
     k: int,
     max_age: float = 0.0,
+    min_units: int = 1,
 ) -> Cube:
     """The cube holding the province's cells of `period`. A year's or a month's is its year's
     cube. A quarter's or a range's cells are sums of the months' (years') cells of those
@@ -180,18 +193,20 @@ async def period_cube(
     whichever quarters and overlapping ranges they read together."""
     if period.quarter is None and period.until is None:
         return await suppressed_cube(
-            connection, spec, generation, period.year, province, by, k, max_age
+            connection, spec, generation, period.year, province, by, k, max_age, min_units
         )
     label = str(period)
     if period.quarter is not None:
         year = await suppressed_cube(
-            connection, spec, generation, period.year, province, by, k, max_age
+            connection, spec, generation, period.year, province, by, k, max_age, min_units
         )
         pieces = [(year, month) for month in period.months]
     else:
         pieces = [
             (
-                await suppressed_cube(connection, spec, generation, y, province, by, k, max_age),
+                await suppressed_cube(
+                    connection, spec, generation, y, province, by, k, max_age, min_units
+                ),
                 str(y),
             )
             for y in period.years

@@ -44,12 +44,15 @@ def suppress(
     may_withhold: Callable[[K], bool],
     already: Iterable[K] = (),
     upper: Callable[[K], int] | None = None,
+    sensitive: Iterable[K] = (),
 ) -> set[K]:
     """The cells to withhold. Cells missing from `values` count as zero; `already` are cells
     another table withholds (a breakdown keeps the pattern of its totals); `upper(cell)` is the
-    most a reader knows a cell can hold (its province's published figure)."""
+    most a reader knows a cell can hold (its province's published figure); `sensitive` cells
+    are protected like small ones whatever their value (made of too few units)."""
     cells = set(values) | {c for r in relations for c in (r.total, *r.parts)}
-    withheld = {c for c in cells if values.get(c, 0) < k and may_withhold(c)}
+    protect = set(sensitive)
+    withheld = {c for c in cells if values.get(c, 0) < k and may_withhold(c)} | protect
     withheld.update(already)
     by_cell: dict[K, list[Relation[K]]] = {}
     for relation in relations:
@@ -62,6 +65,10 @@ def suppress(
     def bound(cell: K) -> int:
         return upper(cell) if upper is not None else 2**62
 
+    def small(cell: K) -> bool:
+        """To protect: under k but not zero, or made of too few units."""
+        return 0 < value(cell) < k or (cell in protect and value(cell) > 0)
+
     def complete(pending: list[Relation[K]]) -> None:
         """Every relation: no withheld non-zero cell, or at least two."""
         while pending:
@@ -71,7 +78,7 @@ def suppress(
             if not hidden:
                 continue
             if len(hidden) >= 2 and not _pinned_by_bounds(
-                relation, hidden, withheld, k, value, bound
+                relation, hidden, withheld, small, value, bound
             ):
                 continue
             candidates = [
@@ -90,7 +97,7 @@ def suppress(
     for _ in range(len(cells)):
         determined = _determined(values, relations, withheld, by_cell, bound)
         picks = set()
-        for exposed in sorted((c for c in determined if 0 < value(c) < k), key=str):
+        for exposed in sorted((c for c in determined if small(c)), key=str):
             pick = _unpinning(exposed, withheld, by_cell, may_withhold, value)
             if pick is not None:  # None: implied by figures published by policy
                 picks.add(pick)
@@ -105,7 +112,7 @@ def _pinned_by_bounds(
     relation: Relation[K],
     hidden: list[K],
     withheld: set[K],
-    k: int,
+    small: Callable[[K], bool],
     value: Callable[[K], int],
     upper: Callable[[K], int],
 ) -> bool:
@@ -115,9 +122,7 @@ def _pinned_by_bounds(
     if relation.total in withheld:
         return False
     remainder = sum(map(value, hidden))
-    return any(
-        0 < value(c) < k and sum(upper(o) for o in hidden if o != c) < remainder for c in hidden
-    )
+    return any(small(c) and sum(upper(o) for o in hidden if o != c) < remainder for c in hidden)
 
 
 def _determined(

@@ -4,6 +4,7 @@ PostgreSQL), with an HTTP client on its API."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,19 +15,8 @@ from shared.messaging.broker import Topics
 from shared.runtime import Runtime, create_app
 
 
-@pytest.fixture
-async def reporting(
-    database_url: str, kafka_bootstrap: str, topics: Topics
-) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    runtime = Runtime(
-        REPORTING,
-        Settings(
-            database_url=database_url,
-            kafka_bootstrap_servers=kafka_bootstrap,
-            topic_prefix=topics.prefix,
-            projection_batch_size=500,
-        ),
-    )
+async def _running(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    runtime = Runtime(REPORTING, settings)
     await runtime.start()
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
@@ -36,3 +26,33 @@ async def reporting(
     finally:
         await client.aclose()
         await runtime.stop()
+
+
+def _settings(database_url: str, kafka_bootstrap: str, topics: Topics, **more: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topics.prefix,
+        projection_batch_size=500,
+        **more,
+    )
+
+
+@pytest.fixture
+async def reporting(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """The service with the contributor rule off (`min_units=1`): these scenarios put one
+    unit in a village, and test what the other rules withhold."""
+    settings = _settings(database_url, kafka_bootstrap, topics, min_units=1)
+    async for running in _running(settings):
+        yield running
+
+
+@pytest.fixture
+async def reporting_as_shipped(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """The service with its default disclosure settings (k 5, three units)."""
+    async for running in _running(_settings(database_url, kafka_bootstrap, topics)):
+        yield running

@@ -11,6 +11,7 @@ from typing import TypeVar
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from services.reporting import cube
 from services.reporting.cube import Cell, Cube
 from services.reporting.suppression import Relation
 
@@ -22,9 +23,12 @@ def pinned(
     known: Mapping[C, int],
     truth: Callable[[C], int],
     k: int,
+    sensitive: Iterable[C] = (),
 ) -> list[tuple[C, int]]:
     """Cells of the relations that are not `known`, whose true value is under `k` but not
-    zero, and that the relations pin to one value."""
+    zero (or that are `sensitive`: made of too few units, whatever their value), and that the
+    relations pin to one value."""
+    protect = set(sensitive)
     relations = list(relations)
     hidden = sorted({c for r in relations for c in (r.total, *r.parts) if c not in known}, key=str)
     if not hidden:
@@ -48,7 +52,7 @@ def pinned(
     found = []
     for cell in hidden:
         true = truth(cell)
-        if not 0 < true < k:
+        if not (0 < true < k or (cell in protect and true > 0)):
             continue  # complementary cells may be large; they protect, they are not protected
         objective = np.zeros(len(hidden))
         objective[index[cell]] = 1
@@ -67,8 +71,10 @@ def pinned(
     return found
 
 
-def disclosed(c: Cube, k: int) -> list[tuple[Cell, int]]:
-    """Withheld cells of a suppressed cube with a true value under k that its relations pin."""
+def disclosed(c: Cube, k: int, min_units: int = 1) -> list[tuple[Cell, int]]:
+    """Withheld cells of a suppressed cube with a true value under k (or made of fewer than
+    `min_units` units) that its relations pin."""
     cells = {cell for r in c.relations for cell in (r.total, *r.parts)}
     known = {cell: c.figure(cell).value for cell in cells if cell not in c.withheld}
-    return pinned(c.relations, known, lambda cell: c.figure(cell).value, k)
+    few = cube.few_units(c, min_units)
+    return pinned(c.relations, known, lambda cell: c.figure(cell).value, k, few)
