@@ -15,10 +15,10 @@ import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from services.gateway.proxy import require_people, upstreams_of
+from services.gateway.proxy import upstreams_of
 from services.gateway.upstream import Upstreams, forwarded_headers
 from shared.http import AUTHENTICATED
-from shared.security.bearer import PrincipalDep
+from shared.security.bearer import Grants
 
 router = APIRouter(responses=AUTHENTICATED)
 
@@ -103,12 +103,11 @@ def _fetch(request: Request) -> Fetch:
 
 
 @router.get("/overview/units/{unit_id}", response_model=UnitOverview, tags=["overview"])
-async def unit_overview(unit_id: str, request: Request, who: PrincipalDep) -> UnitOverview:
+async def unit_overview(unit_id: str, request: Request, _people: Grants) -> UnitOverview:
     """A unit at a glance: the registry's record and team, its open cases by stage (client-case),
     the next 7 days' sessions by state (scheduling) and its village's figures this year
     (reporting). Each part is what the caller may see there; a part a service could not give in
     time is left out and named in `missing`."""
-    require_people(who)
     fetch = _fetch(request)
     today = datetime.now(UTC).date()
     unit = await fetch.get("registry", "unit", f"/units/{quote(unit_id, safe='')}")
@@ -145,10 +144,9 @@ async def unit_overview(unit_id: str, request: Request, who: PrincipalDep) -> Un
 
 
 @router.get("/overview/regions/{code}", response_model=RegionOverview, tags=["overview"])
-async def region_overview(code: str, request: Request, who: PrincipalDep) -> RegionOverview:
+async def region_overview(code: str, request: Request, _people: Grants) -> RegionOverview:
     """A region at a glance: the registry's record, its units by status, and this year's units
     formed and clients screened by sub-region (reporting, as of its latest event)."""
-    require_people(who)
     fetch = _fetch(request)
     year = str(datetime.now(UTC).year)
     depth = min(code.count("."), len(_LEVELS) - 2)

@@ -38,17 +38,19 @@ def _agents_only(units: Collection[str]) -> None:
         raise Forbidden("only a unit's agents work its sessions and plans")
 
 
-async def _session_of(ctx: Context, session_id: str, units: Collection[str]) -> RowMapping:
-    """The session, when it is one of the giver's units' cases'; else it is not disclosed."""
+async def session_of(db: AsyncSession, session_id: str, units: Collection[str]) -> RowMapping:
+    """The session, for an agent of its case's unit. Only agents work sessions (others: 403);
+    an agent of another unit is told it does not exist (a session is a record about a person:
+    its existence is not disclosed)."""
     _agents_only(units)
-    row = await records.session_row(ctx.session, session_id)
+    row = await records.session_row(db, session_id)
     if row["unit_id"] not in units:
         raise records.NotFound(f"no session {session_id} among your unit's")
     return row
 
 
 async def record_miss(ctx: Context, cmd: RecordMiss) -> SessionState:
-    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    row = await session_of(ctx.session, cmd.session_id, cmd.units)
     await records.miss_session(
         ctx.session,
         ctx.outbox,
@@ -62,7 +64,7 @@ async def record_miss(ctx: Context, cmd: RecordMiss) -> SessionState:
 
 
 async def reschedule(ctx: Context, cmd: Reschedule) -> SessionState:
-    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    row = await session_of(ctx.session, cmd.session_id, cmd.units)
     return await records.reschedule_session(
         ctx.session,
         ctx.outbox,
@@ -76,7 +78,7 @@ async def reschedule(ctx: Context, cmd: Reschedule) -> SessionState:
 
 
 async def close_missed(ctx: Context, cmd: CloseMissed) -> date:
-    row = await _session_of(ctx, cmd.session_id, cmd.units)
+    row = await session_of(ctx.session, cmd.session_id, cmd.units)
     today = today_of(row)
     await records.close_missed_session(ctx.session, row, agent_id=cmd.agent_id, today=today)
     return today

@@ -16,21 +16,6 @@ def units_of(roles: Sequence[Grant]) -> set[str]:
     return {g.target for g in roles if g.role is Role.UNIT_AGENT and g.target}
 
 
-async def agents_session(
-    session: AsyncSession, session_id: str, roles: Sequence[Grant], doing: str
-) -> RowMapping:
-    """The session, for an agent of its case's unit. Only agents work sessions (others: 403);
-    an agent of another unit is told it does not exist (a session is a record about a person:
-    its existence is not disclosed)."""
-    mine = units_of(roles)
-    if not mine:
-        raise Forbidden(f"only a unit's agents work its sessions ({doing})")
-    row = await records.session_row(session, session_id)
-    if row["unit_id"] not in mine:
-        raise records.NotFound(f"no session {session_id} among your unit's ({doing})")
-    return row
-
-
 async def seen_unit(session: AsyncSession, unit_id: str, roles: Sequence[Grant]) -> RowMapping:
     unit = (
         (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()

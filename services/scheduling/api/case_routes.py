@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.scheduling import agent_work, batches, commands, domain, records
-from services.scheduling.api.access import agents_session, units_of
+from services.scheduling.api.access import units_of
 from services.scheduling.commands import RecordAttendance
 from services.scheduling.db import cases, sessions
 from services.scheduling.domain import OPEN, SessionState
@@ -162,7 +162,7 @@ async def record_attendance(
     runtime = runtime_of(request)
     assert runtime.sessions is not None and runtime.outbox is not None
     async with runtime.sessions.begin() as session:
-        row = await agents_session(session, session_id, grants, "records attendance")
+        row = await agent_work.session_of(session, session_id, units_of(grants))
         await batches.execute(
             session,
             runtime.outbox,
