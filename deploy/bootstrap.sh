@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Checks (and, as root on Debian, installs) what Pulih needs on a machine without Docker:
-# Python 3.11, Java 17 with Maven (Kafka from Maven Central), PostgreSQL 15 server binaries.
+# Python 3.11, Java 17 with Maven (Kafka from Maven Central), PostgreSQL 15 server binaries,
+# Node's npm (region data, the dashboard's charts) and Chromium (the dashboard's browser test).
 set -euo pipefail
 
 missing=()
 python3 -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null || missing+=(python3.11 python3.11-venv)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
-command -v npm >/dev/null || missing+=(nodejs npm)  # the region data package (registry)
+command -v npm >/dev/null || missing+=(nodejs npm)  # region data (registry), ECharts (dashboard)
+# The browser test drives this Chromium through Playwright; `playwright install` cannot download.
+command -v chromium >/dev/null || missing+=(chromium)
 if ! { command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; } \
    && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql-15)
