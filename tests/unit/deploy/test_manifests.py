@@ -7,8 +7,6 @@ overlays, and only when a `kustomize` or `kubectl` binary happens to be installe
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared.settings import DEV_SECRET
+from tests.unit.deploy.validation import rendered
 
 try:
     import yaml
@@ -539,19 +538,7 @@ def test_dockerfile_builds_one_non_root_image_for_every_service() -> None:
 
 
 def render(overlay: str) -> list[Obj]:
-    if kustomize := shutil.which("kustomize"):
-        command = [kustomize, "build"]
-    elif kubectl := shutil.which("kubectl"):
-        command = [kubectl, "kustomize"]
-    elif os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("CI must render the overlays: install kustomize or kubectl")
-    else:
-        pytest.skip("neither kustomize nor kubectl is installed")
-    out = subprocess.run(
-        [*command, str(K8S / "overlays" / overlay)], capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    return list(rendered(overlay))
 
 
 def test_overlays_render_with_production_scaled_up() -> None:

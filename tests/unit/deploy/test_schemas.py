@@ -1,0 +1,131 @@
+"""Every document of every overlay is one the API server and the operators would accept.
+
+Offline: Kubernetes' schemas come with kubernetes-validate, the Strimzi and CloudNativePG CRD
+schemas are vendored in deploy/crds/schemas (see deploy/crds/fetch.sh). How each is checked,
+and what is not, is in validation.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pytest
+
+from tests.unit.deploy.validation import (
+    CRD_SCHEMAS,
+    OVERLAYS,
+    InvalidManifest,
+    Obj,
+    crd_index,
+    name_of,
+    rendered,
+    validate,
+)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_document_of_the_overlay_is_valid(overlay: str) -> None:
+    docs = rendered(overlay)
+    checked_by: Counter[str] = Counter()
+    problems = []
+    for doc in docs:
+        try:
+            checked_by[validate(doc)] += 1
+        except InvalidManifest as problem:
+            problems.append(str(problem))
+    assert not problems, "\n".join(problems)
+    # Every document was checked by a schema: Kubernetes' own kinds and both operators' kinds.
+    assert sum(checked_by.values()) == len(docs)
+    assert {"kubernetes 1.33", "CRD kafka.strimzi.io/v1 KafkaTopic"} <= checked_by.keys()
+    assert "CRD postgresql.cnpg.io/v1 Cluster" in checked_by
+
+
+def test_overlays_exist() -> None:
+    assert {"dev", "production"} <= set(OVERLAYS)
+
+
+def test_strimzi_serves_only_v1() -> None:
+    strimzi = crd_index()["kafka.strimzi.io"]
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"} <= strimzi.keys()
+    assert all(crd["served"] == ["v1"] for crd in strimzi.values())
+    assert {p.name for p in (CRD_SCHEMAS / "kafka.strimzi.io").iterdir()} == {"v1"}
+
+
+def one(kind: str) -> Obj:
+    found = [d for d in rendered("dev") if d["kind"] == kind]
+    assert found, f"the dev overlay has no {kind}"
+    return copy.deepcopy(found[0])
+
+
+def broken(kind: str, path: str, value: object) -> Obj:
+    """A copy of the dev overlay's first `kind` with `value` put at the dotted `path`."""
+    doc = one(kind)
+    *parents, last = path.split(".")
+    node = doc
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return doc
+
+
+# (kind, dotted path, value put there, what the refusal must say)
+MISTAKES = {
+    "a misspelt container field": (
+        "Deployment",
+        "spec.template.spec.containers.0.livenessProbe.httpGet.paht",
+        "/health/live",
+        "'paht' was unexpected",
+    ),
+    "a quantity of the wrong type": (
+        "Deployment",
+        "spec.template.spec.containers.0.resources.limits.cpu",
+        [1],
+        "resources.limits.cpu",
+    ),
+    "NetworkPolicy policyTypes not a list": ("NetworkPolicy", "spec.policyTypes", "Ingress", ""),
+    "Strimzi's removed v1beta2": (
+        "KafkaTopic",
+        "apiVersion",
+        "kafka.strimzi.io/v1beta2",
+        "serves ['v1']",
+    ),
+    "a misspelt KafkaTopic field": ("KafkaTopic", "spec.partitons", 3, "'partitons'"),
+    "Kafka replicas, moved to node pools in v1": (
+        "Kafka",
+        "spec.kafka.replicas",
+        3,
+        "'replicas' was unexpected",
+    ),
+    "a KafkaUser ACL's v1beta2 `operation`": (
+        "KafkaUser",
+        "spec.authorization.acls.0.operation",
+        "Read",
+        "'operation' was unexpected",
+    ),
+    "a Cluster's instances as a string": ("Cluster", "spec.instances", "3", "spec.instances"),
+    "a misspelt Cluster storage field": ("Cluster", "spec.storage.sise", "1Gi", "'sise'"),
+    "a custom resource's label that is not a string": (
+        "KafkaTopic",
+        "metadata.labels.replicas",
+        3,
+        "metadata.labels.replicas",
+    ),
+    "a kind without a schema": ("Widget", "", None, "no schema"),
+}
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "message"), MISTAKES.values(), ids=MISTAKES)
+def test_a_mistake_is_refused(kind: str, path: str, value: object, message: str) -> None:
+    if kind == "Widget":
+        doc: Obj = {"apiVersion": "example.org/v1", "kind": kind, "metadata": {"name": "w"}}
+    else:
+        doc = broken(kind, path, value)
+        validate(one(kind))  # the same document, unbroken, passes
+    with pytest.raises(InvalidManifest) as refused:
+        validate(doc)
+    assert message in str(refused.value)
+    assert name_of(doc) in str(refused.value)
