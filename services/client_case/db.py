@@ -154,6 +154,15 @@ referrals = Table(
     Column("resolved_on", Date, nullable=True),
 )
 
+# Which referral a province's referral key names, so its resolution and closure find it.
+referral_submissions = Table(
+    "referral_submissions",
+    metadata,
+    Column("province_code", String(2), primary_key=True),
+    Column("referral_key", String(64), primary_key=True),
+    Column("referral_id", String(64), ForeignKey("referrals.referral_id"), nullable=False),
+)
+
 # Which case a province's screening submission opened, so its later facts find the case.
 submissions = Table(
     "submissions",

@@ -1,9 +1,13 @@
-"""Provincial submissions for client-case: screenings (identity sealed to client-case),
-enrolments and closures, published by provincial systems on ``ibm.inbound.<province>``.
+"""Provincial submissions for client-case, published by provincial systems on
+``ibm.inbound.<province>``: screenings (identity sealed to client-case), and then each fact of
+the case a screening opened — enrolment, stage changes, referrals and what became of them,
+relapses, a transfer to another unit, closure.
 
-`client-case` checks each one as it checks an agent's entry, publishes the canonical
-`ClientScreened`, `ClientEnrolled` or `CaseClosed`, and answers on the province's receipts
-topic. A province refers to its own screening by its `submission_id`.
+`client-case` checks each one as it checks an agent's entry, publishes the canonical event
+(`ClientScreened`, `ClientEnrolled`, …) and answers on the province's receipts topic. Every
+fact of a case names the case by the `submission_id` of the screening that opened it, which is
+also its record key, so a case's facts stay in order; a referral is named by the province's own
+`referral_key`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from shared.contracts.types import (
     ContractPart,
     EarlyCompletion,
     EntityId,
+    FacilityCode,
     Programme,
+    ReferralDestinationType,
+    ReferralReason,
+    ReferralResolution,
     RelapseSource,
     Sex,
     UnitScopedEvent,
@@ -175,6 +183,12 @@ class ClosureSubmitted(UnitScopedEvent):
         ),
         examples=[None],
     )
+    referral_key: EntityId | None = Field(
+        default=None,
+        description="The province's `referral_key` of the referral that ended the case (a "
+        "`ReferralSubmitted` of this case), only with outcome `referred_out`.",
+        examples=[None],
+    )
 
 
 @contract(
@@ -229,4 +243,97 @@ class RelapseSubmitted(UnitScopedEvent):
     reported_by_agent_id: EntityId = Field(
         description="The unit's agent who recorded it (an agent of the case's unit).",
         examples=["01JB8A3C5E7G9J1K3M5N7P9Q1R"],
+    )
+
+
+_SUBMISSION_ID = Field(
+    description="The province's id of the screening that opened the case.",
+    examples=["sultra-screening-0000184"],
+)
+_REFERRAL_KEY_EXAMPLE = "sultra-referral-0000057"
+
+
+@contract(
+    context=CONTEXT,
+    name="ReferralSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class ReferralSubmitted(UnitScopedEvent):
+    """A provincial system refers a client it screened (its `ScreeningSubmitted`) to another
+    service. `client-case` publishes the canonical `ClientReferred` and answers with a receipt
+    naming the new `referral_id`; the province names the referral afterwards by its own
+    `referral_key` (`ReferralResolutionSubmitted`, `ClosureSubmitted`)."""
+
+    submission_id: EntityId = _SUBMISSION_ID
+    referral_key: EntityId = Field(
+        description="The province's own id for this referral, unique within the province.",
+        examples=[_REFERRAL_KEY_EXAMPLE],
+    )
+    destination_type: ReferralDestinationType = Field(
+        description="Kind of service the client is referred to.", examples=["klinik_pratama"]
+    )
+    destination_facility: FacilityCode | None = Field(
+        default=None,
+        description="Code of the receiving facility, when known.",
+        examples=["KP-BNNK-74.71"],
+    )
+    reason: ReferralReason = Field(
+        description="Why the client is referred, as a code.", examples=["moderate_risk"]
+    )
+    referred_on: date = Field(description="Date of the referral.", examples=["2025-05-21"])
+    referred_by_agent_id: EntityId = Field(
+        description="The unit's agent who made the referral (an agent of the case's unit).",
+        examples=["01JB8A3C5E7G9J1K3M5N7P9Q1R"],
+    )
+
+
+@contract(
+    context=CONTEXT,
+    name="ReferralResolutionSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class ReferralResolutionSubmitted(UnitScopedEvent):
+    """A provincial system says what became of a referral it made (its `ReferralSubmitted`):
+    accepted by the destination, and then attended, declined or a no-show — each a new
+    submission. `client-case` publishes the canonical `ReferralResolved` and answers with a
+    receipt."""
+
+    submission_id: EntityId = _SUBMISSION_ID
+    referral_key: EntityId = Field(
+        description="The province's id of the referral (its `ReferralSubmitted`).",
+        examples=[_REFERRAL_KEY_EXAMPLE],
+    )
+    resolution: ReferralResolution = Field(
+        description="What became of the referral: `accepted` may be followed by one of the "
+        "others; `attended`, `declined` and `no_show` are final.",
+        examples=["attended"],
+    )
+    resolved_on: date = Field(
+        description="Date of the outcome (acceptance, first attendance, refusal, no-show).",
+        examples=["2025-05-28"],
+    )
+
+
+@contract(
+    context=CONTEXT,
+    name="TransferSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="submission_id",
+)
+class TransferSubmitted(UnitScopedEvent):
+    """A provincial system moves the open case of a client it screened (its
+    `ScreeningSubmitted`) to another active unit of the same province (the client moved, or
+    another unit is closer). The unit and region fields name the *receiving* unit. The case
+    keeps its id, stage and history, and the province goes on naming it by the same
+    `submission_id`. `client-case` publishes the canonical `CaseTransferred` and answers with a
+    receipt; scheduling moves the remaining sessions to the receiving unit's agents."""
+
+    submission_id: EntityId = _SUBMISSION_ID
+    transferred_on: date = Field(
+        description="Date the receiving unit took over the case.", examples=["2025-08-04"]
     )

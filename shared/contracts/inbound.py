@@ -27,7 +27,10 @@ ACCEPTED: dict[str, tuple[type[EventData], ...]] = {
         client_case.EnrolmentSubmitted,
         client_case.ClosureSubmitted,
         client_case.StageChangeSubmitted,
+        client_case.ReferralSubmitted,
+        client_case.ReferralResolutionSubmitted,
         client_case.RelapseSubmitted,
+        client_case.TransferSubmitted,
     ),
     "scheduling": (
         scheduling_inbound.AttendanceSubmitted,

@@ -231,13 +231,70 @@ class Referral:
         )
 
 
+def refer(
+    case: Case, referral_id: str, destination: ReferralDestinationType, *, on: date, today: date
+) -> Referral:
+    """A referral of an open case, dated within the case's life."""
+    v = []
+    if case.stage is CaseStage.CLOSED:
+        v.append(Violation("case_id", "open-case", "the case is closed"))
+    v += _dated(on, case, today, "referred_on")
+    check(v)
+    return Referral(referral_id, case.case_id, destination, on)
+
+
+def transferred(
+    case: Case,
+    unit_id: str,
+    province_code: str,
+    village_code: str,
+    *,
+    on: date,
+    today: date,
+    unit_field: str = "unit_id",
+) -> Case:
+    """The open case, with its history, in another unit."""
+    v = []
+    if case.stage is CaseStage.CLOSED:
+        v.append(Violation("case_id", "open-case", "a closed case is not transferred"))
+    if unit_id == case.unit_id:
+        v.append(Violation(unit_field, "another-unit", "the case is already in this unit"))
+    v += _dated(on, case, today, "transferred_on")
+    check(v)
+    return Case(
+        **{
+            **case.__dict__,
+            "unit_id": unit_id,
+            "province_code": province_code,
+            "village_code": village_code,
+            "version": case.version + 1,
+        }
+    )
+
+
 def resolve(
-    referral: Referral, resolution: ReferralResolution, *, on: date, today: date
+    referral: Referral,
+    resolution: ReferralResolution,
+    *,
+    on: date,
+    today: date,
+    field: str = "referral_id",
 ) -> Referral:
     v = []
-    if referral.resolution is not None:
+    if referral.resolution is not None and not (
+        referral.resolution is ReferralResolution.ACCEPTED
+        and resolution is not ReferralResolution.ACCEPTED
+    ):  # accepted, then attended, declined or a no-show; the others are final
         v.append(
-            Violation("referral_id", "open-referral", f"already resolved as {referral.resolution}")
+            Violation(field, "open-referral", f"already resolved as {referral.resolution}")
+        )
+    if referral.resolved_on is not None and on < referral.resolved_on:
+        v.append(
+            Violation(
+                "resolved_on",
+                "not-before-acceptance",
+                f"the referral was accepted on {referral.resolved_on}",
+            )
         )
     if on > today:
         v.append(Violation("resolved_on", "not-in-future", "the date is in the future"))
@@ -251,3 +308,15 @@ def resolve(
         )
     check(v)
     return Referral(**{**referral.__dict__, "resolution": resolution, "resolved_on": on})
+
+
+def ending_referral_problems(
+    case: Case, outcome: ClosureOutcome, referral: Referral | None, field: str
+) -> list[Violation]:
+    """A closure that names the referral it ends with: a referral of this case, and only for
+    a case referred out."""
+    if referral is None or referral.case_id != case.case_id:
+        return [Violation(field, "referral-of-case", "the case has no such referral")]
+    if outcome is not ClosureOutcome.REFERRED_OUT:
+        return [Violation(field, "referred-out-only", "only a case referred out names a referral")]
+    return []

@@ -22,6 +22,7 @@ from services.client_case.handlers.common import (
     NotFound,
     case_of_row,
     load_case,
+    referral_of_row,
     require_active_unit,
     require_agent_of,
     save,
@@ -210,17 +211,7 @@ async def handle_refer(
     today: date,
 ) -> Referral:
     case = await load_case(session, case_id)
-    check(
-        [Violation("case_id", "open-case", "the case is closed")]
-        if case.stage is CaseStage.CLOSED
-        else []
-    )
-    referral = Referral(str(uuid.uuid4()), case_id, destination, on)
-    check(
-        [Violation("referred_on", "not-in-future", "the date is in the future")]
-        if on > today
-        else []
-    )
+    referral = pathway.refer(case, str(uuid.uuid4()), destination, on=on, today=today)
     await require_agent_of(session, "referred_by_agent_id", agent_id, case.unit_id, on)
     await session.execute(
         insert(referrals).values(
@@ -258,21 +249,9 @@ async def handle_resolve_referral(
     on: date,
     today: date,
 ) -> Referral:
-    row = (
-        (await session.execute(select(referrals).where(referrals.c.referral_id == referral_id)))
-        .mappings()
-        .first()
-    )
-    if row is None:
+    referral = await _referral(session, referral_id)
+    if referral is None:
         raise NotFound(f"no referral {referral_id}")
-    referral = Referral(
-        row["referral_id"],
-        row["case_id"],
-        ReferralDestinationType(row["destination_type"]),
-        row["referred_on"],
-        ReferralResolution(row["resolution"]) if row["resolution"] else None,
-        row["resolved_on"],
-    )
     resolved = pathway.resolve(referral, resolution, on=on, today=today)
     await session.execute(
         update(referrals)
@@ -305,6 +284,12 @@ async def handle_close(
     early: EarlyCompletion | None = None,
 ) -> Case:
     case = await load_case(session, case_id, for_update=True)
+    if referral_id is not None:
+        check(
+            pathway.ending_referral_problems(
+                case, outcome, await _referral(session, referral_id), "referral_id"
+            )
+        )
     closed = pathway.close(case, outcome, on=on, today=today, early=early)
     await save(session, closed)
     await outbox.add(
@@ -366,22 +351,14 @@ async def handle_transfer(
     """The open case moves, with its history, to another active unit."""
     case = await load_case(session, case_id, for_update=True)
     target = await require_active_unit(session, to_unit_id)
-    v = []
-    if case.stage is CaseStage.CLOSED:
-        v.append(Violation("case_id", "open-case", "a closed case is not transferred"))
-    if to_unit_id == case.unit_id:
-        v.append(Violation("to_unit_id", "another-unit", "the case is already in this unit"))
-    if on > today:
-        v.append(Violation("transferred_on", "not-in-future", "the date is in the future"))
-    check(v)
-    moved = Case(
-        **{
-            **case.__dict__,
-            "unit_id": to_unit_id,
-            "province_code": target["province_code"],
-            "village_code": target["village_code"],
-            "version": case.version + 1,
-        }
+    moved = pathway.transferred(
+        case,
+        to_unit_id,
+        target["province_code"],
+        target["village_code"],
+        on=on,
+        today=today,
+        unit_field="to_unit_id",
     )
     await session.execute(
         update(cases)
@@ -404,3 +381,12 @@ async def handle_transfer(
         ),
     )
     return moved
+
+
+async def _referral(session: AsyncSession, referral_id: str) -> Referral | None:
+    row = (
+        (await session.execute(select(referrals).where(referrals.c.referral_id == referral_id)))
+        .mappings()
+        .first()
+    )
+    return referral_of_row(row) if row else None

@@ -11,12 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.client_case.db import cases, known_agents, known_units
-from services.client_case.domain.pathway import Case
+from services.client_case.domain.pathway import Case, Referral
 from shared.contracts.types import (
     AdmissionRoute,
     AftercareSource,
     CaseStage,
     ClosureOutcome,
+    ReferralDestinationType,
+    ReferralResolution,
     RiskLevel,
 )
 from shared.rules import RuleViolations, Violation, check
@@ -100,6 +102,17 @@ async def save(session: AsyncSession, case: Case) -> None:
             version=case.version,
             injecting_risk_on=case.injecting_risk_on,
         )
+    )
+
+
+def referral_of_row(row: Any) -> Referral:
+    return Referral(
+        row["referral_id"],
+        row["case_id"],
+        ReferralDestinationType(row["destination_type"]),
+        row["referred_on"],
+        ReferralResolution(row["resolution"]) if row["resolution"] else None,
+        row["resolved_on"],
     )
 
 

@@ -156,6 +156,31 @@ def test_referrals_close_the_loop_and_go_overdue() -> None:
     assert rules(early) == {"not-before-referral"}
 
 
+def test_an_accepted_referral_resolves_once_more_and_then_is_final() -> None:
+    referral = Referral(
+        "ref-1", CASE.case_id, ReferralDestinationType.KLINIK_PRATAMA, date(2026, 11, 1)
+    )
+    accepted = pathway.resolve(
+        referral, ReferralResolution.ACCEPTED, on=date(2026, 11, 5), today=TODAY
+    )
+    with pytest.raises(RuleViolations) as twice:
+        pathway.resolve(accepted, ReferralResolution.ACCEPTED, on=TODAY, today=TODAY)
+    assert rules(twice) == {"open-referral"}
+    with pytest.raises(RuleViolations) as backwards:
+        pathway.resolve(accepted, ReferralResolution.ATTENDED, on=date(2026, 11, 4), today=TODAY)
+    assert rules(backwards) == {"not-before-acceptance"}
+    attended = pathway.resolve(
+        accepted, ReferralResolution.ATTENDED, on=date(2026, 11, 9), today=TODAY
+    )
+    assert (attended.resolution, attended.resolved_on) == (
+        ReferralResolution.ATTENDED,
+        date(2026, 11, 9),
+    )
+    with pytest.raises(RuleViolations) as final:
+        pathway.resolve(attended, ReferralResolution.DECLINED, on=TODAY, today=TODAY)
+    assert rules(final) == {"open-referral"}
+
+
 def test_production_refuses_the_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULIH_ENVIRONMENT", "production")
     monkeypatch.setenv("PULIH_AUTH_ISSUER", "https://login.bnn.go.id/realms/pulih")

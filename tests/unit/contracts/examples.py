@@ -24,9 +24,12 @@ from shared.contracts.client_case import (
 from shared.contracts.client_case_inbound import (
     ClosureSubmitted,
     EnrolmentSubmitted,
+    ReferralResolutionSubmitted,
+    ReferralSubmitted,
     RelapseSubmitted,
     ScreeningSubmitted,
     StageChangeSubmitted,
+    TransferSubmitted,
 )
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.registry import (
@@ -70,6 +73,9 @@ CONTRACTS: tuple[type[EventData], ...] = (
     ClosureSubmitted,
     StageChangeSubmitted,
     RelapseSubmitted,
+    ReferralSubmitted,
+    ReferralResolutionSubmitted,
+    TransferSubmitted,
     CasePlanCreated,
     SessionCompleted,
     SessionMissed,
