@@ -1,7 +1,8 @@
 """The deployment files keep the conventions a reviewer would otherwise check by hand.
 
-Plain file reading: no cluster, no Docker engine, no network. Only the last test renders the
-overlays, and only when a `kustomize` or `kubectl` binary happens to be installed.
+No cluster, no Docker engine, no network: the files are read, and the base and the overlays are
+rendered with the `kustomize` or `kubectl` binary (CI must have one). Whether each rendered
+document is one the API server would accept is test_schemas.py's part.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared.settings import DEV_SECRET
-from tests.unit.deploy.validation import rendered
+from tests.unit.deploy.validation import render, rendered
 
 try:
     import yaml
@@ -52,8 +53,20 @@ def is_kustomization(path: Path) -> bool:
 
 @cache
 def base() -> tuple[Obj, ...]:
-    paths = sorted(p for p in (K8S / "base").rglob("*.y*ml") if not is_kustomization(p))
-    return tuple(doc for path in paths for doc in load(path))
+    """k8s/base as kustomize builds it: each service made from the one shape in base/service."""
+    return tuple(render(K8S / "base"))
+
+
+@cache
+def referenced_files() -> frozenset[Path]:
+    """Patch and replacement files: kustomize input, not objects of their own."""
+    files = set()
+    for path in K8S.rglob("kustomization.y*ml"):
+        kustomization = load(path)[0]
+        for entry in [*kustomization.get("patches", []), *kustomization.get("replacements", [])]:
+            if "path" in entry:
+                files.add((path.parent / entry["path"]).resolve())
+    return frozenset(files)
 
 
 def objects(kind: str) -> list[Obj]:
@@ -137,6 +150,8 @@ def topics() -> dict[str, Obj]:
 def test_yaml_parses_into_named_objects(path: Path) -> None:
     docs = load(path)
     assert docs, f"{path} is empty"
+    if path.resolve() in referenced_files():
+        return  # a patch or a list of replacements
     for doc in docs:
         assert isinstance(doc, dict)
         if path.is_relative_to(K8S) and not is_kustomization(path):
@@ -332,7 +347,11 @@ def test_compose_sends_telemetry_to_a_collector_with_debug_and_prometheus_out() 
 def test_kustomization_references_exist(path: Path) -> None:
     kustomization = load(path)[0]
     entries = [*kustomization.get("resources", []), *kustomization.get("components", [])]
-    entries += [p["path"] for p in kustomization.get("patches", []) if "path" in p]
+    entries += [
+        p["path"]
+        for p in [*kustomization.get("patches", []), *kustomization.get("replacements", [])]
+        if "path" in p
+    ]
     for entry in entries:
         target = path.parent / entry
         assert target.exists(), f"{path.relative_to(ROOT)} refers to missing {entry}"
@@ -346,9 +365,35 @@ def test_kustomization_references_exist(path: Path) -> None:
 
 def test_every_base_manifest_is_listed_in_its_kustomization() -> None:
     for path in (K8S / "base").rglob("*.y*ml"):
-        if not is_kustomization(path):
+        if not is_kustomization(path) and path.resolve() not in referenced_files():
             listed = load(path.parent / "kustomization.yaml")[0].get("resources", [])
             assert path.name in listed, f"{path.relative_to(ROOT)} is not in its kustomization.yaml"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_is_made_from_the_one_shape(service: str) -> None:
+    kustomization = load(K8S / "base" / service / "kustomization.yaml")[0]
+    assert "../service" in kustomization["resources"]
+    # The database component finds the objects by the placeholder name, so it comes first.
+    assert kustomization["components"] == (
+        ["../service/database", "../service/named"]
+        if service in DB_SERVICES
+        else ["../service/named"]
+    )
+    assert find("Deployment", service)  # named, with no SERVICE left anywhere
+    assert "SERVICE" not in yaml.safe_dump_all(base())
+
+
+def test_no_service_copies_the_shape() -> None:
+    copies = [
+        path.relative_to(ROOT)
+        for path in (K8S / "base").rglob("*.y*ml")
+        if path.parent != K8S / "base" / "service"
+        and path.resolve() not in referenced_files()
+        and not is_kustomization(path)
+        and any(doc.get("kind") == "Deployment" for doc in load(path))
+    ]
+    assert not copies, f"a Deployment outside k8s/base/service: {copies}"
 
 
 def test_overlays_build_on_the_base() -> None:
@@ -534,15 +579,11 @@ def test_dockerfile_builds_one_non_root_image_for_every_service() -> None:
     assert "*" in ignored or {".venv", ".git"} <= set(ignored)
 
 
-# --- rendered overlays (only where a kustomize binary exists) -------------------------------
-
-
-def render(overlay: str) -> list[Obj]:
-    return list(rendered(overlay))
+# --- rendered overlays ---------------------------------------------------------------------
 
 
 def test_overlays_render_with_production_scaled_up() -> None:
-    dev, production = render("dev"), render("production")
+    dev, production = list(rendered("dev")), list(rendered("production"))
 
     def pick(docs: list[Obj], kind: str) -> dict[str, Obj]:
         return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
