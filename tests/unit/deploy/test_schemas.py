@@ -14,6 +14,7 @@ import pytest
 
 from tests.unit.deploy.validation import (
     CRD_SCHEMAS,
+    KUBERNETES_VERSIONS,
     OVERLAYS,
     InvalidManifest,
     Obj,
@@ -37,7 +38,8 @@ def test_every_document_of_the_overlay_is_valid(overlay: str) -> None:
     assert not problems, "\n".join(problems)
     # Every document was checked by a schema: Kubernetes' own kinds and both operators' kinds.
     assert sum(checked_by.values()) == len(docs)
-    assert {"kubernetes 1.33", "CRD kafka.strimzi.io/v1 KafkaTopic"} <= checked_by.keys()
+    kubernetes = "kubernetes " + " and ".join(KUBERNETES_VERSIONS)
+    assert {kubernetes, "CRD kafka.strimzi.io/v1 KafkaTopic"} <= checked_by.keys()
     assert "CRD postgresql.cnpg.io/v1 Cluster" in checked_by
 
 
@@ -115,6 +117,12 @@ MISTAKES = {
         "metadata.labels.replicas",
     ),
     "a kind without a schema": ("Widget", "", None, "no schema"),
+    "an API Kubernetes no longer serves": (
+        "PodDisruptionBudget",
+        "apiVersion",
+        "policy/v1beta1",
+        "no schema",
+    ),
 }
 
 
