@@ -137,3 +137,24 @@ def test_a_mistake_is_refused(kind: str, path: str, value: object, message: str)
         validate(doc)
     assert message in str(refused.value)
     assert name_of(doc) in str(refused.value)
+
+
+def test_alert_rules_have_a_schema_too() -> None:
+    """Prometheus Operator kinds (alert rules, scrape targets) are validated like the others."""
+    rule: Obj = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "pulih", "labels": {"app.kubernetes.io/part-of": "pulih"}},
+        "spec": {
+            "groups": [
+                {
+                    "name": "pulih",
+                    "rules": [{"alert": "DeadLetters", "expr": "pulih_dead_letters_total > 0"}],
+                }
+            ]
+        },
+    }
+    assert validate(rule) == "CRD monitoring.coreos.com/v1 PrometheusRule"
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 5  # a duration is a string ("5m")
+    with pytest.raises(InvalidManifest, match=r"spec\.groups\.0\.rules\.0\.for"):
+        validate(rule)
