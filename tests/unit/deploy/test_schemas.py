@@ -8,6 +8,7 @@ and what is not, is in validation.py.
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 
 import pytest
@@ -52,6 +53,26 @@ def test_strimzi_serves_only_v1() -> None:
     assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"} <= strimzi.keys()
     assert all(crd["served"] == ["v1"] for crd in strimzi.values())
     assert {p.name for p in (CRD_SCHEMAS / "kafka.strimzi.io").iterdir()} == {"v1"}
+
+
+def test_vendored_schemas_are_of_the_versions_fetch_sh_names() -> None:
+    """Bumping an operator's version in deploy/crds without regenerating its schemas fails."""
+    crds = CRD_SCHEMAS.parent
+    strimzi = re.search(r"<strimzi.version>(.+)</strimzi.version>", (crds / "pom.xml").read_text())
+    script = (crds / "fetch.sh").read_text()
+    cnpg = re.search(r"^CNPG_VERSION=(\S+)", script, re.MULTILINE)
+    prometheus = re.search(r"^PROMETHEUS_OPERATOR_VERSION=(\S+)", script, re.MULTILINE)
+    assert strimzi and cnpg and prometheus
+    sources = {
+        group: {crd["source"] for crd in kinds.values()} for group, kinds in crd_index().items()
+    }
+    assert sources["kafka.strimzi.io"] == {
+        f"io.strimzi:api:{strimzi[1]} + io.strimzi:crd-generator:{strimzi[1]} (Maven Central)"
+    }
+    (source,) = sources["postgresql.cnpg.io"]
+    assert f"cloudnative-pg@v{cnpg[1]} " in source
+    (source,) = sources["monitoring.coreos.com"]
+    assert f"prometheus-operator@v{prometheus[1]} " in source
 
 
 def one(kind: str) -> Obj:
