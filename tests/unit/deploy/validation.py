@@ -27,6 +27,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,10 +90,10 @@ def validate(doc: Obj) -> str:
             + (f" (the CRD serves {served})" if served else "")
             + "; a new kind needs its CRD in deploy/crds/fetch.sh"
         )
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
-        raise InvalidManifest(explain(doc, error))
-    for error in object_meta_validator().iter_errors(doc.get("metadata")):
-        raise InvalidManifest(explain(doc, error, "metadata"))
+    if problem := best_match(validator.iter_errors(doc)):
+        raise InvalidManifest(explain(doc, problem))
+    if problem := best_match(object_meta_validator().iter_errors(doc.get("metadata"))):
+        raise InvalidManifest(explain(doc, problem, "metadata"))
     return f"CRD {group}/{version} {doc['kind']}"
 
 
