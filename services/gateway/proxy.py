@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
 from shared.http import problem, problem_responses
-from shared.security.bearer import Grants
+from shared.security.bearer import Grants, PrincipalDep
 
 router = APIRouter()
 
@@ -29,6 +29,26 @@ async def proxy(service: str, path: str, request: Request, _people: Grants) -> R
     passed back as it is. For people: `Grants` refuses a provincial system's token."""
     if service not in UPSTREAMS:
         return problem(404, "Not found", detail=f"no service {service!r}")
+    return await forward(service, path, request)
+
+
+@router.get(
+    "/plans/{case_id}",
+    tags=["provinces"],
+    response_model=None,
+    responses=problem_responses(401, 403, 404, 502, 503, 504),
+)
+async def plan(case_id: str, request: Request, _caller: PrincipalDep) -> Response:
+    """A case's sessions (scheduling's `GET /cases/{case_id}/sessions`), for a provincial
+    system too: the `session_id`s its `AttendanceSubmitted` and `MissSubmitted` name. The
+    case id is on the receipt of the screening (and of every later fact of the case). Read by
+    the province's system (`province-system:<p>`), the case's unit's agents and the operators
+    over it; 404 until scheduling has made the plan from the enrolment."""
+    return await forward("scheduling", f"cases/{case_id}/sessions", request)
+
+
+async def forward(service: str, path: str, request: Request) -> Response:
+    """The request, with the caller's token, to the service: its answer passed back."""
     upstreams = upstreams_of(request)
     breaker = upstreams.breakers[service]
     if not breaker.allows():

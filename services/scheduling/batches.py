@@ -1,9 +1,9 @@
-"""What agents and provinces record — attendance at planned sessions, the units' community
-activities — set-based: a batch of commands (one from an HTTP request, or a partition's worth
-from a province) is checked against state loaded with one query per kind of reference
-(sessions with their case and unit, units, agents, earlier submissions), each command in
-order (a session attended twice in one batch is refused the second time), then written with
-one statement per table and every canonical event in one outbox insert."""
+"""What agents and provinces record — attendance at planned sessions, a province's misses,
+the units' community activities — set-based: a batch of commands (one from an HTTP request, or
+a partition's worth from a province) is checked against state loaded with one query per kind
+of reference (sessions with their case and unit, units, agents, earlier submissions), each
+command in order (a session attended twice in one batch is refused the second time), then
+written with one statement per table and every canonical event in one outbox insert."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import domain
-from services.scheduling.commands import Command, RecordActivity, RecordAttendance
+from services.scheduling.commands import Command, RecordActivity, RecordAttendance, RecordMissed
 from services.scheduling.db import activities, agents, cases, sessions, units
 from services.scheduling.domain import SessionState
-from services.scheduling.records import OPEN_STATES, SESSION_ROW, session_scope
+from services.scheduling.records import (
+    OPEN_STATES,
+    SESSION_ROW,
+    flag_if_at_risk,
+    miss_violations,
+    session_scope,
+)
 from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
 from shared.messaging.outbox import Outbox
@@ -84,6 +90,8 @@ class Done:
 @dataclass
 class Batch:
     now: datetime
+    drop_out_after: int
+    """Misses in a row that flag a case (`PULIH_DROP_OUT_AFTER_MISSES`)."""
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
     agents_of: dict[str, str] = field(default_factory=dict)
@@ -91,14 +99,18 @@ class Batch:
     submitted: set[tuple[str, str]] = field(default_factory=set)
     """Activities recorded before: (province, submission id)."""
     attended: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[dict[str, Any]] = field(default_factory=list)
     new_activities: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[int, EventData]] = field(default_factory=list)
 
     @classmethod
-    async def load(cls, db: AsyncSession, commands: Sequence[Command]) -> Batch:
-        state = cls(datetime.now(UTC))
+    async def load(
+        cls, db: AsyncSession, commands: Sequence[Command], drop_out_after: int
+    ) -> Batch:
+        state = cls(datetime.now(UTC), drop_out_after)
         facts = commands
-        session_ids = {f.session_id for f in facts if isinstance(f, RecordAttendance)}
+        on_sessions = [f for f in facts if isinstance(f, RecordAttendance | RecordMissed)]
+        session_ids = {f.session_id for f in on_sessions}
         if session_ids:
             found = await db.execute(SESSION_ROW.where(sessions.c.session_id.in_(session_ids)))
             state.sessions = {r["session_id"]: dict(r) for r in found.mappings()}
@@ -106,7 +118,7 @@ class Batch:
         if unit_ids:
             found = await db.execute(select(units).where(units.c.unit_id.in_(unit_ids)))
             state.units = {r["unit_id"]: dict(r) for r in found.mappings()}
-        agent_ids = {f.agent_id for f in facts if isinstance(f, RecordAttendance)}
+        agent_ids = {f.agent_id for f in on_sessions}
         agent_ids |= {a for f in facts if isinstance(f, RecordActivity) for a in f.agent_ids}
         if agent_ids:
             found = await db.execute(
@@ -136,7 +148,29 @@ class Batch:
             if self.agents_of.get(a) != unit_id
         ]
 
+    def session_for(self, fact: RecordAttendance | RecordMissed) -> dict[str, Any]:
+        row = self.sessions.get(fact.session_id)
+        if row is None:
+            raise RuleViolations([Violation("session_id", "exists", "no session has this id")])
+        if row["unit_id"] != fact.unit_id:
+            raise RuleViolations(
+                [Violation("session_id", "session-of-unit", "the session is another unit's")]
+            )
+        return row
+
     async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
+        await update_rows(
+            db,
+            sessions.c.session_id,
+            [
+                {
+                    "session_id": r["session_id"],
+                    "state": r["state"],
+                    "miss_reason": r["miss_reason"],
+                }
+                for r in self.missed
+            ],
+        )
         await update_rows(
             db,
             sessions.c.session_id,
@@ -160,16 +194,15 @@ class Batch:
             await db.execute(activities.insert(), self.new_activities)
         for index, event_id in (await outbox.stage_batch(db, self.events)).items():
             done[index].event_id = event_id
+        # Misses may make a run: each case missed in this batch is looked at once (misses
+        # are few beside attendance).
+        for row in {r["case_id"]: r for r in self.missed if r["state"] == "missed"}.values():
+            today = self.today_in(row["province_code"])
+            await flag_if_at_risk(db, outbox, row, today=today, threshold=self.drop_out_after)
 
 
 def attend(state: Batch, index: int, fact: RecordAttendance) -> None:
-    row = state.sessions.get(fact.session_id)
-    if row is None:
-        raise RuleViolations([Violation("session_id", "exists", "no session has this id")])
-    if row["unit_id"] != fact.unit_id:
-        raise RuleViolations(
-            [Violation("session_id", "session-of-unit", "the session is another unit's")]
-        )
+    row = state.session_for(fact)
     today = state.today_in(row["province_code"])
     v = attendance_violations(row, fact.held_on, today)
     v += state.not_the_units(row["unit_id"], [fact.agent_id], "agent_id")
@@ -187,6 +220,29 @@ def attend(state: Batch, index: int, fact: RecordAttendance) -> None:
                 held_on=fact.held_on,
                 agent_id=fact.agent_id,
                 duration_minutes=fact.duration_minutes,
+            ),
+        )
+    )
+
+
+def miss(state: Batch, index: int, fact: RecordMissed) -> None:
+    row = state.session_for(fact)
+    v = miss_violations(row, state.today_in(row["province_code"]))
+    v += state.not_the_units(row["unit_id"], [fact.agent_id], "agent_id")
+    check(v)
+    row["state"] = SessionState.MISSED.value
+    row["miss_reason"] = fact.reason
+    state.missed.append(row)
+    state.events.append(
+        (
+            index,
+            events.SessionMissed(
+                **session_scope(row),
+                week=row["week"],
+                session_type=row["session_type"],
+                due_on=row["due_on"],
+                reason=fact.reason,
+                reported_by_agent_id=fact.agent_id,
             ),
         )
     )
@@ -255,13 +311,17 @@ def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
 
 HANDLERS: dict[type[Command], Callable[[Batch, int, Any], str | None]] = {
     RecordAttendance: attend,
+    RecordMissed: miss,
     RecordActivity: hold_activity,
 }
 
 
-async def handle(db: AsyncSession, outbox: Outbox, commands: Sequence[Command]) -> list[Done]:
-    """Apply a batch in order; a refused command changes nothing and the rest go on."""
-    state = await Batch.load(db, commands)
+async def handle(
+    db: AsyncSession, outbox: Outbox, commands: Sequence[Command], *, drop_out_after: int = 3
+) -> list[Done]:
+    """Apply a batch in order; a refused command changes nothing and the rest go on.
+    `drop_out_after`: misses in a row that flag a case (the service passes its setting)."""
+    state = await Batch.load(db, commands, drop_out_after)
     done: list[Done] = []
     for index, command in enumerate(commands):
         try:  # every rule is checked before a use case touches the batch's state

@@ -34,7 +34,18 @@ class RecordActivity:
     """A province's (code, own id) for the activity: recorded once."""
 
 
-Command = RecordAttendance | RecordActivity
+@dataclass(frozen=True)
+class RecordMissed:
+    """A province's miss: the session did not take place (an agent's is `RecordMiss`)."""
+
+    session_id: str
+    unit_id: str
+    """The unit the recorder speaks for: the session must be one of its cases'."""
+    reason: SessionMissReason
+    agent_id: str
+
+
+Command = RecordAttendance | RecordMissed | RecordActivity
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import batches, domain, handlers
-from services.scheduling.commands import Command, RecordActivity, RecordAttendance
+from services.scheduling.commands import Command, RecordActivity, RecordAttendance, RecordMissed
 from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
 from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope
-from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.contracts.scheduling_inbound import (
+    ActivitySubmitted,
+    AttendanceSubmitted,
+    MissSubmitted,
+)
 from shared.messaging import inbound
 from shared.messaging.consumer import BatchHandler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
@@ -84,6 +88,13 @@ def command_of(province: str, fact: EventData) -> Command:
             agent_id=fact.agent_id,
             duration_minutes=fact.duration_minutes,
         )
+    if isinstance(fact, MissSubmitted):
+        return RecordMissed(
+            session_id=fact.session_id,
+            unit_id=fact.unit_id,
+            reason=fact.reason,
+            agent_id=fact.agent_id,
+        )
     assert isinstance(fact, ActivitySubmitted)
     return RecordActivity(
         unit_id=fact.unit_id,
@@ -97,13 +108,18 @@ def command_of(province: str, fact: EventData) -> Command:
     )
 
 
-def inbound_facts(_runtime: Runtime) -> ApplyBatch:
-    """Provinces' attendance (by the session ids of `CasePlanCreated`) and activities, a
-    partition's batch at once through the same use cases as an agent's entries (`batches`)."""
+def inbound_facts(runtime: Runtime) -> ApplyBatch:
+    """Provinces' attendance and misses (by the session ids of the case's plan) and
+    activities, a partition's batch at once through the same use cases as an agent's entries
+    (`batches`)."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
 
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
         commands = [command_of(s.province, s.data) for s in subs]
-        done = await batches.handle(db, outbox, commands)
+        done = await batches.handle(
+            db, outbox, commands, drop_out_after=settings.drop_out_after_misses
+        )
         return [
             Refused(inbound.rule_reasons(d.error) or [])
             if d.error
@@ -116,6 +132,6 @@ def inbound_facts(_runtime: Runtime) -> ApplyBatch:
 
 def _created(command: Command, result: str | None) -> dict[str, str]:
     """The ids a province's fact names or made, echoed on its receipt."""
-    if isinstance(command, RecordAttendance):
+    if isinstance(command, RecordAttendance | RecordMissed):
         return {"session_id": command.session_id}
     return {"activity_id": result} if result else {}

@@ -94,6 +94,16 @@ async def _agent_violations(
     ]
 
 
+def miss_violations(row: Mapping[Any, Any], today: date) -> list[Violation]:
+    """A miss is recorded for an open session whose week has begun."""
+    v = []
+    if row["state"] not in OPEN_STATES:
+        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
+    if row["due_on"] - timedelta(days=7) >= today:
+        v.append(Violation("session_id", "week-begun", "the session's week has not begun"))
+    return v
+
+
 async def miss_session(
     session: AsyncSession,
     outbox: Outbox,
@@ -105,11 +115,7 @@ async def miss_session(
     drop_out_after: int,
 ) -> None:
     """An agent records why a session did not take place (before the sweeper would)."""
-    v = []
-    if row["state"] not in OPEN_STATES:
-        v.append(Violation("session_id", "open-session", f"the session is {row['state']}"))
-    if row["due_on"] - timedelta(days=7) >= today:
-        v.append(Violation("session_id", "week-begun", "the session's week has not begun"))
+    v = miss_violations(row, today)
     v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
     check(v)
     await session.execute(
@@ -134,7 +140,7 @@ async def miss_session(
 async def flag_if_at_risk(
     session: AsyncSession,
     outbox: Outbox,
-    row: RowMapping,
+    row: Mapping[Any, Any],
     *,
     today: date,
     threshold: int,

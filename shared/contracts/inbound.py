@@ -34,6 +34,7 @@ ACCEPTED: dict[str, tuple[type[EventData], ...]] = {
     ),
     "scheduling": (
         scheduling_inbound.AttendanceSubmitted,
+        scheduling_inbound.MissSubmitted,
         scheduling_inbound.ActivitySubmitted,
     ),
 }

@@ -1,8 +1,11 @@
-"""Provincial submissions for scheduling: attendance at planned sessions and the units'
-community activities, published by provincial systems on ``ibm.inbound.<province>``.
+"""Provincial submissions for scheduling: attendance at planned sessions, sessions missed,
+and the units' community activities, published by provincial systems on
+``ibm.inbound.<province>``.
 
 `scheduling` checks each one as it checks an agent's entry, publishes the canonical
-`SessionCompleted` or `ActivityHeld`, and answers on the province's receipts topic.
+`SessionCompleted`, `SessionMissed` or `ActivityHeld`, and answers on the province's receipts
+topic. A session is named by the id scheduling gave it: the province reads a case's sessions at
+the gateway's `GET /plans/{case_id}` (the case id is on its screening's receipt).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pydantic import Field, field_validator
 from shared.contracts.base import contract
 from shared.contracts.platform import INBOUND_TOPIC
 from shared.contracts.scheduling import CONTEXT, within_participants
-from shared.contracts.types import ActivityType, EntityId, UnitScopedEvent
+from shared.contracts.types import ActivityType, EntityId, SessionMissReason, UnitScopedEvent
 
 _AGENT_ID_EXAMPLE = "01JB8A3C5E7G9J1K3M5N7P9Q1R"
 
@@ -27,11 +30,13 @@ _AGENT_ID_EXAMPLE = "01JB8A3C5E7G9J1K3M5N7P9Q1R"
     subject="session_id",
 )
 class AttendanceSubmitted(UnitScopedEvent):
-    """A provincial system records that a planned session (from `CasePlanCreated`) took
-    place. `scheduling` publishes `SessionCompleted` and answers with a receipt."""
+    """A provincial system records that a planned session took place. `scheduling` publishes
+    `SessionCompleted` and answers with a receipt. A missed session may be recorded as held
+    late, within its window."""
 
     session_id: EntityId = Field(
-        description="Id of the planned session, as `CasePlanCreated` gave it.",
+        description="Id of the planned session, as the gateway's `GET /plans/{case_id}` (or "
+        "`CasePlanCreated`) gives it.",
         examples=["01JDA1B3C5D7E9F1G3H5J7K9M2"],
     )
     held_on: date = Field(
@@ -48,6 +53,32 @@ class AttendanceSubmitted(UnitScopedEvent):
         le=480,
         description="Length of the session in minutes, when recorded.",
         examples=[45],
+    )
+
+
+@contract(
+    context=CONTEXT,
+    name="MissSubmitted",
+    version=1,
+    topic=INBOUND_TOPIC,
+    subject="session_id",
+)
+class MissSubmitted(UnitScopedEvent):
+    """A provincial system records that a planned session did not take place, and why, once
+    the session's week has begun. `scheduling` publishes `SessionMissed` and answers with a
+    receipt; enough misses in a row flag the case (`CaseAtRiskOfDropOut`)."""
+
+    session_id: EntityId = Field(
+        description="Id of the planned session, as the gateway's `GET /plans/{case_id}` (or "
+        "`CasePlanCreated`) gives it.",
+        examples=["01JDA1B3C5D7E9F1G3H5J7K9M2"],
+    )
+    reason: SessionMissReason = Field(
+        description="Why the session did not take place.", examples=["client_unreachable"]
+    )
+    agent_id: EntityId = Field(
+        description="Pseudonymous id of the unit's agent who records the miss.",
+        examples=[_AGENT_ID_EXAMPLE],
     )
 
 

@@ -140,6 +140,9 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
         ("gateway", f"/overview/units/{unit}", {}, PUBLIC),
         ("gateway", "/overview/regions/74", {}, PUBLIC),
         ("gateway", "/receipts", {}, _row(403, 403, 403, 403, 403, 403, 403, 403, 200)),
+        # a case's sessions (none before its enrolment): a record about a person, so out of
+        # scope is 404; the province's own system reads it too
+        ("gateway", f"/plans/{case_id}", {}, _row(200, 200, 200, 200, 404, 404, 404, 403, 200)),
         ("gateway", "/api/reporting/indicators", {}, PUBLIC),
     ]
     wrong = []

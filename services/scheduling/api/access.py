@@ -41,3 +41,28 @@ def sees(roles: Sequence[Grant], unit: RowMapping) -> bool:
         ):
             return True
     return False
+
+
+PLAN_READERS = {
+    Role.NATIONAL_OPERATOR,
+    Role.PROVINCE_OPERATOR,
+    Role.DISTRICT_OPERATOR,
+    Role.UNIT_AGENT,
+    Role.PROVINCE_SYSTEM,
+}
+
+
+def reads_plans(roles: Sequence[Grant]) -> None:
+    """Roles that never read a case's plan are refused before any case is looked up."""
+    if not any(g.role in PLAN_READERS for g in roles):
+        raise Forbidden("plans are read by agents, operators and provincial systems")
+
+
+def reads_plan(roles: Sequence[Grant], unit: RowMapping) -> None:
+    """A case's plan: for those who see its unit, and the provincial system of its province
+    (which names sessions in its attendance and misses). Others are told the case does not
+    exist (a case is a record about a person)."""
+    if not sees(roles, unit) and not any(
+        g.role is Role.PROVINCE_SYSTEM and g.target == unit["province_code"] for g in roles
+    ):
+        raise records.NotFound("no such case among yours")

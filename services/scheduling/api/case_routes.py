@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.scheduling import agent_work, batches, commands, domain, records
-from services.scheduling.api.access import units_of
+from services.scheduling.api.access import reads_plan, reads_plans, units_of
 from services.scheduling.commands import RecordAttendance
 from services.scheduling.db import cases, sessions
 from services.scheduling.domain import OPEN, SessionState
@@ -18,7 +18,7 @@ from services.scheduling.settings import Settings
 from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
 from shared.http import problem_responses
 from shared.runtime import runtime_of
-from shared.security.bearer import Grants
+from shared.security.bearer import Grants, PrincipalDep
 
 router = APIRouter()
 ON_A_SESSION = problem_responses(404, 409)
@@ -66,6 +66,25 @@ class PlannedSession(BaseModel):
     due_on: date
     state: SessionState
     agent_id: str | None
+
+
+class CaseSession(PlannedSession):
+    held_on: date | None = Field(default=None, description="Done sessions: when it was held.")
+    miss_reason: SessionMissReason | None = Field(
+        default=None, description="Missed sessions: why."
+    )
+
+
+class Plan(BaseModel):
+    """A case's sessions: the ids a province names in `AttendanceSubmitted` and
+    `MissSubmitted`."""
+
+    case_id: str
+    unit_id: str
+    sessions: list[CaseSession] = Field(
+        description="Every session of the case's plans, by due date (re-planned ones "
+        "cancelled)."
+    )
 
 
 class Replanned(BaseModel):
@@ -144,6 +163,39 @@ async def worklist(
         elif r["due_on"] <= today + timedelta(days=days_ahead + 7):
             lists["upcoming"].append(item)
     return lists
+
+
+@router.get(
+    "/cases/{case_id}/sessions",
+    response_model=Plan,
+    response_model_exclude_none=True,
+    responses=problem_responses(404),
+    tags=["sessions"],
+)
+async def case_sessions(case_id: str, request: Request, who: PrincipalDep) -> dict[str, Any]:
+    """A case's sessions with their ids, weeks, types, due dates and states: for the unit's
+    agents and the operators over it, and for the provincial system of the case's province
+    (a `province-system:<p>` token), which names these session ids in its attendance and
+    misses. The plan exists once scheduling has taken in the enrolment (usually within a
+    second of `ClientEnrolled`): until then, 404."""
+    reads_plans(who.grants)
+    runtime = runtime_of(request)
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        case = await records.case_row(session, case_id)
+        reads_plan(who.grants, case)
+        rows = (
+            (
+                await session.execute(
+                    sessions.select()
+                    .where(sessions.c.case_id == case_id)
+                    .order_by(sessions.c.due_on, sessions.c.week)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return {"case_id": case_id, "unit_id": case["unit_id"], "sessions": [dict(r) for r in rows]}
 
 
 @router.post(

@@ -22,7 +22,11 @@ from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
 from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
-from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.contracts.scheduling_inbound import (
+    ActivitySubmitted,
+    AttendanceSubmitted,
+    MissSubmitted,
+)
 from shared.contracts.types import ActivityType
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
@@ -60,6 +64,7 @@ async def scheduling(
                 kafka_bootstrap_servers=kafka_bootstrap,
                 topic_prefix=topics.prefix,
                 relay_idle_seconds=0.05,
+                drop_out_after_misses=1,  # here one miss flags a case
             ),
         )
         await runtime.start()
@@ -107,8 +112,12 @@ async def _unit_with_agents(p: Platform, scheduling: Runtime, n: int) -> tuple[s
     return unit_id, appointed
 
 
-async def _enrolled(p: Platform, unit_id: str, screener: str) -> tuple[str, events.CasePlanCreated]:
-    """A client screened and enrolled through client-case today; the plan scheduling made."""
+async def _enrolled(
+    p: Platform, unit_id: str, screener: str, days_ago: int = 0
+) -> tuple[str, events.CasePlanCreated]:
+    """A client screened and enrolled through client-case (today, or `days_ago`); the plan
+    scheduling made."""
+    when = datetime.now(UTC) - timedelta(days=days_ago)
     agent = bearer(f"unit-agent:{unit_id}")
     client_id = (await p.cases.post("/clients", headers=agent, json={"unit_id": unit_id})).json()[
         "client_id"
@@ -120,7 +129,7 @@ async def _enrolled(p: Platform, unit_id: str, screener: str) -> tuple[str, even
             json={
                 "client_id": client_id,
                 "unit_id": unit_id,
-                "screened_at": datetime.now(UTC).isoformat(),
+                "screened_at": when.isoformat(),
                 "screener_agent_id": screener,
                 "substances": HIGH_RISK,
                 "injection": "never",
@@ -130,7 +139,7 @@ async def _enrolled(p: Platform, unit_id: str, screener: str) -> tuple[str, even
     enrolled = await p.cases.post(
         f"/cases/{case_id}/enrolment",
         headers=agent,
-        json={"admission_route": "voluntary", "enrolled_on": datetime.now(UTC).date().isoformat()},
+        json={"admission_route": "voluntary", "enrolled_on": when.date().isoformat()},
     )
     assert enrolled.status_code == 200, enrolled.text
     (created,) = await read_events(p.bootstrap, p.topics.name(events.TOPIC), 1)
@@ -374,3 +383,100 @@ async def test_provinces_submit_attendance_and_activities_and_get_receipts(
 def headers_with_id(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """The activity's headers under another message id."""
     return [(n, b"broken-activity" if n == "ce_id" else v) for n, v in headers]
+
+
+async def test_a_province_reads_a_cases_plan_and_records_misses(
+    platform: Platform, scheduling: Runtime
+) -> None:
+    """From the case id on its receipts, a province reads the case's sessions and names them
+    in its misses: a miss is recorded once the session's week has begun, once, and flags the
+    case (here after one miss); the plan is read only by those who may."""
+    p = platform
+    unit_id, (agent_id,) = await _unit_with_agents(p, scheduling, 1)
+    case_id, plan = await _enrolled(p, unit_id, agent_id, days_ago=10)
+    other_unit = await form_unit(p, "74.71.02")
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
+    )
+    async with http:
+        url = f"/cases/{case_id}/sessions"
+        statuses = {
+            role: (await http.get(url, headers=bearer(role))).status_code
+            for role in (
+                "province-system:74",
+                "province-system:73",
+                f"unit-agent:{unit_id}",
+                f"unit-agent:{other_unit}",
+                "district-operator:74.71",
+                "reporting-consumer",
+            )
+        }
+        read = await http.get(url, headers=bearer("province-system:74"))
+        unknown = await http.get(
+            "/cases/no-such-case-000001/sessions", headers=bearer("province-system:74")
+        )
+    assert statuses == {
+        "province-system:74": 200,
+        "province-system:73": 404,
+        f"unit-agent:{unit_id}": 200,
+        f"unit-agent:{other_unit}": 404,
+        "district-operator:74.71": 200,
+        "reporting-consumer": 403,
+    }
+    assert unknown.status_code == 404
+    sessions_read = read.json()["sessions"]
+    assert [s["session_id"] for s in sessions_read] == [s.session_id for s in plan.sessions]
+    assert read.json()["unit_id"] == unit_id
+    week_2, week_3 = sessions_read[0], sessions_read[1]  # week 3's week begins next week
+
+    unit = (await p.registry.get(f"/units/{unit_id}", headers=OPERATOR_74)).json()
+    where = {"unit_id": unit_id, "province_code": "74", "village_code": unit["village_code"]}
+
+    def miss(session: dict[str, object], **changes: object) -> MissSubmitted:
+        fields = {
+            **where,
+            "session_id": session["session_id"],
+            "reason": "client_unreachable",
+            "agent_id": agent_id,
+        }
+        return MissSubmitted.model_validate({**fields, **changes})
+
+    facts: list[tuple[str, EventData]] = [
+        ("m3", miss(week_3)),  # its week has not begun
+        ("m-other-unit", miss(week_2, unit_id=other_unit)),
+        ("m2", miss(week_2, reason="client_absent")),
+        ("m2-again", miss(week_2)),
+    ]
+    producer = make_producer(p.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        for message_id, data in facts:
+            key, headers, value = to_kafka(
+                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
+            )
+            await producer.send_and_wait(
+                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+    receipts = {
+        e.data.original_event_id: e.data  # type: ignore[union-attr]
+        for e in await read_events(p.bootstrap, p.topics.name("ibm.receipts.74"), len(facts))
+    }
+    refused = {
+        k: [(r.field, r.rule) for r in v.reasons]
+        for k, v in receipts.items()
+        if isinstance(v, EventRejected)
+    }
+    assert refused == {
+        "m3": [("session_id", "week-begun")],
+        "m-other-unit": [("session_id", "session-of-unit")],
+        "m2-again": [("session_id", "open-session")],
+    }
+    assert receipts["m2"].created == {"session_id": week_2["session_id"]}  # type: ignore[union-attr]
+    published = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 3)]
+    missed = [e for e in published if isinstance(e, events.SessionMissed)]
+    assert [(m.session_id, m.reason) for m in missed] == [(week_2["session_id"], "client_absent")]
+    (flag,) = [e for e in published if isinstance(e, events.CaseAtRiskOfDropOut)]
+    assert (flag.case_id, flag.consecutive_misses) == (case_id, 1)

@@ -49,7 +49,11 @@ from shared.contracts.scheduling import (
     SessionOverdue,
     SessionRescheduled,
 )
-from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.contracts.scheduling_inbound import (
+    ActivitySubmitted,
+    AttendanceSubmitted,
+    MissSubmitted,
+)
 
 # Listed by hand on purpose: a new contract must be added here, which the assertion in
 # example_events() enforces.
@@ -84,6 +88,7 @@ CONTRACTS: tuple[type[EventData], ...] = (
     SessionRescheduled,
     CaseAtRiskOfDropOut,
     AttendanceSubmitted,
+    MissSubmitted,
     ActivitySubmitted,
     EventAccepted,
     EventRejected,
