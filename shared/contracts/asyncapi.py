@@ -10,8 +10,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from shared.contracts.base import EventData, example_of
 from shared.contracts.catalog import all_contracts
-from shared.contracts.inbound import ACCEPTED
+from shared.contracts.inbound import ACCEPTED, IDS, OWNERS
+from shared.contracts.platform import INBOUND_TOPIC
 
 CE_HEADERS_DOC = (
     "CloudEvents 1.0, Kafka binary content mode: attributes travel as headers ce_id, ce_source, "
@@ -46,14 +48,91 @@ def inbound_doc() -> str:
     )
 
 
+def _channel(topic: str, cls: type[EventData]) -> str:
+    return f"{topic}:{cls.event_name}.v{cls.version}"
+
+
+def _inbound_doc_of(cls: type[EventData]) -> str:
+    """What a province needs to publish one type: who answers, the ids, the key and headers."""
+    return (
+        f"\n\nPublished by a province on ibm.inbound.<province>; answered on "
+        f"ibm.receipts.<province> by {OWNERS[cls.event_type]}. Ids: {IDS[cls.event_name]} "
+        f"Record key and ce_subject: the {cls.subject_field} field (a case's facts share it, "
+        "so they stay in order). ce_id: the province's own message id, unique within the "
+        "province (a resend with the same id is answered as a duplicate). ce_source: "
+        "/provinces/<province>/<system>, e.g. /provinces/74/simrehab. ce_type: "
+        f"{cls.event_type}. The example below is a complete message."
+    )
+
+
+def _headers_schema(cls: type[EventData]) -> dict[str, Any]:
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "required": ["ce_id", "ce_source", "ce_type", "ce_specversion"],
+        "properties": {
+            "ce_id": {**text, "description": "Message id, unique per source."},
+            "ce_source": {**text, "description": "Who sent it: /provinces/<code>/<system>."},
+            "ce_type": {**text, "const": cls.event_type},
+            "ce_specversion": {**text, "const": "1.0"},
+            "ce_time": {**text, "format": "date-time", "description": "When it was sent."},
+            "ce_subject": {
+                **text,
+                "description": f"The {cls.subject_field} field; also the record key.",
+            },
+            "content-type": {**text, "const": "application/json"},
+            "traceparent": {**text, "description": "W3C trace context (optional)."},
+        },
+    }
+
+
+def _example(cls: type[EventData], topic: str) -> dict[str, Any]:
+    data = example_of(cls)
+    if topic == INBOUND_TOPIC:
+        event_id, source = "sultra-simrehab-2025-000184", "/provinces/74/simrehab"
+    else:
+        event_id, source = "0193a5f0-7c1e-7d2a-9b3c-4d5e6f708192", "/pulih/" + cls.topic[4:]
+    return {
+        "name": cls.event_name,
+        "summary": f"A complete {cls.event_name} message (record key {data.subject()!r}).",
+        "headers": {
+            "ce_id": event_id,
+            "ce_source": source,
+            "ce_type": cls.event_type,
+            "ce_specversion": "1.0",
+            "ce_time": "2025-05-20T02:15:07Z",
+            "ce_subject": data.subject(),
+            "content-type": "application/json",
+        },
+        "payload": data.model_dump(mode="json"),
+    }
+
+
+def _published() -> list[tuple[str, type[EventData]]]:
+    """Every (topic, contract) pair: each contract on its own topic, and the registry's
+    canonical facts that provinces also publish, on the inbound topic."""
+    pairs = [(cls.topic, cls) for cls in all_contracts()]
+    pairs += [
+        (INBOUND_TOPIC, cls)
+        for types in ACCEPTED.values()
+        for cls in types
+        if cls.topic != INBOUND_TOPIC
+    ]
+    return pairs
+
+
 def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
     # The broker is never connected: FastStream only reads the declared publishers.
     broker = KafkaBroker("kafka://127.0.0.1:9092", description="Pulih Kafka cluster")
-    for cls in all_contracts():
+    published = _published()
+    for topic, cls in published:
+        doc = f"{cls.event_type}. {(cls.__doc__ or '').strip()}"
+        if topic == INBOUND_TOPIC:
+            doc += _inbound_doc_of(cls)
         broker.publisher(
-            cls.topic,
-            title=f"{cls.topic}:{cls.event_name}.v{cls.version}",
-            description=f"{cls.event_type}. {(cls.__doc__ or '').strip()}\n\n{CE_HEADERS_DOC}",
+            topic,
+            title=_channel(topic, cls),
+            description=f"{doc}\n\n{CE_HEADERS_DOC}",
             schema=cls,
         )
     spec = AsyncAPI(
@@ -64,6 +143,18 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         schema_version="3.0.0",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    messages = document["components"]["messages"]
+    for topic, cls in published:
+        message = messages[f"{_channel(topic, cls)}:Message"]
+        message.pop("correlationId", None)  # receipts are matched by original_event_id
+        message["headers"] = _headers_schema(cls)
+        message["bindings"] = {
+            "kafka": {
+                "bindingVersion": "0.5.0",
+                "key": {"type": "string", "description": f"The {cls.subject_field} field."},
+            }
+        }
+        message["examples"] = [_example(cls, topic)]
     return document
 
 

@@ -8,7 +8,7 @@ add optional fields within a version without breaking anyone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -60,3 +60,15 @@ def contract(
         return cls
 
     return decorate
+
+
+def example_of(cls: type[E], **overrides: Any) -> E:
+    """An instance of ``cls`` whose every field takes its first declared example: the example
+    message the catalog documents (a field without an example is a documentation bug)."""
+    data: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        if not info.examples:
+            raise AssertionError(f"{cls.__name__}.{name} declares no example")
+        data[name] = info.examples[0]
+    data.update(overrides)
+    return cls.model_validate(data)

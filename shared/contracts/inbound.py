@@ -55,3 +55,38 @@ def owner_of(event_type: str | None) -> str:
 
 def accepted_types() -> list[str]:
     return sorted(OWNERS)
+
+
+IDS: dict[str, str] = {
+    "UnitFormed": "unit_id: chosen by the province, unique nationally (a ULID is best); the "
+    "unit's later facts name it.",
+    "UnitStatusChanged": "unit_id: a unit of this province.",
+    "UnitFundingRecorded": "funding_id: chosen by the province; the same id again corrects "
+    "that record, a new id is a new allocation.",
+    "RecoveryAgentAppointed": "agent_id: chosen by the province, unique nationally, "
+    "pseudonymous (never a NIK or a name); unit_id: an active unit of this province.",
+    "RecoveryAgentTrained": "training_id: chosen by the province for a training batch "
+    "(angkatan) — one batch, many agents, each agent once per batch; agent_id: an active agent "
+    "of this province.",
+    "RecoveryAgentDeactivated": "agent_id: an agent of this province.",
+    "ScreeningSubmitted": "submission_id: chosen by the province, unique within it; every "
+    "later fact of the case names the case by it. The receipt gives the canonical case_id. "
+    "province_client_key (optional): the province's own id for the person when no NIK is "
+    "sealed.",
+    "EnrolmentSubmitted": "submission_id: the screening's.",
+    "StageChangeSubmitted": "submission_id: the screening's.",
+    "ReferralSubmitted": "submission_id: the screening's; referral_key: chosen by the "
+    "province, unique within it, named by the resolutions and the closure. The receipt gives "
+    "the canonical referral_id.",
+    "ReferralResolutionSubmitted": "submission_id: the screening's; referral_key: the referral's.",
+    "RelapseSubmitted": "submission_id: the screening's.",
+    "TransferSubmitted": "submission_id: the screening's; unit_id: the receiving unit, active, "
+    "in this province.",
+    "ClosureSubmitted": "submission_id: the screening's; referral_key (optional): the referral "
+    "the case ends with (outcome referred_out).",
+    "AttendanceSubmitted": "session_id: scheduling's, read at the gateway's GET /plans/{case_id}.",
+    "MissSubmitted": "session_id: scheduling's, read at the gateway's GET /plans/{case_id}.",
+    "ActivitySubmitted": "submission_id: chosen by the province, unique within it; the "
+    "receipt gives the canonical activity_id.",
+}
+"""Who chooses which id, for each type a province publishes (by event name)."""

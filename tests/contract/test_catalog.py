@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.contracts.asyncapi import render
+from shared.contracts.asyncapi import asyncapi_document, render
 from shared.contracts.base import EventData
-from shared.contracts.catalog import all_contracts
+from shared.contracts.catalog import all_contracts, contract_for
 from shared.contracts.envelope import InvalidEvent, from_kafka, to_kafka, wrap
+from shared.contracts.inbound import IDS, OWNERS
+from shared.contracts.platform import INBOUND_TOPIC
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
 from tests.unit.contracts.examples import example_events
 
@@ -153,3 +155,27 @@ def test_generated_docs_are_current() -> None:
     described = json.dumps(document)
     for cls in all_contracts():
         assert cls.event_type in described
+
+
+def test_every_type_a_province_may_send_is_documented_as_sent_on_the_inbound_channel() -> None:
+    """A provincial developer finds, for each accepted type, the channel, who answers, the ids,
+    the key and the headers, and an example message that the platform itself would accept."""
+    document = asyncapi_document()
+    for event_type, service in OWNERS.items():
+        cls = contract_for(event_type)
+        channel = document["channels"][f"{INBOUND_TOPIC}:{cls.event_name}.v{cls.version}"]
+        assert channel["address"] == INBOUND_TOPIC
+        assert f"by {service}." in channel["description"]
+        assert IDS[cls.event_name] in channel["description"]
+        message = document["components"]["messages"][
+            f"{INBOUND_TOPIC}:{cls.event_name}.v{cls.version}:Message"
+        ]
+        assert "correlationId" not in message
+        assert message["headers"]["properties"]["ce_type"]["const"] == event_type
+        [example] = message["examples"]
+        headers = {name: value.encode() for name, value in example["headers"].items()}
+        envelope = from_kafka(
+            list(headers.items()), headers["ce_subject"], json.dumps(example["payload"]).encode()
+        )
+        assert envelope.type == event_type
+        assert envelope.subject == headers["ce_subject"].decode() == envelope.data.subject()

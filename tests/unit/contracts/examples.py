@@ -7,9 +7,7 @@ copying it from the AsyncAPI document.
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared.contracts.base import EventData
+from shared.contracts.base import EventData, example_of
 from shared.contracts.catalog import all_contracts
 from shared.contracts.client_case import (
     CaseClosed,
@@ -95,15 +93,7 @@ CONTRACTS: tuple[type[EventData], ...] = (
 )
 
 
-def from_examples(cls: type[EventData], **overrides: Any) -> EventData:
-    """An instance of ``cls`` whose every field takes its first declared example."""
-    data: dict[str, Any] = {}
-    for name, info in cls.model_fields.items():
-        if not info.examples:
-            raise AssertionError(f"{cls.__name__}.{name} declares no example")
-        data[name] = info.examples[0]
-    data.update(overrides)
-    return cls.model_validate(data)
+from_examples = example_of
 
 
 def example_events() -> list[EventData]:
