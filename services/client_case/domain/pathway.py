@@ -285,9 +285,7 @@ def resolve(
         referral.resolution is ReferralResolution.ACCEPTED
         and resolution is not ReferralResolution.ACCEPTED
     ):  # accepted, then attended, declined or a no-show; the others are final
-        v.append(
-            Violation(field, "open-referral", f"already resolved as {referral.resolution}")
-        )
+        v.append(Violation(field, "open-referral", f"already resolved as {referral.resolution}"))
     if referral.resolved_on is not None and on < referral.resolved_on:
         v.append(
             Violation(
