@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.gateway import ingest, overview, proxy
+from services.gateway import dashboard, ingest, overview, proxy
 from services.gateway.settings import SERVICE_NAME, Settings
 from services.gateway.upstream import Upstreams
 from shared.http import install_domain_errors
@@ -24,7 +24,7 @@ def _configure(app: FastAPI) -> None:
 
 SPEC = ServiceSpec(
     name=SERVICE_NAME,
-    routers=[ingest.router, overview.router, proxy.router],
+    routers=[dashboard.router, ingest.router, overview.router, proxy.router],
     configure_app=_configure,
 )
 
