@@ -30,10 +30,13 @@ def id_number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-async def ready(page: Page, region: str, lang: str = "id") -> int:
+async def ready(page: Page, region: str, lang: str = "id") -> tuple[int, int]:
+    """Wait for the view of `region` to be drawn whole; the milliseconds until its regions'
+    table was drawn, and until every panel was."""
     main = page.locator(f'main[data-state="ready"][data-region="{region}"][data-lang="{lang}"]')
     await expect(main).to_have_count(1, timeout=20_000)
-    return int(await main.get_attribute("data-render-ms") or 0)
+    first = await main.get_attribute("data-first-ms")
+    return int(first or 0), int(await main.get_attribute("data-render-ms") or 0)
 
 
 async def api(d: Dashboard, role: str, indicator: str, **params: str) -> dict[str, Any]:
@@ -58,7 +61,7 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    timings: dict[str, int] = {}
+    timings: dict[str, tuple[int, int]] = {}
     try:
         await page.goto(running.url)
         # Development mode: the gateway mints a token for the role picked.
@@ -155,10 +158,10 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         await page.screenshot(path=artifacts / "4-english.png", full_page=True)
     finally:
         await context.close()
-    print("render times (ms):", timings)
+    print("render times (ms: regions' table, every panel):", timings)
     assert not errors, errors
     # Generous for a shared CI machine; the times are printed above and in docs/dashboard.md.
-    assert max(timings.values()) < 5_000, timings
+    assert max(whole for _, whole in timings.values()) < 5_000, timings
 
 
 async def test_a_province_operator_sees_only_their_province(

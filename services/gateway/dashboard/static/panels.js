@@ -66,16 +66,14 @@ export const PANELS = [
       const w = t();
       const years = [];
       for (let y = Math.max(FIRST_YEAR, ctx.year - 5); y <= ctx.year; y += 1) years.push(y);
-      const targeted = ctx.level === "national" || ctx.level === "province";
-      const answers = await Promise.all(
-        years.map((y) =>
-          Promise.all([
-            // targets are national and provincial; below, the units formed alone
-            own(ctx, targeted ? "units_against_target" : "units_formed", { period: String(y) }),
-            own(ctx, "units_cumulative", { period: String(y) }),
-          ]),
-        ),
-      );
+      const targeted = ctx.level === "national" || ctx.level === "province"; // targets exist there
+      // The cumulative count of the first year, then each year's formations added to it:
+      // one call a year rather than two.
+      const [first, ...answers] = await Promise.all([
+        own(ctx, "units_cumulative", { period: String(years[0]) }),
+        ...years.map((y) => own(ctx, targeted ? "units_against_target" : "units_formed", { period: String(y) })),
+      ]);
+      let cumulative = ownRow(first, ctx.region)?.value ?? null;
       return {
         columns: [
           { key: "year", label: w.cols.year },
@@ -84,15 +82,16 @@ export const PANELS = [
           { key: "share", label: w.cols.share, numeric: true, percent: true },
           { key: "cumulative", label: w.cols.cumulative, numeric: true },
         ],
-        rows: answers.map(([against, cumulative], i) => {
+        rows: answers.map((against, i) => {
           const row = ownRow(against, ctx.region);
+          if (i > 0 && cumulative !== null) cumulative = row?.value == null ? null : cumulative + row.value;
           return {
             cells: {
               year: text(String(years[i])),
               formed: figure(row),
               target: { value: row?.target ?? null, withheld: false },
               share: { value: row?.share ?? null, withheld: false },
-              cumulative: figure(ownRow(cumulative, ctx.region)),
+              cumulative: { value: cumulative, withheld: false },
             },
           };
         }),
