@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
+from shared.contracts.types import EntityId
 from shared.http import problem, problem_responses
 from shared.security.bearer import Grants, PrincipalDep
 
@@ -36,9 +37,9 @@ async def proxy(service: str, path: str, request: Request, _people: Grants) -> R
     "/plans/{case_id}",
     tags=["provinces"],
     response_model=None,
-    responses=problem_responses(401, 403, 404, 502, 503, 504),
+    responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
 )
-async def plan(case_id: str, request: Request, _caller: PrincipalDep) -> Response:
+async def plan(case_id: EntityId, request: Request, _caller: PrincipalDep) -> Response:
     """A case's sessions (scheduling's `GET /cases/{case_id}/sessions`), for a provincial
     system too: the `session_id`s its `AttendanceSubmitted` and `MissSubmitted` name. The
     case id is on the receipt of the screening (and of every later fact of the case). Read by

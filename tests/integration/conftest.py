@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,13 @@ from services.reporting.app import SPEC as REPORTING
 from services.reporting.settings import Settings as ReportingSettings
 from services.scheduling.app import SPEC as SCHEDULING
 from services.scheduling.settings import Settings as SchedulingSettings
-from shared.messaging.broker import Topics, ensure_topics
+from shared.contracts.base import EventData
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.messaging.broker import Topics, ensure_topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
+from tests.bus import read_events
 
 OPERATOR_74 = bearer("province-operator:74")
 
@@ -248,3 +252,40 @@ async def apps(
             "reporting": httpx.ASGITransport(app=reporting),
             "gateway": httpx.ASGITransport(app=gateway),
         }
+
+
+Receipts = dict[str, EventAccepted | EventRejected]
+
+
+async def province_sends(
+    p: Platform, facts: Sequence[tuple[str, EventData]], province: str = "74"
+) -> Receipts:
+    """Publish each (message id, fact) on the province's inbound topic, as its system would;
+    the receipts by message id, once there is one for each."""
+    producer = make_producer(p.bootstrap, client_id=f"province-{province}")
+    await producer.start()
+    try:
+        for message_id, data in facts:
+            key, headers, value = to_kafka(
+                wrap(data, source=f"/provinces/{province}/simrehab", event_id=message_id)
+            )
+            await producer.send_and_wait(
+                p.topics.name(f"ibm.inbound.{province}"), value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+    answers = await read_events(p.bootstrap, p.topics.name(f"ibm.receipts.{province}"), len(facts))
+    receipts: Receipts = {}
+    for answer in answers:
+        assert isinstance(answer.data, EventAccepted | EventRejected)
+        receipts[answer.data.original_event_id] = answer.data
+    return receipts
+
+
+def refusals(receipts: Receipts) -> dict[str, list[tuple[str | None, str]]]:
+    """The refused messages by id, each with the (field, rule) pairs it broke."""
+    return {
+        k: [(r.field, r.rule) for r in v.reasons]
+        for k, v in receipts.items()
+        if isinstance(v, EventRejected)
+    }

@@ -13,13 +13,18 @@ from services.client_case.db import clients
 from shared.contracts import client_case as events
 from shared.contracts import client_case_inbound as provincial
 from shared.contracts.base import EventData
-from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
-from shared.messaging.broker import make_producer, topic_size
+from shared.messaging.broker import topic_size
 from shared.security.encryption import generate_service_keypair, seal_identity
 from tests.auth import bearer
 from tests.bus import read_events, read_topic
-from tests.integration.conftest import HIGH_RISK, Platform, appoint_agent, form_unit
+from tests.integration.conftest import (
+    HIGH_RISK,
+    Platform,
+    appoint_agent,
+    form_unit,
+    province_sends,
+)
 from tests.privacy import SECOND_NAME as NAME
 from tests.privacy import SECOND_NIK as NIK
 
@@ -61,25 +66,7 @@ async def test_provincial_screenings_are_scored_recorded_and_answered(
         submission(5, identity_sealed=None, province_client_key="sultra-person-0000042"),
         submission(6, screener_agent_id=await appoint_agent(p, await form_unit(p, "74.71.02"))),
     ]
-    producer = make_producer(p.bootstrap, client_id="province-74")
-    await producer.start()
-    try:
-        for data in sent:
-            key, headers, value = to_kafka(
-                wrap(data, source="/provinces/74/simrehab", event_id=f"ce-{data.submission_id}")
-            )
-            await producer.send_and_wait(
-                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
-            )
-    finally:
-        await producer.stop()
-
-    receipts = {
-        e.data.original_event_id: e.data
-        for e in await read_events(  # type: ignore[union-attr]
-            p.bootstrap, p.topics.name("ibm.receipts.74"), 6
-        )
-    }
+    receipts = await province_sends(p, [(f"ce-{data.submission_id}", data) for data in sent])
     accepted = {k for k, v in receipts.items() if isinstance(v, EventAccepted)}
     assert accepted == {
         "ce-sultra-screening-0000001",
@@ -160,7 +147,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
             "injection": "never",
         }
     )
-    facts: list[tuple[str, object]] = [
+    facts: list[tuple[str, EventData]] = [
         ("s1", screening),
         ("s1-again", screening),  # the same screening submitted under a new message id
         (
@@ -221,26 +208,7 @@ async def test_provincial_case_facts_follow_their_screening(platform: Platform) 
             ),
         ),
     ]
-    producer = make_producer(p.bootstrap, client_id="province-74")
-    await producer.start()
-    try:
-        for message_id, data in facts:
-            assert isinstance(data, EventData)
-            key, headers, value = to_kafka(
-                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
-            )
-            await producer.send_and_wait(
-                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
-            )
-    finally:
-        await producer.stop()
-
-    receipts = {
-        e.data.original_event_id: e.data
-        for e in await read_events(  # type: ignore[union-attr]
-            p.bootstrap, p.topics.name("ibm.receipts.74"), 7
-        )
-    }
+    receipts = await province_sends(p, facts)
     assert {k for k, v in receipts.items() if isinstance(v, EventAccepted)} == {
         "s1",
         "e1",

@@ -17,11 +17,18 @@ from shared.contracts import client_case as events
 from shared.contracts import client_case_inbound as provincial
 from shared.contracts import registry
 from shared.contracts.envelope import to_kafka, wrap
-from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.platform import EventAccepted
 from shared.messaging.broker import make_producer
 from tests.auth import bearer
 from tests.bus import read_events
-from tests.integration.conftest import HIGH_RISK, Platform, appoint_agent, form_unit
+from tests.integration.conftest import (
+    HIGH_RISK,
+    Platform,
+    appoint_agent,
+    form_unit,
+    province_sends,
+    refusals,
+)
 from tests.unit.contracts.examples import from_examples
 
 SCREENING_1, SCREENING_2 = "sultra-screening-0000001", "sultra-screening-0000002"
@@ -154,30 +161,8 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
         ("close-other-ref", closure(SCREENING_1, REF_2, second)),
         ("close", closure(SCREENING_1, REF_1, second)),
     ]
-    producer = make_producer(p.bootstrap, client_id="province-74")
-    await producer.start()
-    try:
-        for message_id, data in sent:
-            key, headers, value = to_kafka(
-                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
-            )
-            await producer.send_and_wait(
-                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
-            )
-    finally:
-        await producer.stop()
-
-    receipts = {
-        e.data.original_event_id: e.data
-        for e in await read_events(  # type: ignore[union-attr]
-            p.bootstrap, p.topics.name("ibm.receipts.74"), len(sent)
-        )
-    }
-    refused = {
-        k: [(r.field, r.rule) for r in v.reasons]
-        for k, v in receipts.items()
-        if isinstance(v, EventRejected)
-    }
+    receipts = await province_sends(p, sent)
+    refused = refusals(receipts)
     assert refused == {
         "ref-again": [("referral_key", "unique")],
         "declined-after": [("referral_key", "open-referral")],

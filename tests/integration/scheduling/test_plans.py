@@ -38,6 +38,8 @@ from tests.integration.conftest import (  # the running registry and client-case
     OPERATOR_74,
     Platform,
     form_unit,
+    province_sends,
+    refusals,
 )
 
 
@@ -447,29 +449,8 @@ async def test_a_province_reads_a_cases_plan_and_records_misses(
         ("m2", miss(week_2, reason="client_absent")),
         ("m2-again", miss(week_2)),
     ]
-    producer = make_producer(p.bootstrap, client_id="province-74")
-    await producer.start()
-    try:
-        for message_id, data in facts:
-            key, headers, value = to_kafka(
-                wrap(data, source="/provinces/74/simrehab", event_id=message_id)
-            )
-            await producer.send_and_wait(
-                p.topics.name("ibm.inbound.74"), value=value, key=key, headers=headers
-            )
-    finally:
-        await producer.stop()
-
-    receipts = {
-        e.data.original_event_id: e.data  # type: ignore[union-attr]
-        for e in await read_events(p.bootstrap, p.topics.name("ibm.receipts.74"), len(facts))
-    }
-    refused = {
-        k: [(r.field, r.rule) for r in v.reasons]
-        for k, v in receipts.items()
-        if isinstance(v, EventRejected)
-    }
-    assert refused == {
+    receipts = await province_sends(p, facts)
+    assert refusals(receipts) == {
         "m3": [("session_id", "week-begun")],
         "m-other-unit": [("session_id", "session-of-unit")],
         "m2-again": [("session_id", "open-session")],
