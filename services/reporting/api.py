@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -22,10 +22,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
+from services.reporting.data_health import data_health
 from services.reporting.figures import REGION, Ask, Period, Row
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.projector import serving_generation
-from services.reporting.queries import future, is_client_derived, known_region, table
+from services.reporting.queries import WIT, future, is_client_derived, known_region, table
 from services.reporting.settings import Settings
 from services.reporting.special import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
@@ -322,6 +323,56 @@ async def series(
         "by": by,
         "rows": [r.as_dict() for r in rows],
     }
+
+
+class RegionHealth(BaseModel):
+    region: str = Field(description="A province (or the region asked about when narrower).")
+    latest_event_at: AwareDatetime | None = Field(
+        description="Data as of: when the latest fact happened (the province's zone)."
+    )
+    latest_received_at: AwareDatetime | None = Field(
+        description="When the latest fact reached the platform."
+    )
+    received: int = Field(description="Facts whose latest event arrived in the month.")
+    late: int = Field(
+        description="Of those, facts that happened in an earlier month: each restated a month "
+        "already reported."
+    )
+    restated_months: list[str] = Field(description="The months the late facts restated.")
+    median_lag_hours: float | None = Field(
+        description="Median hours from a fact happening to its arrival, over the month's facts."
+    )
+    units_reporting: int = Field(description="Units with a fact that arrived in the month.")
+
+
+class DataHealth(BaseModel):
+    month: str = Field(examples=["2026-05"])
+    within: str
+    rows: list[RegionHealth]
+
+
+@router.get("/data-health", response_model=DataHealth, tags=["indicators"])
+async def health_of_the_data(
+    request: Request,
+    grants: Grants,
+    within: Annotated[str, Query(pattern=r"^(\d{2}(\.\d{2}){0,3})?$")] = "",
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+) -> dict[str, Any]:
+    """How current and settled the figures are: for each province (or the region `within`,
+    when narrower), in `month` (default this month): data as of, last arrival, facts arrived,
+    late facts and the months they restated, median arrival lag, units reporting. Rejected
+    submissions are not counted here: the services that answer submissions keep them."""
+    _allowed(grants, within)
+    today = datetime.now(UTC).astimezone(WIT).date()
+    first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
+    check(future(first, "month"))
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    async with runtime.engine.connect() as connection:
+        generation, _ = await serving_generation(connection)
+        check(await known_region(connection, generation, within, "within"))
+        rows = await data_health(connection, generation, within, first)
+    return {"month": first.strftime("%Y-%m"), "within": within, "rows": rows}
 
 
 def install_error_handlers(app: FastAPI) -> None:
