@@ -99,6 +99,22 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         await expect(page.locator("#panel-regions .withheld-note")).to_contain_text("Bukan nol")
         await page.screenshot(path=artifacts / "2-sulawesi-tenggara.png", full_page=True)
 
+        # Data health: the facts that arrived this month, and the late ones among them (the
+        # programme's facts happened earlier this year and arrived now).
+        health = await running.reporting.get(
+            "/data-health", params={"within": ""}, headers=bearer("national-operator")
+        )
+        sultra = next(r for r in health.json()["rows"] if r["region"] == "74")
+        assert sultra["received"] > 0 and sultra["late"] > 0
+        health_row = page.locator('#panel-health tr[data-region="74"]')
+        await expect(health_row.locator('[data-col="arrived"]')).to_have_text(
+            id_number(sultra["received"])
+        )
+        await expect(health_row.locator('[data-col="late"]')).to_have_text(
+            id_number(sultra["late"])
+        )
+        await expect(health_row.locator('[data-col="rejected"]')).to_have_text("tidak tersedia")
+
         # The CSV is the table exactly as shown.
         async with page.expect_download() as download_info:
             await page.locator("#panel-regions [data-action=csv]").click()

@@ -66,8 +66,8 @@ const WORDS = {
       year: "Tahun", formed: "Dibentuk", target: "Target", share: "Capaian", cumulative: "Kumulatif",
       measure: "Ukuran", numerator: "Pembilang", denominator: "Penyebut",
       part: "Kategori", count: "Jumlah", step: "Tahap", rate: "Tingkat penyelesaian",
-      participants: "Peserta", asOf: "Data per", lag: "Jeda kedatangan", reporting: "Unit melapor bulan ini",
-      late: "Fakta terlambat/direvisi", rejected: "Kiriman ditolak bulan ini",
+      participants: "Peserta", asOf: "Data per", lag: "Jeda kedatangan (median)", reporting: "Unit melapor",
+      arrived: "Fakta masuk", late: "Terlambat", restated: "Bulan yang direvisi", rejected: "Kiriman ditolak",
     },
     measures: {
       operational: "Unit operasional", sustained: "Unit berkelanjutan",
@@ -75,7 +75,7 @@ const WORDS = {
       activities: "Kegiatan", participants: "Peserta", rate: "Rujukan dihadiri",
     },
     notAvailable: "tidak tersedia",
-    healthNote: "Data per: waktu fakta terakhir; jeda: selisih hingga fakta itu diterima. Fakta terlambat/direvisi dan kiriman yang ditolak belum disediakan oleh layanan pelaporan.",
+    healthNote: (month) => `Bulan ${month}, menurut zona waktu provinsi. Data per: kapan fakta terakhir terjadi. Jeda: median waktu dari kejadian hingga diterima. Terlambat: fakta yang masuk bulan ini tetapi terjadi pada bulan sebelumnya, sehingga merevisi bulan itu. Unit melapor: unit yang faktanya masuk bulan ini. Kiriman ditolak belum tersedia: tanda terima penolakan disimpan oleh layanan yang menjawab kiriman, bukan oleh pelaporan.`,
     indicators: {
       clients_screened: "Klien diskrining", units_formed: "Unit dibentuk", units_cumulative: "Unit kumulatif",
       admissions: "Penerimaan", activities: "Kegiatan", agents_trained: "Agen dilatih",
@@ -163,8 +163,8 @@ const WORDS = {
       year: "Year", formed: "Formed", target: "Target", share: "Achieved", cumulative: "Cumulative",
       measure: "Measure", numerator: "Numerator", denominator: "Denominator",
       part: "Category", count: "Count", step: "Step", rate: "Completion rate",
-      participants: "Participants", asOf: "Data as of", lag: "Arrival lag", reporting: "Units reporting this month",
-      late: "Late/restated facts", rejected: "Rejected submissions this month",
+      participants: "Participants", asOf: "Data as of", lag: "Arrival lag (median)", reporting: "Units reporting",
+      arrived: "Facts arrived", late: "Late", restated: "Months restated", rejected: "Rejected submissions",
     },
     measures: {
       operational: "Operational units", sustained: "Sustained units",
@@ -172,7 +172,7 @@ const WORDS = {
       activities: "Activities", participants: "Participants", rate: "Referrals attended",
     },
     notAvailable: "not available",
-    healthNote: "Data as of: the latest fact's time; lag: how long until that fact arrived. Late/restated facts and rejected submissions are not offered by reporting yet.",
+    healthNote: (month) => `Month ${month}, in each province's time zone. Data as of: when the latest fact happened. Lag: median time from a fact happening to its arrival. Late: facts that arrived this month but happened in an earlier one, restating it. Units reporting: units with a fact that arrived this month. Rejected submissions are not available yet: the services that answer submissions keep the rejections, not reporting.`,
     indicators: {
       clients_screened: "Clients screened", units_formed: "Units formed", units_cumulative: "Units (cumulative)",
       admissions: "Admissions", activities: "Activities", agents_trained: "Agents trained",

@@ -2,8 +2,8 @@
 // cells). The chart is drawn from that table, and the CSV is that table as shown, so the three
 // never disagree. A cell is a figure ({value, withheld}) or a text ({text}).
 
-import { indicator } from "./api.js";
-import { part, percent, t } from "./i18n.js";
+import { call, indicator } from "./api.js";
+import { duration, language, part, percent, t } from "./i18n.js";
 import { nameOf } from "./regions.js";
 
 export const MAP_INDICATORS = [
@@ -135,8 +135,9 @@ export const PANELS = [
         ],
         rows: [line(w.measures.operational, operational), line(w.measures.sustained, sustained)],
         suppression: suppressionOf(operational, sustained),
+        // reporting defines the shares in English only
         note: [operational.definitions, sustained.definitions]
-          .filter(Boolean)
+          .filter((d) => d && language() === "en")
           .map((d) => `${d.numerator} / ${d.denominator}`)
           .join(" · "),
       };
@@ -250,56 +251,41 @@ export const PANELS = [
   },
 ];
 
-const HEALTH_INDICATORS = ["clients_screened", "admissions", "activities", "units_formed", "closures"];
-
-/** Data health of each province in the caller's scope (their own region when narrower). */
+/** Data health of each province in the caller's scope (their own region when narrower), in
+ * the month of the period when it is a month, else this month. */
 export async function health(ctx) {
   const w = t();
-  const level = ctx.root === "" ? "province" : ctx.rootLevel;
-  const thisMonth = new Date().toISOString().slice(0, 7);
-  const [answers, reporting] = await Promise.all([
-    Promise.all(
-      HEALTH_INDICATORS.map((name) => indicator(name, { period: String(ctx.year), level, within: ctx.root })),
-    ),
-    indicator("operational_units", { period: thisMonth, level, within: ctx.root }),
-  ]);
-  const regions = new Map();
-  for (const answer of answers) {
-    for (const row of answer.rows) {
-      const seen = regions.get(row.region) ?? { event: null, received: null };
-      if (row.latest_event_at && (!seen.event || row.latest_event_at > seen.event)) seen.event = row.latest_event_at;
-      if (row.latest_received_at && (!seen.received || row.latest_received_at > seen.received)) {
-        seen.received = row.latest_received_at;
-      }
-      regions.set(row.region, seen);
-    }
-  }
-  const active = new Map(reporting.rows.map((r) => [r.region, r]));
-  const rows = [...regions.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([code, seen]) => ({
-      drill: code,
-      cells: {
-        region: text(nameOf(code, w.indonesia)),
-        asOf: { date: seen.event },
-        received: { date: seen.received },
-        reporting: figure(active.get(code)),
-        late: text(w.notAvailable),
-        rejected: text(w.notAvailable),
-      },
-    }));
+  const month = /^\d{4}-\d{2}$/.test(ctx.period) ? ctx.period : new Date().toISOString().slice(0, 7);
+  const answer = await call("/api/reporting/data-health", { within: ctx.root, month });
+  const rows = answer.rows.map((r) => ({
+    drill: r.region,
+    cells: {
+      region: text(nameOf(r.region, w.indonesia)),
+      asOf: { date: r.latest_event_at },
+      received: { date: r.latest_received_at },
+      lag: r.median_lag_hours == null ? { value: null, withheld: false } : text(duration(r.median_lag_hours * 3_600_000)),
+      arrived: { value: r.received, withheld: false },
+      late: { value: r.late, withheld: false },
+      restated: text(r.restated_months.join(", ") || w.noFigure),
+      reporting: { value: r.units_reporting, withheld: false },
+      rejected: text(w.notAvailable),
+    },
+  }));
   return {
     columns: [
       { key: "region", label: w.region },
       { key: "asOf", label: w.cols.asOf },
       { key: "received", label: w.latestReceived },
+      { key: "lag", label: w.cols.lag, numeric: true },
+      { key: "arrived", label: w.cols.arrived, numeric: true },
+      { key: "late", label: w.cols.late, numeric: true },
+      { key: "restated", label: w.cols.restated },
       { key: "reporting", label: w.cols.reporting, numeric: true },
-      { key: "late", label: w.cols.late },
       { key: "rejected", label: w.cols.rejected },
     ],
     rows,
     suppression: null,
-    note: w.healthNote,
+    note: w.healthNote(answer.month),
   };
 }
 

@@ -68,7 +68,7 @@ export function tableElement(table, caption, onDrill) {
   );
   const notes = [];
   const anyWithheld = table.rows.some((r) => Object.values(r.cells).some((c) => c?.withheld));
-  if (anyWithheld || table.suppression) {
+  if (anyWithheld) {
     notes.push(el("p", { class: "note withheld-note" }, w.withheldNote(table.suppression?.k ?? 5, table.suppression?.min_units ?? 3)));
   }
   if (table.rows.some((r) => Object.values(r.cells).some((c) => c && !("text" in c) && !("date" in c) && !c.withheld && c.value == null))) {
