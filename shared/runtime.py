@@ -29,6 +29,7 @@ from shared.messaging.inbound import INBOUND_PATTERN, ApplyBatch, InboundAnswere
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import PlatformTables
+from shared.metrics import HttpMetrics
 from shared.migrations import upgrade
 from shared.persistence import create_engine, session_factory
 from shared.settings import ServiceSettings
@@ -280,6 +281,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(Guard, max_bytes=settings.max_request_bytes)
+    app.add_middleware(HttpMetrics, service=runtime.spec.name, skip=("/health/", "/metrics"))
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
 

@@ -1,5 +1,5 @@
 """OpenTelemetry traces, W3C trace-context propagation through Kafka headers, JSON logs
-that carry trace ids, and the Prometheus metrics every service exposes."""
+that carry trace ids. The Prometheus metrics are in `shared.metrics`."""
 
 from __future__ import annotations
 
@@ -21,35 +21,10 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
-from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.settings import ServiceSettings
-
-EVENTS_PUBLISHED = Counter(
-    "pulih_events_published", "Events the outbox relay published.", ["service", "topic"]
-)
-EVENTS_CONSUMED = Counter(
-    "pulih_events_consumed",
-    "Events a consumer handled, by outcome (applied, duplicate, dead_lettered).",
-    ["service", "topic", "outcome"],
-)
-HANDLER_FAILURES = Counter(
-    "pulih_handler_failures", "Failed attempts to apply an event.", ["service", "topic"]
-)
-DEAD_LETTERS = Counter(
-    "pulih_dead_letters",
-    "Records parked on a dead-letter topic: each is a bug of ours and should page someone.",
-    ["service", "topic"],
-)
-OUTBOX_BACKLOG = Gauge("pulih_outbox_backlog", "Outbox rows not yet published.", ["service"])
-CONSUMER_LAG = Gauge(
-    "pulih_consumer_lag", "Messages behind the partition's end.", ["service", "topic", "partition"]
-)
-RELAY_BATCH_SECONDS = Histogram(
-    "pulih_relay_batch_seconds", "Time to publish one outbox batch.", ["service"]
-)
 
 
 def setup_tracing(
@@ -95,13 +70,13 @@ def extract_context(headers: Iterable[tuple[str, bytes]]) -> otel_context.Contex
 def batch_span(records: Sequence[Any], group: str) -> AbstractContextManager[object]:
     """One consumer span for a batch of Kafka records, continuing the trace of the first record
     that carries one and linking the others (OpenTelemetry's shape for batch processing)."""
-    contexts = [
-        span
-        for r in records
-        if (
-            span := trace.get_current_span(extract_context(r.headers or ())).get_span_context()
-        ).is_valid
-    ]
+    contexts = []
+    for r in records:  # a projection batch holds thousands: 128 contexts are enough
+        span = trace.get_current_span(extract_context(r.headers or ())).get_span_context()
+        if span.is_valid:
+            contexts.append(span)
+            if len(contexts) == 128:
+                break
     first = records[0]
     return tracer().start_as_current_span(
         f"process {first.topic}",

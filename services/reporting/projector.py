@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ from services.reporting import db
 from services.reporting.projection import Batch, Fact, facts_of, happened_at
 from shared.contracts.envelope import InvalidEvent, from_kafka_lean
 from shared.messaging.consumer import send_to_dead_letter
+from shared.metrics import observe_batch, record_lag
+from shared.telemetry import batch_span
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +178,8 @@ class Projector:
         self.dead_letter_topic = dead_letter_topic
         self.fixed_generation = generation
         self.generation: int | None = generation
+        self.group = "reporting" if generation is None else "reporting-rebuild"
+        """The name its lag, spans and timings go by."""
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
         self._statements = {
@@ -252,7 +257,7 @@ class Projector:
                     total += await writing
                     writing = None
                 if prepared is not None:
-                    writing = asyncio.create_task(self.write(prepared))
+                    writing = asyncio.create_task(self._traced_write(records, prepared))
                 elif finished is not None and await finished():
                     break
             if writing is not None:
@@ -262,6 +267,28 @@ class Projector:
             if writing is not None:
                 writing.cancel()
         return total
+
+    async def _traced_write(
+        self, records: list[ConsumerRecord[bytes, bytes]], prepared: Prepared
+    ) -> int:
+        """`write`, as the consumer span continuing the trace of the batch's first record (the
+        others linked), timed for `pulih_batch_processing_seconds`."""
+        started = time.perf_counter()
+        with batch_span(records, self.group):
+            written = await self.write(prepared)
+        observe_batch(self.group, "projection", started, records[0].timestamp)
+        return written
+
+    def _record_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            if tp in self.positions:
+                record_lag(
+                    self.group,
+                    tp.topic,
+                    tp.partition,
+                    self.consumer.highwater(tp),
+                    self.positions[tp],
+                )
 
     async def _fetch(self, timeout_ms: int) -> list[ConsumerRecord[bytes, bytes]]:
         """Wait for records, then take what else is already fetched, up to a full batch: a
@@ -273,6 +300,7 @@ class Projector:
                 timeout_ms=wait, max_records=self.batch_size - len(records)
             )
             fetched = [r for part in batches.values() for r in part]
+            self._record_lag()
             if not fetched:
                 break
             records += fetched

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -33,17 +34,16 @@ from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka_lean
 from shared.messaging.broker import Topics
 from shared.messaging.failures import describe, is_infrastructure
 from shared.messaging.inbound import InboundAnswerer, inbound_origin
-from shared.persistence import insert_ignoring_duplicates, session_factory
-from shared.telemetry import (
-    CONSUMER_LAG,
+from shared.metrics import (
     DEAD_LETTERS,
     EVENTS_CONSUMED,
     HANDLER_FAILURES,
-    batch_span,
-    extract_context,
-    redact,
-    tracer,
+    forget_lag,
+    observe_batch,
+    record_lag,
 )
+from shared.persistence import insert_ignoring_duplicates, session_factory
+from shared.telemetry import batch_span, extract_context, redact, tracer
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class EventConsumer:
         self.dialect = engine.dialect.name
         self.inbound = inbound
         self.batch_handler = batch_handler
+        self.committed: dict[TopicPartition, int] = {}
+        """The next offset of each partition whose batch this consumer committed (for lag)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until stopped. When the database itself fails (an outage, not a bad event),
@@ -149,8 +151,10 @@ class EventConsumer:
         """Process one batch from every assigned partition, committing each partition's offset
         after its effects are stored; returns how many records had each outcome."""
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch_size)
+        self._record_lag(batches)
         outcomes: Counter[str] = Counter()
         for partition, records in batches.items():
+            started = time.perf_counter()
             if self.inbound is None:
                 outcomes += await self.process_batch(records)
             else:
@@ -162,7 +166,16 @@ class EventConsumer:
                         [r for r in records if not inbound_origin(r)]
                     )
             await self.consumer.commit({partition: records[-1].offset + 1})
-            self._record_lag(partition, records[-1].offset)
+            self.committed[partition] = records[-1].offset + 1
+            kind = "inbound" if inbound_origin(records[0]) else "canonical"
+            observe_batch(self.group, kind, started, records[0].timestamp)
+            record_lag(
+                self.group,
+                partition.topic,
+                partition.partition,
+                self.consumer.highwater(partition),
+                self.committed[partition],
+            )
         return outcomes
 
     async def process_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> Counter[str]:
@@ -317,12 +330,27 @@ class EventConsumer:
             attempts=attempts,
         )
 
-    def _record_lag(self, partition: TopicPartition, last_offset: int) -> None:
-        end = self.consumer.highwater(partition)
-        if end is not None:
-            CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
-                max(end - last_offset - 1, 0)
-            )
+    def _record_lag(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Every assigned partition's lag after a fetch, before the batch is applied, so a
+        consumer that stalls (an outage, a slow handler) shows its lag growing rather than the
+        figure of its last success."""
+        assigned = self.consumer.assignment()
+        for partition in [p for p in self.committed if p not in assigned]:
+            del self.committed[partition]  # another replica reports it now
+            forget_lag(self.group, partition.topic, partition.partition)
+        for partition in assigned:
+            records = batches.get(partition)
+            position = self.committed.get(partition, records[0].offset if records else None)
+            if position is not None:
+                record_lag(
+                    self.group,
+                    partition.topic,
+                    partition.partition,
+                    self.consumer.highwater(partition),
+                    position,
+                )
 
 
 async def send_to_dead_letter(

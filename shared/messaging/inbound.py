@@ -54,9 +54,10 @@ from shared.messaging.failures import (
 )
 from shared.messaging.outbox import Outbox
 from shared.messaging.tables import PlatformTables
+from shared.metrics import EVENTS_CONSUMED, HANDLER_FAILURES, RECEIPTS
 from shared.persistence import insert_ignoring_duplicates
 from shared.rules import RuleViolations
-from shared.telemetry import EVENTS_CONSUMED, HANDLER_FAILURES, batch_span
+from shared.telemetry import batch_span
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ class InboundAnswerer:
             )
             outcomes[outcome] += 1
             EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
+            receipt = "internal_error" if outcome == "dead_lettered" else outcome
+            RECEIPTS.labels(self.service, _province(record), receipt).inc()
         return outcomes
 
     def _decode(self, record: Record) -> Submission:

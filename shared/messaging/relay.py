@@ -24,15 +24,9 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, RELAY_BATCH_SECONDS
 from shared.persistence import is_postgres, session_factory
-from shared.telemetry import (
-    EVENTS_PUBLISHED,
-    OUTBOX_BACKLOG,
-    RELAY_BATCH_SECONDS,
-    context_from_mapping,
-    inject_headers,
-    tracer,
-)
+from shared.telemetry import context_from_mapping, inject_headers, tracer
 
 log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -49,6 +43,7 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_seconds: float = 0.2,
         max_backoff_seconds: float = 30.0,
+        measure_every_seconds: float = 5.0,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -58,6 +53,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self.measure_every_seconds = measure_every_seconds
+        self._measured_at = float("-inf")
         self.wakeup = asyncio.Event()
         self.lock_key = zlib.crc32(f"pulih.outbox.{service}".encode())
 
@@ -68,6 +65,7 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.0
         while not stop.is_set():
+            await self._measure_now_and_then()
             try:
                 published = await self.publish_batch()
                 backoff = 0.0
@@ -96,6 +94,7 @@ class OutboxRelay:
             rows = (await session.execute(query)).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+                OUTBOX_OLDEST_AGE.labels(self.service).set(0)
                 return 0
             deliveries = [d for group in _by_writer(rows) for d in await self._send(group)]
             await asyncio.gather(*deliveries)
@@ -108,6 +107,35 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
         RELAY_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         return len(rows)
+
+    async def measure(self) -> tuple[int, float]:
+        """The backlog (rows not yet published) and the age in seconds of its oldest row, also
+        set on the gauges. Measured apart from publishing, so that when Kafka is down the
+        figures keep growing for the alerts instead of freezing at the last success."""
+        t = self.table
+        async with self.sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None))
+                )
+            ).one()
+        age = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:  # SQLite hands back naive UTC
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        OUTBOX_OLDEST_AGE.labels(self.service).set(age)
+        return int(count), age
+
+    async def _measure_now_and_then(self) -> None:
+        if time.monotonic() - self._measured_at < self.measure_every_seconds:
+            return
+        self._measured_at = time.monotonic()
+        try:
+            await self.measure()
+        except Exception:  # the database is down: readiness reports that, not this
+            log.warning("could not measure the outbox backlog", exc_info=True)
 
     async def _our_turn(self, session: AsyncSession) -> bool:
         """Whether this relay may publish the next batch (PostgreSQL: the advisory lock, held
