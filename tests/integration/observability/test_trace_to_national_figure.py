@@ -1,0 +1,207 @@
+"""One trace from a province's publish to the national figure: the province's system sends a
+screening on its inbound topic with a W3C `traceparent`; client-case answers it inside that
+trace, its outbox stages `ClientScreened` with the trace's context, the relay publishes it
+carrying the trace on, and reporting projects it into the figure under the same trace id —
+so an operator following one submission finds every hop in one trace."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from services.reporting.app import SPEC as REPORTING
+from services.reporting.settings import Settings
+from shared.contracts import client_case_inbound as provincial
+from shared.contracts.client_case import ClientScreened
+from shared.contracts.envelope import to_kafka, wrap
+from shared.messaging.broker import Topics, make_consumer, make_producer
+from shared.runtime import Runtime, create_app
+from shared.telemetry import extract_context, inject_headers, tracer
+from tests.auth import bearer
+from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
+
+READER = bearer("reporting-consumer")
+
+
+@pytest.fixture
+async def reporting(
+    platform: Platform, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = Runtime(
+        REPORTING,
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}",
+            kafka_bootstrap_servers=kafka_bootstrap,
+            topic_prefix=topics.prefix,
+        ),
+    )
+    await runtime.start()
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        await runtime.stop()
+
+
+async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure(
+    platform: Platform, reporting: httpx.AsyncClient, spans: InMemorySpanExporter
+) -> None:
+    p = platform
+    unit_id = await form_unit(p)
+    now = datetime.now(UTC)
+    period = str(now.year)
+
+    async def screened_in_74() -> int:
+        figure = (
+            await reporting.get(
+                "/indicators/clients_screened",
+                headers=READER,
+                params={"period": period, "level": "province", "by": "risk_level"},
+            )
+        ).json()
+        return sum(r["value"] or 0 for r in figure["rows"] if r["region"] == "74")
+
+    async def units_formed() -> int:
+        formed = (
+            await reporting.get(
+                "/indicators/units_formed", headers=READER, params={"period": "2025"}
+            )
+        ).json()
+        return int(formed["within"]["value"] or 0)
+
+    # The unit reaches the read model first, so the projection's next batch holds only what
+    # the province's submission caused (its span then continues that trace, not links it).
+    async with asyncio.timeout(60):
+        while await units_formed() != 1:  # noqa: ASYNC110 - the figure is another service's
+            await asyncio.sleep(0.1)
+    assert await screened_in_74() == 0
+
+    unit = (await p.registry.get(f"/units/{unit_id}", headers=OPERATOR_74)).json()
+    submission = provincial.ScreeningSubmitted.model_validate(
+        {
+            "unit_id": unit_id,
+            "province_code": "74",
+            "village_code": unit["village_code"],
+            "submission_id": "sultra-screening-trace-01",
+            "programme": "pbm",
+            "screened_at": now,
+            "screener_agent_id": "agent-00000000042",
+            "province_client_key": "sultra-person-trace-01",
+            "substances": HIGH_RISK,
+            "injection": "never",
+        }
+    )
+    producer = make_producer(p.bootstrap, client_id="province-74")
+    await producer.start()
+    try:
+        # The province's own system: a producer span whose context travels in the headers.
+        with tracer("simrehab-74").start_as_current_span(
+            "publish ibm.inbound.74", kind=SpanKind.PRODUCER
+        ) as province_span:
+            key, headers, value = to_kafka(wrap(submission, source="/provinces/74/simrehab"))
+            await producer.send_and_wait(
+                p.topics.name("ibm.inbound.74"),
+                value=value,
+                key=key,
+                headers=[*headers, *inject_headers()],
+            )
+    finally:
+        await producer.stop()
+    trace_id = province_span.get_span_context().trace_id
+
+    async with asyncio.timeout(60):
+        while await screened_in_74() != 1:  # noqa: ASYNC110 - the figure is another service's
+            await asyncio.sleep(0.1)
+
+    # The canonical fact on client-case's topic carries the province's trace id.
+    canonical = await _canonical_trace_ids(p, ClientScreened.topic)
+    assert canonical == {trace_id}, "ClientScreened must carry the provincial publish's trace"
+
+    finished = spans.get_finished_spans()
+    in_trace = [s for s in finished if s.context is not None and s.context.trace_id == trace_id]
+    inbound_topic = p.topics.name("ibm.inbound.74")
+    canonical_topic = p.topics.name(ClientScreened.topic)
+    answered = _one(
+        in_trace,
+        lambda s: (
+            s.kind is SpanKind.CONSUMER
+            and _attr(s, "messaging.destination.name") == inbound_topic
+            and _attr(s, "messaging.consumer.group.name") == "client-case"
+        ),
+    )
+    assert _parent(answered) == province_span.get_span_context().span_id
+    published = _one(
+        in_trace,
+        lambda s: (
+            s.kind is SpanKind.PRODUCER
+            and _attr(s, "messaging.destination.name") == canonical_topic
+        ),
+    )
+    projected = _one(
+        in_trace,
+        lambda s: (
+            s.kind is SpanKind.CONSUMER
+            and _attr(s, "messaging.destination.name") == canonical_topic
+            and _attr(s, "messaging.consumer.group.name") == "reporting"
+        ),
+    )
+    assert _parent(projected) == published.context.span_id
+    # The read model's writes are children of the projection: the figure's rows in the trace.
+    writes = [
+        s
+        for s in in_trace
+        if s.kind is SpanKind.CLIENT
+        and _parent(s) == projected.context.span_id
+        and str(_attr(s, "db.statement") or "").lstrip().upper().startswith("INSERT")
+    ]
+    assert writes, [(s.name, s.kind) for s in in_trace]
+    # Nothing the province submitted appears in any span of the trace (privacy).
+    for span in in_trace:
+        text = f"{span.name} {dict(span.attributes or {})}"
+        assert "sultra-person-trace-01" not in text and unit_id not in span.name
+
+
+async def _canonical_trace_ids(p: Platform, topic: str) -> set[int]:
+    consumer = make_consumer(p.bootstrap, group_id=None, client_id="trace-reader")
+    await consumer.start()
+    try:
+        consumer.subscribe([p.topics.name(topic)])
+        found: set[int] = set()
+        async with asyncio.timeout(30):
+            while not found:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        headers = list(record.headers or ())
+                        if dict(headers).get("ce_type") != ClientScreened.event_type.encode():
+                            continue
+                        context = trace.get_current_span(extract_context(headers))
+                        found.add(context.get_span_context().trace_id)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _attr(span: ReadableSpan, name: str) -> object:
+    return (span.attributes or {}).get(name)
+
+
+def _parent(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def _one(spans: list[ReadableSpan], match: Callable[[ReadableSpan], bool]) -> ReadableSpan:
+    found = [s for s in spans if match(s)]
+    assert len(found) == 1, [(s.name, s.kind, dict(s.attributes or {})) for s in spans]
+    return found[0]
