@@ -455,10 +455,13 @@ async function render() {
   );
   main.replaceChildren(el("div", { class: "grid top-grid" }, mapSection, regions.section), el("div", { class: "grid" }, cards.map((c) => c.section)), healthCard.section);
 
-  const jobs = [];
-  jobs.push(drawMap(view, mapBox, legend).catch((e) => mapBox.replaceChildren(el("p", { class: "note" }, `${w.failed}: ${e.message}`))));
+  // The map and the regions' table first: the panels' requests wait until theirs are answered,
+  // so a drill-down shows where one is before the rest of the page fills in.
+  const first = [];
+  if (child) indicator(view.indicator, { period: view.period, level: child, within: view.region }).catch(() => undefined);
+  first.push(drawMap(view, mapBox, legend).catch((e) => mapBox.replaceChildren(el("p", { class: "note" }, `${w.failed}: ${e.message}`))));
   if (child) {
-    jobs.push(
+    first.push(
       childrenOf(view.region)
         .then((children) => byRegion(ctx, view.indicator, null, children))
         .then(({ table }) => {
@@ -471,6 +474,9 @@ async function render() {
   } else {
     regions.section.hidden = true;
   }
+  await Promise.all(first);
+  if (rendering !== state.rendering) return;
+  const jobs = [];
   for (const [i, panel] of PANELS.entries()) {
     jobs.push(
       panel
