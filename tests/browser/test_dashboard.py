@@ -160,6 +160,15 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         assert districts["rows"] and all(r["withheld"] for r in districts["rows"])
         for r in districts["rows"]:
             await expect(region_cell(page, r["region"])).to_have_attribute("data-withheld", "true")
+        # The units panel's table: this year's cumulative count is the API's.
+        cumulative = await api(
+            running, "national-operator", "units_cumulative", level="regency", within=KENDARI
+        )
+        await page.locator("#panel-units [data-action=table]").click()
+        this_year = page.locator("#panel-units tr").filter(has_text=str(YEAR))
+        await expect(this_year.locator('[data-col="cumulative"]')).to_have_text(
+            id_number(cumulative["within"]["value"])
+        )
         await page.screenshot(path=artifacts / "3-kota-kendari.png", full_page=True)
 
         # Back up by the breadcrumb.

@@ -408,7 +408,7 @@ async function drawMap(view, box, legend) {
     true,
   );
   legend.replaceChildren(
-    ...bands.map((b) => el("li", {}, el("span", { class: "swatch", style: `background:${b.colour}` }), `${number(b.from)}–${number(b.to)}`)),
+    ...bands.map((b) => el("li", {}, el("span", { class: "swatch", style: `background:${b.colour}` }), b.from === b.to ? number(b.from) : `${number(b.from)}–${number(b.to)}`)),
     el("li", {}, el("span", { class: "swatch hatched" }), `${w.withheldMark} ${w.withheld}`),
     el("li", {}, el("span", { class: "swatch", style: `background:${EMPTY_COLOUR}` }), w.legendNone),
   );
@@ -476,6 +476,8 @@ async function render() {
   }
   await Promise.all(first);
   if (rendering !== state.rendering) return;
+  // A drill-down replaced what had the focus: keyboard users go on from the new view.
+  if (document.activeElement === document.body) main.focus({ preventScroll: true });
   const jobs = [];
   for (const [i, panel] of PANELS.entries()) {
     jobs.push(

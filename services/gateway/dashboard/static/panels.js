@@ -67,13 +67,19 @@ export const PANELS = [
       const years = [];
       for (let y = Math.max(FIRST_YEAR, ctx.year - 5); y <= ctx.year; y += 1) years.push(y);
       const targeted = ctx.level === "national" || ctx.level === "province"; // targets exist there
-      // The cumulative count of the first year, then each year's formations added to it:
-      // one call a year rather than two.
-      const [first, ...answers] = await Promise.all([
-        own(ctx, "units_cumulative", { period: String(years[0]) }),
+      // The cumulative count at the end of the last year, then back a year at a time less
+      // that year's formations: one call a year rather than two.
+      const [last, ...answers] = await Promise.all([
+        own(ctx, "units_cumulative", { period: String(ctx.year) }),
         ...years.map((y) => own(ctx, targeted ? "units_against_target" : "units_formed", { period: String(y) })),
       ]);
-      let cumulative = ownRow(first, ctx.region)?.value ?? null;
+      const cumulative = new Array(years.length).fill(null);
+      let running = ownRow(last, ctx.region)?.value ?? null;
+      for (let i = years.length - 1; i >= 0 && running !== null; i -= 1) {
+        cumulative[i] = running;
+        const formed = ownRow(answers[i], ctx.region)?.value;
+        running = formed == null ? null : running - formed;
+      }
       return {
         columns: [
           { key: "year", label: w.cols.year },
@@ -84,14 +90,13 @@ export const PANELS = [
         ],
         rows: answers.map((against, i) => {
           const row = ownRow(against, ctx.region);
-          if (i > 0 && cumulative !== null) cumulative = row?.value == null ? null : cumulative + row.value;
           return {
             cells: {
               year: text(String(years[i])),
               formed: figure(row),
               target: { value: row?.target ?? null, withheld: false },
               share: { value: row?.share ?? null, withheld: false },
-              cumulative: { value: cumulative, withheld: false },
+              cumulative: { value: cumulative[i], withheld: false },
             },
           };
         }),
