@@ -35,6 +35,7 @@ from shared.runtime import runtime_of
 from shared.security.bearer import PrincipalDep
 from shared.security.roles import Forbidden, Role
 from shared.security.tokens import Principal
+from shared.telemetry import inject_headers
 
 router = APIRouter()
 
@@ -172,11 +173,13 @@ async def ingest(request: Request, who: PrincipalDep) -> JSONResponse:
     assert runtime.producer is not None
     results = [c for c in checked if isinstance(c, Result)]
     sending = []
+    traced = inject_headers()  # the request's trace goes on to the owner's answer
     for i, c in enumerate(checked):
         if isinstance(c, Result):
             continue
         province, envelope = c
         key, headers, value = to_kafka(envelope)
+        headers = [*headers, *traced]
         topic = runtime.topics.name(INBOUND_TOPIC.format(province=province))
         sending.append(
             (i, envelope.id, await runtime.producer.send(topic, value, key=key, headers=headers))

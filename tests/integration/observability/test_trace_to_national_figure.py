@@ -1,28 +1,32 @@
 """One trace from a province's publish to the national figure: the province's system sends a
-screening on its inbound topic with a W3C `traceparent`; client-case answers it inside that
-trace, its outbox stages `ClientScreened` with the trace's context, the relay publishes it
-carrying the trace on, and reporting projects it into the figure under the same trace id —
-so an operator following one submission finds every hop in one trace."""
+screening on its inbound topic with a W3C `traceparent` (or through the gateway's
+`POST /ingest`, with the header on its request); client-case answers it inside that trace,
+its outbox stages `ClientScreened` with the trace's context, the relay publishes it carrying
+the trace on, and reporting projects it into the figure under the same trace id — so an
+operator following one submission finds every hop in one trace."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from services.gateway.app import SPEC as GATEWAY
+from services.gateway.settings import Settings as GatewaySettings
 from services.reporting.app import SPEC as REPORTING
 from services.reporting.settings import Settings
 from shared.contracts import client_case_inbound as provincial
 from shared.contracts.client_case import ClientScreened
-from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.envelope import as_json, to_kafka, wrap
 from shared.messaging.broker import Topics, make_consumer, make_producer
 from shared.runtime import Runtime, create_app
 from shared.telemetry import extract_context, inject_headers, tracer
@@ -30,6 +34,81 @@ from tests.auth import bearer
 from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 
 READER = bearer("reporting-consumer")
+PROVINCE = bearer("province-system:74")
+
+
+@pytest.fixture(params=["kafka", "ingest"])
+async def send(
+    request: pytest.FixtureRequest, platform: Platform
+) -> AsyncIterator[Callable[[provincial.ScreeningSubmitted], Awaitable[None]]]:
+    """How the province's system sends, inside its own trace: on its inbound topic with the
+    `traceparent` header, or to the gateway's `POST /ingest` with it on the request."""
+    if request.param == "kafka":
+
+        async def publish(submission: provincial.ScreeningSubmitted) -> None:
+            producer = make_producer(platform.bootstrap, client_id="province-74")
+            await producer.start()
+            try:
+                key, headers, value = to_kafka(wrap(submission, source="/provinces/74/simrehab"))
+                await producer.send_and_wait(
+                    platform.topics.name("ibm.inbound.74"),
+                    value=value,
+                    key=key,
+                    headers=[*headers, *inject_headers()],
+                )
+            finally:
+                await producer.stop()
+
+        yield publish
+        return
+    runtime = Runtime(
+        GATEWAY,
+        GatewaySettings(
+            kafka_bootstrap_servers=platform.bootstrap,
+            topic_prefix=platform.topics.prefix,
+            registry_url="http://registry",
+            client_case_url="http://client-case",
+            scheduling_url="http://127.0.0.1:9",
+            reporting_url="http://127.0.0.1:9",
+        ),
+    )
+    await runtime.start()
+    gateway = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://gateway"
+    )
+
+    async def post(submission: provincial.ScreeningSubmitted) -> None:
+        event = {
+            "specversion": "1.0",
+            "id": "sultra-trace-ingest-01",
+            "source": "/provinces/74/simrehab",
+            "type": submission.event_type,
+            "time": datetime.now(UTC).isoformat(),
+            "data": as_json(submission),
+        }
+        traceparent = {name: value.decode() for name, value in inject_headers()}
+        # In-process, the test's context would reach the gateway without any header: cleared,
+        # only the request's `traceparent` header carries the province's trace, as over HTTPS.
+        outside = otel_context.attach(otel_context.Context())
+        try:
+            answer = await gateway.post(
+                "/ingest",
+                headers={
+                    **PROVINCE,
+                    "Content-Type": "application/cloudevents-batch+json",
+                    **traceparent,
+                },
+                json=[event],
+            )
+        finally:
+            otel_context.detach(outside)
+        assert answer.status_code == 200, answer.text
+
+    try:
+        yield post
+    finally:
+        await gateway.aclose()
+        await runtime.stop()
 
 
 @pytest.fixture
@@ -56,7 +135,10 @@ async def reporting(
 
 
 async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure(
-    platform: Platform, reporting: httpx.AsyncClient, spans: InMemorySpanExporter
+    platform: Platform,
+    reporting: httpx.AsyncClient,
+    send: Callable[[provincial.ScreeningSubmitted], Awaitable[None]],
+    spans: InMemorySpanExporter,
 ) -> None:
     p = platform
     unit_id = await form_unit(p)
@@ -103,22 +185,11 @@ async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure
             "injection": "never",
         }
     )
-    producer = make_producer(p.bootstrap, client_id="province-74")
-    await producer.start()
-    try:
-        # The province's own system: a producer span whose context travels in the headers.
-        with tracer("simrehab-74").start_as_current_span(
-            "publish ibm.inbound.74", kind=SpanKind.PRODUCER
-        ) as province_span:
-            key, headers, value = to_kafka(wrap(submission, source="/provinces/74/simrehab"))
-            await producer.send_and_wait(
-                p.topics.name("ibm.inbound.74"),
-                value=value,
-                key=key,
-                headers=[*headers, *inject_headers()],
-            )
-    finally:
-        await producer.stop()
+    # The province's own system: a producer span whose context travels with the submission.
+    with tracer("simrehab-74").start_as_current_span(
+        "publish ibm.inbound.74", kind=SpanKind.PRODUCER
+    ) as province_span:
+        await send(submission)
     trace_id = province_span.get_span_context().trace_id
 
     async with asyncio.timeout(60):
@@ -141,7 +212,16 @@ async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure
             and _attr(s, "messaging.consumer.group.name") == "client-case"
         ),
     )
-    assert _parent(answered) == province_span.get_span_context().span_id
+    # From Kafka, the answer's parent is the province's span; through the gateway, the
+    # gateway's request span, a child of the province's, is in between.
+    province = province_span.get_span_context().span_id
+    requests = [s for s in in_trace if s.kind is SpanKind.SERVER and "/ingest" in s.name]
+    if requests:
+        (request,) = requests
+        assert _parent(request) == province
+        assert _parent(answered) == request.context.span_id
+    else:
+        assert _parent(answered) == province
     published = _one(
         in_trace,
         lambda s: (
