@@ -118,7 +118,7 @@ async function login(message) {
       },
     },
     el("h2", { id: "login-title" }, w.login),
-    el("p", {}, w.loginLead),
+    el("p", {}, w.loginLead.split("`").map((piece, i) => (i % 2 ? el("code", {}, piece) : piece))),
     el("label", { for: "token" }, w.token),
     tokenField,
     el("button", { type: "submit" }, w.login),
@@ -379,6 +379,7 @@ async function drawMap(view, box, legend) {
   });
   chart.setOption(
     {
+      animation: false,
       aria: { enabled: true },
       tooltip: {
         formatter: (p) => {

@@ -75,7 +75,7 @@ export function tableElement(table, caption, onDrill) {
     notes.push(el("p", { class: "note" }, w.noFigureNote));
   }
   if (table.note) notes.push(el("p", { class: "note" }, table.note));
-  const wrap = el("div", { class: "table-wrap" }, el("table", {}, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body)));
+  const wrap = el("div", { class: "table-wrap" }, el("table", {}, el("caption", { class: "visually-hidden" }, caption), el("thead", {}, head), el("tbody", {}, body)));
   return { table: wrap, notes: el("div", { class: "notes" }, notes) };
 }
 
@@ -100,6 +100,9 @@ export function download(filename, content) {
 }
 
 const textStyle = { fontFamily: "system-ui, sans-serif", color: "#1a1a1a" };
+// No animation: a drill-down shows its figures at once, and nothing moves for people who
+// would rather it did not.
+const still = { animation: false };
 
 function labelOf(row, key, column) {
   const cell = row.cells[key];
@@ -115,6 +118,7 @@ export function chartOption(kind, table) {
     const years = table.rows.map((r) => r.cells.year.text);
     const values = (key) => table.rows.map((r) => (r.cells[key].withheld ? null : r.cells[key].value));
     return {
+      ...still,
       textStyle,
       color: [PALETTE[0], PALETTE[5], PALETTE[2]],
       aria: { enabled: true },
@@ -133,6 +137,7 @@ export function chartOption(kind, table) {
   if (kind === "shares") {
     const rows = table.rows;
     return {
+      ...still,
       textStyle,
       color: [PALETTE[2]],
       aria: { enabled: true },
@@ -152,6 +157,7 @@ export function chartOption(kind, table) {
   const [nameCol, valueCol] = table.columns;
   const rows = table.rows.filter((r) => !r.noChart);
   return {
+    ...still,
     textStyle,
     color: [PALETTE[0]],
     aria: { enabled: true },
