@@ -253,7 +253,12 @@ def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
     if unit is None:
         raise RuleViolations([Violation("unit_id", "exists", "no unit has this id")])
     v = []
-    if unit["status"] != "active":
+    stopped_on = unit["status_on"] if unit["status"] != "active" else None
+    if (
+        stopped_on is not None
+        and fact.held_on >= stopped_on
+        or (unit["status"] != "active" and stopped_on is None)
+    ):  # an activity held before the unit stopped may arrive late
         v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
     if fact.held_on > state.today_in(unit["province_code"]):
         v.append(Violation("held_on", "not-in-future", "the date is in the future"))

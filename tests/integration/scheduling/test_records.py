@@ -1,6 +1,7 @@
 """What agents and provinces record, on both databases: misses in a row flag a case once per
 run (attendance ends the run), rescheduling keeps the first planned date and the reason within
-its rules, and a province's activity is recorded once."""
+its rules, and a province's activity is recorded once (and late, if held before the unit
+stopped)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.scheduling import batches, records, sweeper
 from services.scheduling.commands import RecordActivity, RecordAttendance
-from services.scheduling.db import MIGRATIONS, cases, platform, sessions
+from services.scheduling.db import MIGRATIONS, cases, platform, sessions, units
 from shared.contracts.scheduling import CaseAtRiskOfDropOut
 from shared.contracts.types import ActivityType, RescheduleReason, SessionMissReason
 from shared.messaging.broker import Topics
@@ -217,3 +218,32 @@ async def test_a_provinces_activity_is_recorded_once(db: Db) -> None:
         [again] = await batches.handle(tx, db.outbox, [activity(AGENT)])
     assert isinstance(again.error, RuleViolations)
     assert (await staged(db.engine)).count("ActivityHeld") == 1
+
+
+async def test_an_activity_held_before_the_unit_stopped_is_recorded_when_it_arrives(
+    db: Db,
+) -> None:
+    async with db.factory.begin() as tx:  # the registry suspended the unit on 1 October
+        await tx.execute(
+            update(units)
+            .where(units.c.unit_id == UNIT)
+            .values(status="suspended", status_on=date(2026, 10, 1))
+        )
+
+    def held_on(day: date, number: int) -> RecordActivity:
+        return RecordActivity(
+            unit_id=UNIT,
+            activity_type=ActivityType.AWARENESS,
+            held_on=day,
+            agent_ids=(AGENT,),
+            participants=40,
+            submission=("31", f"jakarta-activity-late-{number}"),
+        )
+
+    async with db.factory.begin() as tx:
+        before, after = await batches.handle(
+            tx, db.outbox, [held_on(date(2026, 9, 30), 1), held_on(date(2026, 10, 1), 2)]
+        )
+    assert before.error is None and before.event_id is not None
+    assert isinstance(after.error, RuleViolations)
+    assert [(v.field, v.rule) for v in after.error.violations] == [("unit_id", "unit-active")]
