@@ -253,11 +253,8 @@ def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
     if unit is None:
         raise RuleViolations([Violation("unit_id", "exists", "no unit has this id")])
     v = []
-    stopped_on = unit["status_on"] if unit["status"] != "active" else None
-    if (
-        stopped_on is not None
-        and fact.held_on >= stopped_on
-        or (unit["status"] != "active" and stopped_on is None)
+    if unit["status"] != "active" and (
+        unit["status_on"] is None or fact.held_on >= unit["status_on"]
     ):  # an activity held before the unit stopped may arrive late
         v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
     if fact.held_on > state.today_in(unit["province_code"]):
