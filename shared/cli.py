@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +72,8 @@ def serve(service: ServiceArg) -> None:
 
     settings = _settings(service)
     setup_logging(settings.service_name, settings.log_level)
+    if sys.stderr.isatty() and settings.environment != "production":
+        _readable_logs()
     setup_tracing(settings.service_name, settings)
     application = _service_module(service, "app").build(settings)
     uvicorn.run(
@@ -84,7 +87,9 @@ def serve(service: ServiceArg) -> None:
 
 @app.command()
 def run() -> None:
-    """Start local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and all five services.
+    """Start local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and all five services; on
+    the first start, seed a demo province through its inbound topic (`pulih simulate --demo`)
+    and print where to look and a token per role.
 
     Each service in its own process (`pulih serve <name>`), as compose and Kubernetes run
     them, so one service's load cannot slow another's API or health; SQLite under the state
@@ -118,9 +123,25 @@ def run() -> None:
                 f"{name:12} http://{settings.http_host}:{settings.http_port}  "
                 f"(/health/ready, /metrics, /docs)"
             )
+        gateway = f"http://127.0.0.1:{_settings('gateway').http_port}"
+        demo = subprocess.Popen(  # seeds the demo province once, then prints the welcome
+            [
+                *(sys.executable, "-m", "shared.cli", "simulate", "--demo", "--once"),
+                *("--welcome", "--totals", str(_state_dir() / "demo-totals.json")),
+            ],
+            env={**os.environ, "PULIH_GATEWAY_URL": gateway},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         while not stopping and failed is None:
             failed = next((n for n, p in services.items() if p.poll() is not None), None)
+            if demo.returncode is None and demo.poll():
+                typer.echo(
+                    f"seeding the demo failed (exit {demo.returncode}); the platform runs on"
+                )
             time.sleep(0.2)
+        if demo.poll() is None:
+            demo.terminate()
     finally:
         for process in services.values():
             if process.poll() is None:
@@ -138,6 +159,16 @@ def run() -> None:
         typer.echo(f"{failed} exited with {services[failed].returncode}; stopped the rest")
         raise typer.Exit(1)
     typer.echo("stopped")
+
+
+def _readable_logs() -> None:
+    """On a terminal, one short line per record instead of JSON (which stays for machines)."""
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(service)-11s %(levelname)-7s %(message)s", "%H:%M:%S")
+        )
 
 
 def _die_with_parent() -> None:
@@ -165,6 +196,55 @@ def _local_postgres() -> Any:
     return PostgresCluster(
         _state_dir() / "infra" / "postgres", int(os.environ.get("PULIH_PG_PORT", "55432"))
     )
+
+
+@app.command()
+def simulate(
+    demo: Annotated[bool, typer.Option(help="The demo: a year of province 74, seed 2026.")] = False,
+    province: Annotated[str, typer.Option(help="2-digit province code.")] = "74",
+    units: Annotated[int, typer.Option(help="Units to form.")] = 24,
+    clients: Annotated[int, typer.Option(help="People screened over the year.")] = 320,
+    seed: Annotated[int, typer.Option(help="Same seed and day, same programme.")] = 2026,
+    totals: Annotated[
+        Path | None, typer.Option(help="Write the exact totals generated here (JSON).")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Skip if this state dir was seeded.")] = False,
+    welcome: Annotated[bool, typer.Option(help="Then print how to get in.")] = False,
+) -> None:
+    """Publish a province's programme through its real inbound path (Kafka), as its system
+    would, and print what the platform answered. Needs the platform running (`make run`)."""
+    from shared.simulation import demo as simulation
+
+    if demo:
+        province, units, clients, seed = "74", 24, 320, 2026
+    gateway = os.environ.get("PULIH_GATEWAY_URL", "http://127.0.0.1:8000")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    marker = _state_dir() / "demo-seeded"
+    urls = [f"http://127.0.0.1:{_settings(name).http_port}" for name in SERVICES]
+    asyncio.run(simulation.ready(urls))
+    if once and marker.exists():
+        typer.echo(f"the demo province was seeded before ({marker}); keeping its data")
+    else:
+        typer.echo(f"seeding province {province}: {units} units, {clients} people screened")
+        programme, outcome = asyncio.run(
+            simulation.simulate(
+                province=province,
+                units=units,
+                clients=clients,
+                seed=seed,
+                gateway=gateway,
+                bootstrap=bootstrap,
+                say=typer.echo,
+            )
+        )
+        typer.echo(outcome.summary())
+        if totals is not None:
+            totals.write_text(json.dumps(programme.totals.as_dict(), indent=2) + "\n")
+            typer.echo(f"the exact totals of what was generated: {totals}")
+        if once:
+            marker.write_text(f"province {province}, seed {seed}\n")
+    if welcome:
+        typer.echo(simulation.welcome(gateway, province, simulation.first_unit(province, seed)))
 
 
 @infra_app.command("up")

@@ -1,10 +1,12 @@
 """`make run`'s command, as a user runs it: all five services come up ready, each in its own
-process against the real broker with its own SQLite database, and stop cleanly on SIGTERM;
-killing `pulih run` itself leaves no service behind."""
+process against the real broker with its own SQLite database, a demo province is seeded
+through its inbound topic and reaches the figures exactly, and everything stops cleanly on
+SIGTERM; killing `pulih run` itself leaves no service behind."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -106,22 +108,48 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
                 },
             )
             assert formed.status_code == 201, formed.text
+            # The demo province, seeded through its inbound topic, is in the figures exactly
+            # as the simulator generated it (its totals file), with the unit formed above.
+            totals_file = tmp_path / "demo-totals.json"
+            async with asyncio.timeout(240):
+                while not totals_file.exists():
+                    if process.returncode is not None:
+                        raise AssertionError("pulih run exited while seeding the demo")
+                    await asyncio.sleep(0.5)
+            totals = json.loads(totals_file.read_text())
+            years = {key.split("|")[1] for key in totals if key.startswith("units_formed|")}
+            formed = {
+                year: totals.get(f"units_formed|{year}", 0) + (1 if year == "2025" else 0)
+                for year in years | {"2025"}
+                if len(year) == 4
+            }
+            assert sum(formed.values()) > 10
+            screened: dict[str, int] = {}
+            for key, count in totals.items():
+                if key.startswith("screened|") and key.count("-") == 1:  # screened|YYYY-MM
+                    year = key.split("|")[1][:4]
+                    screened[year] = screened.get(year, 0) + count
+            assert sum(screened.values()) == totals["screened"]
             reporting = f"http://127.0.0.1:{base + PORT_OFFSETS['reporting']}"
-            async with asyncio.timeout(60):
-                while True:
+
+            async def shown(indicator: str, years: dict[str, int]) -> dict[str, int]:
+                values = {}
+                for year in years:
                     table = await client.get(
-                        f"{reporting}/indicators/units_formed",
+                        f"{reporting}/indicators/{indicator}",
                         headers=bearer("reporting-consumer"),
-                        params={"period": "2025", "level": "province"},
+                        params={"period": year, "within": "74"},
                     )
-                    # The table's rows may come from a cube up to PULIH_CUBE_MAX_AGE_SECONDS
-                    # old while the total is already current: wait for both.
-                    if table.status_code == 200 and [
-                        (r["region"], r["value"]) for r in table.json()["rows"]
-                    ] == [("74", 1)]:
-                        break
-                    await asyncio.sleep(0.3)
-            assert table.json()["within"]["value"] == 1
+                    if table.status_code == 200:
+                        values[year] = table.json()["within"]["value"]
+                return values
+
+            async with asyncio.timeout(60):
+                while (  # noqa: ASYNC110 - the figures are in another process
+                    await shown("units_formed", formed) != formed
+                    or await shown("clients_screened", screened) != screened
+                ):
+                    await asyncio.sleep(0.5)
     finally:
         process.send_signal(signal.SIGTERM)
         asked = time.monotonic()

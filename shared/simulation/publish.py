@@ -1,0 +1,295 @@
+"""Publish a generated programme the way a province's system does, and nothing else: facts on
+its inbound topic, answers read from its receipts topic, a case's sessions read at the
+gateway's `GET /plans/{case_id}` with the province system's token, villages from the registry's
+API. In the order a province records them: the registry's facts; then screenings and each
+case's later facts (in order, keyed by the screening); then attendance and misses of the
+sessions scheduling planned; then closures.
+
+Every message gets exactly one receipt; `Outcome` counts them and names each broken rule."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import TopicPartition
+
+from shared.contracts.base import EventData
+from shared.contracts.envelope import from_kafka, to_kafka, wrap
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.scheduling_inbound import AttendanceSubmitted, MissSubmitted
+from shared.messaging.broker import Topics, make_consumer, make_producer, partitions_of
+from shared.security.tokens import development_token
+from shared.simulation.programme import Case, Programme, Village
+
+CAUGHT_UP_GROUPS = ("registry", "client-case", "scheduling")
+
+
+@dataclass
+class Outcome:
+    """What the platform answered, by kind of fact."""
+
+    accepted: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    """By `<type>: <field> <rule>`."""
+    created: dict[str, dict[str, str]] = field(default_factory=dict)
+    """By message id: the ids its receipt named."""
+
+    def summary(self) -> str:
+        lines = [
+            f"accepted {sum(self.accepted.values())}, "
+            f"duplicates {sum(self.duplicates.values())}, "
+            f"rejected {sum(self.rejected.values())}"
+        ]
+        lines += [f"  {kind}: {n}" for kind, n in sorted(self.accepted.items())]
+        lines += [f"  refused {why}: {n}" for why, n in sorted(self.rejected.items())]
+        return "\n".join(lines)
+
+
+@dataclass
+class Platform:
+    """Where the province's system connects: the broker and the gateway."""
+
+    bootstrap: str
+    gateway: str
+    topics: Topics = field(default_factory=Topics)
+
+
+class Province:
+    """One province's system: sends facts, reads its answers."""
+
+    def __init__(self, platform: Platform, code: str, seed: int, say: Callable[[str], None]):
+        self.platform, self.code, self.say = platform, code, say
+        self.inbound = platform.topics.name(f"ibm.inbound.{code}")
+        self.receipts = platform.topics.name(f"ibm.receipts.{code}")
+        self.token = development_token([f"province-system:{code}"], subject=f"simrehab-{code}")
+        self.reader_token = development_token([f"province-operator:{code}"])
+        self.sent = 0
+        self.seed = seed
+        self.outcome = Outcome()
+
+    async def villages(self, http: httpx.AsyncClient, wanted: int) -> list[Village]:
+        """Villages of the province from the registry: a few districts of each regency."""
+        headers = {"Authorization": f"Bearer {self.reader_token}"}
+
+        async def below(code: str, level: str) -> list[dict[str, Any]]:
+            answer = await http.get(
+                "/api/registry/regions", params={"parent": code, "level": level}, headers=headers
+            )
+            answer.raise_for_status()
+            items: list[dict[str, Any]] = answer.json()["items"]
+            return items
+
+        found: list[Village] = []
+        for regency in await below(self.code, "regency"):
+            for district in (await below(regency["code"], "district"))[:2]:
+                found += [
+                    Village(v["code"], v["name"]) for v in await below(district["code"], "village")
+                ]
+            if len(found) >= wanted * 3:
+                break
+        return found
+
+    async def send(self, facts: Sequence[EventData]) -> dict[str, EventData]:
+        """Publish the facts in order; wait for one receipt each. Returns the facts by the
+        message id they were sent under."""
+        if not facts:
+            return {}
+        start = await self._ends()
+        by_id: dict[str, EventData] = {}
+        producer = make_producer(self.platform.bootstrap, client_id=f"province-{self.code}")
+        await producer.start()
+        try:
+            pending = []
+            for fact in facts:
+                self.sent += 1
+                message_id = f"sim{self.seed}-{self.code}-{self.sent:08d}"
+                by_id[message_id] = fact
+                key, headers, value = to_kafka(
+                    wrap(fact, source=f"/provinces/{self.code}/simulator", event_id=message_id)
+                )
+                pending.append(
+                    await producer.send(self.inbound, value=value, key=key, headers=headers)
+                )
+            await asyncio.gather(*pending)
+        finally:
+            await producer.stop()
+        await self._answers(start, by_id)
+        return by_id
+
+    async def _ends(self) -> dict[TopicPartition, int]:
+        partitions = await partitions_of(self.platform.bootstrap, self.receipts)
+        consumer = make_consumer(self.platform.bootstrap, group_id=None, client_id="sim-probe")
+        await consumer.start()
+        try:
+            return dict(await consumer.end_offsets(partitions))
+        finally:
+            await consumer.stop()
+
+    async def _answers(self, start: dict[TopicPartition, int], sent: dict[str, EventData]) -> None:
+        waiting = set(sent)
+        consumer = make_consumer(self.platform.bootstrap, group_id=None, client_id="sim-receipts")
+        await consumer.start()
+        try:
+            consumer.assign(list(start))
+            for partition, offset in start.items():
+                consumer.seek(partition, offset)
+            async with asyncio.timeout(300):
+                while waiting:
+                    batches = await consumer.getmany(timeout_ms=1000)
+                    for record in (r for records in batches.values() for r in records):
+                        receipt = from_kafka(record.headers, record.key, record.value).data
+                        assert isinstance(receipt, EventAccepted | EventRejected)
+                        if receipt.original_event_id not in waiting:
+                            continue
+                        waiting.discard(receipt.original_event_id)
+                        self._count(sent[receipt.original_event_id], receipt)
+        finally:
+            await consumer.stop()
+
+    def _count(self, fact: EventData, receipt: EventAccepted | EventRejected) -> None:
+        kind = type(fact).__name__
+        if isinstance(receipt, EventRejected):
+            for reason in receipt.reasons:
+                self.outcome.rejected[f"{kind}: {reason.field} {reason.rule}"] += 1
+        elif receipt.duplicate:
+            self.outcome.duplicates[kind] += 1
+        else:
+            self.outcome.accepted[kind] += 1
+            self.outcome.created[receipt.original_event_id] = dict(receipt.created)
+
+    async def plan(self, http: httpx.AsyncClient, case_id: str) -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with asyncio.timeout(60):
+            while True:
+                answer = await http.get(f"/plans/{case_id}", headers=headers)
+                if answer.status_code == 200 and answer.json()["sessions"]:
+                    sessions: list[dict[str, Any]] = answer.json()["sessions"]
+                    return sessions
+                await asyncio.sleep(0.2)  # scheduling plans it as the enrolment arrives
+
+
+async def caught_up(bootstrap: str, topics: Topics, groups: Sequence[str]) -> None:
+    """Wait until each service's consumer group has taken in everything on the canonical
+    topics (so an enrolment finds the agents it needs, a plan exists to read)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = make_consumer(bootstrap, group_id=None, client_id="sim-probe")
+    await admin.start()
+    await probe.start()
+    try:
+        async with asyncio.timeout(300):
+            while True:
+                behind = 0
+                for group in groups:
+                    committed = await admin.list_consumer_group_offsets(group)
+                    canonical = [
+                        tp
+                        for tp in committed
+                        if tp.topic.startswith(topics.name("ibm."))
+                        and ".inbound." not in tp.topic
+                        and ".receipts." not in tp.topic
+                    ]
+                    ends = await probe.end_offsets(canonical) if canonical else {}
+                    behind += sum(ends[tp] - committed[tp].offset for tp in canonical)
+                if behind <= 0:
+                    return
+                await asyncio.sleep(0.3)
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def publish(
+    programme: Programme,
+    province: Province,
+    http: httpx.AsyncClient,
+    *,
+    today: date | None = None,
+) -> Outcome:
+    today = today or datetime.now(UTC).date()
+    say, bootstrap, topics = province.say, province.platform.bootstrap, province.platform.topics
+    rnd = random.Random(province.seed)  # noqa: S311 - a reproducible simulation
+    say(f"registry: {len(programme.registry)} facts (units, agents, trainings, funding)")
+    await province.send(programme.registry)
+    await caught_up(bootstrap, topics, CAUGHT_UP_GROUPS)
+    facts = [fact for case in programme.cases for fact in case.facts]
+    say(
+        f"cases: {len(programme.cases)} screenings and {len(facts) - len(programme.cases)} later "
+        f"facts; {len(programme.activities)} activities"
+    )
+    sent = await province.send([*facts, *programme.activities])
+    message_of = {id(fact): message_id for message_id, fact in sent.items()}
+    case_ids = {
+        case.submission_id: created["case_id"]
+        for case in programme.cases
+        if (created := province.outcome.created.get(message_of[id(case.facts[0])]))
+    }
+    await caught_up(bootstrap, topics, CAUGHT_UP_GROUPS)
+    worked = await _sessions(programme.cases, case_ids, province, http, today, rnd)
+    say(f"sessions: {len(worked)} attended or missed")
+    await province.send(worked)
+    endings = [c.ending for c in programme.cases if c.ending and c.submission_id in case_ids]
+    say(f"closures and transfers: {len(endings)}")
+    await province.send(endings)
+    return province.outcome
+
+
+async def _sessions(
+    cases: Sequence[Case],
+    case_ids: dict[str, str],
+    province: Province,
+    http: httpx.AsyncClient,
+    today: date,
+    rnd: random.Random,
+) -> list[EventData]:
+    """Each enrolled case's sessions that fell due: attended (most) or missed, by the case's
+    own attendance; those a week past due that nobody recorded were already marked missed by
+    scheduling, and may still be recorded as held late."""
+    worked: list[EventData] = []
+    for case in cases:
+        case_id = case_ids.get(case.submission_id)
+        if case.enrolled_on is None or case_id is None:
+            continue
+        until = min(case.closes_on or today, today)
+        for session in await province.plan(http, case_id):
+            due = date.fromisoformat(session["due_on"])
+            if (
+                due > until + timedelta(days=6)
+                or session["state"] in {"done", "cancelled"}
+                or not session.get("agent_id")
+            ):
+                continue
+            where = {
+                "unit_id": case.unit,
+                "province_code": province.code,
+                "village_code": case.village,
+                "session_id": session["session_id"],
+            }
+            if rnd.random() < case.attend_share:
+                held = min(due - timedelta(days=rnd.randint(0, 3)), today)
+                worked.append(
+                    AttendanceSubmitted(
+                        **where, held_on=held, agent_id=session["agent_id"], duration_minutes=45
+                    )
+                )
+            elif (
+                session["state"] in {"planned", "due", "overdue"}
+                and due - timedelta(days=7) < today
+            ):
+                worked.append(
+                    MissSubmitted(
+                        **where,
+                        reason=rnd.choice(["client_absent", "client_unreachable"]),
+                        agent_id=session["agent_id"],
+                    )
+                )
+    return worked
