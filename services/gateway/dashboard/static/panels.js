@@ -68,10 +68,15 @@ export const PANELS = [
       for (let y = Math.max(FIRST_YEAR, ctx.year - 5); y <= ctx.year; y += 1) years.push(y);
       const targeted = ctx.level === "national" || ctx.level === "province"; // targets exist there
       // The cumulative count at the end of the last year, then back a year at a time less
-      // that year's formations: one call a year rather than two.
-      const [last, ...answers] = await Promise.all([
+      // that year's formations.
+      // Targets (national and provincial) from units_against_target, which has no figure for a
+      // year without units; the units formed, 0 in such a year, from units_formed.
+      const [last, answers, targets] = await Promise.all([
         own(ctx, "units_cumulative", { period: String(ctx.year) }),
-        ...years.map((y) => own(ctx, targeted ? "units_against_target" : "units_formed", { period: String(y) })),
+        Promise.all(years.map((y) => own(ctx, "units_formed", { period: String(y) }))),
+        targeted
+          ? Promise.all(years.map((y) => own(ctx, "units_against_target", { period: String(y) })))
+          : years.map(() => null),
       ]);
       const cumulative = new Array(years.length).fill(null);
       let running = ownRow(last, ctx.region)?.value ?? null;
@@ -88,14 +93,15 @@ export const PANELS = [
           { key: "share", label: w.cols.share, numeric: true, percent: true },
           { key: "cumulative", label: w.cols.cumulative, numeric: true },
         ],
-        rows: answers.map((against, i) => {
-          const row = ownRow(against, ctx.region);
+        rows: answers.map((formed, i) => {
+          const row = ownRow(formed, ctx.region);
+          const target = targets[i] && ownRow(targets[i], ctx.region);
           return {
             cells: {
               year: text(String(years[i])),
               formed: figure(row),
-              target: { value: row?.target ?? null, withheld: false },
-              share: { value: row?.share ?? null, withheld: false },
+              target: { value: target?.target ?? null, withheld: false },
+              share: { value: target?.share ?? null, withheld: false },
               cumulative: { value: cumulative[i], withheld: false },
             },
           };
