@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import json
 import os
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shared.infra._process import exit_with_parent
 from shared.settings import ServiceSettings, default_state_dir
 
 app = typer.Typer(help="Pulih platform commands.", no_args_is_help=True)
@@ -99,7 +99,7 @@ def run() -> None:
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _local_kafka()
         typer.echo(f"starting Kafka on {broker.bootstrap_servers} (data in {broker.data_dir})")
-        broker.start()
+        broker.start(die_with_parent=True)
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
     stopping: list[int] = []
 
@@ -117,7 +117,7 @@ def run() -> None:
                 [sys.executable, "-m", "shared.cli", "serve", name],
                 env={**os.environ, "PULIH_HTTP_PORT": str(settings.http_port)},
                 start_new_session=True,  # Ctrl-C reaches this process, which stops them in turn
-                preexec_fn=_die_with_parent,
+                preexec_fn=exit_with_parent,
             )
             typer.echo(
                 f"{name:12} http://{settings.http_host}:{settings.http_port}  "
@@ -131,7 +131,7 @@ def run() -> None:
             ],
             env={**os.environ, "PULIH_GATEWAY_URL": gateway},
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=exit_with_parent,
         )
         while not stopping and failed is None:
             failed = next((n for n, p in services.items() if p.poll() is not None), None)
@@ -169,14 +169,6 @@ def _readable_logs() -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(service)-11s %(levelname)-7s %(message)s", "%H:%M:%S")
         )
-
-
-def _die_with_parent() -> None:
-    """Linux: the service gets SIGTERM if `pulih run` itself is killed, so none is orphaned."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _state_dir() -> Path:

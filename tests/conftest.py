@@ -177,7 +177,7 @@ def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
 
     broker = KafkaBroker(infra_dir / "kafka", free_port(), free_port())
     try:
-        broker.start()
+        broker.start(die_with_parent=True)  # an interrupted or killed run leaves none behind
     except Exception as exc:
         _unavailable("Kafka", exc)
     _say(
@@ -216,7 +216,7 @@ def postgres_server_url(request: pytest.FixtureRequest, infra_dir: Path) -> Iter
 
     cluster = PostgresCluster(infra_dir / "postgres", free_port())
     try:
-        cluster.start()
+        cluster.start(die_with_parent=True)
     except Exception as exc:
         _unavailable("PostgreSQL", exc)
     _say(request.config, f"\nPostgreSQL: {cluster.url()} (real cluster, shared/infra/postgres.py)")

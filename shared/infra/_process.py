@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -56,7 +58,12 @@ def spawn(
     pid_file: Path,
     env: dict[str, str] | None = None,
     user: str | None = None,
+    die_with_parent: bool = False,
 ) -> int:
+    """Start a server in its own session, its output in `log_file`. `die_with_parent`: the
+    kernel sends it SIGTERM when this process ends, however it ends (a test run interrupted
+    or killed leaves no server behind); without it the server outlives the command that
+    started it (`pulih infra up`)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
@@ -67,9 +74,27 @@ def spawn(
             env=env,
             user=user,
             start_new_session=True,
+            preexec_fn=exit_with_parent if die_with_parent else None,
         )
     pid_file.write_text(str(proc.pid))
     return proc.pid
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not Linux
+        return None
+
+
+_LIBC = _libc()  # loaded before any fork: a child switched to another user may not import
+
+
+def exit_with_parent() -> None:
+    """In a child, before exec (Linux): SIGTERM when the parent ends (PR_SET_PDEATHSIG), so
+    nothing is left running when it is killed; elsewhere nothing."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)
 
 
 def terminate(pid_file: Path, *, timeout: float = 30.0) -> bool:

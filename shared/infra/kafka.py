@@ -80,7 +80,11 @@ class KafkaBroker:
     def running(self) -> bool:
         return read_pid(self.pid_file) is not None
 
-    def start(self, *, heap: str = "512m", timeout: float = 120.0) -> None:
+    def start(
+        self, *, heap: str = "512m", timeout: float = 120.0, die_with_parent: bool = False
+    ) -> None:
+        """Start the broker (or wait for the running one). `die_with_parent`: it stops when
+        the starting process ends, however it ends."""
         if self.running():
             wait_until(
                 lambda: metadata_ok(self.bootstrap_servers),
@@ -128,6 +132,7 @@ class KafkaBroker:
             ],
             log_file=self.log_file,
             pid_file=self.pid_file,
+            die_with_parent=die_with_parent,
         )
         wait_until(
             lambda: self._alive_or_fail() and metadata_ok(self.bootstrap_servers),

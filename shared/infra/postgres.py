@@ -67,7 +67,9 @@ class PostgresCluster:
     def running(self) -> bool:
         return read_pid(self.pid_file) is not None
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def start(self, *, timeout: float = 60.0, die_with_parent: bool = False) -> None:
+        """Start the cluster (or wait for the running one). `die_with_parent`: it stops when
+        the starting process ends, however it ends."""
         if not self.running():
             owner = _run_as()
             self._initdb(owner)
@@ -96,6 +98,7 @@ class PostgresCluster:
                 log_file=self.log_file,
                 pid_file=self.pid_file,
                 user=owner,
+                die_with_parent=die_with_parent,
             )
         wait_until(self.ready, timeout=timeout, what=f"PostgreSQL on port {self.port}")
 
