@@ -3,7 +3,9 @@ zones a province keeps. Plain rules, no data (the region list itself is the regi
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 class TimeZone(StrEnum):
@@ -22,6 +24,18 @@ def time_zone_of(province_code: str) -> TimeZone:
     if number >= 81:
         return TimeZone.WIT
     return TimeZone.WIB
+
+
+def local_today(now: datetime, province_code: str) -> date:
+    """The date it is in the province at `now` (an aware instant): a province's facts are
+    dated in its own day, and "not in the future" is judged by it."""
+    return now.astimezone(ZoneInfo(time_zone_of(province_code).value)).date()
+
+
+def latest_today(now: datetime) -> date:
+    """The date it is in the easternmost zone (WIT): no Indonesian's today is later, so a date
+    after it is in the future for everyone (for entries whose province is not yet known)."""
+    return now.astimezone(ZoneInfo(TimeZone.WIT.value)).date()
 
 
 PROVINCE_CODES = (

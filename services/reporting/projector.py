@@ -33,7 +33,7 @@ from services.reporting import db
 from services.reporting.projection import Batch, Fact, facts_of, happened_at
 from shared.contracts.envelope import InvalidEvent, from_kafka_lean
 from shared.messaging.consumer import send_to_dead_letter
-from shared.metrics import observe_batch, record_lag
+from shared.metrics import forget_lag, observe_batch, record_lag
 from shared.telemetry import batch_span
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,7 @@ class Projector:
         self.generation: int | None = generation
         self.group = "reporting" if generation is None else "reporting-rebuild"
         """The name its lag, spans and timings go by."""
+        self._reported: set[TopicPartition] = set()
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
         self._statements = {
@@ -280,7 +281,11 @@ class Projector:
         return written
 
     def _record_lag(self) -> None:
-        for tp in self.consumer.assignment():
+        assigned = self.consumer.assignment()
+        for tp in self._reported - assigned:  # a rebalance gave it to another replica
+            forget_lag(self.group, tp.topic, tp.partition)
+        self._reported = {tp for tp in assigned if tp in self.positions}
+        for tp in assigned:
             if tp in self.positions:
                 record_lag(
                     self.group,

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
+from shared.regions import local_today as local_today
 from shared.regions import time_zone_of
 from shared.rules import Violation, check
 
@@ -24,11 +25,6 @@ DEFAULT_TEMPLATES = Path(__file__).with_name("templates.json")
 
 def province_zone(province_code: str) -> ZoneInfo:
     return ZoneInfo(time_zone_of(province_code).value)
-
-
-def local_today(now: datetime, province_code: str) -> date:
-    """The date it is in the province at `now` (an aware instant)."""
-    return now.astimezone(province_zone(province_code)).date()
 
 
 # --- templates -------------------------------------------------------------------------------

@@ -36,15 +36,28 @@ def inbound_doc() -> str:
         "EventAccepted naming the canonical event it became; EventAccepted with duplicate=true "
         "and the first canonical event when an id this province had accepted is sent again "
         "(ids are unique per province; the content of a resend is not compared); or "
-        "EventRejected naming each broken rule by field and rule, never repeating a submitted "
-        "value. A rejected id may be sent again, corrected, and is then checked as new. A "
-        "message without ce_id is answered with original_event_id <topic>:<partition>:"
-        "<offset> and, without ce_type, original_type unknown. Rules beyond the schema's own "
-        "include required (a ce_* header is missing), accepted-inbound-type (any other type, "
-        "canonical types of other contexts included), own-province (a province speaks only "
-        "for itself), exists and unique (references and ids), constraint (the fact conflicts "
-        "with what is recorded) and internal-error (the platform failed; its operators are "
-        "alerted and, after a fix, redrive the message, which then brings a later receipt)."
+        "EventRejected naming the broken rules by field and rule, never repeating a submitted "
+        "value. Checks run in stages — headers, then the schema, then references (the unit, "
+        "the case, the agents), then the domain's rules — and a rejection names every rule "
+        "broken at the first stage that failed, so a corrected message may meet a later one. "
+        "A rejected id may be sent again, corrected, and is then checked as new. A message "
+        "without ce_id is answered with original_event_id <topic>:<partition>:<offset> and, "
+        "without ce_type, original_type unknown. Rules beyond the schema's own include "
+        "required (a header, or an answer the ASSIST skip rules ask for), accepted-inbound-type "
+        "(any other type, canonical types of other contexts included), own-province (a "
+        "province speaks only for itself), exists, unit-exists, known-submission and "
+        "referral-of-case (references), unique and unique-submission (ids sent before), "
+        "not-in-future (dates are compared with the province's own day, WIB, WITA or WIT), "
+        "the pathway's rules (stage-screening, next-stage, enrol-first, open-case, "
+        "early-completion-reason, open-referral, week-begun, open-session, …), the registry's "
+        "(covers-village, one-active-unit-per-village, unit-active, agent-active, …), nik-* on "
+        "identity.nik, constraint (the fact conflicts with what is recorded) and internal-error "
+        "(the platform failed; its operators are alerted and, after a fix, redrive the message, "
+        "which then brings a later receipt). A registry receipt means the registry recorded "
+        "the fact; client-case and scheduling learn it from the registry's events, usually "
+        "within a second — a screening naming an agent they have not yet heard of is taken on "
+        "trust. ce_source is recorded, not checked; ce_time is when the message was sent, and "
+        "the dates in the body are when things happened."
     )
 
 
@@ -59,8 +72,8 @@ def _inbound_doc_of(cls: type[EventData]) -> str:
         f"ibm.receipts.<province> by {OWNERS[cls.event_type]}. Ids: {IDS[cls.event_name]} "
         f"Record key and ce_subject: the {cls.subject_field} field (a case's facts share it, "
         "so they stay in order). ce_id: the province's own message id, unique within the "
-        "province (a resend with the same id is answered as a duplicate). ce_source: "
-        "/provinces/<province>/<system>, e.g. /provinces/74/simrehab. ce_type: "
+        "province (a resend with the same id is answered as a duplicate). ce_source: the "
+        "sending system, e.g. /provinces/74/simrehab (recorded, not checked). ce_type: "
         f"{cls.event_type}. The example below is a complete message."
     )
 
@@ -72,7 +85,11 @@ def _headers_schema(cls: type[EventData]) -> dict[str, Any]:
         "required": ["ce_id", "ce_source", "ce_type", "ce_specversion"],
         "properties": {
             "ce_id": {**text, "description": "Message id, unique per source."},
-            "ce_source": {**text, "description": "Who sent it: /provinces/<code>/<system>."},
+            "ce_source": {
+                **text,
+                "description": "Who sent it: a province's system (/provinces/<code>/<system>) "
+                "or a Pulih service (/pulih/<service>).",
+            },
             "ce_type": {**text, "const": cls.event_type},
             "ce_specversion": {**text, "const": "1.0"},
             "ce_time": {**text, "format": "date-time", "description": "When it was sent."},
@@ -91,7 +108,9 @@ def _example(cls: type[EventData], topic: str) -> dict[str, Any]:
     if topic == INBOUND_TOPIC:
         event_id, source = "sultra-simrehab-2025-000184", "/provinces/74/simrehab"
     else:
-        event_id, source = "0193a5f0-7c1e-7d2a-9b3c-4d5e6f708192", "/pulih/" + cls.topic[4:]
+        context = cls.event_type.split(".")[4]  # the answering service writes receipts
+        source = "/pulih/" + ("client-case" if context == "platform" else context)
+        event_id = "0193a5f0-7c1e-7d2a-9b3c-4d5e6f708192"
     return {
         "name": cls.event_name,
         "summary": f"A complete {cls.event_name} message (record key {data.subject()!r}).",

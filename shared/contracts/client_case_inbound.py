@@ -87,7 +87,10 @@ class ScreeningSubmitted(UnitScopedEvent):
         default=None,
         max_length=8192,
         description="Base64 libsodium sealed box, to the public key client-case publishes at "
-        "GET /identity-key, of a JSON object with optional nik, name, phone, address.",
+        "GET /identity-key (on the gateway, no token needed), of a JSON object with optional "
+        "nik, name, phone, address. A NIK is checked (rules on field identity.nik): 16 digits, "
+        "a known region code in digits 1-6, a birth date in digits 7-12 (day + 40 for women) "
+        "that is not in the future.",
         examples=[None],
     )
     province_client_key: EntityId | None = Field(
@@ -106,9 +109,12 @@ class ScreeningSubmitted(UnitScopedEvent):
         examples=["01JB8A3C5E7G9J1K3M5N7P9Q1R"],
     )
     substances: dict[AssistSubstance, SubstanceAnswers] = Field(
-        description="Answers for each of the ten substances a-j.",
+        description="Answers for each of the ten substances a-j: every one needs Q1 "
+        "(`ever_used`); the later questions follow the ASSIST skip rules (rule `required` names "
+        "a missing answer, `not-asked:<why>` one that must be left out).",
         examples=[
             {
+                "tobacco": {"ever_used": False},
                 "alcohol": {
                     "ever_used": True,
                     "frequency": "weekly",
@@ -117,7 +123,20 @@ class ScreeningSubmitted(UnitScopedEvent):
                     "failed_duties": "never",
                     "concern": "never",
                     "cut_down": "never",
-                }
+                },
+                **{
+                    substance: {"ever_used": False}
+                    for substance in (
+                        "cannabis",
+                        "cocaine",
+                        "amphetamine_type_stimulants",
+                        "inhalants",
+                        "sedatives",
+                        "hallucinogens",
+                        "opioids",
+                        "other",
+                    )
+                },
             }
         ],
     )

@@ -59,7 +59,11 @@ def accepted_types() -> list[str]:
 
 IDS: dict[str, str] = {
     "UnitFormed": "unit_id: chosen by the province, unique nationally (a ULID is best); the "
-    "unit's later facts name it.",
+    "unit's later facts name it. village_code: a village of the official region list with no "
+    "active unit (rule one-active-unit-per-village; a second unit in a village is formed by an "
+    "operator over HTTP); facilitating_office: BNNP-<province> (every province has one) or a "
+    "BNNK-<regency> covering the village (rule covers-village). Village codes: the registry's "
+    "GET /regions, through the gateway.",
     "UnitStatusChanged": "unit_id: a unit of this province.",
     "UnitFundingRecorded": "funding_id: chosen by the province; the same id again corrects "
     "that record, a new id is a new allocation.",

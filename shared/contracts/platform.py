@@ -101,8 +101,9 @@ class EventAccepted(EventData):
     created: dict[str, EntityId] = Field(
         default_factory=dict,
         description="The ids the fact created or names, for the province's next facts: "
-        "`case_id` (screenings, enrolments, closures), `unit_id`, `agent_id`, `training_id`, "
-        "`funding_id`, `session_id` (attendance), `activity_id`. Empty on a duplicate's "
+        "`case_id` (every fact of a case), `referral_id` (a referral and its resolutions), "
+        "`unit_id`, `agent_id`, `training_id`, `funding_id`, `session_id` (attendance and "
+        "misses), `activity_id`. The platform's own ids are UUIDs. Empty on a duplicate's "
         "receipt.",
         examples=[{"case_id": "01JDC3D5E7F9G1H3J5K7M9N1P3"}],
     )

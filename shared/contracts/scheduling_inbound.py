@@ -65,7 +65,10 @@ class AttendanceSubmitted(UnitScopedEvent):
 )
 class MissSubmitted(UnitScopedEvent):
     """A provincial system records that a planned session did not take place, and why, once
-    the session's week has begun. `scheduling` publishes `SessionMissed` and answers with a
+    the session's week has begun (its week is the seven days ending on its `due_on`, in the
+    province's own time zone; rule `week-begun`). A session a week past due that nobody
+    recorded is marked missed by scheduling itself (reason `other`), and may still be
+    recorded as attended late. `scheduling` publishes `SessionMissed` and answers with a
     receipt; enough misses in a row flag the case (`CaseAtRiskOfDropOut`)."""
 
     session_id: EntityId = Field(

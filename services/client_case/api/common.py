@@ -36,6 +36,7 @@ from shared.contracts.types import (
     RelapseSource,
     Sex,
 )
+from shared.regions import latest_today
 from shared.runtime import runtime_of
 from shared.security.bearer import PrincipalDep
 from shared.security.roles import Forbidden, Role
@@ -112,7 +113,7 @@ async def command(request: Request) -> AsyncIterator[Context]:
             session,
             runtime.outbox,
             keys_of(request),
-            datetime.now(UTC).date(),
+            latest_today(datetime.now(UTC)),  # an agent's date is judged by Indonesia's latest day
             settings_of(request).routing_for,
         )
     runtime.notify_committed()

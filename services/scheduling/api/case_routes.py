@@ -70,9 +70,7 @@ class PlannedSession(BaseModel):
 
 class CaseSession(PlannedSession):
     held_on: date | None = Field(default=None, description="Done sessions: when it was held.")
-    miss_reason: SessionMissReason | None = Field(
-        default=None, description="Missed sessions: why."
-    )
+    miss_reason: SessionMissReason | None = Field(default=None, description="Missed sessions: why.")
 
 
 class Plan(BaseModel):
@@ -82,8 +80,7 @@ class Plan(BaseModel):
     case_id: str
     unit_id: str
     sessions: list[CaseSession] = Field(
-        description="Every session of the case's plans, by due date (re-planned ones "
-        "cancelled)."
+        description="Every session of the case's plans, by due date (re-planned ones cancelled)."
     )
 
 

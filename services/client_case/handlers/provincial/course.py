@@ -35,7 +35,7 @@ def enrol(state: Batch, index: int, s: Submitted) -> Created:
         route=fact.admission_route,
         source=fact.aftercare_source,
         on=fact.enrolled_on,
-        today=state.today,
+        today=state.today_in(s.province),
     )
     state.cases[case.case_id] = enrolled
     state.changed_cases.add(case.case_id)
@@ -70,7 +70,7 @@ def close(state: Batch, index: int, s: Submitted) -> Created:
         case,
         fact.outcome,
         on=fact.closed_on,
-        today=state.today,
+        today=state.today_in(s.province),
         early=fact.early_completion_reason,
     )
     state.cases[case.case_id] = closed
@@ -96,7 +96,9 @@ def change_stage(state: Batch, index: int, s: Submitted) -> Created:
     fact = s.fact
     assert isinstance(fact, StageChangeSubmitted)
     case = state.case_for(s)
-    changed = pathway.advance(case, fact.to_stage, on=fact.changed_on, today=state.today)
+    changed = pathway.advance(
+        case, fact.to_stage, on=fact.changed_on, today=state.today_in(s.province)
+    )
     state.cases[case.case_id] = changed
     state.changed_cases.add(case.case_id)
     state.events.append(
@@ -121,7 +123,7 @@ def report_relapse(state: Batch, index: int, s: Submitted) -> Created:
     v = []
     if state.people[case.client_id].erased:
         v.append(Violation("submission_id", "not-erased", "this client was erased"))
-    if fact.relapsed_on > state.today:
+    if fact.relapsed_on > state.today_in(s.province):
         v.append(Violation("relapsed_on", "not-in-future", "the date is in the future"))
     v += agent_problems(
         state.agents,
@@ -160,7 +162,7 @@ def refer(state: Batch, index: int, s: Submitted) -> Created:
         str(uuid.uuid4()),
         fact.destination_type,
         on=fact.referred_on,
-        today=state.today,
+        today=state.today_in(s.province),
     )
     check(
         agent_problems(
@@ -219,7 +221,11 @@ def resolve_referral(state: Batch, index: int, s: Submitted) -> Created:
             [Violation("referral_key", "referral-of-case", "the case has no such referral")]
         )
     resolved = pathway.resolve(
-        referral, fact.resolution, on=fact.resolved_on, today=state.today, field="referral_key"
+        referral,
+        fact.resolution,
+        on=fact.resolved_on,
+        today=state.today_in(s.province),
+        field="referral_key",
     )
     state.referrals[referral.referral_id] = resolved
     state.changed_referrals.add(referral.referral_id)
@@ -259,7 +265,7 @@ def transfer(state: Batch, index: int, s: Submitted) -> Created:
         unit["province_code"],
         unit["village_code"],
         on=fact.transferred_on,
-        today=state.today,
+        today=state.today_in(s.province),
     )
     state.cases[case.case_id] = moved
     state.changed_cases.add(case.case_id)

@@ -42,7 +42,7 @@ def screen(state: Batch, index: int, s: Submitted) -> dict[str, str]:
         raise identity
     if identity.nik:
         nik = normalise_nik(identity.nik)
-        problems = nik_problems(nik, today=state.today)
+        problems = nik_problems(nik, today=state.today_in(s.province))
         if problems:
             raise RuleViolations([Violation("identity.nik", p.rule, p.message) for p in problems])
         identity = replace(identity, nik=nik)

@@ -46,6 +46,7 @@ from shared.contracts.client_case_inbound import (
 from shared.contracts.types import CaseStage
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
+from shared.regions import local_today
 from shared.rules import RuleViolations, Violation
 from shared.security.encryption import CannotDecrypt, open_identity
 from shared.security.identity import normalise_nik
@@ -106,7 +107,6 @@ class Done:
 @dataclass
 class Batch:
     keys: Keys
-    today: date
     now: datetime
     identities: dict[int, Identity | Exception] = field(default_factory=dict)
     lookups: dict[int, str] = field(default_factory=dict)
@@ -136,8 +136,7 @@ class Batch:
     async def load(
         cls, db: AsyncSession, batch: Sequence[Submitted], keys: Keys, private_key: str
     ) -> Batch:
-        now = datetime.now(UTC)
-        state = cls(keys, now.date(), now)
+        state = cls(keys, datetime.now(UTC))
         for i, s in enumerate(batch):
             if isinstance(s.fact, ScreeningSubmitted):
                 state.identities[i] = _identity(s.fact, private_key)
@@ -216,6 +215,10 @@ class Batch:
         for open_case in (await db.execute(query.with_for_update())).mappings():
             self.cases[open_case["case_id"]] = case_of_row(open_case)
             self.open_cases[(open_case["unit_id"], open_case["client_ref"])] = open_case["case_id"]
+
+    def today_in(self, province: str) -> date:
+        """The province's own day: its facts are dated in it."""
+        return local_today(self.now, province)
 
     def lookup(self, i: int, s: Submitted) -> str | None:
         """What finds the person: the pseudonym of the NIK; else of the province's own key for
