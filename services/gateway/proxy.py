@@ -4,9 +4,12 @@ as a problem document, never a hang."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
@@ -33,11 +36,49 @@ async def proxy(service: str, path: str, request: Request, _people: Grants) -> R
     return await forward(service, path, request)
 
 
+class PlannedSession(BaseModel):
+    session_id: str = Field(description="The id attendance and misses name.")
+    week: int = Field(description="Week of the 16-week pathway (the screening week is 1).")
+    session_type: str
+    due_on: date = Field(description="The last day of the session's week.")
+    state: str = Field(description="planned, due, overdue, done, missed, cancelled or on_hold.")
+    agent_id: str | None = Field(description="The agent who holds it.")
+    held_on: date | None = Field(default=None, description="Done sessions: when.")
+    miss_reason: str | None = Field(default=None, description="Missed sessions: why.")
+
+
+class Plan(BaseModel):
+    """A case's sessions, as scheduling answers them."""
+
+    case_id: str
+    unit_id: str = Field(description="The unit serving the case now.")
+    sessions: list[PlannedSession]
+
+
+class IdentityKey(BaseModel):
+    public_key: str = Field(description="Base64 X25519 public key for libsodium sealed boxes.")
+
+
+@router.get(
+    "/identity-key",
+    tags=["provinces"],
+    response_model=None,
+    responses={200: {"model": IdentityKey}, **problem_responses(502, 503, 504)},
+)
+async def identity_key(request: Request) -> Response:
+    """The public key provinces seal a person's identity to (`identity_sealed` in
+    `ScreeningSubmitted`): client-case's `GET /identity-key`, open to all, no token."""
+    return await forward("client-case", "identity-key", request)
+
+
 @router.get(
     "/plans/{case_id}",
     tags=["provinces"],
     response_model=None,
-    responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
+    responses={
+        200: {"model": Plan},
+        **problem_responses(401, 403, 404, 422, 502, 503, 504),
+    },
 )
 async def plan(case_id: EntityId, request: Request, _caller: PrincipalDep) -> Response:
     """A case's sessions (scheduling's `GET /cases/{case_id}/sessions`), for a provincial

@@ -193,3 +193,15 @@ async def test_a_province_ingests_a_batch_and_reads_its_receipts(
     limited = await gateway.post("/ingest", headers={**PROVINCE, **media}, json=batch[:2])
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_a_province_gets_the_key_to_seal_identities_to_from_the_gateway(
+    platform: Platform, gateway: httpx.AsyncClient
+) -> None:
+    """The one address a province needs: the identity key comes through the gateway, without
+    a token, and is client-case's own."""
+    through_gateway = await gateway.get("/identity-key")
+    assert through_gateway.status_code == 200, through_gateway.text
+    direct = await platform.cases.get("/identity-key")
+    assert through_gateway.json() == direct.json()
+    assert len(through_gateway.json()["public_key"]) > 40
