@@ -18,6 +18,7 @@ from services.scheduling.commands import AgentCommand, CloseMissed, RecordMiss, 
 from services.scheduling.domain import SessionState
 from services.scheduling.settings import Settings
 from shared.messaging.outbox import Outbox
+from shared.regions import local_today
 from shared.security.roles import Forbidden
 
 
@@ -30,7 +31,7 @@ class Context:
 
 def today_of(row: RowMapping) -> date:
     """The province's own day (WIB, WITA, WIT)."""
-    return domain.local_today(datetime.now(UTC), row["province_code"])
+    return local_today(datetime.now(UTC), row["province_code"])
 
 
 def _agents_only(units: Collection[str]) -> None:

@@ -31,6 +31,7 @@ from shared.contracts import scheduling as events
 from shared.contracts.base import EventData
 from shared.messaging.outbox import Outbox
 from shared.persistence import update_rows
+from shared.regions import local_today
 from shared.rules import RuleViolations, Violation, check
 
 ATTENDABLE = {*OPEN_STATES, SessionState.MISSED.value}  # a missed session may be held late
@@ -137,7 +138,7 @@ class Batch:
         return state
 
     def today_in(self, province: str) -> date:
-        return domain.local_today(self.now, province)
+        return local_today(self.now, province)
 
     def not_the_units(
         self, unit_id: str, agent_ids: Sequence[str], field_name: str

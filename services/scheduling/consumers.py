@@ -25,6 +25,7 @@ from shared.messaging import inbound
 from shared.messaging.consumer import BatchHandler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
+from shared.regions import local_today
 from shared.runtime import Runtime
 
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
@@ -40,7 +41,7 @@ def canonical_facts(runtime: Runtime) -> BatchHandler:
     templates = domain.load_templates(settings.plan_templates)
 
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-        today_in = partial(domain.local_today, datetime.now(UTC))
+        today_in = partial(local_today, datetime.now(UTC))
         rotating = settings.rotating_units
         for run in runs_of(envelopes):
             facts: list[Any] = [e.data for e in run]

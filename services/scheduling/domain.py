@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
-from shared.regions import local_today as local_today
 from shared.regions import time_zone_of
 from shared.rules import Violation, check
 

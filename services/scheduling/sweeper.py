@@ -20,6 +20,7 @@ from services.scheduling.records import OPEN_STATES, SESSION_ROW
 from shared.contracts import scheduling as events
 from shared.contracts.types import SessionMissReason
 from shared.messaging.outbox import Outbox
+from shared.regions import local_today
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def sweep_once(
         )
         for row in rows:
             current = domain.session_of(row)
-            today = domain.local_today(now, row["province_code"])
+            today = local_today(now, row["province_code"])
             after = domain.sweep(current, today, grace_days=grace_days)
             if after.state is current.state:
                 continue

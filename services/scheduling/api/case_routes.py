@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.scheduling import agent_work, batches, commands, domain, records
+from services.scheduling import agent_work, batches, commands, records
 from services.scheduling.api.access import reads_plan, reads_plans, units_of
 from services.scheduling.commands import RecordAttendance
 from services.scheduling.db import cases, sessions
@@ -17,6 +17,7 @@ from services.scheduling.domain import OPEN, SessionState
 from services.scheduling.settings import Settings
 from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
 from shared.http import problem_responses
+from shared.regions import local_today
 from shared.runtime import runtime_of
 from shared.security.bearer import Grants, PrincipalDep
 
@@ -139,7 +140,7 @@ async def worklist(
         "on_hold": [],
     }
     for r in rows:
-        today = domain.local_today(now, r["province_code"])
+        today = local_today(now, r["province_code"])
         item = {
             "session_id": r["session_id"],
             "case_id": r["case_id"],

@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from services.scheduling import handlers
 from services.scheduling.db import MIGRATIONS, plans, platform, sessions
-from services.scheduling.domain import load_templates, local_today
+from services.scheduling.domain import load_templates
 from shared.contracts import client_case, registry
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
 from shared.migrations import upgrade
 from shared.persistence import create_engine, session_factory
+from shared.regions import local_today
 from tests.unit.contracts.examples import from_examples
 
 UNIT, PROVINCE, VILLAGE = "unit-kendari-000001", "74", "74.71.01.1001"

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from services.scheduling.app import SPEC as SCHEDULING
 from services.scheduling.db import agents, cases, sessions
-from services.scheduling.domain import local_today
 from services.scheduling.settings import Settings
 from shared.contracts import client_case, registry
 from shared.contracts import scheduling as events
@@ -27,6 +26,7 @@ from shared.contracts.platform import EventRejected
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.contracts.types import ActivityType
 from shared.messaging.broker import Topics, ensure_topics, make_producer
+from shared.regions import local_today
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.bus import read_events

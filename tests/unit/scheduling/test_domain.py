@@ -16,6 +16,7 @@ import pytest
 from services.scheduling import domain
 from services.scheduling.domain import Session, SessionState
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
+from shared.regions import local_today
 from shared.rules import RuleViolations
 
 SCREENED = date(2026, 9, 1)
@@ -28,9 +29,9 @@ def ids() -> Iterator[str]:
 
 def test_the_local_day_is_the_provinces_own() -> None:
     evening_utc = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)
-    assert domain.local_today(evening_utc, "31") == date(2026, 11, 22)  # Jakarta 23:30
-    assert domain.local_today(evening_utc, "73") == date(2026, 11, 23)  # Makassar 00:30
-    assert domain.local_today(evening_utc, "96") == date(2026, 11, 23)  # Sorong 01:30
+    assert local_today(evening_utc, "31") == date(2026, 11, 22)  # Jakarta 23:30
+    assert local_today(evening_utc, "73") == date(2026, 11, 23)  # Makassar 00:30
+    assert local_today(evening_utc, "96") == date(2026, 11, 23)  # Sorong 01:30
     assert domain.province_zone("91").key == "Asia/Jayapura"
 
 
