@@ -15,7 +15,7 @@ from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
 from shared.contracts.types import EntityId
 from shared.http import problem, problem_responses
-from shared.security.bearer import Grants, PrincipalDep
+from shared.security.bearer import PrincipalDep
 
 router = APIRouter()
 
@@ -27,10 +27,11 @@ def upstreams_of(request: Request) -> Upstreams:
     return upstreams
 
 
-async def proxy(service: str, path: str, request: Request, _people: Grants) -> Response:
+async def proxy(service: str, path: str, request: Request, _caller: PrincipalDep) -> Response:
     """The API of `service` (registry, client-case, scheduling, reporting) at `path`, e.g.
-    `/api/reporting/indicators`. Each service checks the caller's roles itself; its answer is
-    passed back as it is. For people: `Grants` refuses a provincial system's token."""
+    `/api/reporting/indicators`, for any verified token. Each service checks the caller's
+    roles itself (a provincial system reads the region list and its cases' plans, nothing
+    else); its answer is passed back as it is."""
     if service not in UPSTREAMS:
         return problem(404, "Not found", detail=f"no service {service!r}")
     return await forward(service, path, request)

@@ -87,8 +87,9 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
 
     matrix: list[tuple[str, str, dict[str, Any], dict[str, int]]] = [
         # registry: master data, pseudonymous ids only
-        ("registry", "/regions", {"parent": "74.71"}, PUBLIC),
-        ("registry", "/regions/74.71", {}, PUBLIC),
+        # the region list: every valid token, a province's system too (it names villages)
+        ("registry", "/regions", {"parent": "74.71"}, _row(*[200] * 9)),
+        ("registry", "/regions/74.71", {}, _row(*[200] * 9)),
         ("registry", "/units", {"province": "74"}, PUBLIC),
         ("registry", f"/units/{unit}", {}, PUBLIC),
         ("registry", f"/units/{unit}/agents", {}, PUBLIC),
@@ -144,6 +145,8 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
         # scope is 404; the province's own system reads it too
         ("gateway", f"/plans/{case_id}", {}, _row(200, 200, 200, 200, 404, 404, 404, 403, 200)),
         ("gateway", "/api/reporting/indicators", {}, PUBLIC),
+        ("gateway", "/api/registry/regions", {"parent": "74.71"}, _row(*[200] * 9)),
+        ("gateway", "/api/registry/units", {"province": "74"}, PUBLIC),
     ]
     wrong = []
     clients = {

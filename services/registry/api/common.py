@@ -31,7 +31,7 @@ from shared.contracts.types import (
 )
 from shared.messaging.outbox import Outbox
 from shared.runtime import Runtime, runtime_of
-from shared.security.bearer import Grants
+from shared.security.bearer import Grants, PrincipalDep
 from shared.security.encryption import KeyRing
 from shared.security.keys import MasterKeys
 from shared.security.roles import Forbidden, Grant, Role
@@ -65,6 +65,11 @@ def reader(grants: Grants) -> None:
     role; `grants` itself refuses a provincial system's token."""
 
 
+def region_reader(_caller: PrincipalDep) -> None:
+    """The official region list is readable with any valid token, a provincial system's too
+    (it names villages in its facts)."""
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who reads a unit's team: its own agents and the operators over its region also see
@@ -88,6 +93,7 @@ def viewer(grants: Grants) -> Viewer:
 
 OperatorScope = Annotated[Scope, Depends(operator_scope)]
 Reader = Depends(reader)
+RegionReader = Depends(region_reader)
 ViewerDep = Annotated[Viewer, Depends(viewer)]
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.api.common import (
     Limit,
     Offset,
-    Reader,
     RegionPublic,
+    RegionReader,
     RegionsPublic,
     query,
 )
@@ -25,7 +25,7 @@ from shared.http import problem_responses
 router = APIRouter()
 
 
-@router.get("/regions", response_model=RegionsPublic, dependencies=[Reader], tags=["regions"])
+@router.get("/regions", response_model=RegionsPublic, dependencies=[RegionReader], tags=["regions"])
 async def list_regions(
     request: Request,
     level: Annotated[str | None, Query(pattern="^(province|regency|district|village)$")] = None,
@@ -60,7 +60,7 @@ async def list_regions(
     "/regions/{code}",
     response_model=RegionPublic,
     responses=problem_responses(404),
-    dependencies=[Reader],
+    dependencies=[RegionReader],
     tags=["regions"],
 )
 async def get_region(code: str, request: Request) -> RegionPublic:

@@ -91,8 +91,10 @@ async def test_the_services_see_the_verified_roles_only(
     assert smuggled.status_code == 403 or all(
         e["rule"] != "in-scope" for e in smuggled.json().get("errors", [])
     )
-    # A provincial system ingests and reads receipts, nothing else.
-    assert (await gateway.get("/api/registry/regions", headers=PROVINCE)).status_code == 403
+    # A provincial system reads the region list (it names villages), not people's data.
+    assert (await gateway.get("/api/registry/regions", headers=PROVINCE)).status_code == 200
+    assert (await gateway.get("/api/registry/units", headers=PROVINCE)).status_code == 403
+    assert (await gateway.get("/api/client-case/cases", headers=PROVINCE)).status_code == 403
 
 
 async def test_a_unit_overview_answers_without_the_services_that_are_down(

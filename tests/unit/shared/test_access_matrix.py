@@ -1,7 +1,7 @@
 """Every route of every service and the gateway, called as an outsider would: without a token
 or with a bad one the answer is 401, and a provincial system's token opens nothing but the
-gateway's ingest and receipts, and a case's plan. Routes are enumerated from the apps, so a
-new route is covered the day it is added."""
+gateway's ingest and receipts, a case's plan and the region list. Routes are enumerated from
+the apps, so a new route is covered the day it is added."""
 
 from __future__ import annotations
 
@@ -23,10 +23,14 @@ PROVINCES_ONLY = {("POST", "/ingest"), ("GET", "/receipts")}
 PROVINCES_TOO = {
     ("GET", "/cases/unit-0000000000000001/sessions"),
     ("GET", "/plans/unit-0000000000000001"),
+    ("GET", "/regions"),
+    ("GET", "/regions/unit-0000000000000001"),
+    *((m, "/api/registry/regions") for m in ("GET", "POST", "PATCH", "PUT", "DELETE")),
 }
 """Read by a provincial system as well as by people: a case's plan, whose session ids its
-attendance and misses name (their statuses per role: the integration access matrix and
-scheduling's plan test)."""
+attendance and misses name, and the region list, whose village codes its facts carry; the
+gateway's proxy passes any valid token on and the service behind decides (the statuses per
+role: the integration access matrix, scheduling's plan test and the gateway's tests)."""
 
 
 def _calls(app: FastAPI) -> list[tuple[str, str]]:
