@@ -23,10 +23,12 @@ infra_app = typer.Typer(help="Local Kafka and PostgreSQL on loopback (no Docker 
 dlq_app = typer.Typer(help="Dead letters of a consumer group.")
 db_app = typer.Typer(help="Service databases.")
 auth_app = typer.Typer(help="Tokens of the development issuer.")
+outbox_app = typer.Typer(help="Events waiting in each service's outbox.")
 app.add_typer(infra_app, name="infra")
 app.add_typer(auth_app, name="auth")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
+app.add_typer(outbox_app, name="outbox")
 
 SERVICES = {
     "registry": "services.registry",
@@ -193,22 +195,36 @@ def _local_postgres() -> Any:
 @app.command()
 def simulate(
     demo: Annotated[bool, typer.Option(help="The demo: a year of province 74, seed 2026.")] = False,
-    province: Annotated[str, typer.Option(help="2-digit province code.")] = "74",
-    units: Annotated[int, typer.Option(help="Units to form.")] = 24,
-    clients: Annotated[int, typer.Option(help="People screened over the year.")] = 320,
+    province: Annotated[
+        str, typer.Option(help="2-digit province code(s), comma-separated: published at once.")
+    ] = "74",
+    units: Annotated[int, typer.Option(help="Units to form, per province.")] = 24,
+    clients: Annotated[
+        int, typer.Option(help="People screened over the year, per province.")
+    ] = 320,
     seed: Annotated[int, typer.Option(help="Same seed and day, same programme.")] = 2026,
+    via: Annotated[
+        str, typer.Option(help="kafka (the inbound topic) or ingest (the gateway's POST /ingest).")
+    ] = "kafka",
+    faults: Annotated[
+        float,
+        typer.Option(help="Share of facts also sent again, broken, or naming no known case."),
+    ] = 0.0,
     totals: Annotated[
         Path | None, typer.Option(help="Write the exact totals generated here (JSON).")
     ] = None,
     once: Annotated[bool, typer.Option(help="Skip if this state dir was seeded.")] = False,
     welcome: Annotated[bool, typer.Option(help="Then print how to get in.")] = False,
 ) -> None:
-    """Publish a province's programme through its real inbound path (Kafka), as its system
+    """Publish provinces' programmes through their real inbound paths, as their systems
     would, and print what the platform answered. Needs the platform running (`make run`)."""
     from shared.simulation import demo as simulation
 
     if demo:
         province, units, clients, seed = "74", 24, 320, 2026
+    if via not in ("kafka", "ingest"):
+        raise typer.BadParameter("kafka or ingest", param_hint="--via")
+    codes = [code.strip() for code in province.split(",") if code.strip()]
     gateway = os.environ.get("PULIH_GATEWAY_URL", "http://127.0.0.1:8000")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     marker = _state_dir() / "demo-seeded"
@@ -217,26 +233,32 @@ def simulate(
     if once and marker.exists():
         typer.echo(f"the demo province was seeded before ({marker}); keeping its data")
     else:
-        typer.echo(f"seeding province {province}: {units} units, {clients} people screened")
-        programme, outcome = asyncio.run(
+        typer.echo(f"seeding {', '.join(codes)}: {units} units, {clients} people screened each")
+        generated, outcomes = asyncio.run(
             simulation.simulate(
-                province=province,
+                provinces=codes,
                 units=units,
                 clients=clients,
                 seed=seed,
                 gateway=gateway,
                 bootstrap=bootstrap,
                 say=typer.echo,
+                via=via,
+                faults=faults,
             )
         )
-        typer.echo(outcome.summary())
+        for code, outcome in zip(codes, outcomes, strict=True):
+            typer.echo(f"[{code}] {outcome.summary()}")
         if totals is not None:
-            totals.write_text(json.dumps(programme.totals.as_dict(), indent=2) + "\n")
+            totals.write_text(json.dumps(generated.as_dict(), indent=2) + "\n")
             typer.echo(f"the exact totals of what was generated: {totals}")
         if once:
-            marker.write_text(f"province {province}, seed {seed}\n")
+            marker.write_text(f"provinces {province}, seed {seed}\n")
+        if not all(o.faults_answered_as_sent() for o in outcomes):
+            typer.echo("some faults were not answered as they should be (see above)")
+            raise typer.Exit(1)
     if welcome:
-        typer.echo(simulation.welcome(gateway, province, simulation.first_unit(province, seed)))
+        typer.echo(simulation.welcome(gateway, codes[0], simulation.first_unit(codes[0], seed)))
 
 
 @infra_app.command("up")
@@ -316,6 +338,95 @@ def db_upgrade(service: ServiceArg) -> None:
     settings = _settings(service)
     upgrade(db.MIGRATIONS, settings.resolved_database_url, settings.service_name)
     typer.echo(f"{service}: database at head")
+
+
+OUTBOX_SERVICES = ("registry", "client-case", "scheduling", "reporting")
+
+
+@outbox_app.command("status")
+def outbox_status(
+    service: Annotated[
+        list[str] | None,
+        typer.Argument(help=f"Services to look at (default: {', '.join(OUTBOX_SERVICES)})."),
+    ] = None,
+) -> None:
+    """Per service database: outbox rows not yet published and the age of the oldest.
+
+    Development: each service's SQLite under the state dir. With PULIH_DATABASE_URL (one
+    service's PostgreSQL, as in its pod) name that one service. A backlog that stays, or an
+    age that grows, means the relay cannot publish: look at Kafka and the service's logs.
+    """
+    from sqlalchemy.engine.url import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    names = service or list(OUTBOX_SERVICES)
+    failed: list[str] = []
+    for name in names:
+        if name not in OUTBOX_SERVICES:
+            raise typer.BadParameter(
+                f"{name!r} keeps no outbox; choose from {', '.join(OUTBOX_SERVICES)}"
+            )
+    if os.environ.get("PULIH_DATABASE_URL") and len(names) != 1:
+        raise typer.BadParameter(
+            "PULIH_DATABASE_URL is one service's database: name that service",
+            param_hint="SERVICE",
+        )
+    typer.echo(f"{'service':12} {'backlog':>8} {'oldest':>10}  database")
+    for name in names:
+        url = _settings(name).resolved_database_url
+        shown = make_url(url).render_as_string(hide_password=True)
+        database = make_url(url).database
+        if url.startswith("sqlite") and database and not Path(database).exists():
+            typer.echo(f"{name:12} {'-':>8} {'-':>10}  {shown} (no database yet)")
+            continue
+        try:
+            backlog, age = asyncio.run(_outbox_backlog(url))
+        except (SQLAlchemyError, OSError) as exc:
+            failed.append(name)
+            typer.echo(f"{name:12} {'?':>8} {'?':>10}  {shown} (cannot read: {type(exc).__name__})")
+            continue
+        typer.echo(f"{name:12} {backlog:>8} {_age(age):>10}  {shown}")
+    if failed:
+        typer.echo(f"could not read the outbox of {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+
+
+async def _outbox_backlog(url: str) -> tuple[int, float | None]:
+    """Rows not yet sent and the age in seconds of the oldest (None when none waits)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import MetaData, func, select
+
+    from shared.messaging.tables import platform_tables
+    from shared.persistence import create_engine
+
+    outbox = platform_tables(MetaData()).outbox
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            count, oldest = (
+                await connection.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.sent_at.is_(None)
+                    )
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    if oldest is None:
+        return int(count), None
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.1f}s"
 
 
 @app.command()
