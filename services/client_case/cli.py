@@ -49,13 +49,45 @@ def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) ->
 
 
 @app.command("keygen")
-def keygen() -> None:
+def keygen(
+    master_key_only: Annotated[
+        str | None,
+        typer.Option(
+            "--master-key-only",
+            metavar="ID",
+            help="Print only a new master key with this id (`ID:base64`), for a rotation.",
+        ),
+    ] = None,
+) -> None:
     """Print new production keys (put them in a Kubernetes Secret, never in a file here)."""
     from shared.security.encryption import generate_service_keypair
 
+    if master_key_only is not None:
+        if not master_key_only or any(c in master_key_only for c in ":, "):
+            raise typer.BadParameter("an id without ':', ',' or spaces, e.g. m2")
+        typer.echo(f"{master_key_only}:{base64.b64encode(os.urandom(32)).decode()}")
+        return
     private, public = generate_service_keypair()
     typer.echo(f"PULIH_PSEUDONYM_KEY={base64.b64encode(os.urandom(32)).decode()}")
     typer.echo(f"PULIH_MASTER_KEYS=m1:{base64.b64encode(os.urandom(32)).decode()}")
     typer.echo("PULIH_CURRENT_MASTER_KEY=m1")
     typer.echo(f"PULIH_IDENTITY_PRIVATE_KEY={private}")
     typer.echo(f"# public key for provinces: {public}")
+
+
+@app.command("rewrap-keys")
+def rewrap_keys() -> None:
+    """Master key rotation: re-wrap every person's data key under PULIH_CURRENT_MASTER_KEY
+    (PULIH_MASTER_KEYS must still hold the old masters). Identities are not re-encrypted and
+    stay readable throughout; afterwards no row needs an old master and it may be removed."""
+    from services.client_case.db import clients
+    from services.client_case.settings import Settings
+    from shared.security.rotation import rewrap_in_database
+
+    settings = Settings()
+    done = asyncio.run(
+        rewrap_in_database(
+            settings.resolved_database_url, clients, clients.c.client_id, settings.key_ring
+        )
+    )
+    typer.echo(done.summary(settings.current_master_key))

@@ -41,3 +41,20 @@ def load_regions_command(
         typer.echo(f"{report.edition}: {counts}; {report.offices} offices in {report.seconds:.1f}s")
 
     asyncio.run(run())
+
+
+@app.command("rewrap-keys")
+def rewrap_keys() -> None:
+    """Master key rotation: re-wrap the data key of every agent's display name under
+    PULIH_CURRENT_MASTER_KEY (PULIH_MASTER_KEYS must still hold the old masters)."""
+    from services.registry.db import agents
+    from services.registry.settings import Settings
+    from shared.security.rotation import rewrap_in_database
+
+    settings = Settings()
+    done = asyncio.run(
+        rewrap_in_database(
+            settings.resolved_database_url, agents, agents.c.agent_id, settings.key_ring
+        )
+    )
+    typer.echo(done.summary(settings.current_master_key))
