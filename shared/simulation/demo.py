@@ -12,7 +12,7 @@ import httpx
 
 from shared.messaging.broker import Topics
 from shared.security.tokens import development_token
-from shared.simulation.programme import Programme, generate
+from shared.simulation.programme import Programme, Totals, generate
 from shared.simulation.publish import Outcome, Platform, Province, publish
 
 DEMO = {"province": "74", "units": 24, "clients": 320, "seed": 2026}
@@ -21,23 +21,34 @@ DEMO = {"province": "74", "units": 24, "clients": 320, "seed": 2026}
 
 async def simulate(
     *,
-    province: str,
+    provinces: list[str],
     units: int,
     clients: int,
     seed: int,
     gateway: str,
     bootstrap: str,
     say: Callable[[str], None],
-) -> tuple[Programme, Outcome]:
+    via: str = "kafka",
+    faults: float = 0.0,
+) -> tuple[Totals, list[Outcome]]:
+    """Each province's programme (`units` and `clients` each, seeded by seed and province)
+    published at once, as many provincial systems do; the totals of all of them."""
     platform = Platform(bootstrap, gateway, Topics(os.environ.get("PULIH_TOPIC_PREFIX", "")))
-    system = Province(platform, province, seed, say)
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
-        villages = await system.villages(http, units)
-        programme = generate(
-            province=province, villages=villages, units=units, clients=clients, seed=seed
-        )
-        outcome = await publish(programme, system, http)
-    return programme, outcome
+
+    async def one(code: str) -> tuple[Programme, Outcome]:
+        system = Province(platform, code, seed, lambda line: say(f"[{code}] {line}"), via)
+        async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+            villages = await system.villages(http, units)
+            programme = generate(
+                province=code, villages=villages, units=units, clients=clients, seed=seed
+            )
+            return programme, await publish(programme, system, http, faults=faults)
+
+    done = await asyncio.gather(*(one(code) for code in provinces))
+    totals = Totals()
+    for programme, _ in done:
+        totals.counts.update(programme.totals.counts)
+    return totals, [outcome for _, outcome in done]
 
 
 async def ready(urls: list[str], seconds: float = 180) -> None:

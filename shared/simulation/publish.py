@@ -10,6 +10,7 @@ Every message gets exactly one receipt; `Outcome` counts them and names each bro
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,8 +21,9 @@ from typing import Any
 import httpx
 from aiokafka import TopicPartition
 
+from shared.contracts import client_case_inbound as cases
 from shared.contracts.base import EventData
-from shared.contracts.envelope import from_kafka, to_kafka, wrap
+from shared.contracts.envelope import Headers, from_kafka, to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.scheduling_inbound import AttendanceSubmitted, MissSubmitted
 from shared.messaging.broker import Topics, make_consumer, make_producer, partitions_of
@@ -29,6 +31,31 @@ from shared.security.tokens import development_token
 from shared.simulation.programme import Case, Programme, Village
 
 CAUGHT_UP_GROUPS = ("registry", "client-case", "scheduling")
+CASE_FACTS = (
+    cases.EnrolmentSubmitted,
+    cases.StageChangeSubmitted,
+    cases.ReferralSubmitted,
+    cases.ReferralResolutionSubmitted,
+    cases.RelapseSubmitted,
+    cases.TransferSubmitted,
+    cases.ClosureSubmitted,
+)
+"""A case's later facts: naming an unknown screening, they are refused (known-submission)."""
+INGEST_BATCH = 500
+"""Events per `POST /ingest` (the gateway's default limit)."""
+RECEIPTS_WAIT_SECONDS = 600
+"""How long a phase waits for its answers: a message without one is a lost message."""
+
+
+def _structured(record: tuple[str, bytes, Headers, bytes]) -> dict[str, Any]:
+    """A Kafka record as a structured CloudEvent for `POST /ingest`."""
+    message_id, _key, headers, value = record
+    attributes = {name[3:]: raw.decode() for name, raw in headers if name.startswith("ce_")}
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = {"not": "json"}
+    return {**attributes, "id": message_id, "datacontenttype": "application/json", "data": data}
 
 
 @dataclass
@@ -37,19 +64,36 @@ class Outcome:
 
     accepted: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
+    rejected_messages: Counter[str] = field(default_factory=Counter)
+    """By type."""
     rejected: Counter[str] = field(default_factory=Counter)
-    """By `<type>: <field> <rule>`."""
+    """Each broken rule, by `<type>: <field> <rule>`."""
     created: dict[str, dict[str, str]] = field(default_factory=dict)
     """By message id: the ids its receipt named."""
+    faults: Counter[str] = field(default_factory=Counter)
+    """Faults sent on purpose: duplicates, broken bodies, strays (facts of unknown cases)."""
+
+    def faults_answered_as_sent(self) -> bool:
+        """Every duplicate answered as one, every broken or stray message rejected."""
+        rejected = sum(self.rejected_messages.values())
+        return (
+            sum(self.duplicates.values()) == self.faults["duplicate"]
+            and rejected == self.faults["broken"] + self.faults["stray"]
+        )
 
     def summary(self) -> str:
         lines = [
             f"accepted {sum(self.accepted.values())}, "
             f"duplicates {sum(self.duplicates.values())}, "
-            f"rejected {sum(self.rejected.values())}"
+            f"rejected {sum(self.rejected_messages.values())}"
         ]
         lines += [f"  {kind}: {n}" for kind, n in sorted(self.accepted.items())]
         lines += [f"  refused {why}: {n}" for why, n in sorted(self.rejected.items())]
+        if self.faults:
+            lines.append(
+                "faults sent on purpose: "
+                + ", ".join(f"{n} {kind}" for kind, n in sorted(self.faults.items()))
+            )
         return "\n".join(lines)
 
 
@@ -65,8 +109,16 @@ class Platform:
 class Province:
     """One province's system: sends facts, reads its answers."""
 
-    def __init__(self, platform: Platform, code: str, seed: int, say: Callable[[str], None]):
-        self.platform, self.code, self.say = platform, code, say
+    def __init__(
+        self,
+        platform: Platform,
+        code: str,
+        seed: int,
+        say: Callable[[str], None],
+        via: str = "kafka",
+    ):
+        self.platform, self.code, self.say, self.via = platform, code, say, via
+        self.source = f"/provinces/{code}/simulator"
         self.inbound = platform.topics.name(f"ibm.inbound.{code}")
         self.receipts = platform.topics.name(f"ibm.receipts.{code}")
         self.token = development_token([f"province-system:{code}"], subject=f"simrehab-{code}")
@@ -98,31 +150,112 @@ class Province:
         return found
 
     async def send(self, facts: Sequence[EventData]) -> dict[str, EventData]:
-        """Publish the facts in order; wait for one receipt each. Returns the facts by the
-        message id they were sent under."""
-        if not facts:
-            return {}
-        start = await self._ends()
+        """Publish the facts in order, on the inbound topic or through the gateway's
+        `POST /ingest` (`via`); wait for one answer each. Returns the facts by the message id
+        they were sent under."""
         by_id: dict[str, EventData] = {}
-        producer = make_producer(self.platform.bootstrap, client_id=f"province-{self.code}")
-        await producer.start()
-        try:
-            pending = []
-            for fact in facts:
-                self.sent += 1
-                message_id = f"sim{self.seed}-{self.code}-{self.sent:08d}"
-                by_id[message_id] = fact
-                key, headers, value = to_kafka(
-                    wrap(fact, source=f"/provinces/{self.code}/simulator", event_id=message_id)
-                )
-                pending.append(
-                    await producer.send(self.inbound, value=value, key=key, headers=headers)
-                )
-            await asyncio.gather(*pending)
-        finally:
-            await producer.stop()
-        await self._answers(start, by_id)
+        for fact in facts:
+            self.sent += 1
+            by_id[f"sim{self.seed}-{self.code}-{self.sent:08d}"] = fact
+        records = [
+            (message_id, *to_kafka(wrap(fact, source=self.source, event_id=message_id)))
+            for message_id, fact in by_id.items()
+        ]
+        await self.send_records(records, by_id)
         return by_id
+
+    async def send_records(
+        self, records: Sequence[tuple[str, bytes, Headers, bytes]], kinds: dict[str, EventData]
+    ) -> None:
+        """Publish (message id, key, headers, value) records; wait for the answer to each.
+        `kinds` names each id's fact, for counting."""
+        if not records:
+            return
+        start = await self._ends()
+        if self.via == "ingest":
+            waiting = await self._ingest(records, kinds)
+        else:
+            waiting = {message_id for message_id, *_ in records}
+            producer = make_producer(self.platform.bootstrap, client_id=f"province-{self.code}")
+            await producer.start()
+            try:
+                pending = [
+                    await producer.send(self.inbound, value=value, key=key, headers=headers)
+                    for _, key, headers, value in records
+                ]
+                await asyncio.gather(*pending)
+            finally:
+                await producer.stop()
+        await self._answers(start, kinds, waiting)
+
+    async def _ingest(
+        self, records: Sequence[tuple[str, bytes, Headers, bytes]], kinds: dict[str, EventData]
+    ) -> set[str]:
+        """`POST /ingest` in batches the gateway takes: the gateway answers what breaks the
+        contract itself; the ids it wrote to the inbound topic get receipts there."""
+        written: set[str] = set()
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/cloudevents-batch+json",
+        }
+        async with httpx.AsyncClient(base_url=self.platform.gateway, timeout=60) as http:
+            for start in range(0, len(records), INGEST_BATCH):
+                batch = [_structured(r) for r in records[start : start + INGEST_BATCH]]
+                while True:
+                    answer = await http.post("/ingest", content=json.dumps(batch), headers=headers)
+                    if answer.status_code != 429:
+                        break
+                    await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+                answer.raise_for_status()
+                for result in answer.json()["results"]:
+                    message_id = batch[result["index"]]["id"]
+                    if result["status"] == "accepted":
+                        written.add(message_id)
+                    else:
+                        kind = type(kinds[message_id]).__name__
+                        self.outcome.rejected_messages[kind] += 1
+                        for reason in result["reasons"]:
+                            self.outcome.rejected[
+                                f"{kind}: {reason['field']} {reason['rule']}"
+                            ] += 1
+        return written
+
+    async def send_faults(
+        self, rnd: random.Random, sent: dict[str, EventData], share: float
+    ) -> None:
+        """What real provinces also send, a `share` of the facts each: the same message again
+        (answered as a duplicate), a body that breaks its contract, and a case's fact naming a
+        screening the province never sent (both rejected). `outcome.faults` counts them."""
+        count = max(1, int(len(sent) * share)) if share > 0 else 0
+        if count == 0:
+            return
+        chosen = rnd.sample(sorted(sent), min(count, len(sent)))
+        records: list[tuple[str, bytes, Headers, bytes]] = []
+        kinds: dict[str, EventData] = {}
+        for message_id in chosen:  # resent under the same id
+            kinds[message_id] = sent[message_id]
+            records.append(
+                (
+                    message_id,
+                    *to_kafka(wrap(sent[message_id], source=self.source, event_id=message_id)),
+                )
+            )
+        for n, message_id in enumerate(chosen):
+            fact = sent[message_id]
+            broken_id, stray_id = f"{message_id}-broken-{n}", f"{message_id}-stray-{n}"
+            key, headers, _ = to_kafka(wrap(fact, source=self.source, event_id=broken_id))
+            records.append((broken_id, key, headers, b'{"unit_id": 7}'))
+            kinds[broken_id] = fact
+            self.outcome.faults["duplicate"] += 1
+            self.outcome.faults["broken"] += 1
+            if isinstance(fact, CASE_FACTS):
+                self.outcome.faults["stray"] += 1
+                stray = fact.model_copy(update={"submission_id": f"never-sent-{message_id}"})
+                records.append(
+                    (stray_id, *to_kafka(wrap(stray, source=self.source, event_id=stray_id)))
+                )
+                kinds[stray_id] = stray
+        await self.send_records(records, kinds)
 
     async def _ends(self) -> dict[TopicPartition, int]:
         partitions = await partitions_of(self.platform.bootstrap, self.receipts)
@@ -133,15 +266,17 @@ class Province:
         finally:
             await consumer.stop()
 
-    async def _answers(self, start: dict[TopicPartition, int], sent: dict[str, EventData]) -> None:
-        waiting = set(sent)
+    async def _answers(
+        self, start: dict[TopicPartition, int], kinds: dict[str, EventData], waiting: set[str]
+    ) -> None:
+        waiting = set(waiting)
         consumer = make_consumer(self.platform.bootstrap, group_id=None, client_id="sim-receipts")
         await consumer.start()
         try:
             consumer.assign(list(start))
             for partition, offset in start.items():
                 consumer.seek(partition, offset)
-            async with asyncio.timeout(300):
+            async with asyncio.timeout(RECEIPTS_WAIT_SECONDS):
                 while waiting:
                     batches = await consumer.getmany(timeout_ms=1000)
                     for record in (r for records in batches.values() for r in records):
@@ -150,13 +285,14 @@ class Province:
                         if receipt.original_event_id not in waiting:
                             continue
                         waiting.discard(receipt.original_event_id)
-                        self._count(sent[receipt.original_event_id], receipt)
+                        self._count(kinds[receipt.original_event_id], receipt)
         finally:
             await consumer.stop()
 
     def _count(self, fact: EventData, receipt: EventAccepted | EventRejected) -> None:
         kind = type(fact).__name__
         if isinstance(receipt, EventRejected):
+            self.outcome.rejected_messages[kind] += 1
             for reason in receipt.reasons:
                 self.outcome.rejected[f"{kind}: {reason.field} {reason.rule}"] += 1
         elif receipt.duplicate:
@@ -214,6 +350,7 @@ async def publish(
     http: httpx.AsyncClient,
     *,
     today: date | None = None,
+    faults: float = 0.0,
 ) -> Outcome:
     today = today or datetime.now(UTC).date()
     say, bootstrap, topics = province.say, province.platform.bootstrap, province.platform.topics
@@ -227,6 +364,7 @@ async def publish(
         f"facts; {len(programme.activities)} activities"
     )
     sent = await province.send([*facts, *programme.activities])
+    await province.send_faults(rnd, sent, faults)
     message_of = {id(fact): message_id for message_id, fact in sent.items()}
     case_ids = {
         case.submission_id: created["case_id"]
