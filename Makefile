@@ -5,7 +5,7 @@ LOCKS := pyproject.toml constraints.txt services/registry/regions/package-lock.j
 	services/gateway/dashboard/package-lock.json
 INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint docs bench infra-up infra-down up down setup clean
+.PHONY: run test lint docs bench resilience infra-up infra-down up down setup clean
 
 run: setup            ## start Kafka and all five services (SQLite under /var/tmp/pulih)
 	$(BIN)/pulih run
@@ -23,6 +23,9 @@ bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/
 	$(BIN)/python -m tests.perf.bench_messaging
 	$(BIN)/python -m tests.perf.bench_regions
 	$(BIN)/python -m tests.perf.bench_reporting
+
+resilience: setup     ## services SIGKILLed while a larger programme is published: exact totals
+	PULIH_RESILIENCE_UNITS=30 PULIH_RESILIENCE_CLIENTS=600 $(BIN)/pytest -s tests/resilience
 
 docs: setup           ## regenerate docs/asyncapi.json and docs/schemas/
 	$(BIN)/pulih docs

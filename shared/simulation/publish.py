@@ -72,6 +72,8 @@ class Outcome:
     """By message id: the ids its receipt named."""
     faults: Counter[str] = field(default_factory=Counter)
     """Faults sent on purpose: duplicates, broken bodies, strays (facts of unknown cases)."""
+    resent: set[str] = field(default_factory=set)
+    """The message ids sent twice on purpose."""
 
     def faults_answered_as_sent(self) -> bool:
         """Every duplicate answered as one, every broken or stray message rejected."""
@@ -247,6 +249,7 @@ class Province:
             records.append((broken_id, key, headers, b'{"unit_id": 7}'))
             kinds[broken_id] = fact
             self.outcome.faults["duplicate"] += 1
+            self.outcome.resent.add(message_id)
             self.outcome.faults["broken"] += 1
             if isinstance(fact, CASE_FACTS):
                 self.outcome.faults["stray"] += 1
@@ -303,10 +306,13 @@ class Province:
 
     async def plan(self, http: httpx.AsyncClient, case_id: str) -> list[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self.token}"}
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(RECEIPTS_WAIT_SECONDS):
             while True:
-                answer = await http.get(f"/plans/{case_id}", headers=headers)
-                if answer.status_code == 200 and answer.json()["sessions"]:
+                try:
+                    answer = await http.get(f"/plans/{case_id}", headers=headers)
+                except httpx.TransportError:  # the gateway is restarting: a province retries
+                    answer = None
+                if answer is not None and answer.status_code == 200 and answer.json()["sessions"]:
                     sessions: list[dict[str, Any]] = answer.json()["sessions"]
                     return sessions
                 await asyncio.sleep(0.2)  # scheduling plans it as the enrolment arrives

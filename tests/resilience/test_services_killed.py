@@ -1,0 +1,211 @@
+"""Nothing lost, nothing counted twice, every message answered once, while services die.
+
+The five services run as their own processes (as `pulih run`, compose and Kubernetes run
+them) on the real broker; a province's programme is published through its real inbound path
+by the simulator, with duplicates and broken messages among it; meanwhile each service in turn
+is SIGKILLed mid-stream and started again. At the end every message has exactly one answer
+(the simulator waits for each and counts them), the national figures equal the simulator's
+exact totals, no consumer group is behind and no dead letter was written. One line per fault
+says how long the service took to come back.
+
+`make test` runs a small programme; `make resilience` a larger one
+(PULIH_RESILIENCE_CLIENTS, PULIH_RESILIENCE_UNITS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.cli import PORT_OFFSETS
+from shared.contracts.envelope import from_kafka
+from shared.contracts.platform import EventAccepted, EventRejected
+from shared.infra._process import exit_with_parent, free_port, port_open
+from shared.messaging.broker import Topics, topic_size
+from shared.simulation.programme import generate
+from shared.simulation.publish import Platform, Province, caught_up, publish
+from tests.auth import bearer
+from tests.bus import read_topic
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = int(os.environ.get("PULIH_RESILIENCE_UNITS", "6"))
+CLIENTS = int(os.environ.get("PULIH_RESILIENCE_CLIENTS", "60"))
+KILL_ORDER = ("client-case", "scheduling", "reporting", "registry", "gateway")
+
+
+class Services:
+    """The five services, each its own process, killed and started again on demand."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.base = int(env["PULIH_HTTP_PORT_BASE"])
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.base + PORT_OFFSETS[name]}"
+
+    def start(self, name: str) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "serve", name],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=exit_with_parent,
+            )
+
+    async def ready(self, name: str, seconds: float = 120) -> float:
+        started = time.monotonic()
+        async with httpx.AsyncClient(timeout=2) as http, asyncio.timeout(seconds):
+            while True:
+                try:
+                    if (await http.get(f"{self.url(name)}/health/ready")).status_code == 200:
+                        return time.monotonic() - started
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _chaos(services: Services, lines: list[str], every: float) -> None:
+    """Each service in turn, `every` seconds apart: SIGKILL mid-stream and start again; a
+    line says how long each took to be ready again."""
+
+    async def back(name: str) -> None:
+        lines.append(f"{name:12} SIGKILL, ready again after {await services.ready(name):.1f}s")
+
+    comebacks = []
+    for name in KILL_ORDER:
+        await asyncio.sleep(every)
+        services.kill(name)
+        services.start(name)
+        comebacks.append(asyncio.create_task(back(name)))
+    await asyncio.gather(*comebacks)
+
+
+def _free_port_base() -> int:
+    while True:
+        base = free_port()
+        if base + 4 < 65536 and not any(port_open(base + i) for i in range(5)):
+            return base
+
+
+async def test_services_killed_mid_stream_lose_and_double_nothing(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "PULIH_STATE_DIR": str(tmp_path),
+        "PULIH_HTTP_PORT_BASE": str(_free_port_base()),
+        "PULIH_TOPIC_PREFIX": topics.prefix,
+        "PULIH_INBOUND_PROVINCES": "74",
+    }
+    services = Services(env, tmp_path)
+    lines: list[str] = []
+    try:
+        for name in PORT_OFFSETS:
+            services.start(name)
+        for name in PORT_OFFSETS:
+            await services.ready(name)
+        province = Province(
+            Platform(kafka_bootstrap, services.url("gateway"), topics), "74", 11, lambda _: None
+        )
+        async with httpx.AsyncClient(base_url=services.url("gateway"), timeout=30) as http:
+            villages = await province.villages(http, UNITS)
+            programme = generate(
+                province="74", villages=villages, units=UNITS, clients=CLIENTS, seed=11
+            )
+            started = time.monotonic()
+            chaos = asyncio.create_task(_chaos(services, lines, every=1.5))
+            outcome = await publish(programme, province, http, faults=0.03)
+            await chaos
+            published_in = time.monotonic() - started
+            groups = ("registry", "client-case", "scheduling", "reporting")
+            await caught_up(kafka_bootstrap, topics, groups)  # no partition stalled
+
+            totals = programme.totals.as_dict()
+            expected = {
+                key: count
+                for key, count in totals.items()
+                if key.startswith("units_formed|") and len(key) == len("units_formed|2026")
+            }
+            screened_by_year: dict[str, int] = {}
+            for key, count in totals.items():
+                if key.startswith("screened|") and key.count("-") == 1:
+                    year = f"clients_screened|{key[9:13]}"
+                    screened_by_year[year] = screened_by_year.get(year, 0) + count
+            expected |= screened_by_year
+
+            async def shown() -> dict[str, int]:
+                figures = {}
+                for key in expected:
+                    indicator, year = key.split("|")
+                    answer = await http.get(
+                        f"/api/reporting/indicators/{indicator}",
+                        params={"period": year, "within": "74"},
+                        headers=bearer("reporting-consumer"),
+                    )
+                    if answer.status_code == 200:
+                        figures[key] = answer.json()["within"]["value"]
+                return figures
+
+            async with asyncio.timeout(120):
+                while (figures := await shown()) != expected:  # noqa: ASYNC110
+                    await asyncio.sleep(0.5)
+    finally:
+        services.stop_all()
+    dead_letters = {
+        group: await topic_size(kafka_bootstrap, topics.dead_letter(group))
+        for group in ("registry", "client-case", "scheduling", "reporting")
+    }
+    sent = sum(outcome.accepted.values()) + sum(outcome.duplicates.values())
+    sent += sum(outcome.rejected_messages.values())
+    receipts = await _receipts(kafka_bootstrap, topics.name("ibm.receipts.74"))
+    print(f"\nresilience: {sent} messages answered in {published_in:.0f}s while services died")
+    for line in lines:
+        print(f"  {line}")
+    print(f"  figures equal the simulator's totals: {figures}")
+    assert len(lines) == len(KILL_ORDER)  # every service was killed once, mid-stream
+    assert outcome.faults_answered_as_sent(), outcome.summary()
+    repeated = {k: v for k, v in receipts.items() if len(v) != 1 + (k in outcome.resent)}
+    assert not repeated, repeated  # one answer per message (two for a resent id), no more
+    assert sum(len(v) for v in receipts.values()) == sent
+    assert dead_letters == dict.fromkeys(dead_letters, 0), dead_letters
+
+
+async def _receipts(bootstrap: str, topic: str) -> dict[str, list[str]]:
+    """Every receipt on the topic, by the id it answers: what each said."""
+    size = await topic_size(bootstrap, topic)
+    answers: dict[str, list[str]] = {}
+    for record in await read_topic(bootstrap, topic, until=lambda r: len(r) >= size):
+        receipt = from_kafka(record.headers, record.key, record.value).data
+        assert isinstance(receipt, EventAccepted | EventRejected)
+        said = (
+            "rejected"
+            if isinstance(receipt, EventRejected)
+            else ("duplicate" if receipt.duplicate else "accepted")
+        )
+        answers.setdefault(receipt.original_event_id, []).append(said)
+    return answers
