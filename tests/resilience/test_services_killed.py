@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,8 @@ import httpx
 from shared.cli import PORT_OFFSETS
 from shared.contracts.envelope import from_kafka
 from shared.contracts.platform import EventAccepted, EventRejected
-from shared.infra._process import exit_with_parent, free_port, port_open
+from shared.infra._process import exit_with_parent, free_port, port_open, read_pid
+from shared.infra.kafka import KafkaBroker
 from shared.messaging.broker import Topics, topic_size
 from shared.simulation.programme import generate
 from shared.simulation.publish import Platform, Province, caught_up, publish
@@ -114,6 +116,49 @@ def _free_port_base() -> int:
 async def test_services_killed_mid_stream_lose_and_double_nothing(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
+    async def kill_each(services: Services, lines: list[str]) -> None:
+        await _chaos(services, lines, every=1.5)
+
+    lines = await _published_through(kill_each, kafka_bootstrap, topics, tmp_path)
+    assert len(lines) == len(KILL_ORDER)  # every service was killed once, mid-stream
+
+
+async def test_the_broker_stopped_mid_stream_loses_and_doubles_nothing(
+    infra_dir: Path, topics: Topics, tmp_path: Path
+) -> None:
+    """A broker of its own, stopped (SIGKILL, no clean shutdown) while the province publishes
+    and the services work, and started again on the same data."""
+    broker = KafkaBroker(infra_dir / f"kafka-{topics.prefix}", free_port(), free_port())
+    await asyncio.to_thread(broker.start, die_with_parent=True)
+
+    async def stop_the_broker(_services: Services, lines: list[str]) -> None:
+        await asyncio.sleep(2)
+        pid = read_pid(broker.pid_file)
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        broker.pid_file.unlink(missing_ok=True)
+        await asyncio.sleep(3)
+        started = time.monotonic()
+        await asyncio.to_thread(broker.start, die_with_parent=True)
+        lines.append(f"{'kafka':12} SIGKILL, ready again after {time.monotonic() - started:.1f}s")
+
+    try:
+        lines = await _published_through(
+            stop_the_broker, broker.bootstrap_servers, topics, tmp_path
+        )
+    finally:
+        await asyncio.to_thread(broker.stop)
+    assert len(lines) == 1
+
+
+Chaos = Callable[[Services, list[str]], Awaitable[None]]
+
+
+async def _published_through(
+    chaos_of: Chaos, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> list[str]:
+    """The programme published while `chaos_of` does its worst; the checks every fault must
+    pass. Returns the fault lines."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -138,7 +183,7 @@ async def test_services_killed_mid_stream_lose_and_double_nothing(
                 province="74", villages=villages, units=UNITS, clients=CLIENTS, seed=11
             )
             started = time.monotonic()
-            chaos = asyncio.create_task(_chaos(services, lines, every=1.5))
+            chaos = asyncio.create_task(chaos_of(services, lines))
             outcome = await publish(programme, province, http, faults=0.03)
             await chaos
             published_in = time.monotonic() - started
@@ -183,16 +228,16 @@ async def test_services_killed_mid_stream_lose_and_double_nothing(
     sent = sum(outcome.accepted.values()) + sum(outcome.duplicates.values())
     sent += sum(outcome.rejected_messages.values())
     receipts = await _receipts(kafka_bootstrap, topics.name("ibm.receipts.74"))
-    print(f"\nresilience: {sent} messages answered in {published_in:.0f}s while services died")
+    print(f"\nresilience: {sent} messages answered in {published_in:.0f}s under faults")
     for line in lines:
         print(f"  {line}")
     print(f"  figures equal the simulator's totals: {figures}")
-    assert len(lines) == len(KILL_ORDER)  # every service was killed once, mid-stream
     assert outcome.faults_answered_as_sent(), outcome.summary()
     repeated = {k: v for k, v in receipts.items() if len(v) != 1 + (k in outcome.resent)}
     assert not repeated, repeated  # one answer per message (two for a resent id), no more
     assert sum(len(v) for v in receipts.values()) == sent
     assert dead_letters == dict.fromkeys(dead_letters, 0), dead_letters
+    return lines
 
 
 async def _receipts(bootstrap: str, topic: str) -> dict[str, list[str]]:
