@@ -13,39 +13,66 @@ app = typer.Typer(help="Clients, screening and cases.", no_args_is_help=True)
 
 
 @app.command("erase")
-def erase(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+def erase(
+    client_id: Annotated[str | None, typer.Argument(help="The client's id.")] = None,
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case",
+            metavar="CASE_ID",
+            help="Find the client by one of their cases instead (a province knows the case id "
+            "its receipt gave, not the client id).",
+        ),
+    ] = None,
+) -> None:
     """Right to erasure: the person behind this client is erased in every unit. Their
     identity can never be read again, their NIK resolves to nothing, their open cases are
     closed as withdrawn (the running service publishes the events); the events, which carry
     only a random pseudonym, stay valid."""
     from datetime import UTC, datetime
 
+    from sqlalchemy import select
+
     from services.client_case.app import SPEC
     from services.client_case.commands import EraseClient
+    from services.client_case.db import cases
     from services.client_case.handlers import Context, Keys, NotFound, execute
     from services.client_case.settings import Settings
     from shared.runtime import Runtime
 
-    async def run() -> list[str]:
+    if (client_id is None) == (case is None):
+        raise typer.BadParameter("give either a client id or --case CASE_ID")
+
+    async def run() -> tuple[str, list[str]]:
         settings = Settings()
         runtime = Runtime(SPEC, settings)
         assert runtime.engine is not None and runtime.sessions and runtime.outbox
         keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
         try:
             async with runtime.sessions.begin() as session:
+                person = client_id
+                if case is not None:
+                    person = (
+                        await session.execute(
+                            select(cases.c.client_id).where(cases.c.case_id == case)
+                        )
+                    ).scalar_one_or_none()
+                    if person is None:
+                        raise NotFound(f"no case {case}")
+                assert person is not None
                 today = datetime.now(UTC).date()
                 ctx = Context(session, runtime.outbox, keys, today, settings.routing_for)
-                closed: list[str] = await execute(ctx, EraseClient(client_id))
-                return closed
+                closed: list[str] = await execute(ctx, EraseClient(person))
+                return person, closed
         finally:
             await runtime.engine.dispose()
 
     try:
-        closed = asyncio.run(run())
-    except NotFound:
-        typer.echo(f"no client {client_id}", err=True)
+        erased, closed = asyncio.run(run())
+    except NotFound as exc:
+        typer.echo(f"no client {client_id}" if case is None else str(exc), err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"client {client_id}: erased; {len(closed)} open case(s) closed as withdrawn")
+    typer.echo(f"client {erased}: erased; {len(closed)} open case(s) closed as withdrawn")
 
 
 @app.command("keygen")

@@ -92,3 +92,60 @@ async def test_rewrap_moves_every_data_key_to_the_new_master(database_url: str) 
     identity = decrypt_fields(data_key, row["identity_sealed"], subject=kept)
     assert identity["name"] == NAME and identity["nik"] == NIK
     assert rows[erased]["wrapped_data_key"] is None and rows[erased]["master_key_id"] is None
+
+
+async def test_erase_finds_the_person_by_a_case_id(database_url: str) -> None:
+    """A province knows the case id its receipt gave, not the client id: `erase --case`."""
+    from datetime import date
+
+    from services.client_case.db import cases
+
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "client-case")
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            known_units.insert().values(
+                unit_id=UNIT, province_code="74", village_code="74.71.01.1005", status="active"
+            )
+        )
+    client_id = await _register(database_url, NIK, NAME)
+    async with engine.begin() as connection:
+        ref = (
+            await connection.execute(
+                select(clients.c.client_ref).where(clients.c.client_id == client_id)
+            )
+        ).scalar_one()
+        await connection.execute(
+            cases.insert().values(
+                case_id="case-of-the-request",
+                client_id=client_id,
+                client_ref=ref,
+                unit_id=UNIT,
+                province_code="74",
+                village_code="74.71.01.1005",
+                stage="closed",
+                opened_on=date(2026, 1, 5),
+                version=1,
+            )
+        )
+    env = {**os.environ, "PULIH_DATABASE_URL": database_url}
+    runner = CliRunner()
+    result = await asyncio.to_thread(
+        runner.invoke, app, ["client-case", "erase", "--case", "case-of-the-request"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.strip() == f"client {client_id}: erased; 0 open case(s) closed as withdrawn"
+    )
+    unknown = await asyncio.to_thread(
+        runner.invoke, app, ["client-case", "erase", "--case", "no-such-case"], env=env
+    )
+    assert unknown.exit_code == 1 and "no case no-such-case" in unknown.output
+    async with engine.connect() as connection:
+        row = (
+            (await connection.execute(select(clients).where(clients.c.client_id == client_id)))
+            .mappings()
+            .one()
+        )
+    await engine.dispose()
+    assert row["wrapped_data_key"] is None and row["erased_at"] is not None
