@@ -282,6 +282,7 @@ def infra_down() -> None:
 
 @infra_app.command("status")
 def infra_status() -> None:
+    """Whether the local Kafka and PostgreSQL (`infra up`, `make run`) run, and where."""
     broker, cluster = _local_kafka(), _local_postgres()
     typer.echo(
         f"kafka     {'running' if broker.running() else 'stopped'}  "
