@@ -19,6 +19,12 @@ from playwright.async_api import Browser, Page, expect
 from tests.auth import bearer
 from tests.browser.demo import YEAR, Dashboard
 
+AXE = (
+    Path(__file__).resolve().parents[2]
+    / "services/gateway/dashboard/node_modules/axe-core/axe.min.js"
+)
+WCAG_AA = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']"
+
 pytestmark = pytest.mark.integration
 
 KENDARI = "74.71"  # three units, 13 screenings: shown at regency level, withheld by district
@@ -228,3 +234,43 @@ async def test_a_province_operator_sees_only_their_province(
         assert not [u for u in requested if re.search(r"within=(?!74)\d", u)], requested
     finally:
         await context.close()
+
+
+async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
+    """What axe-core (the project's npm install) finds against WCAG 2.1 A and AA: labels,
+    contrast, names, roles, table headers, language."""
+    await page.add_script_tag(path=AXE)
+    violations: list[dict[str, Any]] = await page.evaluate(
+        f"""async () => (await axe.run(document, {{runOnly: {{type: "tag", values: {WCAG_AA}}}}}))
+            .violations.map(v => ({{id: v.id, help: v.help,
+                                    nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}}))"""
+    )
+    return violations
+
+
+async def test_the_dashboard_meets_wcag_2_1_aa_as_axe_checks_it(
+    running: Dashboard, browser: Browser, artifacts: Path
+) -> None:
+    # axe is injected as a script the page's own policy would refuse: this context ignores it.
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+    page = await context.new_page()
+    try:
+        await page.goto(running.url)
+        await expect(page.get_by_label("Token akses")).to_be_visible()
+        found = {"sign-in": await accessibility_violations(page)}
+        await page.get_by_label("Atau pilih peran").fill("national-operator")
+        await page.get_by_role("button", name="Masuk dengan peran ini").click()
+        await ready(page, "")
+        # Keyboard only: from the region table to a regency, by Tab and Enter.
+        button = page.locator("#panel-regions").get_by_role("button", name="Buka Sulawesi Tenggara")
+        await button.focus()
+        await page.keyboard.press("Enter")
+        await ready(page, "74")
+        await page.locator("#panel-risk [data-action=table]").press("Enter")
+        found["Sulawesi Tenggara, a table shown"] = await accessibility_violations(page)
+        await page.get_by_label("Bahasa").select_option("en")
+        await ready(page, "74", lang="en")
+        found["English"] = await accessibility_violations(page)
+    finally:
+        await context.close()
+    assert found == {view: [] for view in found}, found
