@@ -22,6 +22,7 @@ from shared.runtime import runtime_of
 from shared.security.bearer import Grants
 from shared.security.roles import NotAuthenticated, Role, parse_grants
 from shared.security.tokens import development_token
+from shared.settings import Environment
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -60,7 +61,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _development(settings: Settings) -> bool:
-    return settings.environment.value == "development" and settings.development_issuer
+    return settings.environment is Environment.development and settings.development_issuer
 
 
 def _file(path: Path, media_type: str | None = None) -> Response:
