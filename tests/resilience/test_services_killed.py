@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -27,67 +26,19 @@ import httpx
 from shared.cli import PORT_OFFSETS
 from shared.contracts.envelope import from_kafka
 from shared.contracts.platform import EventAccepted, EventRejected
-from shared.infra._process import exit_with_parent, free_port, port_open, read_pid
+from shared.infra._process import free_port, read_pid
 from shared.infra.kafka import KafkaBroker
 from shared.messaging.broker import Topics, topic_size
 from shared.simulation.programme import generate
 from shared.simulation.publish import Platform, Province, caught_up, publish
 from tests.auth import bearer
 from tests.bus import read_topic
+from tests.processes import Services, free_port_base
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = int(os.environ.get("PULIH_RESILIENCE_UNITS", "6"))
 CLIENTS = int(os.environ.get("PULIH_RESILIENCE_CLIENTS", "60"))
 KILL_ORDER = ("client-case", "scheduling", "reporting", "registry", "gateway")
-
-
-class Services:
-    """The five services, each its own process, killed and started again on demand."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.base = int(env["PULIH_HTTP_PORT_BASE"])
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.base + PORT_OFFSETS[name]}"
-
-    def start(self, name: str) -> None:
-        with (self.logs / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", name],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=exit_with_parent,
-            )
-
-    async def ready(self, name: str, seconds: float = 120) -> float:
-        started = time.monotonic()
-        async with httpx.AsyncClient(timeout=2) as http, asyncio.timeout(seconds):
-            while True:
-                try:
-                    if (await http.get(f"{self.url(name)}/health/ready")).status_code == 200:
-                        return time.monotonic() - started
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-
-    def kill(self, name: str) -> None:
-        process = self.processes[name]
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 async def _chaos(services: Services, lines: list[str], every: float) -> None:
@@ -104,13 +55,6 @@ async def _chaos(services: Services, lines: list[str], every: float) -> None:
         services.start(name)
         comebacks.append(asyncio.create_task(back(name)))
     await asyncio.gather(*comebacks)
-
-
-def _free_port_base() -> int:
-    while True:
-        base = free_port()
-        if base + 4 < 65536 and not any(port_open(base + i) for i in range(5)):
-            return base
 
 
 async def test_services_killed_mid_stream_lose_and_double_nothing(
@@ -151,7 +95,7 @@ async def test_the_broker_stopped_mid_stream_loses_and_doubles_nothing(
     assert len(lines) == 1
 
 
-Chaos = Callable[[Services, list[str]], Awaitable[None]]
+Chaos = Callable[[Services, list[str]], Coroutine[Any, Any, None]]
 
 
 async def _published_through(
@@ -163,7 +107,7 @@ async def _published_through(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "PULIH_STATE_DIR": str(tmp_path),
-        "PULIH_HTTP_PORT_BASE": str(_free_port_base()),
+        "PULIH_HTTP_PORT_BASE": str(free_port_base()),
         "PULIH_TOPIC_PREFIX": topics.prefix,
         "PULIH_INBOUND_PROVINCES": "74",
     }
