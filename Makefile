@@ -23,6 +23,7 @@ bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/
 	$(BIN)/python -m tests.perf.bench_messaging
 	$(BIN)/python -m tests.perf.bench_regions
 	$(BIN)/python -m tests.perf.bench_reporting
+	$(BIN)/python -m tests.perf.bench_platform
 
 resilience: setup     ## services SIGKILLed while a larger programme is published: exact totals
 	PULIH_RESILIENCE_UNITS=30 PULIH_RESILIENCE_CLIENTS=600 $(BIN)/pytest -s tests/resilience

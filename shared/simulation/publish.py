@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -118,8 +119,13 @@ class Province:
         seed: int,
         say: Callable[[str], None],
         via: str = "kafka",
+        rate: float | None = None,
     ):
         self.platform, self.code, self.say, self.via = platform, code, say, via
+        self.rate = rate
+        """Messages per second on the inbound topic (None: as fast as the broker takes them)."""
+        self.sent_at: dict[str, float] = {}
+        """When each message went out (monotonic clock), for freshness measurements."""
         self.source = f"/provinces/{code}/simulator"
         self.inbound = platform.topics.name(f"ibm.inbound.{code}")
         self.receipts = platform.topics.name(f"ibm.receipts.{code}")
@@ -181,10 +187,14 @@ class Province:
             producer = make_producer(self.platform.bootstrap, client_id=f"province-{self.code}")
             await producer.start()
             try:
-                pending = [
-                    await producer.send(self.inbound, value=value, key=key, headers=headers)
-                    for _, key, headers, value in records
-                ]
+                pending, begun = [], time.monotonic()
+                for n, (message_id, key, headers, value) in enumerate(records):
+                    if self.rate:  # a steady stream rather than everything at once
+                        await asyncio.sleep(max(0.0, begun + n / self.rate - time.monotonic()))
+                    pending.append(
+                        await producer.send(self.inbound, value=value, key=key, headers=headers)
+                    )
+                    self.sent_at[message_id] = time.monotonic()
                 await asyncio.gather(*pending)
             finally:
                 await producer.stop()
