@@ -95,6 +95,13 @@ class IndicatorTable(BaseModel):
         description="Operational and sustained units: what the `numerator` and the "
         "`denominator` of each row's `share` count, one line each.",
     )
+    suppressed_as_of: AwareDatetime | None = Field(
+        default=None,
+        description="Client-derived tables below province level: when the figures of the "
+        "suppressed table were read from the read model (suppression runs in the "
+        "background as events arrive; each row cut from it carries the same field). None "
+        "elsewhere, and while a table has not been suppressed yet (every figure withheld).",
+    )
 
 
 class IndicatorSeries(BaseModel):
@@ -103,6 +110,11 @@ class IndicatorSeries(BaseModel):
     year: int
     by: str | None
     rows: list[Figure] = Field(description="Each month (and part), with its `period`.")
+    suppressed_as_of: AwareDatetime | None = Field(
+        default=None,
+        description="Below province level: when the suppressed figures were read (see the "
+        "tables' field of the same name).",
+    )
 
 
 CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "As CSV."}
@@ -178,6 +190,15 @@ def _ask(
     )
 
 
+def _suppressed_as_of(rows: Sequence[Row]) -> datetime | None:
+    """The oldest suppression a table's rows were cut from (None: none, or not made yet)."""
+    times: list[datetime | None] = [
+        r.extra["suppressed_as_of"] for r in rows if "suppressed_as_of" in r.extra
+    ]
+    known = [t for t in times if t is not None]
+    return min(known) if known and len(known) == len(times) else None
+
+
 def _csv(rows: list[dict[str, Any]]) -> Response:
     out = io.StringIO()
     columns: list[str] = []
@@ -225,7 +246,7 @@ async def indicator_table(
         total, rows = await table(connection, ask)
     if format == "csv":
         return _csv([r.as_dict() for r in rows])
-    answer = {
+    answer: dict[str, Any] = {
         "indicator": indicator,
         "period": str(ask.period),
         "level": level,
@@ -238,6 +259,8 @@ async def indicator_table(
         },
         "rows": [r.as_dict() for r in rows],
     }
+    if (as_of := _suppressed_as_of([total, *rows])) is not None:
+        answer["suppressed_as_of"] = as_of
     if (described := definitions(ask)) is not None:
         answer["cohort"] = str(ask.cohort) if ask.cohort else None
         answer["definitions"] = described
@@ -316,13 +339,16 @@ async def series(
                     rows.append(Row(region, part, n, False, e, t, {"period": month}, rc))
     if format == "csv":
         return _csv([r.as_dict() for r in rows])
-    return {
+    answer: dict[str, Any] = {
         "indicator": indicator,
         "region": region,
         "year": year,
         "by": by,
         "rows": [r.as_dict() for r in rows],
     }
+    if (as_of := _suppressed_as_of(rows)) is not None:
+        answer["suppressed_as_of"] = as_of
+    return answer
 
 
 class RegionHealth(BaseModel):

@@ -10,6 +10,7 @@ from services.reporting.api import install_error_handlers, router
 from services.reporting.db import MIGRATIONS, metadata, platform
 from services.reporting.projector import Projector
 from services.reporting.settings import SERVICE_NAME, Settings
+from services.reporting.suppressor import Suppressor
 from shared.contracts import client_case, registry, scheduling
 from shared.messaging.broker import ensure_topics, make_consumer
 from shared.runtime import Runtime, ServiceSpec, create_app
@@ -50,12 +51,27 @@ async def run_projector(runtime: Runtime, stop: asyncio.Event) -> None:
         await consumer.stop()
 
 
+async def run_suppressor(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The background suppression of the cubes the projected batches touched."""
+    settings = runtime.settings
+    assert isinstance(settings, Settings) and runtime.engine is not None
+    suppressor = Suppressor(
+        runtime.engine,
+        k=settings.suppression_k,
+        min_units=settings.min_units,
+        min_gap=settings.cube_max_age_seconds,
+        wait_seconds=settings.cube_wait_seconds,
+        capacity=settings.cubes_kept,
+    )
+    await suppressor.run(stop)
+
+
 SPEC = ServiceSpec(
     name=SERVICE_NAME,
     metadata=metadata,
     platform=platform,
     migrations_dir=MIGRATIONS,
-    background=[run_projector],
+    background=[run_projector, run_suppressor],
     routers=[router],
     configure_app=install_error_handlers,
 )

@@ -94,6 +94,11 @@ class Cube:
     figures: dict[Cell, Figure] = field(default_factory=dict)
     relations: list[Relation[Cell]] = field(default_factory=list)
     withheld: set[Cell] = field(default_factory=set)
+    as_of: datetime | None = None
+    """When its figures were read from the read model (suppressed cubes are served as last
+    made, in the background)."""
+    everything_withheld: bool = False
+    """Not suppressed yet: nothing of it may be shown."""
 
     def figure(self, cell: Cell) -> Figure:
         return self.figures.get(cell) or Figure()

@@ -64,6 +64,21 @@ projected_events = Table(
     Column("event_id", String(128), primary_key=True),
 )
 
+cube_changes = Table(
+    "cube_changes",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("province_code", String(2), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+"""What the projected batches touched, for the background suppression (`suppressor.py`): one
+row per province and year of the facts written (year 0: every year, e.g. a unit formed adds
+its village to every year's cubes), whose `version` goes up with each batch that touches it,
+in that batch's transaction. A suppressed cube is stale when a row of its province, for its
+year or an earlier one, has moved past the version it was built on."""
+
 
 def _fact(name: str, keys: list[Column[Any]], *columns: Column[Any]) -> Table:
     """A fact table: generation + natural key, the unit and its village, the facts, lineage."""

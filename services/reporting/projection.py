@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -294,6 +294,10 @@ class Batch:
     def __init__(self) -> None:
         self.rows: dict[Table, dict[tuple[str, ...], dict[str, Any]]] = {}
         self.events = 0
+        self.touched: set[tuple[str, int]] = set()
+        """(province, year) of the facts folded: the suppressed cubes they change (year 0:
+        every year's, for units, which place villages in every year's cubes, and for facts
+        that carry no date of their own)."""
 
     def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
         self.events += 1
@@ -301,6 +305,7 @@ class Batch:
         received = received.astimezone(UTC)
         happened = happened.astimezone(UTC) if happened else received
         for fact in facts:
+            self._touch(fact)
             row = self.rows.setdefault(fact.table, {}).get(fact.key)
             if row is None:
                 self.rows[fact.table][fact.key] = {
@@ -314,3 +319,14 @@ class Batch:
             row["events"] += 1
             row["last_event_at"] = max(row["last_event_at"], happened)
             row["last_received_at"] = max(row["last_received_at"], received)
+
+    def _touch(self, fact: Fact) -> None:
+        village = fact.values.get("village_code")
+        if not village:
+            return  # no village, no cell below province level
+        years = (
+            []
+            if fact.table is db.units
+            else [v.year for v in fact.values.values() if isinstance(v, date)]
+        )
+        self.touched.add((village[:2], min(years, default=0)))

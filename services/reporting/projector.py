@@ -360,6 +360,7 @@ class Projector:
                 prepared.applied[event.topic] = prepared.applied.get(event.topic, 0) + 1
             for table, rows in batch.rows.items():
                 await self._write_rows(connection, table, rows)
+            await self._mark_changes(connection, batch.touched)
             await self._advance(connection, prepared.reached)
         self.positions.update(prepared.reached)
         for topic, n in prepared.applied.items():
@@ -410,6 +411,36 @@ class Projector:
             )
         else:
             await connection.execute(self._statements[table], full)
+
+    async def _mark_changes(
+        self, connection: AsyncConnection, touched: set[tuple[str, int]]
+    ) -> None:
+        """Bump the version of every (province, year) the batch touched, in its transaction,
+        so every replica's background suppression recomputes those cubes and only those."""
+        if not touched:
+            return
+        now = datetime.now(UTC)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(db.cube_changes)
+        c = db.cube_changes.c
+        # In key order: two replicas bumping the same rows lock them in the same order.
+        rows = [
+            {
+                "generation": self.generation,
+                "province_code": p,
+                "year": y,
+                "version": 1,
+                "changed_at": now,
+            }
+            for p, y in sorted(touched)
+        ]
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[c.generation, c.province_code, c.year],
+                set_={"version": c.version + 1, "changed_at": statement.excluded.changed_at},
+            ),
+            rows,
+        )
 
     async def _advance(
         self, connection: AsyncConnection, reached: dict[TopicPartition, int]

@@ -25,7 +25,7 @@ from services.reporting.indicators import (
 )
 from services.reporting.projector import serving_generation
 from services.reporting.special import special_table
-from services.reporting.suppressed_cubes import cached, period_cube, row_of, stock_cube
+from services.reporting.suppressed_cubes import period_cube, row_of, served, stock_key
 from shared.regions import PROVINCE_CODES
 from shared.rules import Violation, check
 
@@ -129,13 +129,8 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
         # its last year's (December), the very cells those tables show.
         stage, end = STOCKS[ask.indicator][0], ask.period.end
         province = ask.within.split(".")[0]
-        c = await cached(
-            connection,
-            ("stock", stage, generation, end.year, province, ask.k, ask.min_units),
-            lambda: stock_cube(
-                connection, generation, end.year, province, stage, ask.k, ask.min_units
-            ),
-            ask.cube_max_age,
+        c = await served(
+            connection, stock_key(stage, generation, end.year, province, ask.k, ask.min_units)
         )
         at = str(end.year) if ask.period.whole_years else f"{end.year}-{end.month:02d}"
         return row_of(c, Cell(ask.within, at, TOTAL)), [

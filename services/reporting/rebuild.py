@@ -157,5 +157,5 @@ def _worker(url: str, job: Job, share: list[tuple[str, int]]) -> int:
 
 
 async def _drop(connection: AsyncConnection, generation: int) -> None:
-    for table in (*db.FACT_TABLES, db.positions, db.projected_events):
+    for table in (*db.FACT_TABLES, db.positions, db.projected_events, db.cube_changes):
         await connection.execute(delete(table).where(table.c.generation == generation))

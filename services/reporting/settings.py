@@ -38,12 +38,26 @@ class Settings(ServiceSettings):
         ),
     )
     cube_max_age_seconds: float = Field(
-        default=30,
+        default=1,
         ge=0,
         description=(
-            "How long a province's suppressed cube may serve tables while new events arrive "
-            "(0: rebuilt after every batch). Suppressing a large province takes seconds."
+            "The least time between two background suppressions of one province's cube while "
+            "new events keep arriving (0: after every batch). Requests never wait for them: "
+            "they read the last cube made, with its `suppressed_as_of`."
         ),
+    )
+    cube_wait_seconds: float = Field(
+        default=10,
+        ge=0,
+        description=(
+            "How long the first request for a cube nobody has asked for yet waits for the "
+            "background suppression; after that it is answered with every figure withheld."
+        ),
+    )
+    cubes_kept: int = Field(
+        default=512,
+        ge=16,
+        description="Suppressed cubes kept in memory (the most recently used).",
     )
     unit_targets: Path = Field(
         default=DEFAULT_TARGETS,

@@ -7,17 +7,23 @@ referral completion rate), so no table can be subtracted from another.
 
 from __future__ import annotations
 
-import time
+import asyncio
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from sqlalchemy import case, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import cube, db
 from services.reporting.cube import Cell, Cube, Figure, Leaf
 from services.reporting.figures import Period, Row
 from services.reporting.indicators import (
+    COUNTS,
+    Breakdown,
     Count,
     aware,
     count_leaves,
@@ -27,7 +33,6 @@ from services.reporting.indicators import (
     stock_leaves,
     unit_villages,
 )
-from services.reporting.projector import serving_generation
 
 ATTENDED, NOT_ATTENDED = "attended", "not_attended"
 """Referrals the client attended and the rest (declined, no-show, not yet resolved): the
@@ -65,6 +70,28 @@ COMPANIONS: dict[
 attended referrals): suppressed together with the count's main breakdown."""
 
 
+CubeKey = tuple[str, str, int, int, str, str | None, int, int]
+"""("count", count, generation, year, province, breakdown, k, min_units), or ("stock", stage,
+…, None, k, min_units): everything needed to build the cube again."""
+
+
+def count_key(
+    spec: Count, generation: int, year: int, province: str, by: str | None, k: int, min_units: int
+) -> CubeKey:
+    """The key of a count's cube. Its totals' breakdown, the breakdowns that refine it and no
+    breakdown share one cube (the base); each other breakdown has its own."""
+    main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
+    if by is not None and (by == main or spec.breakdowns[by].refines is not None):
+        by = None
+    return ("count", spec.name, generation, year, province, by, k, min_units)
+
+
+def stock_key(
+    stage: str, generation: int, year: int, province: str, k: int, min_units: int
+) -> CubeKey:
+    return ("stock", stage, generation, year, province, None, k, min_units)
+
+
 async def suppressed_cube(
     connection: AsyncConnection,
     spec: Count,
@@ -80,90 +107,164 @@ async def suppressed_cube(
     together with the count's first breakdown that adds up to them, with the breakdowns that
     refine it (closures by outcome and risk level) and with its companion (the breakdown a
     rate carries), so a reader holding all those tables cannot combine them;
-    any other breakdown keeps that pattern for its totals. Kept until the read model moves on
-    (a cube takes a while to suppress; tables cut from it don't)."""
-    return await cached(
-        connection,
-        (spec.name, generation, year, province, by, k, min_units),
-        lambda: _suppressed_cube(connection, spec, generation, year, province, by, k, min_units),
-        max_age,
-    )
+    any other breakdown keeps that pattern for its totals. Served as last suppressed by the
+    background (`suppressor.py`, with its `as_of`); `max_age` is the suppressor's business."""
+    return await served(connection, count_key(spec, generation, year, province, by, k, min_units))
 
 
-_CUBES: dict[tuple[object, ...], tuple[int, float, Cube]] = {}
-
-
-async def cached(
-    connection: AsyncConnection,
-    key: tuple[object, ...],
-    build: Callable[[], Awaitable[Cube]],
-    max_age: float = 0.0,
-) -> Cube:
-    """A cube kept until the read model moves on (any batch written changes `reached`), or,
-    with `max_age`, for that many seconds whatever arrives: a large province's cube takes
-    seconds to suppress, and a steady stream of events would otherwise rebuild it for every
-    request."""
-    _, reached = await serving_generation(connection)
-    full = (str(connection.engine.url), *key)
-    kept = _CUBES.get(full)
-    now = time.monotonic()
-    if kept is not None and (kept[0] == reached or now - kept[1] < max_age):
-        return kept[2]
-    built = await build()
-    if full not in _CUBES and len(_CUBES) >= 64:
-        _CUBES.pop(next(iter(_CUBES)))
-    _CUBES[full] = (reached, now, built)
+async def served(connection: AsyncConnection, key: CubeKey) -> Cube:
+    """The last suppressed cube of `key`. With a suppressor running for this database, a
+    request never suppresses: it reads the kept cube, or, the first time a cube is asked for,
+    waits a bounded time for the suppressor to make it, and otherwise answers with every cell
+    below province level withheld (`as_of` None). Without one (the CLI, tools), it suppresses
+    here and keeps the cube."""
+    store = store_of(connection.engine)
+    kept = store.get(key)
+    if kept is not None:
+        return kept
+    if store.suppressing:
+        return await store.wait_for(key)
+    built = await build_cube(connection, key)
+    store.keep(key, built, {})
     return built
 
 
-async def stock_cube(
-    connection: AsyncConnection,
-    generation: int,
-    year: int,
-    province: str,
-    stage: str,
-    k: int,
-    min_units: int = 1,
-) -> Cube:
-    villages = await unit_villages(connection, generation, province)
-    leaves = await stock_leaves(connection, generation, year, province, stage)
-    built = cube.build(year, leaves, villages, flow=False)
-    return cube.apply_suppression(built, k, min_units=min_units)
+async def build_cube(connection: AsyncConnection, key: CubeKey) -> Cube:
+    """Read what `key`'s cube is made of, then suppress it in a worker thread (the event loop
+    keeps answering requests meanwhile)."""
+    as_of = datetime.now(UTC)
+    kind, name, generation, year, province, by, k, min_units = key
+    if kind == "stock":
+        villages = await unit_villages(connection, generation, province)
+        leaves = await stock_leaves(connection, generation, year, province, name)
+        built = await asyncio.to_thread(
+            lambda: cube.apply_suppression(
+                cube.build(year, leaves, villages, flow=False), k, min_units=min_units
+            )
+        )
+    else:
+        inputs = await _count_inputs(connection, COUNTS[name], generation, year, province, by)
+        built = await asyncio.to_thread(_suppress_count, inputs, k, min_units)
+    built.as_of = as_of
+    return built
 
 
-async def _suppressed_cube(
+class CubeStore:
+    """The suppressed cubes of one database, kept for requests, most recently used last."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self.cubes: OrderedDict[CubeKey, Cube] = OrderedDict()
+        self.built_on: dict[CubeKey, dict[tuple[str, int], int]] = {}
+        """The change versions each cube was built on (`cube_changes`)."""
+        self.suppressing = False
+        """A background suppressor keeps these cubes."""
+        self.asked: dict[CubeKey, asyncio.Future[Cube]] = {}
+        """Cubes requests are waiting for."""
+        self.wake = asyncio.Event()
+        self.wait_seconds = 10.0
+
+    def get(self, key: CubeKey) -> Cube | None:
+        found = self.cubes.get(key)
+        if found is not None:
+            self.cubes.move_to_end(key)
+        return found
+
+    def keep(self, key: CubeKey, built: Cube, versions: dict[tuple[str, int], int]) -> None:
+        self.cubes[key] = built
+        self.cubes.move_to_end(key)
+        self.built_on[key] = versions
+        waiting = self.asked.pop(key, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(built)
+        while len(self.cubes) > self.capacity:
+            old, _ = self.cubes.popitem(last=False)
+            self.built_on.pop(old, None)
+
+    async def wait_for(self, key: CubeKey) -> Cube:
+        waiting = self.asked.get(key)
+        if waiting is None:
+            waiting = self.asked[key] = asyncio.get_running_loop().create_future()
+            self.wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting), self.wait_seconds)
+        except TimeoutError:
+            return Cube(key[3], (), False, everything_withheld=True)
+
+
+_STORES: weakref.WeakKeyDictionary[Engine, CubeStore] = weakref.WeakKeyDictionary()
+
+
+def store_of(engine: AsyncEngine) -> CubeStore:
+    """The cube store of an engine (one per database a process serves), gone with it."""
+    store = _STORES.get(engine.sync_engine)
+    if store is None:
+        store = _STORES[engine.sync_engine] = CubeStore()
+    return store
+
+
+@dataclass
+class CountInputs:
+    """What a count's cube is made of, read from the read model (no I/O after this)."""
+
+    year: int
+    villages: list[str]
+    main: str | None
+    main_leaves: list[Leaf]
+    companion: tuple[tuple[str, ...], list[Leaf]] | None
+    refinements: list[tuple[tuple[str, ...], list[Leaf]]]
+    other: tuple[Breakdown, list[Leaf], list[Leaf]] | None
+    """A breakdown with its own cube: its leaves and the totals' leaves."""
+    parts: tuple[str, ...]
+
+
+async def _count_inputs(
     connection: AsyncConnection,
     spec: Count,
     generation: int,
     year: int,
     province: str,
     by: str | None,
-    k: int,
-    min_units: int = 1,
-) -> Cube:
+) -> CountInputs:
     villages = await unit_villages(connection, generation, province)
     main = next((name for name, b in spec.breakdowns.items() if b.additive), None)
     leaves = await count_leaves(connection, spec, generation, year, province, main)
-    built = cube.build(year, leaves, villages, parts=spec.breakdowns[main].values if main else ())
+    companion = None
     if spec.name in COMPANIONS:
         parts, companion_leaves = COMPANIONS[spec.name]
-        companion = await companion_leaves(connection, generation, year, province)
-        built = cube.merge(built, cube.build(year, companion, villages, parts=parts))
+        companion = (parts, await companion_leaves(connection, generation, year, province))
+    refinements = []
     for name, crossed in spec.breakdowns.items():
         if crossed.refines is not None:
             assert crossed.refines == main, "a crossed breakdown refines the main one"
             fine = await count_leaves(connection, spec, generation, year, province, name)
-            built = cube.refine(built, cube.build(year, fine, villages, parts=crossed.values))
+            refinements.append((crossed.values, fine))
+    other = None
+    if not (by is None or by == main or spec.breakdowns[by].refines is not None):
+        totals = await count_leaves(connection, spec, generation, year, province, None)
+        own = await count_leaves(connection, spec, generation, year, province, by)
+        other = (spec.breakdowns[by], own, totals)
+    parts = spec.breakdowns[main].values if main else ()
+    return CountInputs(year, villages, main, leaves, companion, refinements, other, parts)
+
+
+def _suppress_count(inputs: CountInputs, k: int, min_units: int) -> Cube:
+    """The suppression itself: CPU only."""
+    year, villages = inputs.year, inputs.villages
+    built = cube.build(year, inputs.main_leaves, villages, parts=inputs.parts)
+    if inputs.companion is not None:
+        parts, leaves = inputs.companion
+        built = cube.merge(built, cube.build(year, leaves, villages, parts=parts))
+    for parts, fine in inputs.refinements:
+        built = cube.refine(built, cube.build(year, fine, villages, parts=parts))
     base = cube.apply_suppression(built, k, min_units=min_units)
-    if by is None or by == main or spec.breakdowns[by].refines is not None:
+    if inputs.other is None:
         return base
-    breakdown = spec.breakdowns[by]
-    totals = await count_leaves(connection, spec, generation, year, province, None)
-    other = await count_leaves(connection, spec, generation, year, province, by)
+    breakdown, own, totals = inputs.other
     return cube.apply_suppression(
         cube.build(
             year,
-            other,
+            own,
             villages,
             parts=breakdown.values,
             additive=breakdown.additive,
@@ -220,6 +321,9 @@ def combined(label: str, pieces: list[tuple[Cube, str]]) -> Cube:
     (unless that piece is known to be zero)."""
     first = pieces[0][0]
     derived = Cube(first.year, first.parts, first.additive)
+    derived.everything_withheld = any(c.everything_withheld for c, _ in pieces)
+    times = [c.as_of for c, _ in pieces if c.as_of is not None]
+    derived.as_of = min(times) if len(times) == len(pieces) else None
     regions = {cell.region for c, _ in pieces for cell in (*c.figures, *c.withheld)}
     regions |= {cell.region for r in first.relations for cell in (r.total, *r.parts)}
     for region in regions:
@@ -238,13 +342,18 @@ def combined(label: str, pieces: list[tuple[Cube, str]]) -> Cube:
 def hidden(c: Cube, cell: Cell) -> bool:
     """Withheld and not known anyway: a region's zero in a province whose published figure
     is zero is no secret (in a year with no screenings, every village had none)."""
+    if c.everything_withheld:
+        return True
     return cell in c.withheld and c.figure(cell._replace(region=cell.region[:2])).value > 0
 
 
 def row_of(c: Cube, cell: Cell) -> Row:
-    """A cell of a suppressed cube as a row: withheld cells carry no figure and no lineage."""
-    if cell in c.withheld:
-        return Row(cell.region, cell.part, None, withheld=True)
+    """A cell of a suppressed cube as a row: withheld cells carry no figure and no lineage.
+    Every row says when the cube was read from the read model (`suppressed_as_of`; None while
+    the cube has not been suppressed yet, when every cell is withheld)."""
+    extra = {"suppressed_as_of": c.as_of}
+    if c.everything_withheld or cell in c.withheld:
+        return Row(cell.region, cell.part, None, withheld=True, extra=extra)
     figure = c.figure(cell)
     return Row(
         cell.region,
@@ -253,5 +362,6 @@ def row_of(c: Cube, cell: Cell) -> Row:
         False,
         figure.events,
         figure.latest,
+        extra,
         latest_received_at=figure.received,
     )

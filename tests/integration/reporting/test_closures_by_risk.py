@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.reporting.suppressor import settled
 from shared.contracts import client_case
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
@@ -62,7 +63,7 @@ def _closed(unit: str, village: str, level: str, outcome: str, month: int) -> li
 async def test_closures_by_outcome_and_risk_level(
     reporting: tuple[Runtime, httpx.AsyncClient], kafka_bootstrap: str, topics: Topics
 ) -> None:
-    _runtime, client = reporting
+    runtime, client = reporting
     units = {v: f"unit-{uuid.uuid4().hex[:16]}" for v in (A, C, D)}
     events: list[Any] = [unit_formed(u, v, date(YEAR - 1, 3, 1)) for v, u in units.items()]
     # A: six completed at moderate risk, two dropped out at high risk (small); D: seven
@@ -83,6 +84,8 @@ async def test_closures_by_outcome_and_risk_level(
         return table["within"]["value"] == 20 and parts.get("dropped_out,high") == 2
 
     await _until(projected)
+    assert runtime.engine is not None
+    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
 
     # The province: exact, every outcome by every risk level (and "unknown" where a case's
     # screening has not arrived).

@@ -25,6 +25,7 @@ from services.reporting.indicators import COUNTS
 from services.reporting.projector import serving_generation
 from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, suppressed_cube
 from services.reporting.suppression import Relation
+from services.reporting.suppressor import settled
 from shared.contracts import client_case
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
@@ -143,6 +144,8 @@ async def test_no_table_gives_back_what_another_withholds(
         return (*figures, rate["within"].get("attended")) == (4, 16, 15)
 
     await _until(projected)
+    assert runtime.engine is not None
+    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
 
     # The finding: the median showed "clients" on every district it showed, beside an
     # admissions table that withholds 74.71.02's two and their complements; published figures

@@ -1,0 +1,178 @@
+"""The background suppression: suppressed cubes are made here, never on a request's path.
+
+Each projected batch bumps, in its own transaction, the version of every (province, year) it
+touched (`cube_changes`). This task polls those versions (and wakes when a request asks for a
+cube nobody has made yet), and re-suppresses only the cubes whose province changed in their
+year or an earlier one (a stock at a year's end, and closures crossed with their screening's
+risk, reach back), at most once per `min_gap` seconds each. Requests read the last cube made,
+with its `as_of`. Every replica runs its own suppressor over the shared read model:
+suppression is deterministic, so they serve the same pattern for the same figures.
+
+What is kept: every cube asked for since (the store's capacity, most recently used), plus
+the base cubes of every count and stock of the provinces and years that have facts, made
+ahead so that a first request finds them (newest years first, up to half the capacity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting import db
+from services.reporting.indicators import COUNTS, STOCKS
+from services.reporting.projector import serving_generation
+from services.reporting.suppressed_cubes import (
+    CubeKey,
+    CubeStore,
+    build_cube,
+    count_key,
+    stock_key,
+    store_of,
+)
+
+log = logging.getLogger(__name__)
+
+Versions = dict[tuple[str, int], int]
+
+
+def relevant(versions: Versions, province: str, year: int) -> Versions:
+    """The changes a province-year's cubes depend on: its year, earlier years, every year (0)."""
+    return {(p, y): v for (p, y), v in versions.items() if p == province and y <= year}
+
+
+class Suppressor:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        k: int,
+        min_units: int,
+        min_gap: float = 1.0,
+        interval: float = 0.5,
+        wait_seconds: float = 10.0,
+        capacity: int = 512,
+    ) -> None:
+        self.engine = engine
+        self.k = k
+        self.min_units = min_units
+        self.min_gap = min_gap
+        self.interval = interval
+        self.store: CubeStore = store_of(engine)
+        self.store.wait_seconds = wait_seconds
+        self.store.capacity = capacity
+        self._warmed: set[tuple[int, str, int]] = set()
+        self.made = 0
+        """Cubes suppressed so far (for tests and benchmarks)."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.store.wake = asyncio.Event()  # this event loop's
+        self.store.suppressing = True
+        try:
+            while not stop.is_set():
+                try:
+                    await self.once()
+                except Exception:
+                    log.exception("background suppression failed; trying again")
+                    await asyncio.sleep(1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.store.wake.wait(), self.interval)
+                self.store.wake.clear()
+        finally:
+            self.store.suppressing = False
+            for waiting in self.store.asked.values():
+                waiting.cancel()
+            self.store.asked.clear()
+
+    async def versions(self) -> tuple[int, Versions]:
+        c = db.cube_changes.c
+        async with self.engine.connect() as connection:
+            generation, _ = await serving_generation(connection)
+            found = await connection.execute(
+                select(c.province_code, c.year, c.version).where(c.generation == generation)
+            )
+            return generation, {(p, int(y)): int(v) for p, y, v in found.all()}
+
+    def _ahead(self, generation: int, versions: Versions) -> list[CubeKey]:
+        """Base cubes of province-years with facts not made ahead yet, newest years first."""
+        keys: list[CubeKey] = []
+        years = sorted({(y, p) for p, y in versions if y > 0}, reverse=True)
+        for year, province in years:
+            if (generation, province, year) in self._warmed:
+                continue
+            if len(self._warmed) * (len(COUNTS) + len(STOCKS)) >= self.store.capacity // 2:
+                break
+            self._warmed.add((generation, province, year))
+            keys += [
+                count_key(spec, generation, year, province, None, self.k, self.min_units)
+                for spec in COUNTS.values()
+                if spec.client_derived
+            ]
+            keys += [
+                stock_key(stage, generation, year, province, self.k, self.min_units)
+                for stage, _ in STOCKS.values()
+            ]
+        return keys
+
+    def _stale(self, generation: int, versions: Versions) -> list[CubeKey]:
+        now = datetime.now(UTC)
+        stale = []
+        for key in list(self.store.cubes):
+            if key[2] != generation:
+                continue  # an old generation's: no request asks for it any more
+            if relevant(versions, key[4], key[3]) == self.store.built_on.get(key):
+                continue
+            made = self.store.cubes[key].as_of
+            if made is not None and (now - made).total_seconds() < self.min_gap:
+                continue  # made a moment ago: the next round takes it
+            stale.append(key)
+        return stale
+
+    async def once(self) -> int:
+        """One round: cubes asked for, then stale ones, then ones made ahead. Returns how
+        many were made."""
+        generation, versions = await self.versions()
+        queue = self._stale(generation, versions) + self._ahead(generation, versions)
+        made = 0
+        while True:
+            if self.store.asked:
+                key = next(iter(self.store.asked))
+            elif queue:
+                key = queue.pop(0)
+                if self.store.built_on.get(key) == relevant(versions, key[4], key[3]):
+                    continue  # made meanwhile, for a request
+            else:
+                break
+            started = time.perf_counter()
+            async with self.engine.connect() as connection:
+                built = await build_cube(connection, key)
+            self.store.keep(key, built, relevant(versions, key[4], key[3]))
+            made += 1
+            log.debug("suppressed %s in %.2fs", key, time.perf_counter() - started)
+        self.made += made
+        return made
+
+
+async def settled(engine: AsyncEngine) -> bool:
+    """Every kept cube of the serving generation is made from the figures as they are now,
+    and no request waits for one (tests wait for this; requests never do)."""
+    store = store_of(engine)
+    if store.asked:
+        return False
+    c = db.cube_changes.c
+    async with engine.connect() as connection:
+        generation, _ = await serving_generation(connection)
+        found = await connection.execute(
+            select(c.province_code, c.year, c.version).where(c.generation == generation)
+        )
+        versions = {(p, int(y)): int(v) for p, y, v in found.all()}
+    return all(
+        relevant(versions, key[4], key[3]) == store.built_on.get(key)
+        for key in store.cubes
+        if key[2] == generation
+    )

@@ -1,0 +1,61 @@
+"""Requests never suppress: with a background suppressor running they read the last cube it
+made, and the first request for a cube it has not made yet waits a bounded time, then gets
+every figure withheld rather than suppressing on its own path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.cube import TOTAL, Cell, Cube, Figure
+from services.reporting.indicators import COUNTS
+from services.reporting.suppressed_cubes import count_key, row_of, served, store_of
+from shared.persistence import create_engine
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[AsyncEngine]:
+    made = create_engine("sqlite+aiosqlite://")
+    try:
+        yield made
+    finally:
+        await made.dispose()
+
+
+KEY = count_key(COUNTS["admissions"], 1, 2025, "74", None, 5, 1)
+VILLAGE = Cell("74.71.01.1001", "2025", TOTAL)
+
+
+async def test_a_request_reads_the_last_cube_made_with_its_time(engine: AsyncEngine) -> None:
+    store = store_of(engine)
+    store.suppressing = True
+    made = Cube(2025, (TOTAL,), False, {VILLAGE: Figure(7, 7)})
+    made.as_of = datetime(2025, 6, 1, tzinfo=UTC)
+    store.keep(KEY, made, {("74", 2025): 3})
+    async with engine.connect() as connection:
+        c = await served(connection, KEY)
+    row = row_of(c, VILLAGE)
+    assert (row.value, row.extra["suppressed_as_of"]) == (7, made.as_of)
+
+
+async def test_a_first_request_waits_for_the_suppressor_never_suppresses_itself(
+    engine: AsyncEngine,
+) -> None:
+    store = store_of(engine)
+    store.suppressing, store.wait_seconds = True, 0.2
+    async with engine.connect() as connection:  # an empty database: building would fail
+        nothing_yet = await served(connection, KEY)
+        assert row_of(nothing_yet, VILLAGE).withheld
+        assert row_of(nothing_yet, VILLAGE).extra["suppressed_as_of"] is None
+        assert KEY in store.asked  # the suppressor is asked for it
+
+        store.wait_seconds = 5
+        waiting = asyncio.create_task(served(connection, KEY))
+        await asyncio.sleep(0)
+        made = Cube(2025, (TOTAL,), False, {VILLAGE: Figure(9, 9)})
+        store.keep(KEY, made, {})  # what the suppressor does when it has made it
+        assert row_of(await waiting, VILLAGE).value == 9
