@@ -464,8 +464,8 @@ async function render() {
   if (child) {
     first.push(
       childrenOf(view.region)
-        .then((children) => byRegion(ctx, view.indicator, null, children))
-        .then(({ table }) => {
+        .then((children) => byRegion(ctx, view.indicator, children))
+        .then((table) => {
           if (rendering !== state.rendering) return;
           fill(regions, table, null, regionTitle);
           main.dataset.firstMs = String(Math.round(performance.now() - started)); // the regions' table

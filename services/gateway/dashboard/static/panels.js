@@ -3,7 +3,7 @@
 // never disagree. A cell is a figure ({value, withheld}) or a text ({text}).
 
 import { call, indicator } from "./api.js";
-import { duration, language, part, percent, t } from "./i18n.js";
+import { duration, language, part, t } from "./i18n.js";
 import { nameOf } from "./regions.js";
 
 export const MAP_INDICATORS = [
@@ -301,7 +301,7 @@ export async function health(ctx) {
 }
 
 /** The map's figures: the chosen indicator for each region one level down. */
-export async function byRegion(ctx, name, mapRegion, children) {
+export async function byRegion(ctx, name, children) {
   const w = t();
   const answer = await indicator(name, { period: ctx.period, level: ctx.child, within: ctx.region });
   const found = new Map(answer.rows.filter((r) => r.part === "*").map((r) => [r.region, r]));
@@ -325,9 +325,5 @@ export async function byRegion(ctx, name, mapRegion, children) {
     suppression: suppressionOf(answer),
     total: answer.within,
   };
-  return { table, found, mapRegion };
-}
-
-export function shareText(value) {
-  return percent(value);
+  return table;
 }

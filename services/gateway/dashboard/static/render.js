@@ -1,7 +1,7 @@
 // Tables, CSV and charts from a panel's table. What a cell shows is decided once (`shown`), so
 // the table, the CSV and the chart's labels say the same thing.
 
-import { dateTime, number, part, percent, t } from "./i18n.js";
+import { dateTime, number, percent, t } from "./i18n.js";
 
 // Okabe–Ito: distinguishable with every common colour-vision deficiency.
 export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
@@ -105,9 +105,7 @@ const textStyle = { fontFamily: "system-ui, sans-serif", color: "#1a1a1a" };
 const still = { animation: false };
 
 function labelOf(row, key, column) {
-  const cell = row.cells[key];
-  const label = shown(cell, column);
-  return cell?.withheld ? `${label}` : label;
+  return shown(row.cells[key], column);
 }
 
 /** A chart option for the panel's table, by the panel's kind of chart. */
@@ -180,4 +178,3 @@ export function chartOption(kind, table) {
   };
 }
 
-export { part };
