@@ -233,6 +233,7 @@ def generate(
                     )
                 )
                 totals.add("agents_trained")
+    revived: dict[str, date] = {}
     for unit_id, on in stopped.items():
         facts.append(
             registry.UnitStatusChanged(
@@ -243,6 +244,18 @@ def generate(
                 effective_on=on,
             )
         )
+        back = on + timedelta(days=rnd.randint(45, 120))
+        if rnd.random() < 0.4 and back < today:  # some units come back to life
+            revived[unit_id] = back
+            facts.append(
+                registry.UnitStatusChanged(
+                    **formed[unit_id][0],
+                    from_status="suspended",
+                    to_status="active",
+                    reason="activity_resumed",
+                    effective_on=back,
+                )
+            )
     serving = [u for u in formed if u not in stopped]
     people = []
     for number in range(1, clients + 1):
@@ -266,7 +279,9 @@ def generate(
     activities: list[ActivitySubmitted] = []
     for unit_id, (where, formed_on, agents) in formed.items():
         day, end = max(formed_on, year_start), stopped.get(unit_id, today)
-        while (day := day + timedelta(days=rnd.randint(20, 60))) < end:
+        while (day := day + timedelta(days=rnd.randint(20, 60))) < today:
+            if end <= day < revived.get(unit_id, today):
+                continue  # none while it is stopped
             activities.append(
                 ActivitySubmitted(
                     **where,
@@ -278,6 +293,7 @@ def generate(
                 )
             )
             totals.add("activities", f"{day:%Y-%m}")
+    rnd.shuffle(activities)  # delivered out of order, as offline devices sync them
     return Programme(province, facts, people, activities, totals)
 
 
