@@ -54,6 +54,16 @@ class Figure:
     units: set[str] = field(default_factory=set)
     """The units whose records make the figure."""
 
+    def merge(self, other: Figure) -> None:
+        """Add another figure's value, events, units and latest times to this one."""
+        self.units |= other.units
+        self.value += other.value
+        self.events += other.events
+        if other.latest is not None and (self.latest is None or other.latest > self.latest):
+            self.latest = other.latest
+        if other.received is not None and (self.received is None or other.received > self.received):
+            self.received = other.received
+
     def add(
         self,
         value: int,
@@ -136,28 +146,63 @@ def build(
         ]
     elif totals is not None:
         rows += list(totals)
+    # Each village's leaves summed first, then rolled up level by level: one Figure per cell.
+    villages_of: dict[tuple[str, str, str], Figure] = {}
     for row in rows:
         if row.village_code not in regions:
             continue  # a unit the registry has not announced yet
-        in_year = flow or row.month.endswith("-12")
-        for region in ancestors(row.village_code):
-            for period in (str(year), row.month) if in_year else (row.month,):
-                cube.figures.setdefault(Cell(region, period, row.part), Figure()).add(
-                    row.value, row.events, row.latest, row.received, row.unit
-                )
+        key = (row.village_code, row.month, row.part)
+        figure = villages_of.get(key)
+        if figure is None:
+            figure = villages_of[key] = Figure()
+        figure.add(row.value, row.events, row.latest, row.received, row.unit)
+    whole_year = str(year)
+    level: dict[tuple[str, str, str], Figure] = {}
+    for (village, month, part), leaf in villages_of.items():
+        for period in (whole_year, month) if flow or month.endswith("-12") else (month,):
+            found = level.get((village, period, part))
+            if found is None:
+                level[village, period, part] = found = Figure()
+            found.merge(leaf)
+    # Then each level up from the one below: a region's figure is its sub-regions' sum.
+    figures = dict(level)
+    while level:
+        up: dict[tuple[str, str, str], Figure] = {}
+        for (region, period, part), figure in level.items():
+            if not region:
+                continue
+            key = (region.rpartition(".")[0], period, part)
+            found = up.get(key)
+            if found is None:
+                up[key] = found = Figure()
+            found.merge(figure)
+        figures.update(up)
+        level = up
+    cube.figures = figures  # type: ignore[assignment]  # keys become cells below
+    # Every cell made once (a province-year at national size has hundreds of thousands), the
+    # relations in the order suppression has always visited them.
+    ordered = sorted(regions)
+    grid = {
+        (region, period, part): Cell(region, period, part)
+        for part in cube.parts
+        for period in periods
+        for region in ordered
+    }
+    cube.figures = {grid.get(key) or Cell(*key): f for key, f in cube.figures.items()}
     for part in cube.parts:
         for period in periods:
             for parent, kids in children.items():
                 cube.relations.append(
                     Relation(
-                        Cell(parent, period, part),
-                        tuple(Cell(c, period, part) for c in sorted(kids)),
+                        grid[parent, period, part],
+                        tuple(grid[c, period, part] for c in sorted(kids)),
                     )
                 )
         for region in regions if flow else ():
             cube.relations.append(
                 Relation(
-                    Cell(region, str(year), part), tuple(Cell(region, m, part) for m in months)
+                    grid[region, whole_year, part],
+                    tuple(grid[region, m, part] for m in months),
                 )
             )
     if cube.additive:
@@ -165,8 +210,8 @@ def build(
             for period in periods:
                 cube.relations.append(
                     Relation(
-                        Cell(region, period, TOTAL),
-                        tuple(Cell(region, period, p) for p in parts),
+                        grid[region, period, TOTAL],
+                        tuple(grid[region, period, p] for p in parts),
                     )
                 )
     return cube
