@@ -47,8 +47,9 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        # As root (CI, containers) Chromium's sandbox cannot start.
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        # As root (CI, containers) Chromium's sandbox cannot start; a container's small
+        # /dev/shm would crash its renderer.
+        args = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
         launched = await playwright.chromium.launch(executable_path=chromium, args=args)
         try:
             yield launched
