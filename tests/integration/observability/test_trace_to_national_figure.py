@@ -229,21 +229,23 @@ async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure
             and _attr(s, "messaging.destination.name") == canonical_topic
         ),
     )
-    projected = _one(
-        in_trace,
-        lambda s: (
-            s.kind is SpanKind.CONSUMER
-            and _attr(s, "messaging.destination.name") == canonical_topic
-            and _attr(s, "messaging.consumer.group.name") == "reporting"
-        ),
-    )
-    assert _parent(projected) == published.context.span_id
+    # One projection span, or more when a batch is applied again (a retry after a busy
+    # database, a rebalance): each a child of the relay's publish.
+    projections = [
+        s
+        for s in in_trace
+        if s.kind is SpanKind.CONSUMER
+        and _attr(s, "messaging.destination.name") == canonical_topic
+        and _attr(s, "messaging.consumer.group.name") == "reporting"
+    ]
+    assert projections, [(s.name, s.kind) for s in in_trace]
+    assert {_parent(p) for p in projections} == {published.context.span_id}
     # The read model's writes are children of the projection: the figure's rows in the trace.
     writes = [
         s
         for s in in_trace
         if s.kind is SpanKind.CLIENT
-        and _parent(s) == projected.context.span_id
+        and _parent(s) in {p.context.span_id for p in projections}
         and str(_attr(s, "db.statement") or "").lstrip().upper().startswith("INSERT")
     ]
     assert writes, [(s.name, s.kind) for s in in_trace]
