@@ -612,3 +612,25 @@ def test_overlays_render_with_production_scaled_up() -> None:
         )
     for name, cluster in pick(production, "Cluster").items():
         assert cluster["spec"]["instances"] > pick(dev, "Cluster")[name]["spec"]["instances"]
+
+
+def test_the_image_carries_every_file_the_dashboard_serves() -> None:
+    """The image installs the package (not a checkout): the dashboard's page, boundaries and
+    npm files must be package data, and its npm packages installed before `pip install .`."""
+    import fnmatch
+    import tomllib
+
+    from services.gateway import dashboard
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["services.gateway.dashboard"]
+    here = Path(dashboard.__file__).parent
+    served = [*dashboard.STATIC.iterdir(), *dashboard.BOUNDARIES.iterdir()]
+    served += dashboard.VENDOR.values()
+    for path in served:
+        relative = path.relative_to(here).as_posix()
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
+    text = (ROOT / "deploy/Dockerfile").read_text()
+    modules = "COPY --from=dashboard /dashboard/node_modules ./services/gateway/dashboard/"
+    assert text.index(modules) < text.index("pip install -c constraints.txt .")
