@@ -198,7 +198,7 @@ def build(
                         tuple(grid[c, period, part] for c in sorted(kids)),
                     )
                 )
-        for region in regions if flow else ():
+        for region in ordered if flow else ():
             cube.relations.append(
                 Relation(
                     grid[region, whole_year, part],
@@ -206,7 +206,7 @@ def build(
                 )
             )
     if cube.additive:
-        for region in regions:
+        for region in ordered:
             for period in periods:
                 cube.relations.append(
                     Relation(

@@ -111,7 +111,9 @@ def suppress(
         if not picks:
             break
         withheld.update(picks)
-        complete([r for pick in picks for r in by_cell.get(pick, ())])
+        # In a fixed order: every replica (and every run) must withhold the same cells, or
+        # two answers for the same figures could be read together.
+        complete([r for pick in sorted(picks, key=str) for r in by_cell.get(pick, ())])
     return withheld
 
 

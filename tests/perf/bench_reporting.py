@@ -1,7 +1,8 @@
 """Reporting projection throughput on replay, beside raw aiokafka consumption of the same topics
 measured in the same run on the same broker.
 
-    python -m tests.perf.bench_reporting [--events N]       (make bench)
+    python -m tests.perf.bench_reporting [--events N] [--villages N]      (make bench)
+    python -m tests.perf.bench_reporting --suppression-only | --national-only [--villages N]
 
 A realistic mix of canonical events (screenings with their substances, enrolments, stage
 changes, sessions held, activities, closures, units and agents) is published once to fresh
@@ -9,22 +10,45 @@ topics. Baseline: a raw aiokafka consumer `getmany`-ing every record of those to
 `pulih reporting rebuild`'s path, which decodes, folds and upserts every event into a fresh
 generation of the read model, positions committed per batch, then switches generations.
 PostgreSQL and SQLite. Uses KAFKA_BOOTSTRAP_SERVERS and PULIH_TEST_POSTGRES_URL when set.
+
+Suppression, twice more. (a) A province-year at national size (6,000 villages with units,
+screenings by risk level, synthetic, no database): building and suppressing its cube as the
+service does now, beside the previous way in the same run (what a reader can work out
+narrowed one relation at a time in Python, the garbage collector on). (b) The read path on
+the PostgreSQL read model just projected: the first table below province level of each
+province as it was served before (suppressed on the request), beside the same tables read
+from the cubes the background suppressor keeps; then indicator tables below province level
+at a steady 200 requests/s (in-process `table()` calls, no HTTP), p50 and p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
+import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
+from sqlalchemy import insert
 
+from services.reporting import cube, db, suppression
+from services.reporting.cube import Leaf
 from services.reporting.db import MIGRATIONS
+from services.reporting.figures import Ask, Period
+from services.reporting.indicators import COUNTS
+from services.reporting.queries import table
 from services.reporting.rebuild import rebuild
+from services.reporting.suppressed_cubes import store_of
+from services.reporting.suppressor import Suppressor, settled
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.base import EventData
 from shared.contracts.envelope import to_kafka, wrap
@@ -140,6 +164,7 @@ async def raw_consume(bootstrap: str, topics: Topics, expected: int) -> float:
 async def projection(
     url: str, bootstrap: str, topics: Topics, expected: int, workers: int = 1
 ) -> float:
+    """Events/s of `pulih reporting rebuild` from offset 0 (the database is left in place)."""
     await asyncio.to_thread(upgrade, MIGRATIONS, url, "reporting")
     engine = create_engine(url)
     try:
@@ -157,13 +182,14 @@ async def projection(
         await engine.dispose()
 
 
-async def run(bootstrap: str, postgres_server: str, events: int) -> None:
+async def run(bootstrap: str, postgres_server: str, events: int, villages: int) -> None:
     topics = Topics(prefix=f"b{uuid.uuid4().hex[:8]}.")
     load = workload(events)
     await publish(bootstrap, topics, load)
     rows = []
     raw = await raw_consume(bootstrap, topics, events)
-    pg = await projection(await fresh_postgres(postgres_server), bootstrap, topics, events)
+    read_model = await fresh_postgres(postgres_server)
+    pg = await projection(read_model, bootstrap, topics, events)
     rows.append(("PostgreSQL: projection on replay", pg, raw))
     raw = await raw_consume(bootstrap, topics, events)
     pg = await projection(await fresh_postgres(postgres_server), bootstrap, topics, events, 2)
@@ -176,10 +202,327 @@ async def run(bootstrap: str, postgres_server: str, events: int) -> None:
     print(f"{'path':42} {'events/s':>10} {'baseline/s':>11} {'ratio':>6}")
     for name, rate, baseline in rows:
         print(f"{name:42} {rate:>10,.0f} {baseline:>11,.0f} {rate / baseline:>6.0%}")
+    await read_path(read_model)
+    national_province(villages)
+    await national_read_path(await fresh_postgres(postgres_server), villages)
+
+
+# --- suppression --------------------------------------------------------------------------
+
+C = TypeVar("C")
+
+
+def _determined_one_at_a_time(
+    values: Mapping[C, int],
+    relations: Sequence[suppression.Relation[C]],
+    withheld: set[C],
+    by_cell: Mapping[C, list[suppression.Relation[C]]],
+    upper: Callable[[C], int],
+    rounds: int = 50,
+) -> set[C]:
+    """The previous `suppression._determined` (the baseline): one relation at a time."""
+    low: dict[C, int] = {}
+    high: dict[C, int] = {}
+    for cell in withheld:
+        low[cell], high[cell] = 0, max(upper(cell), 0)
+
+    def lo(cell: C) -> int:
+        return low.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
+
+    def hi(cell: C) -> int:
+        return high.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
+
+    pending = {id(r): r for c in withheld for r in by_cell.get(c, ())}
+    for _ in range(rounds):
+        if not pending:
+            break
+        moved: dict[int, suppression.Relation[C]] = {}
+        for relation in pending.values():
+            parts_lo = sum(lo(c) for c in relation.parts)
+            parts_hi = sum(hi(c) for c in relation.parts)
+            narrowed = []
+            t = relation.total
+            if t in withheld:
+                new_lo, new_hi = max(low[t], parts_lo), min(high[t], parts_hi)
+                if (new_lo, new_hi) != (low[t], high[t]):
+                    low[t], high[t] = new_lo, new_hi
+                    narrowed.append(t)
+            for c in relation.parts:
+                if c not in withheld:
+                    continue
+                new_lo = max(low[c], lo(t) - (parts_hi - hi(c)))
+                new_hi = min(high[c], hi(t) - (parts_lo - lo(c)))
+                if (new_lo, new_hi) != (low[c], high[c]):
+                    low[c], high[c] = new_lo, new_hi
+                    narrowed.append(c)
+            for cell in narrowed:
+                for r in by_cell.get(cell, ()):
+                    moved[id(r)] = r
+        pending = moved
+    return {c for c in withheld if low[c] >= high[c]}
+
+
+@contextmanager
+def previous_way() -> Iterator[None]:
+    """Suppression as before: one relation at a time, the garbage collector on."""
+    current = suppression._determined
+    suppression._determined = _determined_one_at_a_time
+    try:
+        yield
+    finally:
+        suppression._determined = current
+
+
+def national_province(villages: int, seed: int = 1) -> None:
+    """(a) One province-year at national size, CPU only: build and suppress its cube."""
+    rng = random.Random(seed)
+    codes = [
+        f"33.{r:02d}.{d:02d}.{2000 + v}"
+        for r in range(1, 36)
+        for d in range(1, 31)
+        for v in range(1, 21)
+    ][:villages]
+    levels = ("low", "moderate", "high")
+    counted: Counter[tuple[str, str, str, str]] = Counter()
+    for village in codes:
+        for _ in range(rng.randrange(0, 40)):
+            unit = f"unit-{village}-{rng.randrange(2)}"
+            counted[village, f"2026-{rng.randrange(1, 13):02d}", rng.choice(levels), unit] += 1
+    leaves = [Leaf(v, m, p, n, n, None, None, u) for (v, m, p, u), n in counted.items()]
+
+    def once() -> tuple[float, int]:
+        started = time.process_time()
+        built = cube.build(2026, leaves, codes, parts=levels)
+        cube.apply_suppression(built, 5, min_units=3)
+        return time.process_time() - started, len(built.withheld)
+
+    with previous_way():
+        before, withheld_before = once()
+    gc.disable()  # as the service's suppressor does (`paused_gc`)
+    try:
+        now, withheld_now = once()
+    finally:
+        gc.enable()
+    assert withheld_now == withheld_before, (withheld_now, withheld_before)
+    print(
+        f"\nsuppressing one province-year: {len(codes):,} villages with units, "
+        f"{len(leaves):,} leaves, {withheld_now:,} cells withheld (both ways), CPU seconds"
+    )
+    print(f"{'path':42} {'seconds':>10} {'baseline s':>11} {'ratio':>6}")
+    print(f"{'build and suppress, as now':42} {now:>10.2f} {before:>11.2f} {now / before:>6.0%}")
+
+
+async def read_path(url: str, rate: float = 200, seconds: float = 10) -> None:
+    """(b) Tables below province level: suppressed on the request (before) and read from the
+    background suppressor's cubes (now)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.exec_driver_sql(
+                "SELECT DISTINCT substr(village_code, 1, 2) FROM units "
+                "WHERE village_code IS NOT NULL"
+            )
+            provinces = sorted(str(p) for (p,) in found.all())
+        counts = [n for n, spec in COUNTS.items() if spec.client_derived]
+
+        def ask(indicator: str, province: str, level: str = "regency") -> Ask:
+            return Ask(indicator, Period.parse("2026"), level, province, None, k=5, min_units=3)
+
+        async def timed(a: Ask) -> float:
+            started = time.perf_counter()
+            async with engine.connect() as connection:
+                await table(connection, a)
+            return time.perf_counter() - started
+
+        store = store_of(engine)
+        before = [await timed(ask("clients_screened", p)) for p in provinces]  # no suppressor
+        store.cubes.clear()
+        store.built_on.clear()
+        stop = asyncio.Event()
+        suppressor = Suppressor(engine, k=5, min_units=3, capacity=4096)
+        started = time.perf_counter()
+        background = asyncio.create_task(suppressor.run(stop))
+        while len(store.cubes) < len(provinces) or not await settled(engine):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the suppressor is another task
+        made = time.perf_counter() - started
+        first = [await timed(ask("clients_screened", p)) for p in provinces]
+        rng = random.Random(3)
+        latencies: list[float] = []
+        tasks = []
+        t0 = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
+            a = ask(
+                rng.choice(counts),
+                rng.choice(provinces),
+                rng.choice(("regency", "district", "village")),
+            )
+            tasks.append(asyncio.create_task(timed(a)))
+            if len(tasks) >= 50:
+                latencies += await asyncio.gather(*tasks)
+                tasks = []
+        latencies += await asyncio.gather(*tasks)
+        achieved = len(latencies) / (time.perf_counter() - t0)
+        stop.set()
+        await background
+    finally:
+        await engine.dispose()
+    ms = sorted(x * 1000 for x in latencies)
+    print(
+        f"\nread path on this run's PostgreSQL read model ({len(provinces)} provinces); "
+        f"the background suppressor made {suppressor.made} cubes in {made:.1f} s"
+    )
+    print(f"{'path':58} {'ms':>8} {'baseline ms':>12}")
+    print(
+        f"{'first regency table of each province, median':58} "
+        f"{statistics.median(first) * 1000:>8.1f} {statistics.median(before) * 1000:>12.1f}"
+    )
+    print(
+        f"{'first regency table of each province, slowest':58} "
+        f"{max(first) * 1000:>8.1f} {max(before) * 1000:>12.1f}"
+    )
+    print(
+        f"tables below province level at {achieved:.0f} requests/s for {seconds:.0f} s: "
+        f"p50 {ms[len(ms) // 2]:.1f} ms, p99 {ms[int(len(ms) * 0.99)]:.1f} ms, "
+        f"max {ms[-1]:.1f} ms ({len(ms)} requests)"
+    )
+
+
+async def national_read_path(url: str, villages: int, seed: int = 2) -> None:
+    """(c) A province at national size in a PostgreSQL read model (written directly, not
+    projected): its first table below province level suppressed on the request as before,
+    beside tables read while the background suppressor keeps the province's cubes."""
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, "reporting")
+    engine = create_engine(url)
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    codes = [
+        f"33.{r:02d}.{d:02d}.{2000 + v}"
+        for r in range(1, 36)
+        for d in range(1, 31)
+        for v in range(1, 21)
+    ][:villages]
+    units = [
+        {"unit_id": f"u{n}-{v}", "village_code": v}
+        for v in codes
+        for n in range(rng.randrange(1, 3))
+    ]
+    screenings = [
+        {
+            "generation": 1,
+            "case_id": str(uuid.uuid4()),
+            "unit_id": u["unit_id"],
+            "village_code": u["village_code"],
+            "screened_on": date(2026, 1, 1) + timedelta(days=rng.randrange(300)),
+            "risk_level": rng.choice(("low", "moderate", "high")),
+            "injecting": False,
+            "events": 1,
+            "last_event_at": now,
+            "last_received_at": now,
+        }
+        for u in units
+        for _ in range(rng.randrange(0, 25))
+    ]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(db.generations).values(id=1, current=1, switched_at=now)
+            )
+            await connection.execute(
+                insert(db.units),
+                [
+                    {
+                        "generation": 1,
+                        "unit_id": u["unit_id"],
+                        "village_code": u["village_code"],
+                        "formed_on": date(2025, 1, 1),
+                        "events": 1,
+                        "last_event_at": now,
+                        "last_received_at": now,
+                    }
+                    for u in units
+                ],
+            )
+            await connection.execute(insert(db.screenings), screenings)
+            await connection.execute(
+                insert(db.cube_changes),
+                [
+                    {
+                        "generation": 1,
+                        "province_code": "33",
+                        "year": y,
+                        "version": 1,
+                        "changed_at": now,
+                    }
+                    for y in (0, 2026)
+                ],
+            )
+
+        def ask(level: str) -> Ask:
+            return Ask(
+                "clients_screened", Period.parse("2026"), level, "33", None, k=5, min_units=3
+            )
+
+        async def timed(a: Ask) -> float:
+            started = time.perf_counter()
+            async with engine.connect() as connection:
+                await table(connection, a)
+            return time.perf_counter() - started
+
+        store = store_of(engine)
+        with previous_way():
+            before = await timed(ask("regency"))  # suppressed on the request, as before
+        store.cubes.clear()
+        store.built_on.clear()
+        stop = asyncio.Event()
+        suppressor = Suppressor(engine, k=5, min_units=3, capacity=64)
+        started = time.perf_counter()
+        background = asyncio.create_task(suppressor.run(stop))
+        key = ("count", "clients_screened", 1, 2026, "33", None, 5, 3)
+        while key not in store.cubes:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the suppressor is another task
+        made = time.perf_counter() - started
+        latencies = []
+        for n in range(150):  # while the suppressor goes on making the province's other cubes
+            latencies.append(await timed(ask(("regency", "district", "village")[n % 3])))
+        stop.set()
+        await background
+    finally:
+        await engine.dispose()
+    first, ms = latencies[0] * 1000, sorted(x * 1000 for x in latencies)
+    print(
+        f"\na province at national size in PostgreSQL: {len(codes):,} villages, "
+        f"{len(units):,} units, {len(screenings):,} screenings"
+    )
+    print(f"{'path':58} {'ms':>8} {'baseline ms':>12}")
+    print(
+        f"{'first clients_screened table below province level':58} "
+        f"{first:>8.1f} {before * 1000:>12.1f}"
+    )
+    print(
+        f"150 tables (regency, district, village) one after another: p50 {ms[75]:.1f} ms, "
+        f"p99 {ms[148]:.1f} ms, max {ms[-1]:.1f} ms; the suppressor made that cube "
+        f"{made:.1f} s after it started, in the background"
+    )
+
+
+def _args() -> Any:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--villages", type=int, default=6_000)
+    parser.add_argument("--suppression-only", action="store_true", help="(a) only")
+    parser.add_argument("--national-only", action="store_true", help="(a) and (c) only")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=200_000)
-    with infrastructure() as (kafka, postgres):
-        asyncio.run(run(kafka, postgres, parser.parse_args().events))
+    args = _args()
+    if args.suppression_only:
+        national_province(args.villages)
+    elif args.national_only:
+        national_province(args.villages)
+        with infrastructure(kafka=False) as (_, postgres):
+            asyncio.run(national_read_path(asyncio.run(fresh_postgres(postgres)), args.villages))
+    else:
+        with infrastructure() as (kafka, postgres):
+            asyncio.run(run(kafka, postgres, args.events, args.villages))
