@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 class Services:
     """The five services, each its own process, killed and started again on demand."""
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
+    def __init__(
+        self, env: dict[str, str], logs: Path, databases: dict[str, str] | None = None
+    ) -> None:
+        """`databases`: a database URL per service (PostgreSQL); otherwise SQLite files."""
+        self.env, self.logs, self.databases = env, logs, databases or {}
         self.base = int(env["PULIH_HTTP_PORT_BASE"])
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -34,7 +37,14 @@ class Services:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "shared.cli", "serve", name],
                 cwd=ROOT,
-                env=self.env,
+                env={
+                    **self.env,
+                    **(
+                        {"PULIH_DATABASE_URL": self.databases[name]}
+                        if name in self.databases
+                        else {}
+                    ),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=exit_with_parent,

@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from shared.cli import PORT_OFFSETS
 from shared.contracts.envelope import from_kafka
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.infra._process import free_port, read_pid
 from shared.infra.kafka import KafkaBroker
+from shared.infra.postgres import PostgresCluster
 from shared.messaging.broker import Topics, topic_size
+from shared.persistence import create_engine
 from shared.simulation.programme import generate
 from shared.simulation.publish import Platform, Province, caught_up, publish
 from tests.auth import bearer
@@ -95,11 +98,54 @@ async def test_the_broker_stopped_mid_stream_loses_and_doubles_nothing(
     assert len(lines) == 1
 
 
+async def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
+    infra_dir: Path, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    """The services on PostgreSQL (a cluster of the test's own, a database each); the cluster
+    is SIGKILLed while they work and started again on its data."""
+    cluster = PostgresCluster(infra_dir / f"postgres-{topics.prefix}", free_port())
+    await asyncio.to_thread(cluster.start, die_with_parent=True)
+    databases = {}
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        for name in ("registry", "client-case", "scheduling", "reporting"):
+            database = name.replace("-", "_")
+            await connection.execute(text(f'CREATE DATABASE "{database}"'))
+            databases[name] = cluster.url(database)
+    await admin.dispose()
+
+    async def stop_the_database(_services: Services, lines: list[str]) -> None:
+        await asyncio.sleep(2)
+        pid = read_pid(cluster.pid_file)
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        cluster.pid_file.unlink(missing_ok=True)
+        (cluster.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        await asyncio.sleep(3)
+        started = time.monotonic()
+        await asyncio.to_thread(cluster.start, die_with_parent=True)
+        lines.append(
+            f"{'postgresql':12} SIGKILL, ready again after {time.monotonic() - started:.1f}s"
+        )
+
+    try:
+        lines = await _published_through(
+            stop_the_database, kafka_bootstrap, topics, tmp_path, databases
+        )
+    finally:
+        await asyncio.to_thread(cluster.stop)
+    assert len(lines) == 1
+
+
 Chaos = Callable[[Services, list[str]], Coroutine[Any, Any, None]]
 
 
 async def _published_through(
-    chaos_of: Chaos, kafka_bootstrap: str, topics: Topics, tmp_path: Path
+    chaos_of: Chaos,
+    kafka_bootstrap: str,
+    topics: Topics,
+    tmp_path: Path,
+    databases: dict[str, str] | None = None,
 ) -> list[str]:
     """The programme published while `chaos_of` does its worst; the checks every fault must
     pass. Returns the fault lines."""
@@ -111,7 +157,7 @@ async def _published_through(
         "PULIH_TOPIC_PREFIX": topics.prefix,
         "PULIH_INBOUND_PROVINCES": "74",
     }
-    services = Services(env, tmp_path)
+    services = Services(env, tmp_path, databases)
     lines: list[str] = []
     try:
         for name in PORT_OFFSETS:
