@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -46,6 +47,17 @@ INGEST_BATCH = 500
 """Events per `POST /ingest` (the gateway's default limit)."""
 RECEIPTS_WAIT_SECONDS = 600
 """How long a phase waits for its answers: a message without one is a lost message."""
+
+
+def _progress(province: str, done: int, of: int) -> None:
+    """A progress bar of answers on a terminal (nothing when the output is a file)."""
+    if not sys.stderr.isatty():
+        return
+    filled = int(30 * done / of) if of else 30
+    sys.stderr.write(f"\r[{province}] answers {'#' * filled}{'.' * (30 - filled)} {done}/{of}")
+    if done == of:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def _structured(record: tuple[str, bytes, Headers, bytes]) -> dict[str, Any]:
@@ -289,6 +301,7 @@ class Province:
             consumer.assign(list(start))
             for partition, offset in start.items():
                 consumer.seek(partition, offset)
+            expected = len(waiting)
             async with asyncio.timeout(RECEIPTS_WAIT_SECONDS):
                 while waiting:
                     batches = await consumer.getmany(timeout_ms=1000)
@@ -299,6 +312,7 @@ class Province:
                             continue
                         waiting.discard(receipt.original_event_id)
                         self._count(kinds[receipt.original_event_id], receipt)
+                    _progress(self.code, expected - len(waiting), expected)
         finally:
             await consumer.stop()
 
