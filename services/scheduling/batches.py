@@ -157,6 +157,10 @@ class Batch:
             raise RuleViolations(
                 [Violation("session_id", "session-of-unit", "the session is another unit's")]
             )
+        if fact.province is not None and row["province_code"] != fact.province:
+            raise RuleViolations(
+                [Violation("unit_id", "own-province", f"the unit is not in {fact.province}")]
+            )
         return row
 
     async def write(self, db: AsyncSession, outbox: Outbox, done: list[Done]) -> None:
@@ -253,6 +257,10 @@ def hold_activity(state: Batch, index: int, fact: RecordActivity) -> str:
     unit = state.units.get(fact.unit_id)
     if unit is None:
         raise RuleViolations([Violation("unit_id", "exists", "no unit has this id")])
+    if fact.submission is not None and unit["province_code"] != fact.submission[0]:
+        raise RuleViolations(
+            [Violation("unit_id", "own-province", f"the unit is not in {fact.submission[0]}")]
+        )
     v = []
     if unit["status"] != "active" and (
         unit["status_on"] is None or fact.held_on >= unit["status_on"]

@@ -19,6 +19,8 @@ class RecordAttendance:
     held_on: date
     agent_id: str
     duration_minutes: int | None = None
+    province: str | None = None
+    """A province's submission: the session's unit must be in it (an agent's: None)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class RecordMissed:
     """The unit the recorder speaks for: the session must be one of its cases'."""
     reason: SessionMissReason
     agent_id: str
+    province: str
+    """The sending province: the session's unit must be in it."""
 
 
 Command = RecordAttendance | RecordMissed | RecordActivity

@@ -88,6 +88,7 @@ def command_of(province: str, fact: EventData) -> Command:
             held_on=fact.held_on,
             agent_id=fact.agent_id,
             duration_minutes=fact.duration_minutes,
+            province=province,
         )
     if isinstance(fact, MissSubmitted):
         return RecordMissed(
@@ -95,6 +96,7 @@ def command_of(province: str, fact: EventData) -> Command:
             unit_id=fact.unit_id,
             reason=fact.reason,
             agent_id=fact.agent_id,
+            province=province,
         )
     assert isinstance(fact, ActivitySubmitted)
     return RecordActivity(

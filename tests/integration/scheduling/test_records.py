@@ -15,7 +15,7 @@ from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.scheduling import batches, records, sweeper
-from services.scheduling.commands import RecordActivity, RecordAttendance
+from services.scheduling.commands import RecordActivity, RecordAttendance, RecordMissed
 from services.scheduling.db import MIGRATIONS, cases, platform, sessions, units
 from shared.contracts.scheduling import CaseAtRiskOfDropOut
 from shared.contracts.types import ActivityType, RescheduleReason, SessionMissReason
@@ -247,3 +247,33 @@ async def test_an_activity_held_before_the_unit_stopped_is_recorded_when_it_arri
     assert before.error is None and before.event_id is not None
     assert isinstance(after.error, RuleViolations)
     assert [(v.field, v.rule) for v in after.error.violations] == [("unit_id", "unit-active")]
+
+
+async def test_a_province_records_only_its_own_units_sessions_and_activities(db: Db) -> None:
+    """Jakarta's unit (31) is not Sulawesi Tenggara's (74) to record, whatever the message's
+    own region fields say."""
+    session_id = (await db.row(2))["session_id"]
+    held = date(2026, 9, 13)
+    commands: list[RecordAttendance | RecordMissed | RecordActivity] = [
+        RecordAttendance(session_id, UNIT, held, AGENT, province="74"),
+        RecordMissed(session_id, UNIT, SessionMissReason.CLIENT_ABSENT, AGENT, province="74"),
+        RecordActivity(
+            unit_id=UNIT,
+            activity_type=ActivityType.OUTREACH,
+            held_on=held,
+            agent_ids=(AGENT,),
+            participants=10,
+            submission=("74", "sultra-activity-of-jakarta"),
+        ),
+        RecordAttendance(session_id, UNIT, held, AGENT, province="31"),  # Jakarta's own
+    ]
+    async with db.factory.begin() as tx:
+        done = await batches.handle(tx, db.outbox, commands)
+    refusals = [
+        [(v.field, v.rule) for v in d.error.violations]
+        if isinstance(d.error, RuleViolations)
+        else []
+        for d in done
+    ]
+    assert refusals[:3] == [[("unit_id", "own-province")]] * 3
+    assert refusals[3] != [("unit_id", "own-province")]
