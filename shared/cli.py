@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,7 +89,15 @@ def serve(service: ServiceArg) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Seed the demo province once (default: only when this run starts its own Kafka).",
+        ),
+    ] = None,
+) -> None:
     """Start local Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and all five services; on
     the first start, seed a demo province through its inbound topic (`pulih simulate --demo`)
     and print where to look and a token per role.
@@ -126,9 +135,11 @@ def run() -> None:
                 f"(/health/ready, /metrics, /docs)"
             )
         gateway = f"http://127.0.0.1:{_settings('gateway').http_port}"
-        demo = subprocess.Popen(  # seeds the demo province once, then prints the welcome
+        seeding = broker is not None if demo is None else demo  # not someone else's Kafka
+        seed = ["--once"] if seeding else ["--no-seed"]
+        seeder = subprocess.Popen(  # seeds the demo province once, then prints the welcome
             [
-                *(sys.executable, "-m", "shared.cli", "simulate", "--demo", "--once"),
+                *(sys.executable, "-m", "shared.cli", "simulate", "--demo", *seed),
                 *("--welcome", "--totals", str(_state_dir() / "demo-totals.json")),
             ],
             env={**os.environ, "PULIH_GATEWAY_URL": gateway},
@@ -137,13 +148,13 @@ def run() -> None:
         )
         while not stopping and failed is None:
             failed = next((n for n, p in services.items() if p.poll() is not None), None)
-            if demo.returncode is None and demo.poll():
+            if seeder.returncode is None and seeder.poll():
                 typer.echo(
-                    f"seeding the demo failed (exit {demo.returncode}); the platform runs on"
+                    f"seeding the demo failed (exit {seeder.returncode}); the platform runs on"
                 )
             time.sleep(0.2)
-        if demo.poll() is None:
-            demo.terminate()
+        if seeder.poll() is None:
+            seeder.terminate()
     finally:
         for process in services.values():
             if process.poll() is None:
@@ -213,7 +224,10 @@ def simulate(
     totals: Annotated[
         Path | None, typer.Option(help="Write the exact totals generated here (JSON).")
     ] = None,
-    once: Annotated[bool, typer.Option(help="Skip if this state dir was seeded.")] = False,
+    once: Annotated[
+        bool, typer.Option(help="Skip if this state dir was seeded; resume an interrupted one.")
+    ] = False,
+    no_seed: Annotated[bool, typer.Option(help="Publish nothing (with --welcome).")] = False,
     welcome: Annotated[bool, typer.Option(help="Then print how to get in.")] = False,
 ) -> None:
     """Publish provinces' programmes through their real inbound paths, as their systems
@@ -230,9 +244,16 @@ def simulate(
     marker = _state_dir() / "demo-seeded"
     urls = [f"http://127.0.0.1:{_settings(name).http_port}" for name in SERVICES]
     asyncio.run(simulation.ready(urls))
-    if once and marker.exists():
+    day = datetime.now(UTC).date()
+    if no_seed:
+        typer.echo("no demo seeded (Kafka is not this run's own: `pulih run --demo` seeds it)")
+    elif once and marker.exists() and marker.read_text().startswith("done"):
         typer.echo(f"the demo province was seeded before ({marker}); keeping its data")
     else:
+        if once and marker.exists():  # an interrupted seeding: the same programme again
+            day = date.fromisoformat(marker.read_text().split()[-1])
+        if once:
+            marker.write_text(f"started {day.isoformat()}\n")
         typer.echo(f"seeding {', '.join(codes)}: {units} units, {clients} people screened each")
         generated, outcomes = asyncio.run(
             simulation.simulate(
@@ -245,6 +266,7 @@ def simulate(
                 say=typer.echo,
                 via=via,
                 faults=faults,
+                today=day,
             )
         )
         for code, outcome in zip(codes, outcomes, strict=True):
@@ -253,8 +275,8 @@ def simulate(
             totals.write_text(json.dumps(generated.as_dict(), indent=2) + "\n")
             typer.echo(f"the exact totals of what was generated: {totals}")
         if once:
-            marker.write_text(f"provinces {province}, seed {seed}\n")
-        if not all(o.faults_answered_as_sent() for o in outcomes):
+            marker.write_text(f"done: provinces {province}, seed {seed}, {day.isoformat()}\n")
+        if not all(o.answered_as_expected() for o in outcomes):
             typer.echo("some faults were not answered as they should be (see above)")
             raise typer.Exit(1)
     if welcome:

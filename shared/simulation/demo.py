@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -30,6 +30,7 @@ async def simulate(
     say: Callable[[str], None],
     via: str = "kafka",
     faults: float = 0.0,
+    today: date | None = None,
 ) -> tuple[Totals, list[Outcome]]:
     """Each province's programme (`units` and `clients` each, seeded by seed and province)
     published at once, as many provincial systems do; the totals of all of them."""
@@ -40,9 +41,14 @@ async def simulate(
         async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
             villages = await system.villages(http, units)
             programme = generate(
-                province=code, villages=villages, units=units, clients=clients, seed=seed
+                province=code,
+                villages=villages,
+                units=units,
+                clients=clients,
+                seed=seed,
+                today=today,
             )
-            return programme, await publish(programme, system, http, faults=faults)
+            return programme, await publish(programme, system, http, faults=faults, today=today)
 
     done = await asyncio.gather(*(one(code) for code in provinces))
     totals = Totals()

@@ -40,6 +40,7 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
         "-m",
         "shared.cli",
         "run",
+        "--demo",  # the suite's broker is not the run's own: ask for the demo
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
