@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table
+from sqlalchemy import Date, Table
 
 from services.reporting import db
 from shared.contracts import client_case, registry, scheduling
@@ -324,9 +324,14 @@ class Batch:
         village = fact.values.get("village_code")
         if not village:
             return  # no village, no cell below province level
-        years = (
-            []
-            if fact.table is db.units
-            else [v.year for v in fact.values.values() if isinstance(v, date)]
-        )
-        self.touched.add((village[:2], min(years, default=0)))
+        year = 0
+        if fact.table is not db.units:
+            for column in _DATES[fact.table]:
+                value = fact.values.get(column)
+                if value is not None and (year == 0 or value.year < year):
+                    year = value.year
+        self.touched.add((village[:2], year))
+
+
+_DATES = {t: [c.name for c in t.columns if isinstance(c.type, Date)] for t in db.FACT_TABLES}
+"""Each fact table's date columns: the years a fact about a row touches."""

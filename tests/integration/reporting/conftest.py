@@ -34,6 +34,7 @@ def _settings(database_url: str, kafka_bootstrap: str, topics: Topics, **more: A
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topics.prefix,
         projection_batch_size=500,
+        cube_wait_seconds=60,  # a loaded test machine may take a while to suppress
         **more,
     )
 

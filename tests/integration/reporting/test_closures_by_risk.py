@@ -81,7 +81,13 @@ async def test_closures_by_outcome_and_risk_level(
     async def projected() -> bool:
         table = await _get(client, "/indicators/closures", period=str(YEAR), within="74", by=BY)
         parts = {r["part"]: r["value"] for r in table["rows"]}
-        return table["within"]["value"] == 20 and parts.get("dropped_out,high") == 2
+        # The units too (another topic): a unit not yet known leaves its village out.
+        formed = await _get(client, "/indicators/units_formed", period=str(YEAR - 1), within="74")
+        return (
+            table["within"]["value"] == 20
+            and parts.get("dropped_out,high") == 2
+            and formed["within"]["value"] == 3
+        )
 
     await _until(projected)
     assert runtime.engine is not None
