@@ -24,6 +24,7 @@ from shared.messaging.consumer import BatchHandler, Handler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates, update_rows
+from shared.regions import latest_today
 from shared.rules import RuleViolations
 from shared.runtime import Runtime
 from shared.security.encryption import CannotDecrypt
@@ -50,7 +51,8 @@ def canonical_facts(runtime: Runtime) -> Handler:
                 .values(status=data.to_status)
             )
         elif isinstance(data, scheduling.CaseAtRiskOfDropOut):
-            today = datetime.now(UTC).date()
+            # scheduling flags on the province's own day, which may be ahead of UTC's
+            today = latest_today(datetime.now(UTC))
             ctx = handlers.Context(session, outbox, keys, today, settings.routing_for)
             await _at_risk(ctx, data, settings.drop_out_policy)
             runtime.notify_committed()

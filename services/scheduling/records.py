@@ -162,9 +162,13 @@ async def flag_if_at_risk(
     run = domain.consecutive_misses(domain.session_of(r) for r in history)
     if run < threshold:
         return False
-    await session.execute(
-        update(cases).where(cases.c.case_id == row["case_id"]).values(at_risk_on=today)
+    flagged = await session.execute(  # the sweeper and a province's misses may race here
+        update(cases)
+        .where(cases.c.case_id == row["case_id"], cases.c.at_risk_on.is_(None))
+        .values(at_risk_on=today)
     )
+    if flagged.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     await outbox.add(
         session,
         events.CaseAtRiskOfDropOut(

@@ -74,7 +74,10 @@ IDS: dict[str, str] = {
     "of this province.",
     "RecoveryAgentDeactivated": "agent_id: an agent of this province.",
     "ScreeningSubmitted": "submission_id: chosen by the province, unique within it; every "
-    "later fact of the case names the case by it. The receipt gives the canonical case_id. "
+    "later fact of the case names the case by it. A later screening of a person with an open "
+    "case in the unit re-screens that case: its own submission_id names the same case, but keep "
+    "naming the case by the first one, so its facts share one record key and stay in order. "
+    "The receipt gives the canonical case_id. "
     "province_client_key (optional): the province's own id for the person when no NIK is "
     "sealed.",
     "EnrolmentSubmitted": "submission_id: the screening's.",

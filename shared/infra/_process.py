@@ -92,7 +92,9 @@ _LIBC = _libc()  # loaded before any fork: a child switched to another user may 
 
 def exit_with_parent() -> None:
     """In a child, before exec (Linux): SIGTERM when the parent ends (PR_SET_PDEATHSIG), so
-    nothing is left running when it is killed; elsewhere nothing."""
+    nothing is left running when it is killed; elsewhere nothing. The kernel follows the
+    *thread* that started the child: start servers meant to live long from the main thread
+    (a worker thread's end would stop them)."""
     if _LIBC is not None:
         _LIBC.prctl(1, signal.SIGTERM)
 

@@ -44,7 +44,9 @@ CLIENTS = int(os.environ.get("PULIH_RESILIENCE_CLIENTS", "60"))
 KILL_ORDER = ("client-case", "scheduling", "reporting", "registry", "gateway")
 
 
-async def _chaos(services: Services, lines: list[str], every: float) -> None:
+async def _chaos(
+    services: Services, lines: list[str], strike: Callable[[], None], every: float
+) -> None:
     """Each service in turn, `every` seconds apart: SIGKILL mid-stream and start again; a
     line says how long each took to be ready again."""
 
@@ -54,6 +56,7 @@ async def _chaos(services: Services, lines: list[str], every: float) -> None:
     comebacks = []
     for name in KILL_ORDER:
         await asyncio.sleep(every)
+        strike()
         services.kill(name)
         services.start(name)
         comebacks.append(asyncio.create_task(back(name)))
@@ -63,8 +66,8 @@ async def _chaos(services: Services, lines: list[str], every: float) -> None:
 async def test_services_killed_mid_stream_lose_and_double_nothing(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    async def kill_each(services: Services, lines: list[str]) -> None:
-        await _chaos(services, lines, every=1.5)
+    async def kill_each(services: Services, lines: list[str], strike: Callable[[], None]) -> None:
+        await _chaos(services, lines, strike, every=1.5)
 
     lines = await _published_through(kill_each, kafka_bootstrap, topics, tmp_path)
     assert len(lines) == len(KILL_ORDER)  # every service was killed once, mid-stream
@@ -78,8 +81,11 @@ async def test_the_broker_stopped_mid_stream_loses_and_doubles_nothing(
     broker = KafkaBroker(infra_dir / f"kafka-{topics.prefix}", free_port(), free_port())
     await asyncio.to_thread(broker.start, die_with_parent=True)
 
-    async def stop_the_broker(_services: Services, lines: list[str]) -> None:
+    async def stop_the_broker(
+        _services: Services, lines: list[str], strike: Callable[[], None]
+    ) -> None:
         await asyncio.sleep(2)
+        strike()
         pid = read_pid(broker.pid_file)
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
@@ -114,8 +120,11 @@ async def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
             databases[name] = cluster.url(database)
     await admin.dispose()
 
-    async def stop_the_database(_services: Services, lines: list[str]) -> None:
+    async def stop_the_database(
+        _services: Services, lines: list[str], strike: Callable[[], None]
+    ) -> None:
         await asyncio.sleep(2)
+        strike()
         pid = read_pid(cluster.pid_file)
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
@@ -137,7 +146,8 @@ async def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
     assert len(lines) == 1
 
 
-Chaos = Callable[[Services, list[str]], Coroutine[Any, Any, None]]
+Chaos = Callable[[Services, list[str], Callable[[], None]], Coroutine[Any, Any, None]]
+"""Does its worst to the platform, noting each line; calls the third argument at each fault."""
 
 
 async def _published_through(
@@ -173,9 +183,14 @@ async def _published_through(
                 province="74", villages=villages, units=UNITS, clients=CLIENTS, seed=11
             )
             started = time.monotonic()
-            chaos = asyncio.create_task(chaos_of(services, lines))
-            outcome = await publish(programme, province, http, faults=0.03)
+            publishing = asyncio.create_task(publish(programme, province, http, faults=0.03))
+            struck: list[bool] = []  # for each fault: was the province still publishing?
+            chaos = asyncio.create_task(
+                chaos_of(services, lines, lambda: struck.append(not publishing.done()))
+            )
+            outcome = await publishing
             await chaos
+            assert struck and all(struck), f"a fault struck after the stream: {struck}"
             published_in = time.monotonic() - started
             groups = ("registry", "client-case", "scheduling", "reporting")
             await caught_up(kafka_bootstrap, topics, groups)  # no partition stalled

@@ -311,10 +311,19 @@ def resolve(
 def ending_referral_problems(
     case: Case, outcome: ClosureOutcome, referral: Referral | None, field: str
 ) -> list[Violation]:
-    """A closure that names the referral it ends with: a referral of this case, and only for
-    a case referred out."""
+    """A closure that names the referral it ends with: a referral of this case the destination
+    accepted (or the client attended), and only for a case referred out."""
     if referral is None or referral.case_id != case.case_id:
         return [Violation(field, "referral-of-case", "the case has no such referral")]
+    v = []
     if outcome is not ClosureOutcome.REFERRED_OUT:
-        return [Violation(field, "referred-out-only", "only a case referred out names a referral")]
-    return []
+        v.append(Violation(field, "referred-out-only", "only a case referred out names a referral"))
+    if referral.resolution not in (ReferralResolution.ACCEPTED, ReferralResolution.ATTENDED):
+        v.append(
+            Violation(
+                field,
+                "referral-taken-up",
+                "the referral ends the case once the destination accepted or saw the client",
+            )
+        )
+    return v

@@ -384,9 +384,7 @@ async def handle_transfer(
 
 
 async def _referral(session: AsyncSession, referral_id: str) -> Referral | None:
-    row = (
-        (await session.execute(select(referrals).where(referrals.c.referral_id == referral_id)))
-        .mappings()
-        .first()
-    )
+    """The referral, locked: an agent's and a province's resolution may race."""
+    query = select(referrals).where(referrals.c.referral_id == referral_id).with_for_update()
+    row = (await session.execute(query)).mappings().first()
     return referral_of_row(row) if row else None

@@ -65,4 +65,4 @@ def reads_plan(roles: Sequence[Grant], unit: RowMapping) -> None:
     if not sees(roles, unit) and not any(
         g.role is Role.PROVINCE_SYSTEM and g.target == unit["province_code"] for g in roles
     ):
-        raise records.NotFound("no such case among yours")
+        raise records.NotFound(f"no case {unit['case_id']}")  # as if it did not exist

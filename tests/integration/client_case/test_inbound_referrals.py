@@ -155,11 +155,13 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
         ("declined-after", resolution(REF_1, "declined")),  # attended is final
         ("resolve-other-case", resolution(REF_2, "accepted")),
         ("resolve-unknown", resolution(REF_UNKNOWN, "accepted")),
-        ("to-elsewhere", transfer(elsewhere)),
+        # a unit of another province, under this province's own region fields
+        ("to-elsewhere", transfer({**first, "unit_id": elsewhere["unit_id"]})),
         ("to-second", transfer(second)),
         ("old-unit", closure(SCREENING_1, REF_1, first)),  # the case is the second unit's now
         ("close-other-ref", closure(SCREENING_1, REF_2, second)),
         ("close", closure(SCREENING_1, REF_1, second)),
+        ("close-not-taken-up", closure(SCREENING_2, REF_2, first)),  # REF_2 never answered
     ]
     receipts = await province_sends(p, sent)
     refused = refusals(receipts)
@@ -168,9 +170,10 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
         "declined-after": [("referral_key", "open-referral")],
         "resolve-other-case": [("referral_key", "referral-of-case")],
         "resolve-unknown": [("referral_key", "referral-of-case")],
-        "to-elsewhere": [("province_code", "own-province")],
+        "to-elsewhere": [("unit_id", "own-province")],
         "old-unit": [("unit_id", "case-of-unit")],
         "close-other-ref": [("referral_key", "referral-of-case")],
+        "close-not-taken-up": [("referral_key", "referral-taken-up")],
     }
     canonical = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 2 + 6)]
     referred = [e for e in canonical if isinstance(e, events.ClientReferred)]
