@@ -27,12 +27,12 @@ from services.reporting.settings import Settings as ReportingSettings
 from services.scheduling.app import SPEC as SCHEDULING
 from services.scheduling.settings import Settings as SchedulingSettings
 from shared.contracts.base import EventData
-from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.envelope import from_kafka, to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.messaging.broker import Topics, ensure_topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
-from tests.bus import read_events
+from tests.bus import read_topic
 
 OPERATOR_74 = bearer("province-operator:74")
 
@@ -274,12 +274,20 @@ async def province_sends(
             )
     finally:
         await producer.stop()
-    answers = await read_events(p.bootstrap, p.topics.name(f"ibm.receipts.{province}"), len(facts))
-    receipts: Receipts = {}
-    for answer in answers:
-        assert isinstance(answer.data, EventAccepted | EventRejected)
-        receipts[answer.data.original_event_id] = answer.data
-    return receipts
+    ids = {message_id for message_id, _ in facts}
+
+    def answered(records: list[Any]) -> Receipts:
+        found: Receipts = {}
+        for record in records:
+            answer = from_kafka(record.headers, record.key, record.value).data
+            assert isinstance(answer, EventAccepted | EventRejected)
+            if answer.original_event_id in ids:
+                found[answer.original_event_id] = answer
+        return found
+
+    topic = p.topics.name(f"ibm.receipts.{province}")
+    records = await read_topic(p.bootstrap, topic, until=lambda r: len(answered(r)) == len(ids))
+    return answered(records)
 
 
 def refusals(receipts: Receipts) -> dict[str, list[tuple[str | None, str]]]:

@@ -351,6 +351,17 @@ async def handle_transfer(
     """The open case moves, with its history, to another active unit."""
     case = await load_case(session, case_id, for_update=True)
     target = await require_active_unit(session, to_unit_id)
+    already = await session.execute(
+        select(cases.c.case_id).where(
+            cases.c.unit_id == to_unit_id,
+            cases.c.client_ref == case.client_ref,
+            cases.c.stage != CaseStage.CLOSED,
+        )
+    )
+    if already.first() is not None:  # one open case per person per unit
+        raise RuleViolations(
+            [Violation("to_unit_id", "one-open-case", "the person has an open case there")]
+        )
     moved = pathway.transferred(
         case,
         to_unit_id,

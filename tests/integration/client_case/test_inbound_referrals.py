@@ -85,17 +85,20 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
     second = await _unit_of(p, "74.71.02")
     elsewhere = await _unit_of_another_province(p)
     agent = await appoint_agent(p, first["unit_id"])
+    second_agent = await appoint_agent(p, second["unit_id"])
     today = datetime.now(UTC).date()
 
-    def screening(number: int) -> provincial.ScreeningSubmitted:
+    def screening(
+        number: int, person: int | None = None, where: dict[str, Any] = first
+    ) -> provincial.ScreeningSubmitted:
         return provincial.ScreeningSubmitted.model_validate(
             {
-                **first,
+                **where,
                 "submission_id": f"sultra-screening-{number:07d}",
                 "programme": "sil",
                 "screened_at": datetime.now(UTC),
-                "screener_agent_id": agent,
-                "province_client_key": f"sultra-person-{number:07d}",
+                "screener_agent_id": agent if where is first else second_agent,
+                "province_client_key": f"sultra-person-{person or number:07d}",
                 "substances": HIGH_RISK,
                 "injection": "never",
             }
@@ -162,9 +165,25 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
         ("close-other-ref", closure(SCREENING_1, REF_2, second)),
         ("close", closure(SCREENING_1, REF_1, second)),
         ("close-not-taken-up", closure(SCREENING_2, REF_2, first)),  # REF_2 never answered
+        # person 3 has an open case in each unit: the first cannot move to the second
+        ("s3", screening(3)),
+        ("s3-in-second", screening(4, person=3, where=second)),
     ]
     receipts = await province_sends(p, sent)
     refused = refusals(receipts)
+    # Once person 3's case in the second unit is recorded, their first case cannot move there.
+    again = await province_sends(
+        p,
+        [
+            (
+                "to-second-again",
+                provincial.TransferSubmitted.model_validate(
+                    {**second, "submission_id": "sultra-screening-0000003", "transferred_on": today}
+                ),
+            )
+        ],
+    )
+    assert refusals(again) == {"to-second-again": [("unit_id", "one-open-case")]}
     assert refused == {
         "ref-again": [("referral_key", "unique")],
         "declined-after": [("referral_key", "open-referral")],
@@ -175,7 +194,7 @@ async def test_a_province_refers_follows_up_transfers_and_closes_from_kafka_alon
         "close-other-ref": [("referral_key", "referral-of-case")],
         "close-not-taken-up": [("referral_key", "referral-taken-up")],
     }
-    canonical = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 2 + 6)]
+    canonical = [e.data for e in await read_events(p.bootstrap, p.topics.name(events.TOPIC), 4 + 6)]
     referred = [e for e in canonical if isinstance(e, events.ClientReferred)]
     resolved = [e for e in canonical if isinstance(e, events.ReferralResolved)]
     [moved] = [e for e in canonical if isinstance(e, events.CaseTransferred)]

@@ -258,6 +258,8 @@ def transfer(state: Batch, index: int, s: Submitted) -> Created:
         v.append(Violation("unit_id", "unit-active", f"the unit is {unit['status']}"))
     if unit["province_code"] != s.province:
         v.append(Violation("unit_id", "own-province", f"the unit is not in province {s.province}"))
+    if (fact.unit_id, case.client_ref) in state.open_cases:
+        v.append(Violation("unit_id", "one-open-case", "the person has an open case there"))
     check(v)
     moved = pathway.transferred(
         case,

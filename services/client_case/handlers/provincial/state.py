@@ -162,6 +162,16 @@ class Batch:
             state.cases.update(
                 {r["case_id"]: case_of_row(r) for r in (await db.execute(query)).mappings()}
             )
+        if moved_to:  # one open case per person per unit: the receiving units' open cases
+            refs = {c.client_ref for c in state.cases.values()}
+            found = await db.execute(
+                select(cases.c.unit_id, cases.c.client_ref, cases.c.case_id).where(
+                    cases.c.unit_id.in_(moved_to),
+                    cases.c.client_ref.in_(refs),
+                    cases.c.stage != CaseStage.CLOSED,
+                )
+            )
+            state.open_cases.update({(u, ref): case for u, ref, case in found.tuples()})
         client_ids = {c.client_id for c in state.cases.values()} - set(state.people)
         if client_ids:
             found = await db.execute(select(*_PERSON).where(clients.c.client_id.in_(client_ids)))
