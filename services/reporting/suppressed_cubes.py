@@ -151,13 +151,13 @@ async def build_cube(connection: AsyncConnection, key: CubeKey) -> Cube:
         inputs = await _count_inputs(connection, COUNTS[name], generation, year, province, by)
         built = await asyncio.to_thread(_suppress_count, inputs, k, min_units)
     built.as_of = as_of
-    return built
+    return cube.forget_units(built)
 
 
 class CubeStore:
     """The suppressed cubes of one database, kept for requests, most recently used last."""
 
-    def __init__(self, capacity: int = 512) -> None:
+    def __init__(self, capacity: int = 48) -> None:
         self.capacity = capacity
         self.cubes: OrderedDict[CubeKey, Cube] = OrderedDict()
         self.built_on: dict[CubeKey, dict[tuple[str, int], int]] = {}

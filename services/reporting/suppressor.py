@@ -56,7 +56,7 @@ class Suppressor:
         min_gap: float = 1.0,
         interval: float = 0.5,
         wait_seconds: float = 10.0,
-        capacity: int = 512,
+        capacity: int = 48,
     ) -> None:
         self.engine = engine
         self.k = k
