@@ -101,6 +101,8 @@ class Suppressor:
     def _ahead(self, generation: int, versions: Versions) -> list[CubeKey]:
         """Base cubes of province-years with facts not made ahead yet, newest years first."""
         keys: list[CubeKey] = []
+        # A rebuild switched generations: the new one's cubes are made ahead again.
+        self._warmed = {w for w in self._warmed if w[0] == generation}
         years = sorted({(y, p) for p, y in versions if y > 0}, reverse=True)
         for year, province in years:
             if (generation, province, year) in self._warmed:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.cube import TOTAL, Cell, Cube, Figure
 from services.reporting.indicators import COUNTS
 from services.reporting.suppressed_cubes import count_key, row_of, served, store_of
+from services.reporting.suppressor import Suppressor
 from shared.persistence import create_engine
 
 
@@ -59,3 +60,12 @@ async def test_a_first_request_waits_for_the_suppressor_never_suppresses_itself(
         made = Cube(2025, (TOTAL,), False, {VILLAGE: Figure(9, 9)})
         store.keep(KEY, made, {})  # what the suppressor does when it has made it
         assert row_of(await waiting, VILLAGE).value == 9
+
+
+async def test_cubes_are_made_ahead_again_for_a_rebuilt_generation(engine: AsyncEngine) -> None:
+    suppressor = Suppressor(engine, k=5, min_units=1, capacity=64)
+    versions = {("74", 0): 1, ("74", 2025): 3}
+    first = suppressor._ahead(1, versions)
+    assert first and {key[2:5] for key in first} == {(1, 2025, "74")}
+    assert suppressor._ahead(1, versions) == []  # made ahead once
+    assert {key[2] for key in suppressor._ahead(2, versions)} == {2}  # after a rebuild
