@@ -240,9 +240,13 @@ def inside(column: ColumnElement[Any], within: str) -> ColumnElement[bool]:
     return or_(column == within, column.startswith(f"{within}."))
 
 
+CODE_LENGTH = {"national": 0, "province": 2, "regency": 5, "district": 8, "village": 13}
+"""How much of a village code names its region at each level (74.71.01.1001)."""
+
+
 def region_of(column: ColumnElement[Any], level: str) -> ColumnElement[str]:
     """The code of the region at `level` containing a village code."""
-    length = {"national": 0, "province": 2, "regency": 5, "district": 8, "village": 13}[level]
+    length = CODE_LENGTH[level]
     # Constants inline, so PostgreSQL sees the same expression in SELECT and GROUP BY.
     return func.substr(column, literal_column("1"), literal_column(str(length)))
 
