@@ -15,13 +15,14 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.contracts import client_case_inbound as cases
 from shared.contracts.base import EventData
@@ -32,6 +33,7 @@ from shared.messaging.broker import Topics, make_consumer, make_producer, partit
 from shared.security.tokens import development_token
 from shared.simulation.programme import Case, Programme, Village
 
+T = TypeVar("T")
 CAUGHT_UP_GROUPS = ("registry", "client-case", "scheduling")
 CASE_FACTS = (
     cases.EnrolmentSubmitted,
@@ -47,6 +49,17 @@ INGEST_BATCH = 500
 """Events per `POST /ingest` (the gateway's default limit)."""
 RECEIPTS_WAIT_SECONDS = 600
 """How long a phase waits for its answers: a message without one is a lost message."""
+
+
+async def reconnecting(connect: Callable[[], Awaitable[T]], seconds: float = 120) -> T:
+    """Connect as a province's system does: while the broker is away (restarting, a network
+    break), try again every second, up to `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            try:
+                return await connect()
+            except (KafkaError, OSError):
+                await asyncio.sleep(1)
 
 
 def _progress(province: str, done: int, of: int) -> None:
@@ -200,7 +213,7 @@ class Province:
         else:
             waiting = {message_id for message_id, *_ in records}
             producer = make_producer(self.platform.bootstrap, client_id=f"province-{self.code}")
-            await producer.start()
+            await reconnecting(producer.start)
             try:
                 pending, begun = [], time.monotonic()
                 for n, (message_id, key, headers, value) in enumerate(records):
@@ -290,9 +303,11 @@ class Province:
         await self.send_records(records, kinds)
 
     async def _ends(self) -> dict[TopicPartition, int]:
-        partitions = await partitions_of(self.platform.bootstrap, self.receipts)
+        partitions = await reconnecting(
+            lambda: partitions_of(self.platform.bootstrap, self.receipts)
+        )
         consumer = make_consumer(self.platform.bootstrap, group_id=None, client_id="sim-probe")
-        await consumer.start()
+        await reconnecting(consumer.start)
         try:
             return dict(await consumer.end_offsets(partitions))
         finally:
@@ -303,7 +318,7 @@ class Province:
     ) -> None:
         waiting = set(waiting)
         consumer = make_consumer(self.platform.bootstrap, group_id=None, client_id="sim-receipts")
-        await consumer.start()
+        await reconnecting(consumer.start)
         try:
             consumer.assign(list(start))
             for partition, offset in start.items():
@@ -359,29 +374,38 @@ async def caught_up(bootstrap: str, topics: Topics, groups: Sequence[str]) -> No
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     probe = make_consumer(bootstrap, group_id=None, client_id="sim-probe")
-    await admin.start()
-    await probe.start()
+    await reconnecting(admin.start)
+    await reconnecting(probe.start)
     try:
         async with asyncio.timeout(300):
             while True:
-                behind = 0
-                for group in groups:
-                    committed = await admin.list_consumer_group_offsets(group)
-                    canonical = [
-                        tp
-                        for tp in committed
-                        if tp.topic.startswith(topics.name("ibm."))
-                        and ".inbound." not in tp.topic
-                        and ".receipts." not in tp.topic
-                    ]
-                    ends = await probe.end_offsets(canonical) if canonical else {}
-                    behind += sum(ends[tp] - committed[tp].offset for tp in canonical)
+                try:
+                    behind = await _behind(admin, probe, topics, groups)
+                except KafkaError:  # the broker is away for a moment
+                    behind = 1
                 if behind <= 0:
                     return
                 await asyncio.sleep(0.3)
     finally:
         await probe.stop()
         await admin.close()
+
+
+async def _behind(admin: Any, probe: Any, topics: Topics, groups: Sequence[str]) -> int:
+    """Records on the canonical topics the groups have not yet taken in."""
+    behind = 0
+    for group in groups:
+        committed = await admin.list_consumer_group_offsets(group)
+        canonical = [
+            tp
+            for tp in committed
+            if tp.topic.startswith(topics.name("ibm."))
+            and ".inbound." not in tp.topic
+            and ".receipts." not in tp.topic
+        ]
+        ends = await probe.end_offsets(canonical) if canonical else {}
+        behind += sum(ends[tp] - committed[tp].offset for tp in canonical)
+    return behind
 
 
 async def publish(
