@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiokafka import ConsumerRecord
 
 from shared.contracts.envelope import Envelope, from_kafka
-from shared.messaging.broker import make_consumer
+from shared.messaging.broker import make_consumer, partitions_of
 
 
 async def read_topic(
@@ -37,3 +37,24 @@ async def read_events(
 ) -> list[Envelope]:
     records = await read_topic(bootstrap, topic, until=lambda r: len(r) >= count, seconds=seconds)
     return [from_kafka(r.headers, r.key, r.value) for r in records]
+
+
+async def read_to_end(bootstrap: str, topic: str) -> list[Envelope]:
+    """Every event on the topic now, from the start to its end offsets (which count the
+    transaction markers a record count would miss)."""
+    partitions = await partitions_of(bootstrap, topic)
+    consumer = make_consumer(bootstrap, group_id=None, client_id="test-reader")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[Envelope] = []
+        behind = set(partitions)
+        while behind:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [from_kafka(r.headers, r.key, r.value) for r in records]
+            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+        return found
+    finally:
+        await consumer.stop()

@@ -17,24 +17,18 @@ from pathlib import Path
 import httpx
 
 from shared.cli import PORT_OFFSETS
-from shared.infra._process import free_port, port_open
+from shared.infra._process import port_open
 from shared.messaging.broker import Topics
 from tests.auth import bearer
+from tests.processes import free_port_base
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port_base() -> int:
-    while True:
-        base = free_port()
-        if base + 4 < 65536 and not any(port_open(base + i) for i in range(5)):
-            return base
 
 
 async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    base = _free_port_base()
+    base = free_port_base()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -165,7 +159,7 @@ async def test_pulih_run_brings_up_every_service_and_stops_on_sigterm(
 
 
 def test_killing_pulih_run_leaves_no_service_behind(kafka_bootstrap: str, tmp_path: Path) -> None:
-    base = _free_port_base()
+    base = free_port_base()
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "run"],
         cwd=ROOT,

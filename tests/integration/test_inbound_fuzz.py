@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from shared.contracts.base import example_of
 from shared.contracts.catalog import contract_for
-from shared.contracts.envelope import from_kafka, to_kafka, wrap
+from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.inbound import OWNERS
 from shared.contracts.platform import EventRejected
-from shared.messaging.broker import make_consumer, make_producer, partitions_of, topic_size
+from shared.messaging.broker import make_producer, topic_size
+from tests.bus import read_to_end
 from tests.integration.conftest import Platform
 
 TYPES = sorted(t for t, owner in OWNERS.items() if owner in ("registry", "client-case"))
@@ -85,7 +86,8 @@ async def test_every_mutated_message_gets_one_answer_that_repeats_nothing(
         await producer.stop()
 
     async def answers() -> list[Any]:
-        return [a for a in await _receipts(p.bootstrap, receipts) if a.original_event_id in sent]
+        answered = await read_to_end(p.bootstrap, receipts)
+        return [e.data for e in answered if e.data.original_event_id in sent]  # type: ignore[union-attr]
 
     async with asyncio.timeout(60):
         while len({a.original_event_id for a in await answers()}) < len(sent):  # noqa: ASYNC110
@@ -100,23 +102,3 @@ async def test_every_mutated_message_gets_one_answer_that_repeats_nothing(
             assert answer.reasons and all(r.rule for r in answer.reasons)
     for group in ("registry", "client-case"):
         assert await topic_size(p.bootstrap, p.topics.dead_letter(group)) == 0
-
-
-async def _receipts(bootstrap: str, topic: str) -> list[Any]:
-    """Every receipt on the topic now, from the start."""
-    partitions = await partitions_of(bootstrap, topic)
-    consumer = make_consumer(bootstrap, group_id=None, client_id="fuzz-reader")
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found = []
-        behind = set(partitions)
-        while behind:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [from_kafka(r.headers, r.key, r.value).data for r in records]
-            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
-        return found
-    finally:
-        await consumer.stop()

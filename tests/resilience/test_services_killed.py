@@ -25,7 +25,6 @@ import httpx
 from sqlalchemy import text
 
 from shared.cli import PORT_OFFSETS
-from shared.contracts.envelope import from_kafka
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.infra._process import free_port, read_pid
 from shared.infra.kafka import KafkaBroker
@@ -35,7 +34,7 @@ from shared.persistence import create_engine
 from shared.simulation.programme import generate
 from shared.simulation.publish import Platform, Province, caught_up, publish
 from tests.auth import bearer
-from tests.bus import read_topic
+from tests.bus import read_to_end
 from tests.processes import Services, free_port_base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,10 +246,9 @@ async def _published_through(
 
 async def _receipts(bootstrap: str, topic: str) -> dict[str, list[str]]:
     """Every receipt on the topic, by the id it answers: what each said."""
-    size = await topic_size(bootstrap, topic)
     answers: dict[str, list[str]] = {}
-    for record in await read_topic(bootstrap, topic, until=lambda r: len(r) >= size):
-        receipt = from_kafka(record.headers, record.key, record.value).data
+    for event in await read_to_end(bootstrap, topic):
+        receipt = event.data
         assert isinstance(receipt, EventAccepted | EventRejected)
         said = (
             "rejected"
