@@ -4,7 +4,9 @@ them), for tests and benchmarks that kill, restart or measure them one by one.""
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from shared.cli import PORT_OFFSETS
-from shared.infra._process import exit_with_parent, free_port, port_open
+from shared.infra._process import exit_with_parent, port_open
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +80,19 @@ class Services:
 
 
 def free_port_base() -> int:
+    """Five free ports in a row for the services, below Linux's ephemeral range (32768+):
+    a port the kernel handed out as free may be taken a moment later by any outgoing
+    connection (a Kafka client's), and a service then cannot bind it."""
     while True:
-        base = free_port()
-        if base + 4 < 65536 and not any(port_open(base + i) for i in range(5)):
+        base = random.randrange(20_000, 32_000)
+        if not any(port_open(base + i) or not _bindable(base + i) for i in range(5)):
             return base
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
