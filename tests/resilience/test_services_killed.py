@@ -66,7 +66,7 @@ async def test_services_killed_mid_stream_lose_and_double_nothing(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     async def kill_each(services: Services, lines: list[str], strike: Callable[[], None]) -> None:
-        await _chaos(services, lines, strike, every=1.5)
+        await _chaos(services, lines, strike, every=0.7)
 
     lines = await _published_through(kill_each, kafka_bootstrap, topics, tmp_path)
     assert len(lines) == len(KILL_ORDER)  # every service was killed once, mid-stream
@@ -83,7 +83,7 @@ async def test_the_broker_stopped_mid_stream_loses_and_doubles_nothing(
     async def stop_the_broker(
         _services: Services, lines: list[str], strike: Callable[[], None]
     ) -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.5)  # the province has begun: it is still on its registry facts
         strike()
         pid = read_pid(broker.pid_file)
         assert pid is not None
@@ -122,7 +122,7 @@ async def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
     async def stop_the_database(
         _services: Services, lines: list[str], strike: Callable[[], None]
     ) -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.5)  # the province has begun: it is still on its registry facts
         strike()
         pid = read_pid(cluster.pid_file)
         assert pid is not None
