@@ -48,6 +48,10 @@ class PostgresCluster:
     data_dir: Path
     port: int
     user: str = "pulih"
+    durable: bool = False
+    """Commits survive the server being killed (`synchronous_commit` on). Off by default: a
+    development or test cluster trades the last moment's commits on a crash for speed (the
+    data survives a clean stop either way)."""
 
     @property
     def pgdata(self) -> Path:
@@ -89,7 +93,7 @@ class PostgresCluster:
                     "-c",
                     "fsync=off",
                     "-c",
-                    "synchronous_commit=off",
+                    f"synchronous_commit={'on' if self.durable else 'off'}",
                     "-c",
                     "full_page_writes=off",
                     "-c",

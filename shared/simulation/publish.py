@@ -104,16 +104,32 @@ class Outcome:
     """By message id, the latest answer: accepted, duplicate or rejected."""
     planned: dict[str, str] = field(default_factory=dict)
     """By message id, the answer each fault sent on purpose must get."""
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    """By rejected message id, its broken rules as `<field> <rule>`."""
 
     def answered_as_expected(self) -> bool:
         """Each fault got its planned answer, and nothing else was refused. (A duplicate not
         planned is a fact published before, e.g. by an interrupted run: allowed.)"""
-        return all(self.answers.get(i) == want for i, want in self.planned.items()) and not any(
-            answer == "rejected" and i not in self.planned for i, answer in self.answers.items()
-        )
+        return not self.unexpected()
+
+    def unexpected(self) -> list[str]:
+        """Each message answered otherwise than planned: `<id>: <answer>, planned <answer>`
+        (a fact not sent as a fault is planned to be accepted or a duplicate)."""
+        wrong = [
+            f"{i}: {self.answers.get(i, 'no answer')}, planned {want}"
+            for i, want in self.planned.items()
+            if self.answers.get(i) != want
+        ]
+        wrong += [
+            f"{i}: rejected ({'; '.join(self.reasons.get(i, []))}), planned accepted"
+            for i, answer in self.answers.items()
+            if answer == "rejected" and i not in self.planned
+        ]
+        return wrong
 
     def summary(self) -> str:
-        lines = [
+        lines = [f"answered otherwise than planned: {line}" for line in self.unexpected()]
+        lines += [
             f"accepted {sum(self.accepted.values())}, "
             f"duplicates {sum(self.duplicates.values())}, "
             f"rejected {sum(self.rejected_messages.values())}"
@@ -255,10 +271,10 @@ class Province:
                         kind = type(kinds[message_id]).__name__
                         self.outcome.answers[message_id] = "rejected"
                         self.outcome.rejected_messages[kind] += 1
-                        for reason in result["reasons"]:
-                            self.outcome.rejected[
-                                f"{kind}: {reason['field']} {reason['rule']}"
-                            ] += 1
+                        broken = [f"{r['field']} {r['rule']}" for r in result["reasons"]]
+                        self.outcome.reasons[message_id] = broken
+                        for reason in broken:
+                            self.outcome.rejected[f"{kind}: {reason}"] += 1
         return written
 
     async def send_faults(
@@ -343,8 +359,10 @@ class Province:
         if isinstance(receipt, EventRejected):
             self.outcome.answers[receipt.original_event_id] = "rejected"
             self.outcome.rejected_messages[kind] += 1
-            for reason in receipt.reasons:
-                self.outcome.rejected[f"{kind}: {reason.field} {reason.rule}"] += 1
+            broken = [f"{reason.field} {reason.rule}" for reason in receipt.reasons]
+            self.outcome.reasons[receipt.original_event_id] = broken
+            for reason in broken:
+                self.outcome.rejected[f"{kind}: {reason}"] += 1
         elif receipt.duplicate:
             self.outcome.answers[receipt.original_event_id] = "duplicate"
             self.outcome.duplicates[kind] += 1

@@ -107,8 +107,10 @@ async def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
     infra_dir: Path, kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     """The services on PostgreSQL (a cluster of the test's own, a database each); the cluster
-    is SIGKILLed while they work and started again on its data."""
-    cluster = PostgresCluster(infra_dir / f"postgres-{topics.prefix}", free_port())
+    is SIGKILLed while they work and started again on its data. Its commits are durable, as in
+    production: a test cluster's are not (a crash may take the last moment's commits back,
+    after the services saw them done)."""
+    cluster = PostgresCluster(infra_dir / f"postgres-{topics.prefix}", free_port(), durable=True)
     await asyncio.to_thread(cluster.start, die_with_parent=True)
     databases = {}
     admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
