@@ -369,6 +369,11 @@ class RegionHealth(BaseModel):
         description="Median hours from a fact happening to its arrival, over the month's facts."
     )
     units_reporting: int = Field(description="Units with a fact that arrived in the month.")
+    rejected: int | None = Field(
+        description="Submissions the province sent that the platform refused (`EventRejected` "
+        "on its receipts topic), by the month of the receipt, each message once; null below "
+        "province level, where receipts say nothing (they name the province only)."
+    )
 
 
 class DataHealth(BaseModel):
@@ -386,8 +391,8 @@ async def health_of_the_data(
 ) -> dict[str, Any]:
     """How current and settled the figures are: for each province (or the region `within`,
     when narrower), in `month` (default this month): data as of, last arrival, facts arrived,
-    late facts and the months they restated, median arrival lag, units reporting. Rejected
-    submissions are not counted here: the services that answer submissions keep them."""
+    late facts and the months they restated, median arrival lag, units reporting, and the
+    submissions the province had refused (its rejected receipts)."""
     _allowed(grants, within)
     today = datetime.now(UTC).astimezone(WIT).date()
     first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)

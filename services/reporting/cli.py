@@ -16,10 +16,11 @@ def rebuild(
         int, typer.Option(min=1, max=32, help="Processes sharing the partitions (PostgreSQL).")
     ] = 1,
 ) -> None:
-    """Replay the canonical topics from the start into a fresh read model and switch to it
-    atomically; the service keeps serving the current one meanwhile."""
+    """Replay the canonical topics (and the provinces' receipts topics) from the start into a
+    fresh read model and switch to it atomically; the service keeps serving the current one
+    meanwhile."""
     from services.reporting import rebuild as rebuilding
-    from services.reporting.app import CANONICAL
+    from services.reporting.app import CANONICAL, receipts_topics
     from services.reporting.db import MIGRATIONS
     from services.reporting.settings import SERVICE_NAME, Settings
     from shared.messaging.broker import Topics
@@ -36,7 +37,7 @@ def rebuild(
             return await rebuilding.rebuild(
                 engine,
                 settings.kafka_bootstrap_servers,
-                [topics.name(t) for t in CANONICAL],
+                [topics.name(t) for t in CANONICAL] + list(receipts_topics(topics, settings)),
                 dead_letter_topic=topics.dead_letter(SERVICE_NAME),
                 auth=settings.kafka_auth,
                 batch_size=settings.projection_batch_size,

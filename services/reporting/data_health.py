@@ -4,17 +4,20 @@ every fact row keeps (when its latest fact happened, when that fact reached the 
 For a month, by province (or for the one region asked about): the latest fact's time and
 arrival, how many facts arrived in the month, how many of those were late (they happened in an
 earlier month, so they restated a month already reported) and which months they restated, the
-median arrival lag, and how many units had a fact arrive. Months are the province's own
-(WIB/WITA/WIT). Counts of facts, never of people, at province level and above or for a whole
-region: nothing here is withheld.
+median arrival lag, how many units had a fact arrive, and how many of the province's
+submissions the platform refused in the month (from the receipts on its receipts topic,
+`rejections`). Months are the province's own (WIB/WITA/WIT). Counts of facts and of
+submissions, never of people, at province level and above or for a whole region: nothing here
+is withheld.
 
-Rejected submissions are not here: the services that answer a province's submissions keep
-their receipts; reporting only sees what was accepted."""
+A receipt names the province, not the region a refused submission was about (it may name none
+that exists): below province level the rejected submissions are unknown (None), not zero."""
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,6 +44,7 @@ class Health:
     restated_months: set[str] = field(default_factory=set)
     lags: list[float] = field(default_factory=list)
     units: set[str] = field(default_factory=set)
+    rejected: int | None = 0
 
     def as_dict(self) -> dict[str, Any]:
         zone = ZoneInfo(time_zone_of(self.region[:2])) if self.region else UTC
@@ -53,6 +57,7 @@ class Health:
             "restated_months": sorted(self.restated_months),
             "median_lag_hours": round(statistics.median(self.lags), 1) if self.lags else None,
             "units_reporting": len(self.units),
+            "rejected": self.rejected,
         }
 
 
@@ -74,6 +79,29 @@ def _month_of(moment: datetime, province: str) -> str:
 def _key(table: Table, within: str) -> Any:
     """The row a fact counts in: its province for Indonesia, else the region asked about."""
     return func.substr(table.c.village_code, 1, 2) if within == "" else literal(within)
+
+
+async def _rejected(
+    connection: AsyncConnection,
+    generation: int,
+    within: str,
+    month: str,
+    of: Callable[[str], Health],
+) -> None:
+    """The submissions each province had refused in `month` (its own), in one statement: a
+    province with refusals and no fact yet has a row too."""
+    if len(within) > 2:
+        return
+    r = db.rejections.c
+    counted = (
+        select(r.province_code, func.count())
+        .where(r.generation == generation, r.month == month)
+        .group_by(r.province_code)
+    )
+    if within:
+        counted = counted.where(r.province_code == within)
+    for province, rejected in await connection.execute(counted):
+        of(province).rejected = int(rejected)
 
 
 async def data_health(
@@ -134,4 +162,8 @@ async def data_health(
                 health.restated_months.add(happened_month)
     for region, units in per_unit.items():
         found[region].units = units
+    await _rejected(connection, generation, within, wanted, of)
+    if len(within) > 2:
+        for health in found.values():
+            health.rejected = None
     return [found[k].as_dict() for k in sorted(found)]

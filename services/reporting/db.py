@@ -14,6 +14,10 @@ Every row carries the read model's `generation`: a rebuild fills the next genera
 start of the canonical topics while the live one keeps serving, then switches `generations`
 in one transaction. The Kafka positions projected so far live beside the rows they produced
 (`positions`), committed in the same transaction.
+
+Beside the facts, `rejections` keeps the provinces' submissions the platform refused, from
+the receipts on `ibm.receipts.<province>`: ids, type and time only (receipts carry no
+personal data), for the data health's rejected submissions per province and month.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -78,6 +83,24 @@ row per province and year of the facts written (year 0: every year, e.g. a unit 
 its village to every year's cubes), whose `version` goes up with each batch that touches it,
 in that batch's transaction. A suppressed cube is stale when a row of its province, for its
 year or an earlier one, has moved past the version it was built on."""
+
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("province_code", String(2), primary_key=True),
+    Column("original_event_id", String(512), primary_key=True),
+    Column("original_type", String(512), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("rejected_at", DateTime(timezone=True), nullable=False),
+)
+"""One row per submission a province sent and the platform refused (`EventRejected`), keyed by
+the id the province gave it: a receipt delivered again, or the same message refused again,
+is one rejected submission. `month` is the receipt's month in the province's own time zone
+(WIB/WITA/WIT), `rejected_at` the receipt's CloudEvents time; the first refusal counts."""
+
+REJECTIONS_MONTH = Index("rejections_month", rejections.c.generation, rejections.c.month)
 
 
 def _fact(name: str, keys: list[Column[Any]], *columns: Column[Any]) -> Table:

@@ -18,6 +18,7 @@ from sqlalchemy import Date, Table
 from services.reporting import db
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.base import EventData
+from shared.contracts.platform import EventRejected
 from shared.regions import time_zone_of
 
 
@@ -285,6 +286,22 @@ def _relapse_reported(data: client_case.RelapseReported, event_id: str, where: W
     ]
 
 
+def rejection_of(data: EventData, received: datetime) -> dict[str, Any] | None:
+    """The `rejections` row of a province's refused submission (its receipt, `received` the
+    receipt's time), or None for any other event. Ids, type and time only: a receipt's reasons
+    name fields and rules, and none of them is kept."""
+    if not isinstance(data, EventRejected):
+        return None
+    zone = ZoneInfo(time_zone_of(data.province_code))
+    return {
+        "province_code": data.province_code,
+        "original_event_id": data.original_event_id,
+        "original_type": data.original_type,
+        "month": received.astimezone(zone).strftime("%Y-%m"),
+        "rejected_at": received.astimezone(UTC),
+    }
+
+
 class Batch:
     """Facts of one batch folded per row: one upsert per row however many events touched it.
     Each row's lineage: how many distinct events fed it, when the latest fact among them
@@ -293,6 +310,8 @@ class Batch:
 
     def __init__(self) -> None:
         self.rows: dict[Table, dict[tuple[str, ...], dict[str, Any]]] = {}
+        self.rejections: dict[tuple[str, str], dict[str, Any]] = {}
+        """Refused submissions by (province, the id it gave): the first receipt counts."""
         self.events = 0
         self.touched: set[tuple[str, int]] = set()
         """(province, year) of the facts folded: the suppressed cubes they change (year 0:
@@ -319,6 +338,11 @@ class Batch:
             row["events"] += 1
             row["last_event_at"] = max(row["last_event_at"], happened)
             row["last_received_at"] = max(row["last_received_at"], received)
+
+    def reject(self, rejection: dict[str, Any]) -> None:
+        self.events += 1
+        key = (rejection["province_code"], rejection["original_event_id"])
+        self.rejections.setdefault(key, rejection)
 
     def _touch(self, fact: Fact) -> None:
         village = fact.values.get("village_code")

@@ -8,6 +8,11 @@ model: a rebuild (`rebuild.py`) projects the next generation from offset 0 while
 keeps serving, then switches generations in its last transaction; the live projector notices
 and continues the new generation from where the rebuild stopped.
 
+It reads the provinces' receipts topics too (`ibm.receipts.<province>`): each `EventRejected`
+becomes a `rejections` row in the same transaction, one statement per batch, keyed by the
+province and the id it gave its message; `EventAccepted` receipts are stepped over (what was
+accepted arrives as a canonical event).
+
 Invalid records go to `ibm.reporting.dlq` with the reason and never block a partition.
 """
 
@@ -30,8 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
-from services.reporting.projection import Batch, Fact, facts_of, happened_at
+from services.reporting.projection import Batch, Fact, facts_of, happened_at, rejection_of
 from shared.contracts.envelope import InvalidEvent, from_kafka_lean
+from shared.contracts.platform import EventAccepted
 from shared.messaging.consumer import send_to_dead_letter
 from shared.metrics import forget_lag, observe_batch, record_lag
 from shared.telemetry import batch_span
@@ -135,15 +141,29 @@ def _unnest_upsert(table: Table) -> TextClause:
     )
 
 
+_REJECTION_COLUMNS = ("province_code", "original_event_id", "original_type", "month", "rejected_at")
+_REJECTIONS_UNNEST = text(
+    "INSERT INTO rejections (generation, province_code, original_event_id, original_type, "
+    "month, rejected_at) "
+    "SELECT CAST(:generation AS INTEGER), * FROM unnest(CAST(:province_code AS VARCHAR[]), "
+    "CAST(:original_event_id AS VARCHAR[]), CAST(:original_type AS VARCHAR[]), "
+    "CAST(:month AS VARCHAR[]), CAST(:rejected_at AS TIMESTAMPTZ[])) "
+    "ON CONFLICT DO NOTHING"
+)
+"""PostgreSQL: a batch's refused submissions as column arrays, one statement."""
+
+
 @dataclass(frozen=True)
 class Decoded:
-    """One event of a batch: its facts and when it happened and arrived."""
+    """One event of a batch: its facts and when it happened and arrived (or, for a receipt
+    refusing a province's submission, its `rejections` row)."""
 
     event_id: str
     topic: str
     facts: list[Fact]
     happened: datetime | None
     received: datetime
+    rejection: dict[str, Any] | None = None
 
 
 @dataclass
@@ -326,6 +346,8 @@ class Projector:
             except InvalidEvent as exc:
                 prepared.refused.append((record, str(exc)))
                 continue
+            if isinstance(envelope.data, EventAccepted):
+                continue  # what was accepted arrives as a canonical event
             prepared.events.setdefault(
                 envelope.id,
                 Decoded(
@@ -334,6 +356,7 @@ class Projector:
                     facts_of(envelope.data, envelope.id),
                     happened_at(envelope.data),
                     envelope.time,
+                    rejection_of(envelope.data, envelope.time),
                 ),
             )
         return prepared
@@ -356,10 +379,14 @@ class Projector:
             batch = Batch()
             for event_id in await self._unseen(connection, list(prepared.events)):
                 event = prepared.events[event_id]
-                batch.add(event.facts, event.happened, event.received)
+                if event.rejection is not None:
+                    batch.reject(event.rejection)
+                else:
+                    batch.add(event.facts, event.happened, event.received)
                 prepared.applied[event.topic] = prepared.applied.get(event.topic, 0) + 1
             for table, rows in batch.rows.items():
                 await self._write_rows(connection, table, rows)
+            await self._write_rejections(connection, list(batch.rejections.values()))
             await self._mark_changes(connection, batch.touched)
             await self._advance(connection, prepared.reached)
         self.positions.update(prepared.reached)
@@ -411,6 +438,27 @@ class Projector:
             )
         else:
             await connection.execute(self._statements[table], full)
+
+    async def _write_rejections(
+        self, connection: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> None:
+        """The batch's refused submissions in one statement; one already counted (a receipt
+        delivered again, the same message refused again) stays as it was."""
+        if not rows:
+            return
+        if self.engine.dialect.name == "postgresql":
+            await connection.execute(
+                _REJECTIONS_UNNEST,
+                {
+                    "generation": self.generation,
+                    **{c: [r[c] for r in rows] for c in _REJECTION_COLUMNS},
+                },
+            )
+            return
+        await connection.execute(
+            sqlite.insert(db.rejections).on_conflict_do_nothing(),
+            [{**r, "generation": self.generation} for r in rows],
+        )
 
     async def _mark_changes(
         self, connection: AsyncConnection, touched: set[tuple[str, int]]

@@ -6,6 +6,11 @@ code as the live projector, and stops once it has reached the end offsets it saw
 final transaction writes the last batch, its positions and the switch together. The live
 projector then finds the generation changed and continues from the rebuild's positions. The
 previous generation's rows are deleted afterwards.
+
+Refused submissions (`rejections`) come from the provinces' receipts topics, which keep their
+records for a limited time (30 days in the cluster): the new generation starts with the
+current one's, so a month older than that keeps its count, and the receipts still on the topics
+(given in `topics`) are projected again and, being the same submissions, change nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
@@ -62,6 +67,7 @@ async def rebuild(
         previous = await current_generation(connection)
         generation = previous + 1
         await _drop(connection, generation)  # leftovers of an interrupted rebuild
+        await _carry_rejections(connection, previous, generation)
     partitions = [
         tp for topic in topics for tp in await partitions_of(bootstrap_servers, topic, auth=auth)
     ]
@@ -156,6 +162,20 @@ def _worker(url: str, job: Job, share: list[tuple[str, int]]) -> int:
     return asyncio.run(run())
 
 
+async def _carry_rejections(connection: AsyncConnection, previous: int, generation: int) -> None:
+    """The current generation's refused submissions into the next, in one statement: the
+    receipts topics may no longer hold the oldest of them."""
+    r = db.rejections.c
+    columns = [c.name for c in db.rejections.columns if c.name != "generation"]
+    await connection.execute(
+        insert(db.rejections).from_select(
+            ["generation", *columns],
+            select(literal(generation), *(r[c] for c in columns)).where(r.generation == previous),
+        )
+    )
+
+
 async def _drop(connection: AsyncConnection, generation: int) -> None:
-    for table in (*db.FACT_TABLES, db.positions, db.projected_events, db.cube_changes):
+    tables = (*db.FACT_TABLES, db.rejections, db.positions, db.projected_events, db.cube_changes)
+    for table in tables:
         await connection.execute(delete(table).where(table.c.generation == generation))

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ from services.reporting.app import SPEC as REPORTING
 from services.reporting.settings import Settings as ReportingSettings
 from shared.contracts import client_case
 from shared.contracts.base import EventData
+from shared.contracts.envelope import to_kafka, wrap
+from shared.contracts.platform import EventRejected, receipts_topic
 from shared.infra._process import free_port
-from shared.messaging.broker import Topics
+from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
@@ -48,6 +50,7 @@ class Programme:
 
     units: dict[str, str] = field(default_factory=dict)  # unit id -> village code
     screened: dict[str, int] = field(default_factory=dict)  # unit id -> screenings in YEAR
+    rejected: dict[str, int] = field(default_factory=dict)  # province -> refused this month
 
     def screened_in(self, region: str) -> int:
         return sum(
@@ -134,7 +137,33 @@ async def seed(registry: httpx.AsyncClient, bootstrap: str, topics: Topics) -> P
                             _closed(unit, village, case_id, date(YEAR, 10, 20), "completed")
                         )
     await publish(bootstrap, topics, events)
+    # Submissions refused this month, answered on the provinces' receipts topics as client-case
+    # answers them: Sulawesi Tenggara more than a thousand (1.203 in Indonesian), Jakarta two.
+    programme.rejected = {"74": 1203, "31": 2}
+    await _refuse(bootstrap, topics, programme.rejected)
     return programme
+
+
+async def _refuse(bootstrap: str, topics: Topics, rejected: dict[str, int]) -> None:
+    producer = make_producer(bootstrap, client_id="test-client-case")
+    await producer.start()
+    try:
+        for province, count in rejected.items():
+            for n in range(count):
+                receipt = EventRejected(
+                    original_event_id=f"simrehab-{province}-{n:06d}",
+                    original_type="id.go.bnn.ibm.client-case.ScreeningSubmitted.v1",
+                    province_code=province,
+                    reasons=[{"field": "screened_at", "rule": "not-in-future", "message": "later"}],
+                    rejected_at=datetime.now(UTC),
+                )
+                key, headers, value = to_kafka(wrap(receipt, source="/pulih/client-case"))
+                await producer.send(
+                    topics.name(receipts_topic(province)), value=value, key=key, headers=headers
+                )
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 @contextlib.asynccontextmanager
@@ -148,7 +177,7 @@ async def _running(spec: Any, settings: Any) -> AsyncIterator[Any]:
 
 
 async def _settled(reporting: httpx.AsyncClient, programme: Programme) -> None:
-    """Wait until reporting has projected every screening published."""
+    """Wait until reporting has projected every screening and refusal published."""
     expected = sum(programme.screened.values())
     async with asyncio.timeout(60):
         while True:
@@ -157,7 +186,15 @@ async def _settled(reporting: httpx.AsyncClient, programme: Programme) -> None:
                 params={"period": str(YEAR), "level": "province"},
                 headers=bearer("national-operator"),
             )
-            if answer.status_code == 200 and answer.json()["within"]["value"] == expected:
+            health = await reporting.get(
+                "/data-health", params={"within": ""}, headers=bearer("national-operator")
+            )
+            refused = {r["region"]: r["rejected"] for r in health.json()["rows"]}
+            if (
+                answer.status_code == 200
+                and answer.json()["within"]["value"] == expected
+                and all(refused.get(p) == n for p, n in programme.rejected.items())
+            ):
                 return
             await asyncio.sleep(0.1)
 

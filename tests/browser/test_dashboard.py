@@ -119,7 +119,20 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         await expect(health_row.locator('[data-col="late"]')).to_have_text(
             id_number(sultra["late"])
         )
-        await expect(health_row.locator('[data-col="rejected"]')).to_have_text("tidak tersedia")
+        # Rejected submissions this month, as the API counts them from the receipts.
+        assert sultra["rejected"] == running.programme.rejected["74"] == 1203
+        await expect(health_row.locator('[data-col="rejected"]')).to_have_text(
+            id_number(sultra["rejected"])
+        )
+        jakarta = next(r for r in health.json()["rows"] if r["region"] == "31")
+        await expect(
+            page.locator('#panel-health tr[data-region="31"] [data-col="rejected"]')
+        ).to_have_text(id_number(jakarta["rejected"]))
+        # A province with nothing refused: zero, not "not available".
+        assert next(r for r in health.json()["rows"] if r["region"] == "73")["rejected"] == 0
+        await expect(
+            page.locator('#panel-health tr[data-region="73"] [data-col="rejected"]')
+        ).to_have_text("0")
 
         # The CSV is the table exactly as shown.
         async with page.expect_download() as download_info:
@@ -186,6 +199,8 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         await ready(page, "74", lang="en")
         await expect(page.get_by_role("heading", name=re.compile("^By region"))).to_be_visible()
         await expect(region_cell(page, SMALL_REGENCY)).to_have_text("◆ withheld")
+        english_health = page.locator('#panel-health tr[data-region="74"] [data-col="rejected"]')
+        await expect(english_health).to_have_text("1,203")
         await page.screenshot(path=artifacts / "4-english.png", full_page=True)
     finally:
         await context.close()

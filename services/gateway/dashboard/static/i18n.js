@@ -75,7 +75,7 @@ const WORDS = {
       activities: "Kegiatan", participants: "Peserta", rate: "Rujukan dihadiri",
     },
     notAvailable: "tidak tersedia",
-    healthNote: (month) => `Bulan ${month}, menurut zona waktu provinsi. Data per: kapan fakta terakhir terjadi. Jeda: median waktu dari kejadian hingga diterima. Terlambat: fakta yang masuk bulan ini tetapi terjadi pada bulan sebelumnya, sehingga merevisi bulan itu. Unit melapor: unit yang faktanya masuk bulan ini. Kiriman ditolak belum tersedia: tanda terima penolakan disimpan oleh layanan yang menjawab kiriman, bukan oleh pelaporan.`,
+    healthNote: (month) => `Bulan ${month}, menurut zona waktu provinsi. Data per: kapan fakta terakhir terjadi. Jeda: median waktu dari kejadian hingga diterima. Terlambat: fakta yang masuk bulan ini tetapi terjadi pada bulan sebelumnya, sehingga merevisi bulan itu. Unit melapor: unit yang faktanya masuk bulan ini. Kiriman ditolak: pesan provinsi yang ditolak platform bulan ini (tanda terima EventRejected), tiap pesan sekali; tidak tersedia di bawah tingkat provinsi, karena tanda terima hanya menyebut provinsi.`,
     indicators: {
       clients_screened: "Klien diskrining", units_formed: "Unit dibentuk", units_cumulative: "Unit kumulatif",
       admissions: "Penerimaan", activities: "Kegiatan", agents_trained: "Agen dilatih",
@@ -172,7 +172,7 @@ const WORDS = {
       activities: "Activities", participants: "Participants", rate: "Referrals attended",
     },
     notAvailable: "not available",
-    healthNote: (month) => `Month ${month}, in each province's time zone. Data as of: when the latest fact happened. Lag: median time from a fact happening to its arrival. Late: facts that arrived this month but happened in an earlier one, restating it. Units reporting: units with a fact that arrived this month. Rejected submissions are not available yet: the services that answer submissions keep the rejections, not reporting.`,
+    healthNote: (month) => `Month ${month}, in each province's time zone. Data as of: when the latest fact happened. Lag: median time from a fact happening to its arrival. Late: facts that arrived this month but happened in an earlier one, restating it. Units reporting: units with a fact that arrived this month. Rejected submissions: the province's messages the platform refused this month (EventRejected receipts), each message once; not available below province level, as receipts name only the province.`,
     indicators: {
       clients_screened: "Clients screened", units_formed: "Units formed", units_cumulative: "Units (cumulative)",
       admissions: "Admissions", activities: "Activities", agents_trained: "Agents trained",

@@ -279,7 +279,8 @@ export async function health(ctx) {
       late: { value: r.late, withheld: false },
       restated: text(r.restated_months.join(", ") || w.noFigure),
       reporting: { value: r.units_reporting, withheld: false },
-      rejected: text(w.notAvailable),
+      // Receipts name the province only: below it the count is unknown, not zero.
+      rejected: r.rejected == null ? text(w.notAvailable) : { value: r.rejected, withheld: false },
     },
   }));
   return {
@@ -292,7 +293,7 @@ export async function health(ctx) {
       { key: "late", label: w.cols.late, numeric: true },
       { key: "restated", label: w.cols.restated },
       { key: "reporting", label: w.cols.reporting, numeric: true },
-      { key: "rejected", label: w.cols.rejected },
+      { key: "rejected", label: w.cols.rejected, numeric: true },
     ],
     rows,
     suppression: null,
