@@ -123,7 +123,9 @@ class Runtime:
                 service=self.spec.name,
                 engine=self.engine,
                 table=self.spec.platform.outbox,
-                producer=self.producer,
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                topics=self.topics,
+                auth=s.kafka_auth,
                 batch_size=s.relay_batch_size,
                 idle_seconds=s.relay_idle_seconds,
             )

@@ -126,8 +126,12 @@ async def _search_the_bus(bootstrap: str) -> list[str]:
     ]
     if not partitions:
         return []
-    consumer = make_consumer(
-        bootstrap, group_id=None, client_id="privacy-search", max_poll_records=10_000
+    consumer = make_consumer(  # uncommitted too: an aborted batch's bytes were on the bus
+        bootstrap,
+        group_id=None,
+        client_id="privacy-search",
+        max_poll_records=10_000,
+        isolation_level="read_uncommitted",
     )
     await consumer.start()
     found: set[str] = set()
@@ -139,7 +143,7 @@ async def _search_the_bus(bootstrap: str) -> list[str]:
         await consumer.seek_to_beginning(*partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
-            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     raw = (
                         (record.key or b"")
@@ -147,8 +151,8 @@ async def _search_the_bus(bootstrap: str) -> list[str]:
                         + b"".join(k.encode() + v for k, v in record.headers)
                     )
                     found.update(v for v in SENSITIVE if v.encode() in raw)
-                if records and records[-1].offset >= ends[tp] - 1:
-                    remaining.discard(tp)
+            # by position, not last offset: transaction markers take offsets too
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
     return [f"on the bus: {value!r}" for value in sorted(found)]

@@ -32,7 +32,10 @@ def inbound_doc() -> str:
     return (
         "Provincial systems publish on ibm.inbound.<province> (their 2-digit code) and read "
         "answers on ibm.receipts.<province>, keyed by the id they sent. Accepted types, by the "
-        f"service that answers them: {accepted}. Every message gets exactly one receipt: "
+        f"service that answers them: {accepted}. Every message gets exactly one receipt, "
+        "published in a Kafka transaction: read receipts with isolation.level=read_committed "
+        "(a reader of uncommitted records may also see a batch that was aborted and sent "
+        "again). The receipt is "
         "EventAccepted naming the canonical event it became; EventAccepted with duplicate=true "
         "and the first canonical event when an id this province had accepted is sent again "
         "(ids are unique per province; the content of a resend is not compared); or "

@@ -56,14 +56,25 @@ class Topics:
     def redrive(self, group: str) -> str:
         return self.name(f"ibm.{group}.redrive")
 
+    def relayed(self, service: str) -> str:
+        """Where the service's outbox relay marks each batch it published (compacted)."""
+        return self.name(f"ibm.{service}.relayed")
+
 
 def make_producer(
-    bootstrap_servers: str, *, client_id: str, auth: KafkaAuth = PLAINTEXT
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    auth: KafkaAuth = PLAINTEXT,
+    transactional_id: str | None = None,
 ) -> AIOKafkaProducer:
+    """`transactional_id`: a producer whose records readers see only once it commits (and a
+    new producer under the same id fences the old one)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         **auth.client_options(),
         client_id=client_id,
+        transactional_id=transactional_id,
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -80,8 +91,11 @@ def make_consumer(
     max_poll_records: int = 500,
     auth: KafkaAuth = PLAINTEXT,
     metadata_max_age_ms: int = 30_000,
+    isolation_level: str = "read_committed",
     **options: Any,
 ) -> AIOKafkaConsumer:
+    """`isolation_level`: read committed records only (every service; a batch an outbox relay
+    never committed is never seen), or `read_uncommitted` for audits of every byte."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -91,7 +105,7 @@ def make_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
-        isolation_level="read_committed",
+        isolation_level=isolation_level,
         # how soon a pattern subscription sees a new topic (a province's inbound topic)
         metadata_max_age_ms=metadata_max_age_ms,
         **options,
@@ -104,8 +118,10 @@ async def ensure_topics(
     *,
     default_partitions: int = 3,
     auth: KafkaAuth = PLAINTEXT,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet (partition counts are per-topic configuration)."""
+    """Create the topics that do not exist yet (partition counts are per-topic configuration;
+    `configs` gives a topic its settings, e.g. compaction)."""
     wanted = (
         dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, default_partitions)
     )
@@ -116,7 +132,12 @@ async def ensure_topics(
         new = [
             # Only local brokers get here: in clusters every topic is a Strimzi KafkaTopic
             # (k8s/base/kafka/topics.yaml) with its own replication, and auto-creation is off.
-            NewTopic(name, num_partitions=count, replication_factor=1)
+            NewTopic(
+                name,
+                num_partitions=count,
+                replication_factor=1,
+                topic_configs=dict((configs or {}).get(name, {})),
+            )
             for name, count in wanted.items()
             if name not in existing
         ]
@@ -146,13 +167,24 @@ async def partitions_of(
 
 
 async def topic_size(bootstrap_servers: str, topic: str, auth: KafkaAuth = PLAINTEXT) -> int:
-    """How many records the topic holds in all (the sum of its partitions' end offsets)."""
+    """How many records a reader of committed records finds on the topic now (its end
+    offsets would also count transaction markers and aborted batches)."""
     partitions = await partitions_of(bootstrap_servers, topic, auth)
     if not partitions:
         return 0
     consumer = make_consumer(bootstrap_servers, group_id=None, client_id="pulih-probe", auth=auth)
     await consumer.start()
     try:
-        return sum((await consumer.end_offsets(partitions)).values())
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        count, behind = 0, {tp for tp in partitions if ends[tp] > 0}
+        while behind:
+            for records in (await consumer.getmany(*behind, timeout_ms=500)).values():
+                count += sum(
+                    1 for r in records if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                )
+            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+        return count
     finally:
         await consumer.stop()

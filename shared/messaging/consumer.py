@@ -165,8 +165,7 @@ class EventConsumer:
                     outcomes += await self.process_batch(
                         [r for r in records if not inbound_origin(r)]
                     )
-            await self.consumer.commit({partition: records[-1].offset + 1})
-            self.committed[partition] = records[-1].offset + 1
+            await self._commit(partition, records[-1].offset + 1)
             kind = "inbound" if inbound_origin(records[0]) else "canonical"
             observe_batch(self.group, kind, started, records[0].timestamp)
             record_lag(
@@ -176,7 +175,28 @@ class EventConsumer:
                 self.consumer.highwater(partition),
                 self.committed[partition],
             )
+        await self._step_over_markers(batches)
         return outcomes
+
+    async def _commit(self, partition: TopicPartition, after_last: int) -> None:
+        """Commit the partition's position: past the last record taken, and past the
+        transaction markers after it (so a group that has taken in everything reads no lag)."""
+        position = max(after_last, await self.consumer.position(partition))
+        await self.consumer.commit({partition: position})
+        self.committed[partition] = position
+
+    async def _step_over_markers(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Commit the partitions whose position moved with no record to take: a fetch that
+        held only an outbox relay's commit marker."""
+        for partition in self.consumer.assignment():
+            if partition in batches:
+                continue
+            if partition not in self.committed:  # asked once per assignment
+                self.committed[partition] = await self.consumer.committed(partition) or 0
+            if await self.consumer.position(partition) > self.committed[partition]:
+                await self._commit(partition, self.committed[partition])
 
     async def process_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> Counter[str]:
         """Apply a partition's batch in one transaction: claim every event id in the inbox with

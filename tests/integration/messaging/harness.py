@@ -86,7 +86,8 @@ class Clients:
 
     async def close(self) -> None:
         await self.consumer.consumer.stop()
-        await self.relay.producer.stop()
+        await self.relay.close()
+        await self.consumer.producer.stop()
 
 
 async def start_clients(
@@ -111,7 +112,8 @@ async def start_clients(
         service=GROUP,
         engine=engine,
         table=platform.outbox,
-        producer=producer,
+        bootstrap_servers=bootstrap,
+        topics=topics,
         batch_size=batch_size,
     )
     consumer = EventConsumer(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from shared.messaging.broker import Topics, make_producer
+from shared.messaging.broker import Topics
 from shared.messaging.relay import OutboxRelay
 from tests.integration.messaging.harness import platform, prepared_engine, write_events
 
@@ -27,10 +27,13 @@ async def main(mode: str, url: str, bootstrap: str, prefix: str, number: int) ->
         batch = 500
     else:
         batch = number
-    producer = make_producer(bootstrap, client_id="crash-test")
-    await producer.start()
     relay = OutboxRelay(
-        service="harness", engine=engine, table=platform.outbox, producer=producer, batch_size=batch
+        service="harness",
+        engine=engine,
+        table=platform.outbox,
+        bootstrap_servers=bootstrap,
+        topics=topics,
+        batch_size=batch,
     )
     print("relaying", flush=True)
     await relay.run(asyncio.Event())

@@ -77,7 +77,7 @@ async def test_lag_grows_while_a_consumer_is_stalled_and_falls_once_it_applies(
                 await consumer.poll_once(timeout_ms=200)
             except ConnectionRefusedError:
                 await consumer._rewind()  # as `run` does after an infrastructure failure
-            return lag(topic) == 30
+            return lag(topic) >= 30  # offsets: the relay's commit markers count too
 
         await eventually(stalled_with_every_record_behind)
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from shared.messaging.broker import Topics
+from shared.messaging.relay import transactional_id
 from shared.settings import DEV_SECRET
 from tests.unit.deploy.validation import render, rendered
 
@@ -449,6 +451,26 @@ def test_consumer_has_dead_letter_and_redrive_topics_only_it_reads(service: str)
         if other["metadata"]["name"] != service:
             assert not grants(other, "Read", "topic", redrive), other["metadata"]["name"]
             assert not grants(other, "Read", "group", service), other["metadata"]["name"]
+
+
+@pytest.mark.parametrize("service", DB_SERVICES)
+def test_outbox_relay_has_its_marker_topic_and_transactional_id_only_it_uses(
+    service: str,
+) -> None:
+    """The relay publishes in transactions (`shared/messaging/relay.py`): without the id's
+    ACL it cannot start, and a marker topic of several partitions or deleted by retention
+    would lose the last batch's marker."""
+    marker = topics()[Topics().relayed(service)]
+    assert marker["spec"]["partitions"] == 1
+    assert marker["spec"]["config"]["cleanup.policy"] == "compact"
+    user = find("KafkaUser", service)
+    relay_id = transactional_id(Topics(), service)
+    assert grants(user, "Write", "transactionalId", relay_id)
+    assert grants(user, "Write", "topic", Topics().relayed(service))
+    assert grants(user, "Read", "topic", Topics().relayed(service))
+    for other in objects("KafkaUser"):
+        if other["metadata"]["name"] != service:
+            assert not grants(other, "Write", "transactionalId", relay_id)
 
 
 @pytest.mark.parametrize("service", SERVICES)
