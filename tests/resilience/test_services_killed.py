@@ -14,6 +14,7 @@ says how long the service took to come back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -222,9 +223,10 @@ async def _published_through(
                         figures[key] = answer.json()["within"]["value"]
                 return figures
 
-            async with asyncio.timeout(120):
-                while (figures := await shown()) != expected:  # noqa: ASYNC110
-                    await asyncio.sleep(0.5)
+            with contextlib.suppress(TimeoutError):  # what still differs is reported below
+                async with asyncio.timeout(120):
+                    while (figures := await shown()) != expected:  # noqa: ASYNC110
+                        await asyncio.sleep(0.5)
     finally:
         services.stop_all()
     dead_letters = {
@@ -234,13 +236,24 @@ async def _published_through(
     sent = sum(outcome.accepted.values()) + sum(outcome.duplicates.values())
     sent += sum(outcome.rejected_messages.values())
     receipts = await _receipts(kafka_bootstrap, topics.name("ibm.receipts.74"))
+    lost = sum(max(0, n - figures.get(key, 0)) for key, n in expected.items())
+    counted_twice = sum(max(0, figures.get(key, 0) - n) for key, n in expected.items())
+    repeated = {k: v for k, v in receipts.items() if len(v) > 1 + (k in outcome.resent)}
+    unanswered = [i for i in province.sent_at if i not in receipts]
     print(f"\nresilience: {sent} messages answered in {published_in:.0f}s under faults")
     for line in lines:
         print(f"  {line}")
-    print(f"  figures equal the simulator's totals: {figures}")
+    print(
+        f"  {sent} messages, {sum(outcome.faults.values())} faults sent on purpose "
+        f"({', '.join(f'{n} {kind}' for kind, n in sorted(outcome.faults.items()))}); "
+        f"figures lost {lost}, counted twice {counted_twice}; receipts repeated "
+        f"{len(repeated)}, unanswered {len(unanswered)}; dead letters "
+        f"{sum(dead_letters.values())}"
+    )
+    assert figures == expected, f"national figures {figures}, simulator's totals {expected}"
     assert outcome.answered_as_expected(), outcome.summary()
-    repeated = {k: v for k, v in receipts.items() if len(v) != 1 + (k in outcome.resent)}
     assert not repeated, repeated  # one answer per message (two for a resent id), no more
+    assert not unanswered, unanswered
     assert sum(len(v) for v in receipts.values()) == sent
     assert dead_letters == dict.fromkeys(dead_letters, 0), dead_letters
     return lines
