@@ -2,9 +2,10 @@
 generation while the current one keeps serving, then switch in one transaction.
 
 The rebuild reads every partition from offset 0 (no consumer group), projects with the same
-code as the live projector, and stops once it has reached the end offsets it saw last; its
-final transaction writes the last batch, its positions and the switch together. The live
-projector then finds the generation changed and continues from the rebuild's positions. The
+code as the live projector (each batch with its positions, in one transaction), and stops
+once it has reached the end offsets it saw last. The switch is then a transaction of its own.
+The live projector finds the generation changed and continues from the rebuild's positions, so
+what arrived after the rebuild's last batch is projected into the new generation then. The
 previous generation's rows are deleted afterwards.
 
 Refused submissions (`rejections`) come from the provinces' receipts topics, which keep their
