@@ -69,8 +69,14 @@ def make_producer(
     transactional_id: str | None = None,
 ) -> AIOKafkaProducer:
     """`transactional_id`: a producer whose records readers see only once it commits (and a
-    new producer under the same id fences the old one)."""
+    new producer under the same id fences the old one). A transaction left open by a process
+    that died holds readers of its partitions back until the broker aborts it: 15 s, not the
+    client's default 60 s (a relay's batch takes well under a second)."""
+    options: dict[str, Any] = {}
+    if transactional_id is not None:
+        options["transaction_timeout_ms"] = 15_000
     return AIOKafkaProducer(
+        **options,
         bootstrap_servers=bootstrap_servers,
         **auth.client_options(),
         client_id=client_id,
