@@ -166,6 +166,7 @@ class Runtime:
                     if self.spec.batch_handler_factory
                     else None
                 ),
+                on_commit=self.notify_committed,
                 engine=self.engine,
                 inbox=self.spec.platform.inbox,
                 consumer=kafka_consumer,

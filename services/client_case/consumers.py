@@ -55,7 +55,6 @@ def canonical_facts(runtime: Runtime) -> Handler:
             today = latest_today(datetime.now(UTC))
             ctx = handlers.Context(session, outbox, keys, today, settings.routing_for)
             await _at_risk(ctx, data, settings.drop_out_policy)
-            runtime.notify_committed()
 
     return handle
 

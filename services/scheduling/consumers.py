@@ -62,7 +62,6 @@ def canonical_facts(runtime: Runtime) -> BatchHandler:
                     settings.missed_after_days,
                     rotating,
                 )
-                runtime.notify_committed()
             elif kind is client_case.CaseClosed:
                 await handlers.cases_closed(db, facts)
             elif kind is client_case.CaseTransferred:

@@ -105,8 +105,12 @@ class EventConsumer:
         batch_size: int = 500,
         inbound: InboundAnswerer | None = None,
         batch_handler: BatchHandler | None = None,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.group = group
+        self.on_commit = on_commit
+        """Called once a poll's batches are committed, when any event was applied (e.g. to
+        wake the outbox relay: a handler's own call would come before its commit)."""
         self.topics = topics
         self.handler = handler
         self.engine = engine
@@ -176,6 +180,8 @@ class EventConsumer:
                 self.committed[partition],
             )
         await self._step_over_markers(batches)
+        if outcomes[APPLIED]:
+            self.on_commit()
         return outcomes
 
     async def _commit(self, partition: TopicPartition, after_last: int) -> None:

@@ -99,6 +99,7 @@ async def start_clients(
     batch_handler: BatchHandler | None = None,
     max_attempts: int = 3,
     batch_size: int = 500,
+    on_commit: Callable[[], None] = lambda: None,
 ) -> Clients:
     consumed = [topics.name(TOPIC), topics.redrive(GROUP)]
     await ensure_topics(bootstrap, {**dict.fromkeys(consumed, 3), topics.dead_letter(GROUP): 1})
@@ -127,6 +128,7 @@ async def start_clients(
         topic_names=topics,
         retry=RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01),
         batch_handler=batch_handler,
+        on_commit=on_commit,
     )
     return Clients(relay, consumer)
 

@@ -129,3 +129,36 @@ def _by_subject(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for subject, event_id in pairs:
         ordered[subject].append(event_id)
     return dict(ordered)
+
+
+async def test_the_relay_is_woken_after_a_poll_applied_events_and_not_for_duplicates(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """A service's consumer wakes its relay once the batches it applied are committed (the
+    events its handlers staged can go at once), and not when nothing was applied."""
+    engine = await prepared_engine(database_url)
+    wakes: list[int] = []
+
+    async def applied_now() -> int:
+        return await count(engine, applied)
+
+    clients = await start_clients(
+        engine, kafka_bootstrap, topics, on_commit=lambda: wakes.append(len(wakes))
+    )
+    try:
+        await write_events(engine, topics, count=20, keys=2)
+        assert await drain_relay(clients.relay) == 20
+        await consume_until(clients.consumer, lambda: _applied_at_least(engine, 20))
+        assert wakes, "the relay was never woken"
+        woken = len(wakes)
+        async with engine.begin() as connection:  # the same events again, as a resend
+            await connection.execute(update(platform.outbox).values(sent_at=None))
+        assert await drain_relay(clients.relay) == 20
+        outcomes: Counter[str] = Counter()
+        while outcomes["duplicate"] < 20:
+            outcomes += await clients.consumer.poll_once(timeout_ms=500)
+        assert outcomes["applied"] == 0 and await applied_now() == 20
+        assert len(wakes) == woken  # duplicates only: nothing new to publish
+    finally:
+        await clients.close()
+        await engine.dispose()
