@@ -17,16 +17,25 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.reporting import cube
+from services.reporting.answers import answers_of, read_model_version
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.data_health import data_health
 from services.reporting.figures import REGION, Ask, Period, Row
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.projector import serving_generation
-from services.reporting.queries import WIT, future, is_client_derived, known_region, table
+from services.reporting.queries import (
+    WIT,
+    future,
+    is_client_derived,
+    known_region,
+    table,
+    validate,
+)
 from services.reporting.settings import Settings
 from services.reporting.special import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
@@ -240,10 +249,29 @@ async def indicator_table(
     dimension; operational and sustained units optionally over a `cohort` of formation years."""
     _allowed(grants, within)
     ask = _ask(request, indicator, period, level, within, by, cohort)
+    validate(ask)
     runtime = runtime_of(request)
     assert runtime.engine is not None
+    answers = answers_of(runtime.engine)
     async with runtime.engine.connect() as connection:
+        version = await read_model_version(connection)
+        if (kept := answers.get((ask, format), version)) is not None:
+            return kept
         total, rows = await table(connection, ask)
+    response = _indicator_answer(indicator, level, by, ask, total, rows, format)
+    answers.keep((ask, format), version, response)
+    return response
+
+
+def _indicator_answer(
+    indicator: str,
+    level: str,
+    by: str | None,
+    ask: Ask,
+    total: Row,
+    rows: list[Row],
+    format: str,
+) -> Response:
     if format == "csv":
         return _csv([r.as_dict() for r in rows])
     answer: dict[str, Any] = {
@@ -264,7 +292,7 @@ async def indicator_table(
     if (described := definitions(ask)) is not None:
         answer["cohort"] = str(ask.cohort) if ask.cohort else None
         answer["definitions"] = described
-    return answer
+    return JSONResponse(jsonable_encoder(answer))
 
 
 @router.get(

@@ -168,6 +168,8 @@ class CubeStore:
         """Cubes requests are waiting for."""
         self.wake = asyncio.Event()
         self.wait_seconds = 10.0
+        self.version = 0
+        """Counts the cubes kept: an answer made from older ones is not served again."""
 
     def get(self, key: CubeKey) -> Cube | None:
         found = self.cubes.get(key)
@@ -176,6 +178,7 @@ class CubeStore:
         return found
 
     def keep(self, key: CubeKey, built: Cube, versions: dict[tuple[str, int], int]) -> None:
+        self.version += 1
         self.cubes[key] = built
         self.cubes.move_to_end(key)
         self.built_on[key] = versions

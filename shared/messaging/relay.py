@@ -50,6 +50,8 @@ from shared.telemetry import context_from_mapping, inject_headers, tracer
 
 log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
+DELIVERY_SECONDS = 10.0
+"""A batch not delivered in this time is given up (aborted, and sent again by the next lead)."""
 RELAYED_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 """The marker topic keeps the last marker (its key is the service's name)."""
 
@@ -264,6 +266,12 @@ class OutboxRelay:
                 return 0
             ids = [row.id for row in rows]
             producer = lead.producer
+            for topic in {row.topic for row in rows} | {self.marker_topic}:
+                # Tracked by the producer's metadata: aiokafka tracks only the topics it had to
+                # look up, and once it tracks any it refreshes only those, so a topic that was
+                # in its first metadata (never looked up) dropped out and its sends waited out
+                # the request timeout for a leader (seen under `make bench`).
+                await producer.client.add_topic(topic)
             await producer.begin_transaction()
             deliveries = [
                 d for group in _by_writer(rows) for d in await self._send(producer, group)
@@ -272,7 +280,7 @@ class OutboxRelay:
             deliveries.append(
                 await producer.send(self.marker_topic, value=marker, key=self.service.encode())
             )
-            await asyncio.gather(*deliveries)
+            await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_SECONDS)
             await producer.commit_transaction()
             await lead.connection.execute(
                 update(t).where(t.c.id.in_(ids)).values(sent_at=datetime.now(UTC))

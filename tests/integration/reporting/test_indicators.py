@@ -12,8 +12,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+import pytest
 
+from services.reporting import api as reporting_api
+from services.reporting.answers import answers_of
 from services.reporting.app import CANONICAL
+from services.reporting.queries import table
 from services.reporting.rebuild import rebuild
 from services.reporting.suppressor import settled
 from shared.contracts import client_case
@@ -277,3 +281,54 @@ def _without_as_of(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_as_of(v) for v in value]
     return value
+
+
+async def test_an_answer_is_served_again_until_the_read_model_moves(
+    reporting: tuple[Runtime, httpx.AsyncClient],
+    kafka_bootstrap: str,
+    topics: Topics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same question is answered from the kept answer while nothing new was projected or
+    suppressed, and anew (never stale) as soon as events land."""
+    runtime, client = reporting
+    assert runtime.engine is not None
+    engine = runtime.engine
+    computed: list[str] = []
+
+    async def counted(connection: Any, ask: Any) -> Any:
+        computed.append(ask.indicator)
+        return await table(connection, ask)
+
+    monkeypatch.setattr(reporting_api, "table", counted)
+    await publish(
+        kafka_bootstrap,
+        topics,
+        [unit_formed(UA, A, date(2025, 3, 1)), screened(UA, A, date(2026, 3, 2), "high")],
+    )
+
+    async def screened_in_2026(n: int) -> bool:
+        answer = await _get(client, "/indicators/clients_screened", period="2026")
+        return bool(answer["within"]["value"] == n)
+
+    await _until(lambda: screened_in_2026(1))
+    await _until(lambda: settled(engine))
+    params = {"period": "2026"}
+    first = await client.get("/indicators/clients_screened", headers=NATIONAL, params=params)
+    before = len(computed)
+    again = await client.get("/indicators/clients_screened", headers=NATIONAL, params=params)
+    assert len(computed) == before  # served from what was kept, not computed again
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert answers_of(engine).kept
+
+    await publish(kafka_bootstrap, topics, [screened(UA, A, date(2026, 3, 3), "low")])
+    await _until(lambda: screened_in_2026(2))  # the kept answer of 1 is not served again
+    assert len(computed) > before
+    # A province operator of another province is refused, kept answer or not.
+    refused = await client.get(
+        "/indicators/clients_screened",
+        headers=bearer("province-operator:31"),
+        params={"period": "2026", "within": "74"},
+    )
+    assert refused.status_code == 403

@@ -1,0 +1,75 @@
+"""Answers to indicator requests, kept while the read model stands still.
+
+An indicator's answer depends only on what was asked (`figures.Ask` and the format) and on
+the read model: its generation, how far it has projected (the sum of its positions, which
+moves with every batch written) and the suppressed cubes kept for requests (which the
+background suppressor replaces). While those stand still, the same question gets the same
+bytes, so they are kept and served again rather than queried and suppressed anew: many
+readers (dashboards, reporting consumers) ask for the same national and provincial figures.
+Access is checked on every request before an answer is looked up; answers carry no caller.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.responses import Response
+
+from services.reporting.projector import serving_generation
+from services.reporting.suppressed_cubes import store_of
+
+
+@dataclass(frozen=True)
+class Kept:
+    body: bytes
+    media_type: str | None
+    headers: tuple[tuple[str, str], ...]
+
+    def response(self) -> Response:
+        return Response(self.body, media_type=self.media_type, headers=dict(self.headers))
+
+
+@dataclass
+class Answers:
+    """The last answer to each question, with the read-model version it was made from; the
+    least recently asked go first beyond `capacity`."""
+
+    capacity: int = 1024
+    kept: OrderedDict[Hashable, tuple[Hashable, Kept]] = field(default_factory=OrderedDict)
+
+    def get(self, question: Hashable, version: Hashable) -> Response | None:
+        found = self.kept.get(question)
+        if found is None or found[0] != version:
+            return None
+        self.kept.move_to_end(question)
+        return found[1].response()
+
+    def keep(self, question: Hashable, version: Hashable, response: Response) -> None:
+        skipped = {"content-length"}
+        headers = tuple((k, v) for k, v in response.headers.items() if k not in skipped)
+        self.kept[question] = (version, Kept(bytes(response.body), response.media_type, headers))
+        self.kept.move_to_end(question)
+        while len(self.kept) > self.capacity:
+            self.kept.popitem(last=False)
+
+
+_ANSWERS: weakref.WeakKeyDictionary[Engine, Answers] = weakref.WeakKeyDictionary()
+
+
+def answers_of(engine: AsyncEngine) -> Answers:
+    """The kept answers of an engine (one per database a process serves), gone with it."""
+    answers = _ANSWERS.get(engine.sync_engine)
+    if answers is None:
+        answers = _ANSWERS[engine.sync_engine] = Answers()
+    return answers
+
+
+async def read_model_version(connection: AsyncConnection) -> tuple[int, int, int]:
+    """What an answer was made from: generation, projected positions, kept cubes."""
+    generation, reached = await serving_generation(connection)
+    return generation, reached, store_of(connection.engine).version
