@@ -15,7 +15,7 @@ from shared.messaging.broker import Topics
 from shared.runtime import Runtime, create_app
 
 
-async def _running(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+async def serving(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     runtime = Runtime(REPORTING, settings)
     await runtime.start()
     client = httpx.AsyncClient(
@@ -46,7 +46,7 @@ async def reporting(
     """The service with the contributor rule off (`min_units=1`): these scenarios put one
     unit in a village, and test what the other rules withhold."""
     settings = _settings(database_url, kafka_bootstrap, topics, min_units=1)
-    async for running in _running(settings):
+    async for running in serving(settings):
         yield running
 
 
@@ -55,5 +55,5 @@ async def reporting_as_shipped(
     database_url: str, kafka_bootstrap: str, topics: Topics
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """The service with its default disclosure settings (k 5, three units)."""
-    async for running in _running(_settings(database_url, kafka_bootstrap, topics)):
+    async for running in serving(_settings(database_url, kafka_bootstrap, topics)):
         yield running

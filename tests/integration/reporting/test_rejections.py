@@ -22,14 +22,13 @@ from sqlalchemy import select
 
 from services.reporting import db
 from services.reporting.app import CANONICAL
-from services.reporting.app import SPEC as REPORTING
 from services.reporting.rebuild import rebuild
 from services.reporting.settings import Settings
 from shared.contracts import client_case_inbound as provincial
 from shared.contracts.envelope import from_kafka
 from shared.contracts.platform import EventRejected
 from shared.messaging.broker import Topics, make_producer
-from shared.runtime import Runtime, create_app
+from shared.runtime import Runtime
 from tests.auth import bearer
 from tests.bus import read_topic
 from tests.conftest import fresh_postgres_database
@@ -41,6 +40,7 @@ from tests.integration.conftest import (
     province_sends,
     refusals,
 )
+from tests.integration.reporting.conftest import serving
 from tests.reporting_events import publish, unit_formed
 
 NATIONAL = bearer("national-operator")
@@ -58,24 +58,14 @@ async def reporting(
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """Reporting on a database of its own, of the kind the platform runs on."""
     async with _own_database(database_url, tmp_path, request) as url:
-        runtime = Runtime(
-            REPORTING,
-            Settings(
-                database_url=url,
-                kafka_bootstrap_servers=kafka_bootstrap,
-                topic_prefix=topics.prefix,
-                inbound_provinces="74,31",
-            ),
+        settings = Settings(
+            database_url=url,
+            kafka_bootstrap_servers=kafka_bootstrap,
+            topic_prefix=topics.prefix,
+            inbound_provinces="74,31",
         )
-        await runtime.start()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
-        )
-        try:
-            yield runtime, client
-        finally:
-            await client.aclose()
-            await runtime.stop()
+        async for running in serving(settings):
+            yield running
 
 
 @contextlib.asynccontextmanager
