@@ -156,14 +156,16 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
     try:
         # Reporting knows a region below province level by its units: wait for the unit
         # formed above to be projected, so a 422 below means a rule, not a race.
+        async def series_status() -> int:
+            answer = await clients["reporting"].get(
+                "/indicators/units_formed/series",
+                params={"year": year, "region": "74.71"},
+                headers=tokens["national"],
+            )
+            return answer.status_code
+
         async with asyncio.timeout(60):
-            while (
-                await clients["reporting"].get(
-                    "/indicators/units_formed/series",
-                    params={"year": year, "region": "74.71"},
-                    headers=tokens["national"],
-                )
-            ).status_code == 422:  # noqa: ASYNC110 - projection is another task's work
+            while await series_status() == 422:  # noqa: ASYNC110 - another task projects it
                 await asyncio.sleep(0.1)
         for service, path, params, expected in matrix:
             for role in ROLES:
