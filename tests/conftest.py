@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,10 +26,10 @@ from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 
 from shared.infra._process import free_port
-from shared.messaging.broker import Topics, make_consumer
+from shared.messaging.broker import Topics
 from shared.persistence import create_engine
 from shared.telemetry import setup_tracing
-from tests.privacy import SENSITIVE
+from tests.privacy import SENSITIVE, Broker, search_the_broker
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -108,66 +109,17 @@ def _every_log_line() -> Iterator[None]:
     )
 
 
-async def _search_the_bus(bootstrap: str) -> list[str]:
-    """Every record of every topic the run created, searched for the tests' identities: one
-    consumer assigned every partition, read from the start to the end offsets of now."""
-    from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if not t.startswith("__")]
-        described = await admin.describe_topics(names) if names else []
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
-    ]
-    if not partitions:
-        return []
-    consumer = make_consumer(  # uncommitted too: an aborted batch's bytes were on the bus
-        bootstrap,
-        group_id=None,
-        client_id="privacy-search",
-        max_poll_records=10_000,
-        isolation_level="read_uncommitted",
-    )
-    await consumer.start()
-    found: set[str] = set()
-    try:
-        ends = {}
-        for i in range(0, len(partitions), 500):  # thousands of partitions: ask in chunks
-            ends.update(await consumer.end_offsets(partitions[i : i + 500]))
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    raw = (
-                        (record.key or b"")
-                        + (record.value or b"")
-                        + b"".join(k.encode() + v for k, v in record.headers)
-                    )
-                    found.update(v for v in SENSITIVE if v.encode() in raw)
-            # by position, not last offset: transaction markers take offsets too
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
-    return [f"on the bus: {value!r}" for value in sorted(found)]
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _LEAKS:  # identity in clear on the bus or in the logs fails the run
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @contextlib.contextmanager
-def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
+def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[tuple[str, Path | None]]:
+    """Where the run's broker is, and its log directory when the run started it."""
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         _say(request.config, f"\nKafka: {servers} (from KAFKA_BOOTSTRAP_SERVERS)")
-        yield servers
+        yield servers, None
         return
     if _docker_engine():
         from testcontainers.community.kafka import KafkaContainer
@@ -175,7 +127,7 @@ def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
         with KafkaContainer().with_kraft() as container:
             servers = container.get_bootstrap_server()
             _say(request.config, f"\nKafka: {servers} (testcontainers)")
-            yield servers
+            yield servers, None
         return
     from shared.infra.kafka import KafkaBroker
 
@@ -188,18 +140,30 @@ def _broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
         request.config, f"\nKafka: {broker.bootstrap_servers} (real broker, shared/infra/kafka.py)"
     )
     try:
-        yield broker.bootstrap_servers
+        yield broker.bootstrap_servers, broker.storage
     finally:
-        broker.stop()
+        broker.kill()  # its data is thrown away: an orderly shutdown of every partition is not
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[str]:
-    with _broker(request, infra_dir) as servers:
-        yield servers
-        leaks = asyncio.run(_search_the_bus(servers))
-        _LEAKS.extend(leaks)
-        _say(request.config, f"privacy search of every topic: {len(leaks)} identity value(s) found")
+def kafka_broker(request: pytest.FixtureRequest, infra_dir: Path) -> Iterator[Broker]:
+    """The run's broker; when the run ends, every byte on it is searched for identities."""
+    with _broker(request, infra_dir) as (servers, storage):
+        broker = Broker(servers, storage)
+        yield broker
+        started = time.monotonic()
+        found = asyncio.run(search_the_broker(broker, SENSITIVE))
+        _LEAKS.extend(f"on the bus: {value!r}" for value in found)
+        _say(
+            request.config,
+            f"privacy search of every topic: {len(found)} identity value(s) found"
+            f" ({time.monotonic() - started:.1f}s)",
+        )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: Broker) -> str:
+    return kafka_broker.bootstrap_servers
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,11 @@ class KafkaBroker:
     def log_file(self) -> Path:
         return self.data_dir / "kafka.log"
 
+    @property
+    def storage(self) -> Path:
+        """Its log directory: one folder per partition, the records in `*.log` segments."""
+        return self.data_dir / "storage"
+
     def running(self) -> bool:
         return read_pid(self.pid_file) is not None
 
@@ -97,8 +102,7 @@ class KafkaBroker:
         config = self._write_config()
         java = _java()
         classpath = f"{libs}/*"
-        storage = self.data_dir / "storage"
-        if not (storage / "meta.properties").exists():
+        if not (self.storage / "meta.properties").exists():
             subprocess.run(
                 [
                     java,
@@ -143,6 +147,10 @@ class KafkaBroker:
     def stop(self) -> bool:
         return terminate(self.pid_file)
 
+    def kill(self) -> bool:
+        """Stop it at once, without its orderly shutdown: the end of a throwaway broker."""
+        return terminate(self.pid_file, timeout=0)
+
     def _alive_or_fail(self) -> bool:
         if not self.running():
             tail = (
@@ -165,7 +173,7 @@ class KafkaBroker:
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
                     "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    f"log.dirs={self.data_dir / 'storage'}",
+                    f"log.dirs={self.storage}",
                     "num.partitions=3",
                     "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=10",
