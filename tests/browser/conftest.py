@@ -15,6 +15,7 @@ from playwright.async_api import Browser, async_playwright
 
 from shared.messaging.broker import Topics
 from tests.browser.demo import Dashboard, dashboard
+from tests.markers import mark_integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PULIH_CHROMIUM", "/usr/bin/chromium")
@@ -55,3 +56,9 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs the real broker or databases (`pytest -m "not integration"`)."""
+    mark_integration(items, Path(__file__).parent)

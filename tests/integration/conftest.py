@@ -33,6 +33,8 @@ from shared.messaging.broker import Topics, ensure_topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.bus import read_topic
+from tests.factories import HIGH_RISK as HIGH_RISK  # the integration tests import it from here
+from tests.markers import mark_integration
 
 OPERATOR_74 = bearer("province-operator:74")
 
@@ -157,41 +159,6 @@ async def appoint_agent(p: Platform, unit_id: str) -> str:
             await asyncio.sleep(0.05)
 
 
-HIGH_RISK = {
-    "alcohol": {
-        "ever_used": True,
-        "frequency": "daily",
-        "urge": "daily",
-        "problems": "daily",
-        "failed_duties": "weekly",
-        "concern": "past_3_months",
-        "cut_down": "never",
-    },
-    "cannabis": {
-        "ever_used": True,
-        "frequency": "monthly",
-        "urge": "never",
-        "problems": "never",
-        "failed_duties": "never",
-        "concern": "never",
-        "cut_down": "never",
-    },
-    **{
-        s: {"ever_used": False}
-        for s in (
-            "tobacco",
-            "cocaine",
-            "amphetamine_type_stimulants",
-            "inhalants",
-            "sedatives",
-            "hallucinogens",
-            "opioids",
-            "other",
-        )
-    },
-}
-
-
 @contextlib.asynccontextmanager
 async def _serving(spec: Any, settings: Any) -> AsyncIterator[tuple[Runtime, Any]]:
     runtime = Runtime(spec, settings)
@@ -297,3 +264,9 @@ def refusals(receipts: Receipts) -> dict[str, list[tuple[str | None, str]]]:
         for k, v in receipts.items()
         if isinstance(v, EventRejected)
     }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs the real broker or databases (`pytest -m "not integration"`)."""
+    mark_integration(items, Path(__file__).parent)

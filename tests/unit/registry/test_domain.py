@@ -8,34 +8,19 @@ from datetime import date
 import pytest
 
 from services.registry import domain
-from services.registry.commands import AppointAgent, ChangeUnitStatus, FormUnit
+from services.registry.commands import ChangeUnitStatus
 from services.registry.domain import Conflict, Decree, Scope, VillageFacts
 from shared.contracts.types import (
     AgentDeactivationReason,
-    AgentRole,
-    UnitFormation,
     UnitStatus,
     UnitStatusReason,
 )
 from shared.regions import TimeZone, time_zone_of
 from shared.rules import RuleViolations
+from tests.factories import VILLAGE, appoint_agent, form_unit
 
 TODAY = date(2026, 11, 22)
-VILLAGE = "74.71.01.1005"
 OK_FACTS = VillageFacts(exists=True, active_units=0, office_exists=True)
-
-
-def form(**changes: object) -> FormUnit:
-    command = FormUnit(
-        unit_id="unit-0000000000000001",
-        village_code=VILLAGE,
-        name="Sinar Madani",
-        decree=Decree("141/07/KEL-MDG/2025", date(2025, 3, 10), "lurah"),
-        formed_on=date(2025, 3, 14),
-        formation=UnitFormation.BNN_TARGET,
-        facilitating_office="BNNK-74.71",
-    )
-    return replace(command, **changes)  # type: ignore[arg-type]
 
 
 def rules_broken(excinfo: pytest.ExceptionInfo[RuleViolations]) -> set[tuple[str | None, str]]:
@@ -43,14 +28,14 @@ def rules_broken(excinfo: pytest.ExceptionInfo[RuleViolations]) -> set[tuple[str
 
 
 def test_a_unit_is_formed_active_in_its_village() -> None:
-    unit = domain.form_unit(form(), OK_FACTS, scope=Scope.of_regions("74"), today=TODAY)
+    unit = domain.form_unit(form_unit(), OK_FACTS, scope=Scope.of_regions("74"), today=TODAY)
     assert unit.status is UnitStatus.ACTIVE
     assert unit.province_code == "74"
     assert unit.status_since == date(2025, 3, 14)
 
 
 def test_every_broken_rule_is_reported_at_once() -> None:
-    bad = form(
+    bad = form_unit(
         name=" ",
         decree=Decree("", date(2027, 1, 1), ""),
         formed_on=date(2027, 1, 2),
@@ -75,15 +60,17 @@ def test_every_broken_rule_is_reported_at_once() -> None:
 def test_a_second_active_unit_needs_explicit_permission() -> None:
     busy = VillageFacts(exists=True, active_units=1, office_exists=True)
     with pytest.raises(RuleViolations):
-        domain.form_unit(form(), busy, scope=Scope.national(), today=TODAY)
-    unit = domain.form_unit(form(allow_second_unit=True), busy, scope=Scope.national(), today=TODAY)
+        domain.form_unit(form_unit(), busy, scope=Scope.national(), today=TODAY)
+    unit = domain.form_unit(
+        form_unit(allow_second_unit=True), busy, scope=Scope.national(), today=TODAY
+    )
     assert unit.village_code == VILLAGE
 
 
 def test_formation_precedes_no_decree_and_office_must_exist() -> None:
     with pytest.raises(RuleViolations) as broken:
         domain.form_unit(
-            form(formed_on=date(2025, 3, 1)),
+            form_unit(formed_on=date(2025, 3, 1)),
             replace(OK_FACTS, office_exists=False),
             scope=Scope.national(),
             today=TODAY,
@@ -116,7 +103,7 @@ def test_district_scope_covers_only_its_villages() -> None:
 )
 def test_status_changes(start: UnitStatus, to: UnitStatus, allowed: bool) -> None:
     unit = replace(
-        domain.form_unit(form(), OK_FACTS, scope=Scope.national(), today=TODAY), status=start
+        domain.form_unit(form_unit(), OK_FACTS, scope=Scope.national(), today=TODAY), status=start
     )
     cmd = ChangeUnitStatus(
         unit.unit_id, to, UnitStatusReason.VILLAGE_DECISION, date(2026, 1, 5), expected_version=1
@@ -135,7 +122,7 @@ def test_status_changes(start: UnitStatus, to: UnitStatus, allowed: bool) -> Non
 
 
 def test_stale_version_is_a_conflict_and_revival_needs_a_free_village() -> None:
-    unit = domain.form_unit(form(), OK_FACTS, scope=Scope.national(), today=TODAY)
+    unit = domain.form_unit(form_unit(), OK_FACTS, scope=Scope.national(), today=TODAY)
     with pytest.raises(Conflict):
         domain.change_status(
             unit,
@@ -165,14 +152,8 @@ def test_stale_version_is_a_conflict_and_revival_needs_a_free_village() -> None:
 
 
 def test_agents_join_only_active_units_and_leave_once() -> None:
-    unit = domain.form_unit(form(), OK_FACTS, scope=Scope.national(), today=TODAY)
-    appoint = AppointAgent(
-        "agent-000000000000001",
-        unit.unit_id,
-        AgentRole.MEMBER,
-        Decree("12/SK/2025", date(2025, 4, 1), "lurah"),
-        date(2025, 4, 2),
-    )
+    unit = domain.form_unit(form_unit(), OK_FACTS, scope=Scope.national(), today=TODAY)
+    appoint = appoint_agent(unit.unit_id)
     with pytest.raises(RuleViolations) as broken:
         domain.appoint_agent(
             replace(unit, status=UnitStatus.SUSPENDED), appoint, scope=Scope.national(), today=TODAY
