@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
 
 from services.reporting import cube
 from services.reporting.cube import Cell, Cube
@@ -34,41 +35,87 @@ def pinned(
     if not hidden:
         return []
     index = {cell: i for i, cell in enumerate(hidden)}
-    rows, rhs = [], []
+    rows: list[tuple[dict[int, int], int]] = []  # hidden cell → coefficient, right-hand side
     for relation in relations:
-        cells = (relation.total, *relation.parts)
-        if not any(cell in index for cell in cells):
-            continue
-        row = np.zeros(len(hidden))
+        row: dict[int, int] = {}
         constant = 0
         for sign, cell in [(1, relation.total)] + [(-1, p) for p in relation.parts]:
             if cell in index:
-                row[index[cell]] += sign
+                row[index[cell]] = row.get(index[cell], 0) + sign
             else:
                 constant += sign * known[cell]
-        rows.append(row)
-        rhs.append(-constant)
-    constraints = LinearConstraint(np.array(rows), rhs, rhs) if rows else ()
+        if row:
+            rows.append((row, -constant))
     found = []
-    for cell in hidden:
-        true = truth(cell)
-        if not (0 < true < k or (cell in protect and true > 0)):
-            continue  # complementary cells may be large; they protect, they are not protected
-        objective = np.zeros(len(hidden))
-        objective[index[cell]] = 1
-        span = []
-        for direction in (1, -1):
+    # A cell's range depends only on the cells linked to it through the relations: each
+    # connected group is its own (much smaller) integer program.
+    for group, group_rows in _groups(len(hidden), rows):
+        column = {i: j for j, i in enumerate(group)}
+        entries = [
+            (r, column[i], c) for r, (row, _) in enumerate(group_rows) for i, c in row.items()
+        ]
+        at, to, coefficients = zip(*entries, strict=True) if entries else ((), (), ())
+        matrix = csr_array((coefficients, (at, to)), shape=(len(group_rows), len(group)))
+        rhs = [value for _, value in group_rows]
+        constraints = LinearConstraint(matrix, rhs, rhs) if group_rows else ()
+        true = {column[i]: truth(hidden[i]) for i in group}
+        # Complementary cells may be large; they protect, they are not protected.
+        undecided = {
+            column[i]
+            for i in group
+            if 0 < true[column[i]] < k or (hidden[i] in protect and true[column[i]] > 0)
+        }
+
+        def solve(objective: np.ndarray) -> np.ndarray:
             result = milp(
-                direction * objective,
-                constraints=constraints,
-                integrality=np.ones(len(hidden)),
+                objective,
+                constraints=constraints,  # noqa: B023 - called within its group's loop
+                integrality=np.ones(len(objective)),
                 bounds=Bounds(0, np.inf),
             )
             assert result.success, result.message
-            span.append(round(direction * result.fun))
-        if span[0] == span[1]:
-            found.append((cell, true))
+            return np.rint(result.x)
+
+        # The true values are one solution. Any other solution in which a cell differs shows
+        # that cell is not pinned: first two solutions for all of them at once (their sum
+        # least and greatest), then each cell still undecided on its own, least and greatest.
+        for direction in (1, -1):
+            if undecided:
+                objective = np.zeros(len(group))
+                objective[list(undecided)] = direction
+                other = solve(objective)
+                undecided = {j for j in undecided if other[j] == true[j]}
+        for j in sorted(undecided):
+            objective = np.zeros(len(group))
+            objective[j] = 1
+            if solve(objective)[j] == true[j] and solve(-objective)[j] == true[j]:
+                found.append((hidden[group[j]], true[j]))
     return found
+
+
+def _groups(
+    size: int, rows: list[tuple[dict[int, int], int]]
+) -> list[tuple[list[int], list[tuple[dict[int, int], int]]]]:
+    """The hidden cells (by index) in groups connected by the rows, each with its rows."""
+    parent = list(range(size))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row, _ in rows:
+        first, *others = row
+        for other in others:
+            parent[root(other)] = root(first)
+    cells: dict[int, list[int]] = {}
+    for i in range(size):
+        cells.setdefault(root(i), []).append(i)
+    linked: dict[int, list[tuple[dict[int, int], int]]] = {}
+    for row, value in rows:
+        linked.setdefault(root(next(iter(row))), []).append((row, value))
+    return [(members, linked.get(key, [])) for key, members in cells.items()]
 
 
 def disclosed(c: Cube, k: int, min_units: int = 1) -> list[tuple[Cell, int]]:
