@@ -5,13 +5,16 @@ LOCKS := pyproject.toml constraints.txt services/registry/regions/package-lock.j
 	services/gateway/dashboard/package-lock.json
 INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint docs bench resilience infra-up infra-down up down setup clean
+.PHONY: run test test-unit lint docs bench resilience infra-up infra-down up down setup clean
 
 run: setup            ## start Kafka and all five services (SQLite under /var/tmp/pulih)
 	$(BIN)/pulih run
 
 test: setup           ## unit, contract and integration tests on real Kafka, PostgreSQL and SQLite
 	$(BIN)/pytest -v --durations=15
+
+test-unit: setup      ## the fast tests: no broker, no PostgreSQL (handlers on SQLite), under 30 s
+	$(BIN)/pytest -q -m "not integration" --durations=5 tests/unit
 
 lint: setup           ## ruff and mypy
 	$(BIN)/ruff check .
