@@ -37,7 +37,7 @@ async def eventually(
     except TimeoutError:
         if not deadline.expired():
             raise  # the check's own timeout, not ours
-        name = what or getattr(check, "__qualname__", repr(check))
+        name = what or getattr(check, "__name__", repr(check))
         raise AssertionError(
             f"{name} did not hold within {seconds:g} s; last answer: {last!r}"
         ) from None
