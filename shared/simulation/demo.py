@@ -33,7 +33,8 @@ async def simulate(
     today: date | None = None,
 ) -> tuple[Totals, list[Outcome]]:
     """Each province's programme (`units` and `clients` each, seeded by seed and province)
-    published at once, as many provincial systems do; the totals of all of them."""
+    published at once, as many provincial systems do; the totals of all of them, with each
+    province's expected figures (and its regencies')."""
     platform = Platform(bootstrap, gateway, Topics(os.environ.get("PULIH_TOPIC_PREFIX", "")))
 
     async def one(code: str) -> tuple[Programme, Outcome]:
@@ -54,6 +55,7 @@ async def simulate(
     totals = Totals()
     for programme, _ in done:
         totals.counts.update(programme.totals.counts)
+        totals.figures.update(programme.totals.figures)  # keyed by region: no two alike
     return totals, [outcome for _, outcome in done]
 
 

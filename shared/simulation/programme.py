@@ -6,7 +6,8 @@ and closures. Only the provincial inbound contracts are produced (`shared.contra
 is generated is exactly what a province can send; `publish` sends it.
 
 Plain generation, no I/O: the same seed and day give the same facts, and `Totals` says exactly
-what was generated, to check the platform's figures against."""
+what was generated and the figure each indicator must show for it (`expected.py`), to check
+the platform's figures against."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 from shared.contracts import client_case_inbound as cases
 from shared.contracts import registry
 from shared.contracts.base import EventData
-from shared.contracts.scheduling_inbound import ActivitySubmitted
+from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
+from shared.simulation import expected
 
 RISK_SHARES = {"low": 0.55, "moderate": 0.35, "high": 0.10}
 """Of the people screened by units (BNN reports most as low risk; a tenth need a clinic)."""
@@ -118,17 +121,23 @@ class Case:
 
 @dataclass
 class Totals:
-    """Exactly what was generated, by kind of fact and by the keys the figures use."""
+    """Exactly what was generated, by kind of fact and by the keys the figures use, and the
+    figure every indicator must show for it."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    figures: dict[str, expected.Value] = field(default_factory=dict)
+    """By `expected.key(indicator, region, year)`: each indicator's exact figure for the
+    province and its regencies, each year (`expected.py`). Complete once `publish` has sent
+    the sessions scheduling planned (they make units operational)."""
 
     def add(self, kind: str, *keys: str) -> None:
         self.counts[kind] += 1
         for key in keys:
             self.counts[f"{kind}|{key}"] += 1
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(sorted(self.counts.items()))
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and the expected figures under `figures`."""
+        return {**dict(sorted(self.counts.items())), "figures": dict(sorted(self.figures.items()))}
 
 
 @dataclass
@@ -138,6 +147,20 @@ class Programme:
     cases: list[Case]
     activities: list[ActivitySubmitted]
     totals: Totals
+    today: date
+    attended: list[AttendanceSubmitted] = field(default_factory=list)
+    """The sessions `publish` recorded as attended (scheduling plans them: not generated)."""
+
+    def facts(self) -> list[EventData]:
+        """Every fact of the programme, each case's in the order the province sends them
+        (its closure or transfer last); the sessions attended after the rest."""
+        endings = [f for c in self.cases for f in ([c.ending] if c.ending else [])]
+        later = [f for c in self.cases for f in c.facts]
+        return [*self.registry, *later, *self.activities, *self.attended, *endings]
+
+    def figures(self) -> dict[str, expected.Value]:
+        """Each indicator's exact figure for what the programme sends (`expected.py`)."""
+        return expected.figures(expected.ledger_of(self.facts()), self.province, self.today)
 
 
 def generate(
@@ -294,7 +317,9 @@ def generate(
             )
             totals.add("activities", f"{day:%Y-%m}")
     rnd.shuffle(activities)  # delivered out of order, as offline devices sync them
-    return Programme(province, facts, people, activities, totals)
+    programme = Programme(province, facts, people, activities, totals, today)
+    totals.figures = programme.figures()
+    return programme
 
 
 def _case(

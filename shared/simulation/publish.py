@@ -457,9 +457,11 @@ async def publish(
     worked = await _sessions(programme.cases, case_ids, province, http, today, rnd)
     say(f"sessions: {len(worked)} attended or missed")
     await province.send(worked)
+    programme.attended = [w for w in worked if isinstance(w, AttendanceSubmitted)]
     endings = [c.ending for c in programme.cases if c.ending and c.submission_id in case_ids]
     say(f"closures and transfers: {len(endings)}")
     await province.send(endings)
+    programme.totals.figures = programme.figures()  # with the sessions attended
     return province.outcome
 
 

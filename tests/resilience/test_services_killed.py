@@ -4,9 +4,10 @@ The five services run as their own processes (as `pulih run`, compose and Kubern
 them) on the real broker; a province's programme is published through its real inbound path
 by the simulator, with duplicates and broken messages among it; meanwhile each service in turn
 is SIGKILLed mid-stream and started again. At the end every message has exactly one answer
-(the simulator waits for each and counts them), the national figures equal the simulator's
-exact totals, no consumer group is behind and no dead letter was written. One line per fault
-says how long the service took to come back.
+(the simulator waits for each and counts them), every indicator's figure for the province
+(and its regencies', where never withheld) equals the simulator's exact one for what it sent
+(`shared/simulation/expected.py`), no consumer group is behind and no dead letter was
+written. One line per fault says how long the service took to come back.
 
 `make test` runs a small programme; `make resilience` a larger one
 (PULIH_RESILIENCE_CLIENTS, PULIH_RESILIENCE_UNITS)."""
@@ -32,6 +33,8 @@ from shared.infra.kafka import KafkaBroker
 from shared.infra.postgres import PostgresCluster
 from shared.messaging.broker import Topics, topic_size
 from shared.persistence import create_engine
+from shared.simulation import check
+from shared.simulation.expected import Value
 from shared.simulation.programme import generate
 from shared.simulation.publish import Platform, Province, caught_up, publish
 from tests.auth import bearer
@@ -197,35 +200,18 @@ async def _published_through(
             groups = ("registry", "client-case", "scheduling", "reporting")
             await caught_up(kafka_bootstrap, topics, groups)  # no partition stalled
 
-            totals = programme.totals.as_dict()
-            expected = {
-                key: count
-                for key, count in totals.items()
-                if key.startswith("units_formed|") and len(key) == len("units_formed|2026")
-            }
-            screened_by_year: dict[str, int] = {}
-            for key, count in totals.items():
-                if key.startswith("screened|") and key.count("-") == 1:
-                    year = f"clients_screened|{key[9:13]}"
-                    screened_by_year[year] = screened_by_year.get(year, 0) + count
-            expected |= screened_by_year
-
-            async def shown() -> dict[str, int]:
-                figures = {}
-                for key in expected:
-                    indicator, year = key.split("|")
-                    answer = await http.get(
-                        f"/api/reporting/indicators/{indicator}",
-                        params={"period": year, "within": "74"},
-                        headers=bearer("reporting-consumer"),
-                    )
-                    if answer.status_code == 200:
-                        figures[key] = answer.json()["within"]["value"]
-                return figures
-
+            # Every indicator's exact figure for what the province sent (the sessions it
+            # recorded included), for the province and, where never withheld, its regencies.
+            expected = check.compared(programme.totals.figures, "74")
+            years = check.years_of(expected)
+            indicators = "/api/reporting/indicators"
+            reader = bearer("reporting-consumer")
+            figures: dict[str, Value] = {}
             with contextlib.suppress(TimeoutError):  # what still differs is reported below
                 async with asyncio.timeout(120):
-                    while (figures := await shown()) != expected:  # noqa: ASYNC110
+                    while (  # noqa: ASYNC110 - the figures are in another process
+                        figures := await check.shown(http, indicators, "74", years, reader)
+                    ) != expected:
                         await asyncio.sleep(0.5)
     finally:
         services.stop_all()
@@ -236,8 +222,8 @@ async def _published_through(
     sent = sum(outcome.accepted.values()) + sum(outcome.duplicates.values())
     sent += sum(outcome.rejected_messages.values())
     receipts = await _receipts(kafka_bootstrap, topics.name("ibm.receipts.74"))
-    lost = sum(max(0, n - figures.get(key, 0)) for key, n in expected.items())
-    counted_twice = sum(max(0, figures.get(key, 0) - n) for key, n in expected.items())
+    lost, counted_twice = check.lost_and_doubled(expected, figures, "74")
+    differ = check.differences(expected, figures)
     repeated = {k: v for k, v in receipts.items() if len(v) > 1 + (k in outcome.resent)}
     unanswered = [i for i in province.sent_at if i not in receipts]
     print(f"\nresilience: {sent} messages answered in {published_in:.0f}s under faults")
@@ -246,11 +232,12 @@ async def _published_through(
     print(
         f"  {sent} messages, {sum(outcome.faults.values())} faults sent on purpose "
         f"({', '.join(f'{n} {kind}' for kind, n in sorted(outcome.faults.items()))}); "
-        f"figures lost {lost}, counted twice {counted_twice}; receipts repeated "
+        f"{len(expected)} figures compared ({len(differ)} differ: counts lost {lost}, "
+        f"counted twice {counted_twice}); receipts repeated "
         f"{len(repeated)}, unanswered {len(unanswered)}; dead letters "
         f"{sum(dead_letters.values())}"
     )
-    assert figures == expected, f"national figures {figures}, simulator's totals {expected}"
+    assert not differ, "figures differing from the simulator's:\n" + "\n".join(differ)
     assert outcome.answered_as_expected(), outcome.summary()
     assert not repeated, repeated  # one answer per message (two for a resent id), no more
     assert not unanswered, unanswered
