@@ -44,7 +44,7 @@ from shared.messaging.outbox import Outbox
 from shared.persistence import session_factory
 from shared.rules import RuleViolations
 from shared.security.encryption import KeyRing, generate_service_keypair, seal_identity
-from tests.factories import VILLAGE, assist_answers, screening_submitted
+from tests.factories import HIGH_RISK, VILLAGE, assist_answers, screening_submitted
 from tests.privacy import NAME, NIK, NIK_SPACED, PHONE
 from tests.unit.conftest import Migrated
 from tests.unit.outbox import staged
@@ -282,6 +282,24 @@ async def test_a_province_s_batch_registers_screens_and_enrols_one_person_once(
         ("ClientEnrolled", case["case_id"]),
     ]
     assert [d.event_id for d in done] == [s.event_id for s in out]
+
+
+async def test_a_province_s_later_screening_of_the_person_re_screens_their_open_case(
+    db: AsyncEngine,
+) -> None:
+    key = {"province_client_key": "sultra-person-0000042"}  # no NIK: the province's own key
+    [first] = await province_sends(db, [screening_submitted(UNIT, VILLAGE, 1, **key)])
+    never_used = {s: {"ever_used": False} for s in HIGH_RISK}
+    [again] = await province_sends(
+        db, [screening_submitted(UNIT, VILLAGE, 2, substances=never_used, injection=None, **key)]
+    )
+
+    assert first.created == again.created
+    [case] = await rows(db, cases)
+    assert (case["risk_level"], case["version"]) == ("low", 2)
+    out = await staged(db, platform.outbox)
+    assert [(s.kind, s.key) for s in out] == [("ClientScreened", case["case_id"])] * 2
+    assert [s.data.overall_level for s in out] == ["high", "low"]  # type: ignore[attr-defined]
 
 
 async def test_a_province_is_told_each_refused_fact_s_field_and_rule(db: AsyncEngine) -> None:

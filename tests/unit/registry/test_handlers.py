@@ -232,7 +232,9 @@ async def test_a_suspended_unit_is_revived_and_a_stale_version_is_refused(
         (date(2026, 1, 5), "active", "suspended"),
         (date(2026, 2, 1), "suspended", "active"),
     ]
-    changed = [s.data for s in await staged(db, platform.outbox)]
+    out = await staged(db, platform.outbox)
+    assert [done[0].event_id, done[2].event_id] == [s.event_id for s in out[1:]]
+    changed = [s.data for s in out]
     assert [
         (e.from_status, e.to_status) for e in changed if isinstance(e, events.UnitStatusChanged)
     ] == [
