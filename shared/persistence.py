@@ -25,6 +25,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Each connection is a thread of aiosqlite's: keep enough that a burst of requests
+        # reuses them rather than starting (and stopping) a thread and a connection each.
+        kwargs.setdefault("pool_size", 20)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -110,26 +110,30 @@ async def unit_overview(unit_id: str, request: Request, _people: Grants) -> Unit
     time is left out and named in `missing`."""
     fetch = _fetch(request)
     today = datetime.now(UTC).date()
-    unit = await fetch.get("registry", "unit", f"/units/{quote(unit_id, safe='')}")
-    village = unit["village_code"] if unit else None
-    agents, cases, calendar, figures = await asyncio.gather(
-        fetch.get("registry", "agents", f"/units/{quote(unit_id, safe='')}/agents"),
+    path = quote(unit_id, safe="")
+    team_and_work = asyncio.gather(  # under way while the unit is read for its village
+        fetch.get("registry", "agents", f"/units/{path}/agents"),
         fetch.get("client-case", "cases", "/cases", {"unit_id": unit_id, "limit": 1000}),
         fetch.get(
             "scheduling",
             "sessions",
-            f"/units/{quote(unit_id, safe='')}/calendar",
+            f"/units/{path}/calendar",
             {"from": today.isoformat(), "to": (today + timedelta(days=6)).isoformat()},
         ),
-        fetch.get(
+    )
+    unit = await fetch.get("registry", "unit", f"/units/{path}")
+    village = unit["village_code"] if unit else None
+    figures = (
+        await fetch.get(
             "reporting",
             "indicators",
             "/indicators/clients_screened",
             {"period": str(today.year), "level": "village", "within": village[:8]},
         )
         if village
-        else _nothing(),
+        else None
     )
+    agents, cases, calendar = await team_and_work
     return UnitOverview(
         unit_id=unit_id,
         unit=unit,
@@ -154,7 +158,7 @@ async def region_overview(code: str, request: Request, _people: Grants) -> Regio
     units_params = {"province": code} if depth == 0 else {"regency": code[:5]}
     region, units, formed, screened = await asyncio.gather(
         fetch.get("registry", "region", f"/regions/{quote(code, safe='')}"),
-        fetch.get("registry", "units", "/units", {**units_params, "limit": 1000}),
+        fetch.get("registry", "units", "/units", {**units_params, "limit": 0}),
         fetch.get(
             "reporting",
             "indicators",
@@ -171,11 +175,7 @@ async def region_overview(code: str, request: Request, _people: Grants) -> Regio
     return RegionOverview(
         code=code,
         region=region,
-        units=(
-            {"total": units["total"], "by_status": Counter(u["status"] for u in units["items"])}
-            if units
-            else None
-        ),
+        units={"total": units["total"], "by_status": units["by_status"]} if units else None,
         indicators=(
             {"units_formed": formed, "clients_screened": screened} if formed or screened else None
         ),
@@ -183,10 +183,6 @@ async def region_overview(code: str, request: Request, _people: Grants) -> Regio
         missing=fetch.missing,
         as_of=datetime.now(UTC),
     )
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _case_counts(cases: list[dict[str, Any]] | None) -> dict[str, Any] | None:

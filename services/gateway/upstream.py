@@ -1,5 +1,9 @@
 """The services behind the gateway: one HTTP client, a circuit breaker per service, and the
-headers a call carries: the caller's own, with their token (each service verifies it again)."""
+headers a call carries: the caller's own, with their token (each service verifies it again).
+
+The client is httpx's API over aiohttp's connection pool and C HTTP parser: a profile of the
+gateway at 200 requests/s spent most of its time in httpcore's pool bookkeeping (see
+docs/benchmarks.md, read latency). Tests mount the services' apps in process instead."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from services.gateway.settings import UPSTREAMS, Settings
 
@@ -53,10 +58,15 @@ class Breaker:
         return float(clock())
 
 
+def _client() -> httpx.AsyncClient:
+    pool = httpx.Limits(max_connections=200, keepalive_expiry=30)
+    return httpx.AsyncClient(transport=AiohttpTransport(limits=pool))
+
+
 @dataclass
 class Upstreams:
     settings: Settings
-    client: httpx.AsyncClient = field(default_factory=httpx.AsyncClient)
+    client: httpx.AsyncClient = field(default_factory=_client)
     breakers: dict[str, Breaker] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

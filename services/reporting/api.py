@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.reporting import cube
-from services.reporting.answers import answers_of, read_model_version
+from services.reporting.answers import answers_of
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.data_health import data_health
 from services.reporting.figures import REGION, Ask, Period, Row
@@ -253,10 +253,10 @@ async def indicator_table(
     runtime = runtime_of(request)
     assert runtime.engine is not None
     answers = answers_of(runtime.engine)
+    version = await answers.version(runtime.engine)
+    if (kept := answers.get((ask, format), version)) is not None:
+        return kept
     async with runtime.engine.connect() as connection:
-        version = await read_model_version(connection)
-        if (kept := answers.get((ask, format), version)) is not None:
-            return kept
         total, rows = await table(connection, ask)
     response = _indicator_answer(indicator, level, by, ask, total, rows, format)
     answers.keep((ask, format), version, response)

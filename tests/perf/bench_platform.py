@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from shared.cli import PORT_OFFSETS
 from shared.infra._process import free_port
@@ -122,7 +123,11 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
         province = Province(
             Platform(broker.bootstrap_servers, gateway, topics), "74", 7, print, rate=pace
         )
-        async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+        # The load's own client is the gateway's (httpx over aiohttp's pool): httpcore's would
+        # take a core's worth of the two this machine shares with what it measures.
+        async with httpx.AsyncClient(
+            base_url=gateway, timeout=30, transport=AiohttpTransport()
+        ) as http:
             villages = await province.villages(http, units)
             programme = generate(
                 province="74", villages=villages, units=units, clients=clients, seed=7
@@ -157,7 +162,9 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
                 f"/overview/units/{unit}",
             ]
             through = await read_latency(http, paths, rate, 10)
-        async with httpx.AsyncClient(base_url=services.url("reporting"), timeout=30) as direct:
+        async with httpx.AsyncClient(
+            base_url=services.url("reporting"), timeout=30, transport=AiohttpTransport()
+        ) as direct:
             baseline = await read_latency(
                 direct,
                 [p.removeprefix("/api/reporting") for p in paths[:2]],

@@ -73,7 +73,8 @@ class Caller:
         return Actor(actor=self.subject, units=self.units)
 
 
-def caller(who: PrincipalDep) -> Caller:
+async def caller(who: PrincipalDep) -> Caller:
+    """(`async`: a plain `def` would run in FastAPI's thread pool, a thread hop per request.)"""
     roles = {g.role for g in who.grants}
     if not roles - {Role.REPORTING_CONSUMER, Role.PROVINCE_SYSTEM}:
         raise Forbidden("reporting consumers read aggregates, provincial systems ingest")

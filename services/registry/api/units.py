@@ -104,17 +104,24 @@ async def list_units(
         conditions.append(units.c.status == status)
 
     async def read(session: AsyncSession) -> UnitsPublic:
-        total = (
-            await session.execute(select(func.count()).select_from(units).where(*conditions))
-        ).scalar_one()
-        rows = await session.execute(
-            select(units).where(*conditions).order_by(units.c.unit_id).limit(limit).offset(offset)
+        counted = await session.execute(
+            select(units.c.status, func.count()).where(*conditions).group_by(units.c.status)
         )
-        items = [
-            UnitPublic(**{k: v for k, v in r.items() if k in UnitPublic.model_fields})
-            for r in rows.mappings()
-        ]
-        return UnitsPublic(items=items, total=total)
+        by_status = {UnitStatus(state): n for state, n in counted.all()}
+        items: list[UnitPublic] = []
+        if limit:
+            rows = await session.execute(
+                select(units)
+                .where(*conditions)
+                .order_by(units.c.unit_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            items = [
+                UnitPublic(**{k: v for k, v in r.items() if k in UnitPublic.model_fields})
+                for r in rows.mappings()
+            ]
+        return UnitsPublic(items=items, total=sum(by_status.values()), by_status=by_status)
 
     return await query(request, read)
 

@@ -33,7 +33,7 @@ async def test_a_unit_formed_through_the_api_is_a_canonical_event(registry: Regi
     listed = await registry.client.get("/units", params={"province": "74"}, headers=SULSEL)
     assert [u["unit_id"] for u in listed.json()["items"]] == [unit["unit_id"]]
     elsewhere = await registry.client.get("/units", params={"province": "73"}, headers=SULSEL)
-    assert elsewhere.json() == {"items": [], "total": 0}
+    assert elsewhere.json() == {"items": [], "total": 0, "by_status": {}}
 
 
 async def test_bad_requests_get_problem_documents_naming_field_and_rule(
@@ -87,6 +87,17 @@ async def test_status_changes_need_the_current_etag(registry: Registry) -> None:
         "suspended",
         "no_activity",
     )
+    second = (await registry.form_unit()).json()
+    # A region's units at a glance: counted by status without a page of them.
+    glance = await registry.client.get(
+        "/units", params={"province": "74", "limit": 0}, headers=SULTRA
+    )
+    assert glance.json() == {"items": [], "total": 2, "by_status": {"active": 1, "suspended": 1}}
+    page = await registry.client.get(
+        "/units", params={"province": "74", "limit": 1}, headers=SULTRA
+    )
+    assert [u["unit_id"] for u in page.json()["items"]] == [min(unit["unit_id"], second["unit_id"])]
+    assert page.json()["by_status"] == {"active": 1, "suspended": 1}
 
 
 async def test_agents_are_appointed_trained_and_deactivated(registry: Registry) -> None:
