@@ -71,14 +71,15 @@ def differences(expected: Mapping[str, Value], figures: Mapping[str, Value]) -> 
     """Each figure that differs: `<indicator> <year> <region>: shown …, expected … (±n)`."""
     lines = []
     for name in sorted(expected.keys() | figures.keys()):
-        want, got = expected.get(name, "nothing"), figures.get(name, "not shown")
-        if want == got:
+        want, got = expected.get(name), figures.get(name)
+        if name in expected and name in figures and want == got:
             continue
         indicator, region, year = name.split("|")
-        by = ""
+        said = f"shown {got}" if name in figures else "not shown"
+        said += f", expected {want}" if name in expected else ", expected no figure"
         if isinstance(want, int | float) and isinstance(got, int | float):
-            by = f" ({got - want:+g})"
-        lines.append(f"{indicator} {year} {region}: shown {got}, expected {want}{by}")
+            said += f" ({got - want:+g})"
+        lines.append(f"{indicator} {year} {region}: {said}")
     return lines
 
 

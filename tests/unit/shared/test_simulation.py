@@ -14,7 +14,7 @@ from shared.contracts import client_case_inbound as cases
 from shared.contracts import registry
 from shared.contracts.base import EventData
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
-from shared.simulation import expected
+from shared.simulation import check, expected
 from shared.simulation.programme import (
     ANSWERS,
     SUBSTANCES,
@@ -390,3 +390,25 @@ def test_a_generated_programmes_figures_agree_with_what_it_generated() -> None:
             province = figures.get(expected.key(indicator, "74", year))
             parts = [figures.get(expected.key(indicator, r, year)) for r in regencies]
             assert province == (sum(p or 0 for p in parts) if province is not None else None)
+
+
+def test_a_check_names_each_figure_that_differs_and_by_how_much() -> None:
+    figures = _hand_made().figures()
+    wanted = check.compared(figures, "74")
+    # Every indicator for the province; for the regencies, only those never withheld.
+    assert {k.split("|")[0] for k in wanted if k.split("|")[1] == "74"} == set(expected.INDICATORS)
+    assert {k.split("|")[0] for k in wanted if k.split("|")[1] != "74"} == set(check.BY_REGENCY)
+    assert "clients_screened" not in check.BY_REGENCY
+    shown = dict(wanted)
+    shown["clients_screened|74|2026"] = 5  # one counted twice
+    shown["activities|74.72|2026"] = 0  # one lost
+    shown["median_days_to_intake|74|2026"] = 2.5
+    del shown["in_services|74|2026"]  # not answered
+    assert check.differences(wanted, shown) == [
+        "activities 2026 74.72: shown 0, expected 1 (-1)",
+        "clients_screened 2026 74: shown 5, expected 4 (+1)",
+        "in_services 2026 74: not shown, expected 1",
+        "median_days_to_intake 2026 74: shown 2.5, expected 3.0 (-0.5)",
+    ]
+    assert check.lost_and_doubled(wanted, shown, "74") == (0, 1)  # counts, the province's
+    assert check.differences(wanted, wanted) == []
