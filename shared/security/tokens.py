@@ -4,7 +4,9 @@ provider, verified by every service against the provider's key set (JWKS).
 - issuer, audience and expiry are checked, with at most 60 s of clock leeway;
 - a token signed by a key the set does not have (a rotation) makes the verifier fetch the
   set again, at most once per cooldown; a failed fetch keeps the last good set;
-- roles travel in the `roles` claim as `role[:scope]` strings (`province-operator:74`).
+- roles travel in the `roles` claim as `role[:scope]` strings (`province-operator:74`);
+- a token verified once is not verified again until it expires or the key set changes: a
+  dashboard's page sends the same token to the gateway and, through it, to every service.
 
 A development issuer signs tokens with a key derived from a fixed phrase (`pulih auth token`),
 so `make run` needs no identity provider; production refuses it (`AuthSettings`).
@@ -120,6 +122,9 @@ KeySetSource = Callable[[], Any]
 class Verifier:
     """Verifies bearer tokens against the issuer's key set, refreshing it on an unknown key."""
 
+    kept = 4096
+    """Tokens remembered as verified (the most recent); one is about a kilobyte."""
+
     def __init__(
         self,
         *,
@@ -134,6 +139,7 @@ class Verifier:
         self._fetch, self._cooldown, self._clock = fetch, cooldown, clock
         self._keys: KeySet | None = None
         self._fetched_at: float | None = None
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token: principal, expiry
         self._claims = jwt.JWTClaimsRegistry(
             leeway=self.leeway,
             iss={"essential": True, "value": issuer},
@@ -190,9 +196,15 @@ class Verifier:
             log.warning("JWKS fetch failed (%s); keeping the last good key set", type(exc).__name__)
             return False
         self._keys = keys
+        self._verified.clear()  # a key taken out of the set takes its tokens with it
         return True
 
     async def verify(self, token: str) -> Principal:
+        if (known := self._verified.get(token)) is not None:
+            principal, expires = known
+            if time.time() <= expires + self.leeway:
+                return principal
+            del self._verified[token]
         if self._keys is None:
             await self.refresh()
         if self._keys is None:
@@ -213,7 +225,11 @@ class Verifier:
             grants = parse_grants(roles)
         except NotAuthenticated as exc:
             raise InvalidToken(str(exc)) from None
-        return Principal(str(decoded.claims["sub"]), tuple(grants))
+        principal = Principal(str(decoded.claims["sub"]), tuple(grants))
+        if len(self._verified) >= self.kept:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, float(decoded.claims["exp"]))
+        return principal
 
     def _decode(self, token: str) -> jwt.Token:
         assert self._keys is not None

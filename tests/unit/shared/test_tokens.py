@@ -4,6 +4,7 @@ fetch that keeps the last good keys."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -172,3 +173,27 @@ def test_production_refuses_the_development_issuer(tmp_path: Path) -> None:
         environment="production", secret_key=secret, auth_issuer=ISSUER, auth_jwks_file=jwks
     )
     assert not ok.development_issuer and AuthSettings().auth_issuer == DEV_ISSUER
+
+
+async def test_a_token_verified_once_is_refused_once_it_expires() -> None:
+    key = _rsa("k1")
+    verifier = _verifier(Jwks(key), leeway=0)
+    token = _token(key, "k1", exp=int(time.time()) + 1)
+    assert (await verifier.verify(token)).subject == "agent-sari"
+    assert (await verifier.verify(token)).subject == "agent-sari"  # remembered
+    await asyncio.sleep(2.1)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)
+
+
+async def test_a_key_taken_out_of_the_set_takes_its_verified_tokens_with_it() -> None:
+    old, new = _rsa("k1"), _rsa("k2")
+    jwks, clock = Jwks(old), Clock()
+    verifier = _verifier(jwks, clock)
+    signed_by_old = _token(old, "k1")
+    await verifier.verify(signed_by_old)
+    jwks.keys = [new]  # the provider revokes k1 and signs with k2
+    clock.now += 31
+    await verifier.verify(_token(new, "k2"))  # the unknown kid fetches the new set
+    with pytest.raises(InvalidToken):
+        await verifier.verify(signed_by_old)
