@@ -3,7 +3,6 @@ the real broker (`platform`), and helpers to drive them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from services.client_case.app import SPEC as CLIENT_CASE
 from services.client_case.db import known_agents, known_units
@@ -33,6 +32,7 @@ from shared.messaging.broker import Topics, ensure_topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.bus import read_topic
+from tests.eventually import eventually
 from tests.factories import HIGH_RISK as HIGH_RISK  # the integration tests import it from here
 from tests.markers import mark_integration
 
@@ -120,17 +120,13 @@ async def form_unit(p: Platform, district: str = "74.71.01") -> str:
     )
     assert formed.status_code == 201, formed.text
     unit_id: str = formed.json()["unit_id"]
-    assert p.case_runtime.engine is not None
-    async with asyncio.timeout(30):  # client-case learns the unit from the registry's event
-        while True:
-            async with p.case_runtime.engine.connect() as connection:
-                if (
-                    await connection.execute(
-                        select(known_units.c.status).where(known_units.c.unit_id == unit_id)
-                    )
-                ).scalar() == "active":
-                    return unit_id
-            await asyncio.sleep(0.05)
+    status = select(known_units.c.status).where(known_units.c.unit_id == unit_id)
+
+    async def active_in_client_case() -> bool:  # learned from the registry's event
+        return await _in_client_case(p, status) == "active"
+
+    await eventually(active_in_client_case)
+    return unit_id
 
 
 async def appoint_agent(p: Platform, unit_id: str) -> str:
@@ -146,17 +142,20 @@ async def appoint_agent(p: Platform, unit_id: str) -> str:
     )
     assert response.status_code == 201, response.text
     agent_id: str = response.json()["agent_id"]
+    known = select(known_agents.c.agent_id).where(known_agents.c.agent_id == agent_id)
+
+    async def known_to_client_case() -> bool:
+        return await _in_client_case(p, known) is not None
+
+    await eventually(known_to_client_case)
+    return agent_id
+
+
+async def _in_client_case(p: Platform, query: Select[Any]) -> Any:
+    """The first value the query finds in client-case's database, or None."""
     assert p.case_runtime.engine is not None
-    async with asyncio.timeout(30):
-        while True:
-            async with p.case_runtime.engine.connect() as connection:
-                if (
-                    await connection.execute(
-                        select(known_agents.c.agent_id).where(known_agents.c.agent_id == agent_id)
-                    )
-                ).scalar():
-                    return agent_id
-            await asyncio.sleep(0.05)
+    async with p.case_runtime.engine.connect() as connection:
+        return (await connection.execute(query)).scalar()
 
 
 @contextlib.asynccontextmanager

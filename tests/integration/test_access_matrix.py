@@ -7,7 +7,6 @@ only. (Without a token every route answers 401: tests/unit/shared/test_access_ma
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.integration.conftest import HIGH_RISK, Platform, appoint_agent, form_unit
 
 ROLES = (
@@ -164,9 +164,10 @@ async def test_every_role_sees_exactly_its_scope(platform: Platform, apps: dict[
             )
             return answer.status_code
 
-        async with asyncio.timeout(60):
-            while await series_status() == 422:  # noqa: ASYNC110 - another task projects it
-                await asyncio.sleep(0.1)
+        async def projected() -> bool:
+            return await series_status() != 422
+
+        await eventually(projected, 60)
         for service, path, params, expected in matrix:
             for role in ROLES:
                 answer = await clients[service].get(path, params=params, headers=tokens[role])
@@ -451,12 +452,11 @@ async def test_every_write_is_refused_to_every_role_that_may_not_make_it(
 
 async def _a_session(scheduling: httpx.AsyncClient, agent: dict[str, str], agent_id: str) -> str:
     """A session of the plan scheduling made from the enrolment, once it has."""
-    async with asyncio.timeout(30):
-        while True:
-            worklist = await scheduling.get(
-                "/worklist", headers=agent, params={"agent_id": agent_id, "days_ahead": 60}
-            )
-            items = [i for lists in worklist.json().values() for i in lists]
-            if items:
-                return str(items[0]["session_id"])
-            await asyncio.sleep(0.1)
+
+    async def planned() -> list[dict[str, Any]]:
+        worklist = await scheduling.get(
+            "/worklist", headers=agent, params={"agent_id": agent_id, "days_ahead": 60}
+        )
+        return [i for lists in worklist.json().values() for i in lists]
+
+    return str((await eventually(planned))[0]["session_id"])

@@ -20,6 +20,7 @@ from shared.contracts.inbound import OWNERS
 from shared.contracts.platform import EventRejected
 from shared.messaging.broker import make_producer, topic_size
 from tests.bus import read_to_end
+from tests.eventually import eventually
 from tests.integration.conftest import Platform
 
 TYPES = sorted(t for t, owner in OWNERS.items() if owner in ("registry", "client-case"))
@@ -89,9 +90,10 @@ async def test_every_mutated_message_gets_one_answer_that_repeats_nothing(
         answered = await read_to_end(p.bootstrap, receipts)
         return [e.data for e in answered if e.data.original_event_id in sent]  # type: ignore[union-attr]
 
-    async with asyncio.timeout(60):
-        while len({a.original_event_id for a in await answers()}) < len(sent):  # noqa: ASYNC110
-            await asyncio.sleep(0.5)
+    async def each_answered() -> bool:
+        return len({a.original_event_id for a in await answers()}) == len(sent)
+
+    await eventually(each_answered, 60, every=0.5)
     await asyncio.sleep(1)  # an answer given twice would be here by now
     mine = await answers()
     assert sorted(a.original_event_id for a in mine) == sorted(sent)  # exactly one each

@@ -4,7 +4,6 @@ it as dropped out. Real services, real broker, both databases."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from shared.contracts import client_case as events
 from shared.contracts import scheduling
 from tests.auth import bearer
 from tests.bus import read_events
+from tests.eventually import eventually
 from tests.integration.conftest import HIGH_RISK, Platform, form_unit
 from tests.reporting_events import publish
 from tests.unit.contracts.examples import from_examples
@@ -68,9 +68,11 @@ async def test_a_case_at_risk_is_flagged_or_closed_by_policy(platform: Platform)
 
     # Policy `flag` (the default): the case shows among the unit's cases at risk.
     await publish(p.bootstrap, p.topics, [at_risk(flagged_case)])
-    async with asyncio.timeout(30):
-        while await listed(at_risk="true") != {flagged_case}:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
+
+    async def flagged() -> bool:
+        return await listed(at_risk="true") == {flagged_case}
+
+    await eventually(flagged)
 
     # The client comes back: the flag goes.
     await publish(
@@ -78,9 +80,11 @@ async def test_a_case_at_risk_is_flagged_or_closed_by_policy(platform: Platform)
         p.topics,
         [from_examples(scheduling.SessionCompleted, **where, case_id=flagged_case)],
     )
-    async with asyncio.timeout(30):
-        while await listed(at_risk="true") != set():  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
+
+    async def unflagged() -> bool:
+        return await listed(at_risk="true") == set()
+
+    await eventually(unflagged)
 
     # Policy `close`: the case is closed as dropped out, and says so on the bus.
     settings = p.case_runtime.settings

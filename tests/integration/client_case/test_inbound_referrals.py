@@ -6,7 +6,6 @@ screening id."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from shared.contracts.platform import EventAccepted
 from shared.messaging.broker import make_producer
 from tests.auth import bearer
 from tests.bus import read_events
+from tests.eventually import eventually
 from tests.integration.conftest import (
     HIGH_RISK,
     Platform,
@@ -37,15 +37,17 @@ REF_1, REF_2, REF_UNKNOWN = "sultra-referral-0001", "sultra-referral-0002", "sul
 
 async def _unit_known(p: Platform, unit: dict[str, Any]) -> dict[str, Any]:
     assert p.case_runtime.engine is not None
-    async with asyncio.timeout(30):
-        while True:
-            async with p.case_runtime.engine.connect() as connection:
-                found = await connection.execute(
-                    select(known_units.c.unit_id).where(known_units.c.unit_id == unit["unit_id"])
-                )
-                if found.scalar():
-                    return unit
-            await asyncio.sleep(0.05)
+    engine = p.case_runtime.engine
+
+    async def known_to_client_case() -> bool:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                select(known_units.c.unit_id).where(known_units.c.unit_id == unit["unit_id"])
+            )
+            return found.scalar() is not None
+
+    await eventually(known_to_client_case)
+    return unit
 
 
 async def _unit_of(p: Platform, district: str) -> dict[str, Any]:

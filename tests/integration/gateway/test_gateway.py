@@ -5,7 +5,6 @@ and reads the receipts the services wrote."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from shared.contracts import registry as events
 from shared.contracts.envelope import as_json
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.integration.conftest import Platform, form_unit
 
 OPERATOR = bearer("province-operator:74")
@@ -178,17 +178,17 @@ async def test_a_province_ingests_a_batch_and_reads_its_receipts(
     assert too_many.status_code == 413
 
     # The registry answers the written event; the province reads the receipt.
-    async with asyncio.timeout(30):
-        while True:
-            page = await gateway.get("/receipts", headers=PROVINCE)
-            assert page.status_code == 200, page.text
-            if page.json()["items"]:
-                break
-            await asyncio.sleep(0.2)
-    (receipt,) = page.json()["items"]
+    async def receipts() -> dict[str, Any] | None:
+        page = await gateway.get("/receipts", headers=PROVINCE)
+        assert page.status_code == 200, page.text
+        body: dict[str, Any] = page.json()
+        return body if body["items"] else None
+
+    page = await eventually(receipts, every=0.2)
+    (receipt,) = page["items"]
     assert receipt["type"] == "EventAccepted"
     assert receipt["receipt"]["original_event_id"] == "gw-ok-1"
-    after = await gateway.get("/receipts", headers=PROVINCE, params={"after": page.json()["next"]})
+    after = await gateway.get("/receipts", headers=PROVINCE, params={"after": page["next"]})
     assert after.json()["items"] == []
 
     # Over the province's rate (4 events a minute here): 429 with Retry-After.

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts.envelope import Envelope, to_kafka, wrap
 from shared.messaging.broker import Topics, make_producer
 from shared.messaging.dlq import list_dead_letters, redrive
+from tests.eventually import eventually
 from tests.integration.messaging.harness import (
     GROUP,
     TOPIC,
@@ -136,13 +137,13 @@ async def test_a_database_outage_stalls_the_consumer_instead_of_dead_lettering(
     stop = asyncio.Event()
     running = asyncio.create_task(clients.consumer.run(stop))
     try:
-        async with asyncio.timeout(60):
-            while True:
-                async with engine.connect() as connection:
-                    done = (await connection.execute(select(applied.c.event_id))).scalars().all()
-                if len(done) == len(events):
-                    break
-                await asyncio.sleep(0.1)
+
+        async def all_applied() -> list[str] | None:
+            async with engine.connect() as connection:
+                done = list((await connection.execute(select(applied.c.event_id))).scalars())
+            return done if len(done) == len(events) else None
+
+        done = await eventually(all_applied, 60)
     finally:
         stop.set()
         await running

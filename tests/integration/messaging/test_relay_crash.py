@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.broker import Topics, topic_size
 from tests.bus import read_to_end
+from tests.eventually import eventually
 from tests.integration.messaging.harness import (
     TOPIC,
     Clients,
@@ -75,9 +76,11 @@ async def test_relay_killed_after_commit_and_mid_batch_loses_nothing(
     relay = _spawn("relay", database_url, kafka_bootstrap, topics.prefix, "100")
     await _read_line(relay, "relaying")
     sent = platform.outbox.c.sent_at.isnot(None)
-    async with asyncio.timeout(120):  # the outbox's count is cheap to ask, the topic's is not
-        while await count(engine, platform.outbox, sent) < EVENTS // 4:  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+
+    async def a_quarter_sent() -> bool:  # the outbox's count is cheap to ask, the topic's is not
+        return await count(engine, platform.outbox, sent) >= EVENTS // 4
+
+    await eventually(a_quarter_sent, 120, every=0.005)
     _kill(relay)
     on_topic_after_kill = await topic_size(kafka_bootstrap, topic)
     pending_after_kill = await count(engine, platform.outbox, platform.outbox.c.sent_at.is_(None))

@@ -3,8 +3,6 @@ database span — through the same runtime every service uses."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from fastapi import APIRouter, Request
 from opentelemetry.sdk.trace import ReadableSpan
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime, ServiceSpec, create_app, runtime_of
 from shared.settings import ServiceSettings
+from tests.eventually import eventually
 from tests.integration.messaging.harness import (
     TOPIC,
     applied,
@@ -72,17 +71,14 @@ async def test_trace_runs_from_request_through_kafka_to_consumer_database_span(
         assert response.status_code == 202
         event_id = response.json()["event_id"]
         assert runtime.engine is not None
-        async with asyncio.timeout(60):
-            while True:
-                async with runtime.engine.connect() as connection:
-                    found = (
-                        await connection.execute(
-                            select(applied.c.event_id).where(applied.c.event_id == event_id)
-                        )
-                    ).first()
-                if found:
-                    break
-                await asyncio.sleep(0.05)
+        engine = runtime.engine
+
+        async def applied_once() -> bool:
+            async with engine.connect() as connection:
+                query = select(applied.c.event_id).where(applied.c.event_id == event_id)
+                return (await connection.execute(query)).first() is not None
+
+        await eventually(applied_once, 60)
     finally:
         await runtime.stop()
 

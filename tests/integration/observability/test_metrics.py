@@ -5,8 +5,6 @@ and outcome; and a service's `/metrics` serves all of it with HTTP latency by ro
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from prometheus_client import REGISTRY
 from shared.contracts import client_case_inbound as provincial
 from shared.contracts.envelope import Envelope
 from shared.messaging.broker import Topics
+from tests.eventually import eventually
 from tests.integration.conftest import (
     HIGH_RISK,
     OPERATOR_74,
@@ -44,12 +43,6 @@ def lag(topic: str) -> float:
     return sum(
         value("pulih_consumer_lag", group=GROUP, topic=topic, partition=str(p)) for p in range(3)
     )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - polling what the consumer reports
-            await asyncio.sleep(0.05)
 
 
 async def test_lag_grows_while_a_consumer_is_stalled_and_falls_once_it_applies(

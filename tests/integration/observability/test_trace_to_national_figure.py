@@ -31,6 +31,7 @@ from shared.messaging.broker import Topics, make_consumer, make_producer
 from shared.runtime import Runtime, create_app
 from shared.telemetry import extract_context, inject_headers, tracer
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 
 READER = bearer("reporting-consumer")
@@ -165,9 +166,10 @@ async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure
 
     # The unit reaches the read model first, so the projection's next batch holds only what
     # the province's submission caused (its span then continues that trace, not links it).
-    async with asyncio.timeout(60):
-        while await units_formed() != 1:  # noqa: ASYNC110 - the figure is another service's
-            await asyncio.sleep(0.1)
+    async def unit_projected() -> bool:
+        return await units_formed() == 1
+
+    await eventually(unit_projected, 60)
     assert await screened_in_74() == 0
 
     unit = (await p.registry.get(f"/units/{unit_id}", headers=OPERATOR_74)).json()
@@ -192,9 +194,10 @@ async def test_one_trace_runs_from_the_provincial_publish_to_the_national_figure
         await send(submission)
     trace_id = province_span.get_span_context().trace_id
 
-    async with asyncio.timeout(60):
-        while await screened_in_74() != 1:  # noqa: ASYNC110 - the figure is another service's
-            await asyncio.sleep(0.1)
+    async def screening_projected() -> bool:
+        return await screened_in_74() == 1
+
+    await eventually(screening_projected, 60)
 
     # The canonical fact on client-case's topic carries the province's trace id.
     canonical = await _canonical_trace_ids(p, ClientScreened.topic)

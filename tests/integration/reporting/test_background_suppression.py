@@ -4,9 +4,7 @@ with the time its figures were read; a batch re-suppresses only the provinces it
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -17,17 +15,12 @@ from services.reporting.suppressor import settled
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import publish, screened, unit_formed
 
 NATIONAL = bearer("national-operator")
 YEAR = 2025
 SULSEL, SULTRA = "73.71.01.1001", "74.71.01.1001"
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _table(client: httpx.AsyncClient, within: str) -> dict[str, Any]:
@@ -56,9 +49,9 @@ async def test_a_batch_resuppresses_only_the_provinces_it_touched(
         table = await _table(client, within)
         return bool(table["within"]["value"] == value and table.get("suppressed_as_of"))
 
-    await _until(lambda: suppressed("73", 6))
-    await _until(lambda: suppressed("74", 6))
-    await _until(lambda: settled(runtime.engine))
+    await eventually(lambda: suppressed("73", 6), 60)
+    await eventually(lambda: suppressed("74", 6), 60)
+    await eventually(lambda: settled(runtime.engine), 60)
     before = {p: await _table(client, p) for p in ("73", "74")}
     rows = before["74"]["rows"]
     assert [(r["region"], r["value"]) for r in rows] == [("74.71", 6)]
@@ -68,8 +61,8 @@ async def test_a_batch_resuppresses_only_the_provinces_it_touched(
     # One more screening in Sulawesi Tenggara: its cubes are suppressed again, in the
     # background; Sulawesi Selatan's are left as they were.
     await publish(kafka_bootstrap, topics, [screened(units[SULTRA], SULTRA, date(YEAR, 5, 2))])
-    await _until(lambda: suppressed("74", 7))
-    await _until(lambda: settled(runtime.engine))
+    await eventually(lambda: suppressed("74", 7), 60)
+    await eventually(lambda: settled(runtime.engine), 60)
     after = {p: await _table(client, p) for p in ("73", "74")}
     assert after["73"] == before["73"]
     assert after["74"]["suppressed_as_of"] > before["74"]["suppressed_as_of"]

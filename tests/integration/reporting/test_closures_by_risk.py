@@ -4,10 +4,8 @@ province level, suppressed below it together with the outcome table it refines."
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -18,6 +16,7 @@ from shared.contracts import client_case
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 
@@ -25,12 +24,6 @@ OPERATOR = bearer("province-operator:74")
 YEAR = 2025
 A, C, D = ("74.71.01.1001", "74.71.02.1001", "74.02.01.2001")
 BY = "outcome,risk_level"
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -89,9 +82,9 @@ async def test_closures_by_outcome_and_risk_level(
             and formed["within"]["value"] == 3
         )
 
-    await _until(projected)
+    await eventually(projected, 60)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 60)  # the suppressed tables caught up too
 
     # The province: exact, every outcome by every risk level (and "unknown" where a case's
     # screening has not arrived).

@@ -4,9 +4,7 @@ withheld however large it is, because it describes those units' clients."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -16,6 +14,7 @@ from services.reporting.suppressor import settled
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import publish, screened, unit_formed
 
 OPERATOR = bearer("province-operator:74")
@@ -29,12 +28,6 @@ SCREENINGS = {
     "74.02.01.2002": 6,
     "74.02.01.2003": 6,
 }
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -62,9 +55,9 @@ async def test_a_figure_from_fewer_than_three_units_is_withheld_below_province(
         units = await _get(client, "/indicators/units_formed", period=str(YEAR - 1), within="74")
         return bool((table["within"]["value"], units["within"]["value"]) == (48, 6))
 
-    await _until(projected)
+    await eventually(projected, 60)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 60)  # the suppressed tables caught up too
 
     def shown(table: dict[str, Any]) -> dict[str, Any]:
         return {r["region"]: r["value"] for r in table["rows"]}

@@ -10,10 +10,8 @@ Unknown regions and periods that have not begun are problems, not zeros.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,6 +28,7 @@ from shared.contracts import client_case
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 from tests.unit.reporting.audit import pinned
@@ -48,12 +47,6 @@ Key = tuple[str, Cell]
 ADMITTED = {"admissions": ("admissions", TOTAL), "clients": ("admissions", TOTAL)}
 REFERRED = {"referred": ("referrals", TOTAL), "attended": ("referrals", ATTENDED)}
 """The counts a median's and a rate's fields carry: the cells of their count's tables."""
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -143,9 +136,9 @@ async def test_no_table_gives_back_what_another_withholds(
         figures = (units["within"]["value"], admissions["within"]["value"])
         return (*figures, rate["within"].get("attended")) == (4, 16, 15)
 
-    await _until(projected)
+    await eventually(projected, 60)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 60)  # the suppressed tables caught up too
 
     # The finding: the median showed "clients" on every district it showed, beside an
     # admissions table that withholds 74.71.02's two and their complements; published figures
@@ -266,7 +259,7 @@ async def test_unknown_regions_and_future_periods_are_problems_not_zeros(
         table = await _get(client, "/indicators/units_formed", period=str(YEAR - 1), within="74")
         return bool(table["within"]["value"] == 1)
 
-    await _until(formed)
+    await eventually(formed, 60)
 
     async def problems(path: str, **params: Any) -> set[tuple[str, str]]:
         response = await client.get(path, headers=OPERATOR, params=params)

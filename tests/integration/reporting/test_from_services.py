@@ -4,7 +4,6 @@ the province on its inbound topic all show in the indicators within seconds."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from shared.contracts.envelope import to_kafka, wrap
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.integration.conftest import HIGH_RISK, OPERATOR_74, Platform, form_unit
 
 READER = bearer("reporting-consumer")
@@ -114,8 +114,8 @@ async def test_what_services_and_provinces_record_shows_in_the_indicators(
         high = {r["part"]: r["value"] for r in screened["rows"] if r["region"] == "74"}
         return high.get("high", 0), formed["within"]["value"]
 
-    async with asyncio.timeout(60):
-        # two through the API, one from the province
-        while await figures() != (3, 1):  # noqa: ASYNC110 - the figures are another service's
-            await asyncio.sleep(0.2)
+    async def current() -> bool:  # two through the API, one from the province
+        return await figures() == (3, 1)
+
+    await eventually(current, 60, every=0.2)
     print(f"indicators current {time.monotonic() - started:.1f}s after the last submission")

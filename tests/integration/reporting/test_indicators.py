@@ -6,8 +6,6 @@ topic without stopping the rest, and a rebuild reproduces the live figures and s
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,6 +23,7 @@ from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime
 from tests.auth import bearer
 from tests.bus import read_topic
+from tests.eventually import eventually
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 
@@ -34,12 +33,6 @@ NATIONAL = bearer("reporting-consumer")
 A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
 E = "31.71.01.1001"  # DKI Jakarta
 UA, UB, UC, UD, UE = (f"unit-{x}-000000000001" for x in "abcde")
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 40) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 def _scenario() -> list[Any]:
@@ -122,9 +115,9 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
         table = await _get(client, "/indicators/clients_screened", period="2026")
         return table["within"]["value"] == 20
 
-    await _until(all_projected)
+    await eventually(all_projected, 40)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 40)  # the suppressed tables caught up too
 
     provinces = await _get(client, "/indicators/clients_screened", period="2026")
     assert _values(provinces) == {("31", "*"): 3, ("74", "*"): 17}  # province level: never withheld
@@ -236,7 +229,7 @@ async def test_events_become_suppressed_explainable_rebuildable_indicators(
         table = await _get(client, "/indicators/clients_screened", period="2026")
         return table["within"]["value"] == 21
 
-    await _until(one_more)
+    await eventually(one_more, 40)
 
 
 async def test_operators_see_only_their_regions(
@@ -311,8 +304,8 @@ async def test_an_answer_is_served_again_until_the_read_model_moves(
         answer = await _get(client, "/indicators/clients_screened", period="2026")
         return bool(answer["within"]["value"] == n)
 
-    await _until(lambda: screened_in_2026(1))
-    await _until(lambda: settled(engine))
+    await eventually(lambda: screened_in_2026(1), 40)
+    await eventually(lambda: settled(engine), 40)
     params = {"period": "2026"}
     first = await client.get("/indicators/clients_screened", headers=NATIONAL, params=params)
     before = len(computed)
@@ -323,7 +316,7 @@ async def test_an_answer_is_served_again_until_the_read_model_moves(
     assert answers_of(engine).kept
 
     await publish(kafka_bootstrap, topics, [screened(UA, A, date(2026, 3, 3), "low")])
-    await _until(lambda: screened_in_2026(2))  # the kept answer of 1 is not served again
+    await eventually(lambda: screened_in_2026(2), 40)  # the kept answer of 1 is not served again
     assert len(computed) > before
     # A province operator of another province is refused, kept answer or not.
     refused = await client.get(

@@ -5,9 +5,7 @@ of them reached the platform."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,16 +15,11 @@ from services.reporting.suppressor import settled
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import activity, publish, screened, unit_formed
 
 NATIONAL = bearer("national-operator")
 A = "74.71.01.1001"  # Sulawesi Tenggara: WITA, UTC+8
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
@@ -68,9 +61,9 @@ async def test_a_figure_says_when_its_facts_happened_and_arrived_and_counts_each
         table = await _get(client, "/indicators/clients_screened", period="2025", within="74")
         return bool(table["within"]["value"] == 3)
 
-    await _until(projected)
+    await eventually(projected, 60)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 60)  # the suppressed tables caught up too
 
     march = await _get(client, "/indicators/clients_screened", period="2025-03", within="74")
     (row,) = march["rows"]

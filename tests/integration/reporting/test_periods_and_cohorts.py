@@ -4,9 +4,7 @@ how many were still operational in 2024", "clients screened in 2024-Q3"."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -16,17 +14,12 @@ from services.reporting.suppressor import settled
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import activity, publish, screened, unit_formed
 
 NATIONAL = bearer("national-operator")
 PROVINCE = bearer("province-operator:74")
 A, B, C, D = ("74.71.01.1001", "74.71.01.1002", "74.71.02.1001", "74.02.01.2001")
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the figures are another task's work
-            await asyncio.sleep(0.1)
 
 
 async def _get(
@@ -70,9 +63,9 @@ async def _projected(runtime: Runtime, client: httpx.AsyncClient) -> None:
         figures = (formed, screenings, activities)
         return tuple(f["within"]["value"] for f in figures) == (4, 36, 1)
 
-    await _until(done)
+    await eventually(done, 60)
     assert runtime.engine is not None
-    await _until(lambda: settled(runtime.engine))  # the suppressed tables caught up too
+    await eventually(lambda: settled(runtime.engine), 60)  # the suppressed tables caught up too
 
 
 async def test_every_indicator_answers_a_range_of_years_or_a_quarter(

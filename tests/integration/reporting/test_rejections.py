@@ -6,7 +6,6 @@ again — and counts none for a province that had nothing refused."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from shared.runtime import Runtime
 from tests.auth import bearer
 from tests.bus import read_topic
 from tests.conftest import fresh_postgres_database
+from tests.eventually import eventually
 from tests.integration.conftest import (
     HIGH_RISK,
     OPERATOR_74,
@@ -127,13 +127,13 @@ async def test_a_refused_message_counts_once_for_its_province_this_month(
         assert answer.status_code == 200, answer.text
         return {r["region"]: r for r in answer.json()["rows"]}
 
-    async with asyncio.timeout(60):
-        while True:
-            rows = await health()
-            sultra = rows.get("74", {})
-            if sultra.get("rejected") == 1 and sultra.get("received", 0) >= 2 and "31" in rows:
-                break
-            await asyncio.sleep(0.2)
+    async def counted() -> dict[str, dict[str, Any]] | None:
+        rows = await health()
+        sultra = rows.get("74", {})
+        done = sultra.get("rejected") == 1 and sultra.get("received", 0) >= 2 and "31" in rows
+        return rows if done else None
+
+    rows = await eventually(counted, 60, every=0.2)
     assert rows["31"]["rejected"] == 0
     # The valid message arrived as a canonical screening (with the unit formed); the refused
     # one is no fact.
@@ -204,15 +204,14 @@ async def _projected(runtime: Runtime, topic: str, records: list[tuple[int, int]
     """Wait until reporting's positions are past each (partition, offset) of `topic`."""
     assert runtime.engine is not None
     positions = db.positions.c
-    async with asyncio.timeout(60):
-        while True:
-            async with runtime.engine.connect() as connection:
-                found = await connection.execute(
-                    select(positions.partition, positions.next_offset).where(
-                        positions.topic == topic
-                    )
-                )
-                reached = {int(partition): int(offset) for partition, offset in found}
-            if all(reached.get(partition, 0) > offset for partition, offset in records):
-                return
-            await asyncio.sleep(0.1)
+    engine = runtime.engine
+
+    async def past_them() -> bool:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                select(positions.partition, positions.next_offset).where(positions.topic == topic)
+            )
+            reached = {int(partition): int(offset) for partition, offset in found}
+        return all(reached.get(partition, 0) > offset for partition, offset in records)
+
+    await eventually(past_them, 60)

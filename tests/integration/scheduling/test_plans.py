@@ -4,10 +4,9 @@ Three real services on the real broker."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.bus import read_events
 from tests.conftest import fresh_postgres_database
+from tests.eventually import eventually
 from tests.integration.conftest import (  # the running registry and client-case
     HIGH_RISK,
     OPERATOR_74,
@@ -76,12 +76,6 @@ async def scheduling(
             await runtime.stop()
 
 
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the state is in another service's database
-            await asyncio.sleep(0.05)
-
-
 async def _unit_with_agents(p: Platform, scheduling: Runtime, n: int) -> tuple[str, list[str]]:
     """A unit formed and `n` agents appointed in the registry, once scheduling knows them."""
     unit_id = await form_unit(p)
@@ -110,7 +104,7 @@ async def _unit_with_agents(p: Platform, scheduling: Runtime, n: int) -> tuple[s
             known = (await connection.execute(select(agents.c.agent_id))).scalars().all()
         return set(known) == set(appointed)
 
-    await _until(team_known)
+    await eventually(team_known)
     return unit_id, appointed
 
 
@@ -246,7 +240,7 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
     async def handed_over() -> bool:
         return set(await assigned()) == {other}
 
-    await _until(handed_over)
+    await eventually(handed_over)
     async with engine.connect() as connection:
         now_held_by = await connection.scalar(
             select(cases.c.primary_agent_id).where(cases.c.case_id == case_id)
@@ -273,7 +267,7 @@ async def test_an_enrolment_becomes_an_assigned_plan_that_follows_the_team(
             )
         return states == {"cancelled", "done"}  # the attended intake stays done
 
-    await _until(cancelled)
+    await eventually(cancelled)
 
 
 async def test_provinces_submit_attendance_and_activities_and_get_receipts(

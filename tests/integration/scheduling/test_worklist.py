@@ -6,8 +6,7 @@ transfer and a transfer takes their sessions to the receiving unit's agent."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from shared.regions import local_today
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
 from tests.bus import read_events
+from tests.eventually import eventually
 from tests.unit.contracts.examples import from_examples
 
 JAKARTA = {"unit_id": "unit-jakarta-00001", "province_code": "31", "village_code": "31.71.01.1001"}
@@ -61,12 +61,6 @@ async def scheduling(
         yield runtime
     finally:
         await runtime.stop()
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the consumer writes in its own task
-            await asyncio.sleep(0.05)
 
 
 class Bus:
@@ -117,7 +111,7 @@ async def test_a_units_month_through_the_api_and_the_bus(
     async def team_known() -> bool:
         return len(await rows(select(agents))) == 3
 
-    await _until(team_known)
+    await eventually(team_known)
     await bus.send(
         client_case.TOPIC,
         from_examples(
@@ -144,7 +138,7 @@ async def test_a_units_month_through_the_api_and_the_bus(
     async def planned() -> bool:
         return len(await plan()) > 0
 
-    await _until(planned)
+    await eventually(planned)
     weeks = await plan()
     (primary,) = {s["agent_id"] for s in weeks.values()}
     ids = {w: s["session_id"] for w, s in weeks.items()}
@@ -279,7 +273,7 @@ async def test_a_units_month_through_the_api_and_the_bus(
     async def on_hold() -> bool:
         return {s["state"] for w, s in (await plan()).items() if w >= 5} == {"on_hold"}
 
-    await _until(on_hold)
+    await eventually(on_hold)
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(scheduling)), base_url="http://scheduling"
     )
@@ -317,7 +311,7 @@ async def test_a_units_month_through_the_api_and_the_bus(
         ahead = [s for s in (await plan()).values() if s["state"] in ("planned", "due")]
         return bool(ahead) and {s["agent_id"] for s in ahead} == {AGENT_BOGOR}
 
-    await _until(followed)
+    await eventually(followed)
     (moved_case,) = await rows(select(cases).where(cases.c.case_id == CASE))
     assert (moved_case["unit_id"], moved_case["primary_agent_id"]) == (
         BOGOR["unit_id"],
