@@ -4,7 +4,6 @@ median arrival lag and the units reporting; an operator reads their own province
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,6 +13,7 @@ import httpx
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 from tests.auth import bearer
+from tests.eventually import eventually
 from tests.reporting_events import activity, publish, screened, unit_formed
 
 A = "74.71.01.1001"  # Sulawesi Tenggara: WITA, UTC+8
@@ -49,16 +49,15 @@ async def test_a_month_says_what_arrived_late_and_which_months_it_restated(
         body: dict[str, Any] = response.json()
         return body
 
-    async with asyncio.timeout(60):
-        while True:
-            july_health = await answer(month="2025-07")
-            rows = {r["region"]: r for r in july_health["rows"]}
-            # Jakarta's facts travel on other partitions: wait for them too.
-            if rows.get("74", {}).get("received") == 4 and rows.get("31", {}).get(
-                "latest_event_at"
-            ):
-                break
-            await asyncio.sleep(0.1)
+    async def july() -> dict[str, Any] | None:
+        rows = {r["region"]: r for r in (await answer(month="2025-07"))["rows"]}
+        # Jakarta's facts travel on other partitions: wait for them too.
+        arrived = rows.get("74", {}).get("received") == 4 and rows.get("31", {}).get(
+            "latest_event_at"
+        )
+        return rows if arrived else None
+
+    rows = await eventually(july, 60)
 
     kendari_july = rows["74"]
     assert kendari_july["late"] == 2
