@@ -4,12 +4,14 @@ fact to today's, worked out from the provincial facts alone — never from the p
 code or answers, so that a figure lost, counted twice or dated wrongly shows as a difference.
 
 What counts is what a province's system sends and the platform must accept: each fact once,
-by its natural key (a screening, an activity, a referral by the province's own id; a relapse
-by its content), so a fact sent again — under the same message id (answered as a duplicate)
-or a new one (refused as recorded before) — counts once. The faults the simulator sends on
-purpose (a broken body, a case's fact naming no screening it sent) are not the programme's
-facts and count nowhere. Each figure is dated by when its fact happened, not when it arrived,
-so late and shuffled deliveries (activities synced by offline devices) change nothing; where
+by its natural key (a screening, an activity, a referral by the province's own id), so a fact
+sent again — under the same message id (answered as a duplicate) or a new one (refused as
+recorded before) — counts once, and so does a row's second fact the platform refuses (a
+second enrolment, a referral key used again): the first stands. The faults the simulator
+sends on purpose (a broken body, a case's fact naming no screening it sent) are not the
+programme's facts and count nowhere (given to `ledger_of`, a case's fact naming no screening
+is dropped too). Each figure is dated by when its fact happened, not when it arrived, so
+late and shuffled deliveries (activities synced by offline devices) change nothing; where
 later facts overwrite earlier ones (a referral's resolution), the province's order counts.
 
 Definitions follow `services/reporting/indicators.py` and `special.py`:
@@ -34,10 +36,14 @@ Definitions follow `services/reporting/indicators.py` and `special.py`:
 Reporting gives the figures that are not counts no value (None) where there is nothing to
 compute them from — no unit formed yet, no admission, no referral — and so does this module.
 
-Not modelled: months (the operational window, a stock's month end) and breakdowns; a
-province whose client-case closes cases at risk of dropping out by itself (its `close`
-drop-out policy: which cases, and when, depends on when scheduling's sweeper ran) — the
-default policy (`flag`) closes nothing."""
+Time: nothing here depends on when the figures are read. Every fact is dated before the
+programme's `today`, so the current year's December stock is the stock now; "at risk of
+dropping out" and overdue sessions are scheduling's and client-case's working state, not
+indicators reporting serves. Not modelled: months (where the operational window, a setting,
+applies) and breakdowns; and a client-case whose drop-out policy is `close`, which closes
+cases at risk by itself — which cases, and on which day, depends on when scheduling's sweeper
+ran, so closures and stocks would not be exact. The default policy (`flag`, the tests')
+closes nothing."""
 
 from __future__ import annotations
 
@@ -143,30 +149,36 @@ class Ledger:
         if content in self.seen:
             return
         self.seen.add(content)
+        # A second fact for a row the platform already has (the same unit, activity or
+        # referral key again; a second enrolment or closure) is refused: the first counts.
         if isinstance(fact, registry.UnitFormed):
-            self.units[fact.unit_id] = (fact.village_code, fact.formed_on)
+            self.units.setdefault(fact.unit_id, (fact.village_code, fact.formed_on))
         elif isinstance(fact, registry.RecoveryAgentAppointed):
-            self.agents[fact.agent_id] = (fact.village_code, fact.appointed_on)
+            self.agents.setdefault(fact.agent_id, (fact.village_code, fact.appointed_on))
         elif isinstance(fact, registry.RecoveryAgentTrained):
-            self.trainings[fact.agent_id, fact.training_id] = (
-                fact.agent_id,
-                fact.village_code,
-                fact.completed_on,
+            self.trainings.setdefault(
+                (fact.agent_id, fact.training_id),
+                (fact.agent_id, fact.village_code, fact.completed_on),
             )
         elif isinstance(fact, ActivitySubmitted):
-            self.activities[fact.submission_id] = (
-                fact.unit_id,
-                fact.village_code,
-                fact.held_on,
-                fact.participants,
+            self.activities.setdefault(
+                fact.submission_id,
+                (fact.unit_id, fact.village_code, fact.held_on, fact.participants),
             )
         elif isinstance(fact, AttendanceSubmitted):
-            self.sessions[fact.session_id] = (fact.unit_id, fact.village_code, fact.held_on)
+            self.sessions.setdefault(
+                fact.session_id, (fact.unit_id, fact.village_code, fact.held_on)
+            )
         elif isinstance(fact, cases.ScreeningSubmitted):
             # The unit's day: the instant carries the unit's own offset.
             screened_on = fact.screened_at.date()
-            self.screenings[fact.submission_id] = (fact.unit_id, fact.village_code, screened_on)
-            self.cases.setdefault(fact.submission_id, _Case(fact.village_code, screened_on))
+            if fact.submission_id not in self.screenings:
+                self.screenings[fact.submission_id] = (
+                    fact.unit_id,
+                    fact.village_code,
+                    screened_on,
+                )
+                self.cases[fact.submission_id] = _Case(fact.village_code, screened_on)
         else:
             self._add_to_case(fact)
 
@@ -175,19 +187,20 @@ class Ledger:
         case = self.cases.get(submission) if isinstance(submission, str) else None
         if case is None:
             return  # a case's fact naming no screening: refused, counts nowhere
-        if isinstance(fact, cases.EnrolmentSubmitted):
+        if isinstance(fact, cases.EnrolmentSubmitted) and case.enrolled_on is None:
             case.enrolled_on = fact.enrolled_on
             case.stages["intake"] = fact.enrolled_on
         elif isinstance(fact, cases.StageChangeSubmitted):
-            case.stages[str(fact.to_stage)] = fact.changed_on
-        elif isinstance(fact, cases.ClosureSubmitted):
+            case.stages.setdefault(str(fact.to_stage), fact.changed_on)
+        elif isinstance(fact, cases.ClosureSubmitted) and case.closed_on is None:
             case.closed_on = fact.closed_on
             case.stages["closed"] = fact.closed_on
         elif isinstance(fact, cases.ReferralSubmitted):
-            self.referrals[fact.referral_key] = (case.village, fact.referred_on, None)
+            self.referrals.setdefault(fact.referral_key, (case.village, fact.referred_on, None))
         elif isinstance(fact, cases.ReferralResolutionSubmitted):
             referral = self.referrals.get(fact.referral_key)
             if referral is not None:  # else refused: the case has no such referral
+                # Resolutions follow one another (accepted, then attended): the latest holds.
                 self.referrals[fact.referral_key] = (*referral[:2], str(fact.resolution))
         elif isinstance(fact, cases.RelapseSubmitted):
             self.relapses[f"{submission}:{len(self.relapses)}"] = (case.village, fact.relapsed_on)

@@ -349,20 +349,29 @@ def test_expected_figures_of_a_programme_counted_by_hand() -> None:
 
 
 def test_what_is_refused_or_repeated_counts_nowhere() -> None:
-    """The faults `publish` sends on purpose: a fact again, a case's fact naming a screening
-    never sent, and (the same again) a resolution naming a referral the case does not have."""
+    """The faults `publish` sends on purpose — a fact again, a case's fact naming a screening
+    never sent — and what the platform refuses as breaking a rule: a resolution naming a
+    referral the case does not have, a second enrolment, a referral key or an activity's
+    submission id used again."""
     programme = _hand_made()
     facts = programme.facts()
-    stray = _on(9, cases.EnrolmentSubmitted, enrolled_on=date(2026, 6, 1))
-    unknown = _on(
-        4,
-        cases.ReferralResolutionSubmitted,
-        U2,
-        referral_key="r9",
-        resolution="attended",
-        resolved_on=date(2026, 4, 6),
-    )
-    with_faults = expected.ledger_of([*facts, *facts[::3], stray, unknown])
+    refused = [
+        _on(9, cases.EnrolmentSubmitted, enrolled_on=date(2026, 6, 1)),
+        _on(
+            4,
+            cases.ReferralResolutionSubmitted,
+            U2,
+            referral_key="r9",
+            resolution="attended",
+            resolved_on=date(2026, 4, 6),
+        ),
+        _on(1, cases.EnrolmentSubmitted, enrolled_on=date(2026, 7, 1)),
+        _on(3, cases.ReferralSubmitted, U2, referral_key="r3", referred_on=date(2026, 8, 1)),
+        _fact(
+            ActivitySubmitted, U1, submission_id="act1", held_on=date(2026, 8, 1), participants=99
+        ),
+    ]
+    with_faults = expected.ledger_of([*facts, *facts[::3], *refused])
     assert expected.figures(with_faults, "74", TODAY) == programme.figures()
 
 
@@ -370,7 +379,7 @@ def test_a_generated_programmes_figures_agree_with_what_it_generated() -> None:
     programme = _programme(3)
     totals, figures = programme.totals.as_dict(), programme.totals.figures
     assert totals["figures"] == figures == programme.figures()
-    years = range(date.today().year - 5, TODAY.year + 1)
+    years = range(TODAY.year - 5, TODAY.year + 1)
 
     def over_years(indicator: str, region: str = "74") -> int:
         return sum(int(figures.get(expected.key(indicator, region, y)) or 0) for y in years)
