@@ -9,294 +9,351 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
-from typing import Any
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from typing import Annotated, Any, NotRequired
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import Date, Table
+from typing_extensions import TypedDict
 
 from services.reporting import db
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.base import EventData
+from shared.contracts.catalog import all_contracts
 from shared.contracts.platform import EventRejected
 from shared.regions import time_zone_of
 
+Read = dict[str, Any]
+"""The fields of one event that the projection reads, each checked by its contract's own type
+(patterns, lengths, enums, dates), nothing else of the event built."""
+Fact = tuple[Table, tuple[str, ...], dict[str, Any]]
+"""A row an event touches: its table, natural key and the columns the event knows."""
+Rule = Callable[[Read, str], list[Fact]]
+
+_WHERE = ("unit_id", "province_code", "village_code")
+"""Read from every unit-scoped event: the row's unit and village, the province's time zone."""
+
 
 @dataclass(frozen=True)
-class Fact:
-    table: Table
-    key: tuple[str, ...]
-    values: dict[str, Any]
+class Reading:
+    """How the projection reads one event type: a validator built once from the contract's
+    annotations of the fields its rule needs (other fields and the contract's cross-field
+    validators are not run again: the relay published only events that passed them, and what
+    the read model keeps is checked), the rule, and the field saying when the fact happened."""
+
+    contract: type[EventData]
+    rule: Rule | None
+    when: str | None
+    reader: TypeAdapter[Read]
+
+    def read(self, body: bytes) -> Read:
+        """The fields the rule needs, or pydantic's `ValidationError` naming what is wrong
+        (a body that is not a JSON object included)."""
+        return self.reader.validate_json(body)
+
+    def facts(self, fields: Read, event_id: str) -> list[Fact]:
+        """The rows the event touches, or none for events that feed no indicator (plans,
+        overdue notices: the work, not the outcome)."""
+        return self.rule(fields, event_id) if self.rule is not None else []
+
+    def happened(self, fields: Read) -> datetime | None:
+        """When the fact happened: its own instant (a screening's, with the unit's offset),
+        or the start of its day in the province's time zone for facts dated by day (an
+        activity held on 10 March happened on the 10th, wherever the platform was when it
+        heard)."""
+        if self.when is None:
+            return None
+        value = fields[self.when]
+        if isinstance(value, datetime):
+            return value
+        return _start_of_day(value, fields["province_code"])
 
 
-Where = dict[str, Any]
-Rule = Callable[[Any, str, Where], list[Fact]]
-_RULES: dict[type[EventData], Rule] = {}
-_WHEN: dict[type[EventData], str] = {}
+@lru_cache(maxsize=65536)
+def _start_of_day(day: date, province_code: str) -> datetime:
+    return datetime.combine(day, time(), ZoneInfo(time_zone_of(province_code)))
 
 
-def _rule(cls: type[EventData], when: str) -> Callable[[Rule], Rule]:
-    """Register how an event becomes facts; `when` names its field saying when it happened."""
+def _reader(contract: type[EventData], fields: Iterable[str]) -> TypeAdapter[Read]:
+    annotations: dict[str, Any] = {}
+    for name in fields:
+        info = contract.model_fields[name]
+        kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        if not info.is_required():
+            if info.default is not None:  # a missing field reads as None (`.get`)
+                raise TypeError(f"{contract.__name__}.{name}: a default other than None")
+            kind = NotRequired[kind]
+        annotations[name] = kind
+    shape: Any = TypedDict  # built from the contract at import, not spelled out
+    return TypeAdapter(shape(f"{contract.__name__}Read", annotations))
+
+
+_READINGS: dict[str, Reading] = {}
+"""By CloudEvents type."""
+
+
+def _rule(contract: type[EventData], when: str, *reads: str) -> Callable[[Rule], Rule]:
+    """Register how an event becomes facts: `when` names its field saying when it happened,
+    `reads` the other fields the rule uses (the unit, province and village always)."""
 
     def register(rule: Rule) -> Rule:
-        _RULES[cls] = rule
-        _WHEN[cls] = when
+        fields = dict.fromkeys((*_WHERE, when, *reads))
+        _READINGS[contract.event_type] = Reading(contract, rule, when, _reader(contract, fields))
         return rule
 
     return register
 
 
-def happened_at(data: EventData) -> datetime | None:
-    """When the fact an event reports happened: its own instant (a screening's, with the
-    unit's offset), or the start of its day in the province's time zone for facts dated by
-    day (an activity held on 10 March happened on the 10th, wherever the platform was when
-    it heard)."""
-    field = _WHEN.get(type(data))
-    if field is None:
-        return None
-    value = getattr(data, field)
-    if isinstance(value, datetime):
-        return value
-    zone = ZoneInfo(time_zone_of(data.province_code))  # type: ignore[attr-defined]
-    return datetime.combine(value, time(), zone)
+def reading_of(event_type: str) -> Reading | None:
+    """How to read an event of this type, or None for a type not in the catalog. Types that
+    feed nothing are read as JSON objects only."""
+    found = _READINGS.get(event_type)
+    if found is None:
+        for contract in all_contracts():
+            if contract.event_type not in _READINGS:
+                _READINGS[contract.event_type] = Reading(contract, None, None, _ANY_OBJECT)
+        found = _READINGS.get(event_type)
+    return found
 
 
-def facts_of(data: EventData, event_id: str) -> list[Fact]:
-    """The rows an event touches (unit-scoped fields included), or none for events that feed
-    no indicator (plans, overdue notices: the work, not the outcome)."""
-    rule = _RULES.get(type(data))
-    if rule is None:
-        return []
-    return rule(data, event_id, {"unit_id": data.unit_id, "village_code": data.village_code})  # type: ignore[attr-defined]
+_ANY_OBJECT: TypeAdapter[Read] = TypeAdapter(dict[str, Any])
 
 
-@_rule(registry.UnitFormed, "formed_on")
-def _unit_formed(data: registry.UnitFormed, event_id: str, where: Where) -> list[Fact]:
+def _where(d: Read) -> dict[str, Any]:
+    return {"unit_id": d["unit_id"], "village_code": d["village_code"]}
+
+
+@_rule(registry.UnitFormed, "formed_on", "formation")
+def _unit_formed(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.units,
-            (data.unit_id,),
+            (d["unit_id"],),
             {
-                **where,
-                "formed_on": data.formed_on,
-                "formation": data.formation,
+                **_where(d),
+                "formed_on": d["formed_on"],
+                "formation": d["formation"],
                 "status": "active",
             },
         )
     ]
 
 
-@_rule(registry.UnitStatusChanged, "effective_on")
-def _unit_status_changed(
-    data: registry.UnitStatusChanged, event_id: str, where: Where
-) -> list[Fact]:
+@_rule(registry.UnitStatusChanged, "effective_on", "to_status")
+def _unit_status_changed(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.units,
-            (data.unit_id,),
-            {**where, "status": data.to_status, "status_on": data.effective_on},
+            (d["unit_id"],),
+            {**_where(d), "status": d["to_status"], "status_on": d["effective_on"]},
         )
     ]
 
 
-@_rule(registry.RecoveryAgentAppointed, "appointed_on")
-def _recovery_agent_appointed(
-    data: registry.RecoveryAgentAppointed, event_id: str, where: Where
-) -> list[Fact]:
-    return [Fact(db.agents, (data.agent_id,), {**where, "appointed_on": data.appointed_on})]
+@_rule(registry.RecoveryAgentAppointed, "appointed_on", "agent_id")
+def _recovery_agent_appointed(d: Read, event_id: str) -> list[Fact]:
+    return [(db.agents, (d["agent_id"],), {**_where(d), "appointed_on": d["appointed_on"]})]
 
 
-@_rule(registry.RecoveryAgentDeactivated, "deactivated_on")
-def _recovery_agent_deactivated(
-    data: registry.RecoveryAgentDeactivated, event_id: str, where: Where
-) -> list[Fact]:
-    return [Fact(db.agents, (data.agent_id,), {**where, "deactivated_on": data.deactivated_on})]
+@_rule(registry.RecoveryAgentDeactivated, "deactivated_on", "agent_id")
+def _recovery_agent_deactivated(d: Read, event_id: str) -> list[Fact]:
+    return [(db.agents, (d["agent_id"],), {**_where(d), "deactivated_on": d["deactivated_on"]})]
 
 
-@_rule(registry.RecoveryAgentTrained, "completed_on")
-def _recovery_agent_trained(
-    data: registry.RecoveryAgentTrained, event_id: str, where: Where
-) -> list[Fact]:
+@_rule(registry.RecoveryAgentTrained, "completed_on", "agent_id", "training_id", "training_kind")
+def _recovery_agent_trained(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.trainings,
-            (data.agent_id, data.training_id),
+            (d["agent_id"], d["training_id"]),
             {
-                **where,
-                "completed_on": data.completed_on,
-                "training_kind": data.training_kind,
+                **_where(d),
+                "completed_on": d["completed_on"],
+                "training_kind": d["training_kind"],
             },
         )
     ]
 
 
-@_rule(scheduling.ActivityHeld, "held_on")
-def _activity_held(data: scheduling.ActivityHeld, event_id: str, where: Where) -> list[Fact]:
+@_rule(
+    scheduling.ActivityHeld,
+    "held_on",
+    "activity_id",
+    "activity_type",
+    "participants",
+    "people_screened",
+)
+def _activity_held(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.activities,
-            (data.activity_id,),
+            (d["activity_id"],),
             {
-                **where,
-                "held_on": data.held_on,
-                "activity_type": data.activity_type,
-                "participants": data.participants,
-                "people_screened": data.people_screened,
+                **_where(d),
+                "held_on": d["held_on"],
+                "activity_type": d["activity_type"],
+                "participants": d["participants"],
+                "people_screened": d.get("people_screened"),
             },
         )
     ]
 
 
-@_rule(scheduling.SessionCompleted, "held_on")
-def _session_completed(
-    data: scheduling.SessionCompleted, event_id: str, where: Where
-) -> list[Fact]:
+@_rule(scheduling.SessionCompleted, "held_on", "session_id", "session_type")
+def _session_completed(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.services_held,
-            (data.session_id,),
-            {**where, "held_on": data.held_on, "session_type": data.session_type},
+            (d["session_id"],),
+            {**_where(d), "held_on": d["held_on"], "session_type": d["session_type"]},
         )
     ]
 
 
-@_rule(client_case.ClientScreened, "screened_at")
-def _client_screened(data: client_case.ClientScreened, event_id: str, where: Where) -> list[Fact]:
+@_rule(client_case.ClientScreened, "screened_at", "case_id", "overall_level", "injecting", "scores")
+def _client_screened(d: Read, event_id: str) -> list[Fact]:
     # The unit's day is what counts; the instant carries its own UTC offset.
-    screened_on = data.screened_at.date()
+    screened_on = d["screened_at"].date()
+    case_id = d["case_id"]
+    where = _where(d)
     return [
-        Fact(
+        (
             db.screenings,
-            (data.case_id,),
+            (case_id,),
             {
                 **where,
                 "screened_on": screened_on,
-                "risk_level": data.overall_level,
-                "injecting": data.injecting,
+                "risk_level": d["overall_level"],
+                "injecting": d["injecting"],
             },
         ),
         *(
-            Fact(
+            (
                 db.screened_substances,
-                (data.case_id, score.substance),
+                (case_id, score.substance),
                 {**where, "screened_on": screened_on, "risk_level": score.level},
             )
-            for score in data.scores
+            for score in d["scores"]
         ),
     ]
 
 
-@_rule(client_case.ClientEnrolled, "enrolled_on")
-def _client_enrolled(data: client_case.ClientEnrolled, event_id: str, where: Where) -> list[Fact]:
+@_rule(
+    client_case.ClientEnrolled,
+    "enrolled_on",
+    "case_id",
+    "admission_route",
+    "aftercare_source",
+    "risk_level",
+)
+def _client_enrolled(d: Read, event_id: str) -> list[Fact]:
+    where = _where(d)
     return [
-        Fact(
+        (
             db.cases,
-            (data.case_id,),
+            (d["case_id"],),
             {
                 **where,
-                "enrolled_on": data.enrolled_on,
-                "admission_route": data.admission_route,
-                "aftercare_source": data.aftercare_source,
-                "risk_level": data.risk_level,
+                "enrolled_on": d["enrolled_on"],
+                "admission_route": d["admission_route"],
+                "aftercare_source": d.get("aftercare_source"),
+                "risk_level": d["risk_level"],
             },
         ),
-        Fact(
-            db.stage_entries,
-            (data.case_id, "intake"),
-            {**where, "entered_on": data.enrolled_on},
-        ),
+        (db.stage_entries, (d["case_id"], "intake"), {**where, "entered_on": d["enrolled_on"]}),
     ]
 
 
-@_rule(client_case.CaseStageChanged, "changed_on")
-def _case_stage_changed(
-    data: client_case.CaseStageChanged, event_id: str, where: Where
-) -> list[Fact]:
+@_rule(client_case.CaseStageChanged, "changed_on", "case_id", "to_stage")
+def _case_stage_changed(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.stage_entries,
-            (data.case_id, data.to_stage),
-            {**where, "entered_on": data.changed_on},
+            (d["case_id"], d["to_stage"]),
+            {**_where(d), "entered_on": d["changed_on"]},
         )
     ]
 
 
-@_rule(client_case.CaseClosed, "closed_on")
-def _case_closed(data: client_case.CaseClosed, event_id: str, where: Where) -> list[Fact]:
+@_rule(client_case.CaseClosed, "closed_on", "case_id", "outcome")
+def _case_closed(d: Read, event_id: str) -> list[Fact]:
+    where = _where(d)
     return [
-        Fact(
+        (
             db.cases,
-            (data.case_id,),
-            {**where, "closed_on": data.closed_on, "outcome": data.outcome},
+            (d["case_id"],),
+            {**where, "closed_on": d["closed_on"], "outcome": d["outcome"]},
         ),
-        Fact(
-            db.stage_entries,
-            (data.case_id, "closed"),
-            {**where, "entered_on": data.closed_on},
-        ),
+        (db.stage_entries, (d["case_id"], "closed"), {**where, "entered_on": d["closed_on"]}),
     ]
 
 
-@_rule(client_case.ClientReferred, "referred_on")
-def _client_referred(data: client_case.ClientReferred, event_id: str, where: Where) -> list[Fact]:
+@_rule(client_case.ClientReferred, "referred_on", "referral_id", "destination_type")
+def _client_referred(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.referrals,
-            (data.referral_id,),
+            (d["referral_id"],),
             {
-                **where,
-                "referred_on": data.referred_on,
-                "destination_type": data.destination_type,
+                **_where(d),
+                "referred_on": d["referred_on"],
+                "destination_type": d["destination_type"],
             },
         )
     ]
 
 
-@_rule(client_case.ReferralResolved, "resolved_on")
-def _referral_resolved(
-    data: client_case.ReferralResolved, event_id: str, where: Where
-) -> list[Fact]:
+@_rule(client_case.ReferralResolved, "resolved_on", "referral_id", "destination_type", "resolution")
+def _referral_resolved(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.referrals,
-            (data.referral_id,),
+            (d["referral_id"],),
             {
-                **where,
-                "destination_type": data.destination_type,
-                "resolved_on": data.resolved_on,
-                "resolution": data.resolution,
+                **_where(d),
+                "destination_type": d["destination_type"],
+                "resolved_on": d["resolved_on"],
+                "resolution": d["resolution"],
             },
         )
     ]
 
 
-@_rule(client_case.RelapseReported, "relapsed_on")
-def _relapse_reported(data: client_case.RelapseReported, event_id: str, where: Where) -> list[Fact]:
+@_rule(client_case.RelapseReported, "relapsed_on", "case_id", "source")
+def _relapse_reported(d: Read, event_id: str) -> list[Fact]:
     return [
-        Fact(
+        (
             db.relapses,
             (event_id,),
             {
-                **where,
-                "case_id": data.case_id,
-                "relapsed_on": data.relapsed_on,
-                "source": data.source,
+                **_where(d),
+                "case_id": d["case_id"],
+                "relapsed_on": d["relapsed_on"],
+                "source": d["source"],
             },
         )
     ]
 
 
-def rejection_of(data: EventData, received: datetime) -> dict[str, Any] | None:
-    """The `rejections` row of a province's refused submission (its receipt, `received` the
-    receipt's time), or None for any other event. Ids, type and time only: a receipt's reasons
-    name fields and rules, and none of them is kept."""
-    if not isinstance(data, EventRejected):
-        return None
-    zone = ZoneInfo(time_zone_of(data.province_code))
+_READINGS[EventRejected.event_type] = Reading(
+    EventRejected,
+    None,
+    None,
+    _reader(EventRejected, ("province_code", "original_event_id", "original_type")),
+)
+
+
+def rejection_of(fields: Read, received: datetime) -> dict[str, Any]:
+    """The `rejections` row of a province's refused submission (its receipt's fields,
+    `received` the receipt's time). Ids, type and time only: a receipt's reasons name fields
+    and rules, and none of them is kept."""
+    zone = ZoneInfo(time_zone_of(fields["province_code"]))
     return {
-        "province_code": data.province_code,
-        "original_event_id": data.original_event_id,
-        "original_type": data.original_type,
+        "province_code": fields["province_code"],
+        "original_event_id": fields["original_event_id"],
+        "original_type": fields["original_type"],
         "month": received.astimezone(zone).strftime("%Y-%m"),
         "rejected_at": received.astimezone(UTC),
     }
@@ -309,7 +366,9 @@ class Batch:
     (`last_received_at`, the event's CloudEvents time)."""
 
     def __init__(self) -> None:
-        self.rows: dict[Table, dict[tuple[str, ...], dict[str, Any]]] = {}
+        self.rows: dict[Table, dict[tuple[str, ...], dict[str, Any]]] = {
+            t: {} for t in db.FACT_TABLES
+        }
         self.rejections: dict[tuple[str, str], dict[str, Any]] = {}
         """Refused submissions by (province, the id it gave): the first receipt counts."""
         self.events = 0
@@ -319,43 +378,45 @@ class Batch:
         that carry no date of their own)."""
 
     def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
+        """Fold one event's facts (`happened` and `received` in UTC; `happened` None: when
+        it was received). A fact's values dict becomes its row when the row is new."""
         self.events += 1
-        # Stored as UTC: SQLite keeps no offset (the API gives the province's zone back).
-        received = received.astimezone(UTC)
-        happened = happened.astimezone(UTC) if happened else received
-        for fact in facts:
-            self._touch(fact)
-            row = self.rows.setdefault(fact.table, {}).get(fact.key)
+        if happened is None:
+            happened = received
+        rows, touched = self.rows, self.touched
+        for table, key, values in facts:
+            village = values.get("village_code")
+            if village:  # no village, no cell below province level
+                year = 0
+                for column in _DATES[table]:
+                    value = values.get(column)
+                    if value is not None and (year == 0 or value.year < year):
+                        year = value.year
+                touched.add((village[:2], year))
+            table_rows = rows[table]
+            row = table_rows.get(key)
             if row is None:
-                self.rows[fact.table][fact.key] = {
-                    **fact.values,
-                    "events": 1,
-                    "last_event_at": happened,
-                    "last_received_at": received,
-                }
+                values["events"] = 1
+                values["last_event_at"] = happened
+                values["last_received_at"] = received
+                table_rows[key] = values
                 continue
-            row.update(fact.values)
+            row.update(values)
             row["events"] += 1
-            row["last_event_at"] = max(row["last_event_at"], happened)
-            row["last_received_at"] = max(row["last_received_at"], received)
+            if happened > row["last_event_at"]:
+                row["last_event_at"] = happened
+            if received > row["last_received_at"]:
+                row["last_received_at"] = received
 
     def reject(self, rejection: dict[str, Any]) -> None:
         self.events += 1
         key = (rejection["province_code"], rejection["original_event_id"])
         self.rejections.setdefault(key, rejection)
 
-    def _touch(self, fact: Fact) -> None:
-        village = fact.values.get("village_code")
-        if not village:
-            return  # no village, no cell below province level
-        year = 0
-        if fact.table is not db.units:
-            for column in _DATES[fact.table]:
-                value = fact.values.get(column)
-                if value is not None and (year == 0 or value.year < year):
-                    year = value.year
-        self.touched.add((village[:2], year))
 
-
-_DATES = {t: [c.name for c in t.columns if isinstance(c.type, Date)] for t in db.FACT_TABLES}
-"""Each fact table's date columns: the years a fact about a row touches."""
+_DATES = {
+    t: [c.name for c in t.columns if isinstance(c.type, Date)] if t is not db.units else []
+    for t in db.FACT_TABLES
+}
+"""Each fact table's date columns: the years a fact about a row touches (none for units,
+which place villages in every year's cubes)."""
