@@ -30,6 +30,10 @@ import yaml
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+# kubernetes-validate reads and parses its schema files (the definitions are megabytes) on
+# every call; they do not change during a run, so each is parsed once (the checks are the same).
+kubernetes_validate.utils.schema_contents = cache(kubernetes_validate.utils.schema_contents)
+
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "k8s"
 CRD_SCHEMAS = ROOT / "deploy" / "crds" / "schemas"
