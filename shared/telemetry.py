@@ -139,7 +139,9 @@ def setup_logging(service_name: str, level: str = "INFO", stream: TextIO | None 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "alembic"):
+    # httpx logs every call at INFO, its URL and query included: a line per upstream call
+    # of the gateway (the calls are in its traces and metrics).
+    for noisy in ("aiokafka", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -26,6 +26,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -34,9 +35,11 @@ from shared.cli import PORT_OFFSETS
 from shared.infra._process import free_port
 from shared.infra.kafka import KafkaBroker
 from shared.messaging.broker import Topics
-from shared.simulation.programme import generate
-from shared.simulation.publish import Platform, Province, publish
+from shared.regions import PROVINCE_CODES
+from shared.simulation.programme import Programme, generate
+from shared.simulation.publish import Outcome, Platform, Province, publish
 from tests.auth import bearer
+from tests.perf.national import NATIONAL_INDICATORS, seed_national_read_model
 from tests.processes import Services, free_port_base
 
 READER = bearer("reporting-consumer")
@@ -50,21 +53,19 @@ def percentile(values: list[float], share: float) -> float:
 async def freshness(
     http: httpx.AsyncClient, sent_at: list[float], stop: asyncio.Event
 ) -> list[float]:
-    """For each screening k (in publishing order), seconds from its publish until the
-    gateway's figure first counted k screenings."""
+    """For each screening k (in publishing order, every province's), seconds from its
+    publish until the gateway's national figure first counted k screenings."""
     year = str(datetime.now(UTC).year)
     seen: list[tuple[float, int]] = []
     while not stop.is_set():
         answer = await http.get(
-            "/api/reporting/indicators/clients_screened",
-            params={"period": year, "within": "74"},
-            headers=READER,
+            "/api/reporting/indicators/clients_screened", params={"period": year}, headers=READER
         )
         if answer.status_code == 200:
             seen.append((time.monotonic(), answer.json()["within"]["value"] or 0))
         await asyncio.sleep(0.05)
     lags = []
-    for k, published in enumerate(sent_at, start=1):
+    for k, published in enumerate(sorted(sent_at), start=1):
         first = next((t for t, value in seen if value >= k), None)
         if first is not None:
             lags.append(max(first - published, 0.0))
@@ -99,7 +100,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run(units: int, clients: int, rate: float, pace: float) -> None:
+async def run(
+    provinces: list[str], units: int, clients: int, rate: float, pace: float, national: bool
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="pulih-bench-", dir="/tmp"))
     broker = KafkaBroker(root / "kafka", free_port(), free_port())
     await asyncio.to_thread(broker.start, die_with_parent=True)
@@ -110,7 +113,7 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "PULIH_STATE_DIR": str(root),
             "PULIH_HTTP_PORT_BASE": str(free_port_base()),
-            "PULIH_INBOUND_PROVINCES": "74",
+            "PULIH_INBOUND_PROVINCES": ",".join(provinces),
         },
         root,
     )
@@ -120,45 +123,34 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
         for name in PORT_OFFSETS:
             await services.ready(name)
         gateway = services.url("gateway")
-        province = Province(
-            Platform(broker.bootstrap_servers, gateway, topics), "74", 7, print, rate=pace
-        )
         # The load's own client is the gateway's (httpx over aiohttp's pool): httpcore's would
         # take a core's worth of the two this machine shares with what it measures.
         async with httpx.AsyncClient(
             base_url=gateway, timeout=30, transport=AiohttpTransport()
         ) as http:
-            villages = await province.villages(http, units)
-            programme = generate(
-                province="74", villages=villages, units=units, clients=clients, seed=7
-            )
             stop = asyncio.Event()
             sent_at: list[float] = []
             watcher = asyncio.create_task(freshness(http, sent_at, stop))
             started = time.monotonic()
-            screenings = {id(case.facts[0]) for case in programme.cases}
-            original = province.send_records
-
-            async def noting(records, kinds):  # type: ignore[no-untyped-def]
-                await original(records, kinds)
-                sent_at.extend(
-                    province.sent_at[message_id]
-                    for message_id, *_ in records
-                    if id(kinds[message_id]) in screenings
+            platform = Platform(broker.bootstrap_servers, gateway, topics)
+            outcomes = await asyncio.gather(
+                *(
+                    _publish_noting_screenings(
+                        Province(platform, code, 7, print, rate=pace), http, units, clients, sent_at
+                    )
+                    for code in provinces
                 )
-
-            province.send_records = noting  # type: ignore[method-assign]
-            outcome = await publish(programme, province, http)
+            )
             published_in = time.monotonic() - started
             await asyncio.sleep(3)
             stop.set()
             lags = await watcher
-            unit = next(iter(programme.cases)).unit
+            unit = next(iter(outcomes[0][0].cases)).unit
             year = str(datetime.now(UTC).year)
             paths = [
-                f"/api/reporting/indicators/clients_screened?period={year}&within=74",
-                f"/api/reporting/indicators/units_formed?period={year}&within=74",
-                f"/overview/regions/74?period={year}",
+                f"/api/reporting/indicators/clients_screened?period={year}&within={provinces[0]}",
+                f"/api/reporting/indicators/units_formed?period={year}&within={provinces[0]}",
+                f"/overview/regions/{provinces[0]}?period={year}",
                 f"/overview/units/{unit}",
             ]
             through = await read_latency(http, paths, rate, 10)
@@ -174,22 +166,31 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
         memory = {name: peak_rss_mb(p.pid) for name, p in services.processes.items()}
     finally:
         services.stop_all()
-        await asyncio.to_thread(broker.stop)
-    messages = sum(outcome.accepted.values()) + sum(outcome.rejected_messages.values())
+        if not national:
+            await asyncio.to_thread(broker.stop)
+    messages = sum(
+        sum(o.accepted.values()) + sum(o.rejected_messages.values()) for _, o in outcomes
+    )
     print(
-        f"\nplatform: {messages} messages in {published_in:.1f}s "
-        f"({messages / published_in:.0f}/s), {len(lags)} screenings followed"
+        f"\nplatform: {len(provinces)} province(s) at once, {messages} messages in "
+        f"{published_in:.1f}s ({messages / published_in:.0f}/s), {len(lags)} screenings followed"
     )
     print(
         f"(c) freshness publish→figure  p50 {percentile(lags, 0.5):.2f}s  "
         f"p99 {percentile(lags, 0.99):.2f}s  (goal p99 < 2 s at 2,000 events/s)"
     )
     print(
-        f"(d) read latency at {rate:.0f}/s  gateway p50 {1000 * statistics.median(through):.1f} ms"
-        f"  p99 {1000 * percentile(through, 0.99):.1f} ms   reporting directly p50 "
+        f"(d) read latency at {rate:.0f}/s, a province's read model: gateway p50 "
+        f"{1000 * statistics.median(through):.1f} ms  p99 {1000 * percentile(through, 0.99):.1f}"
+        f" ms (indicators and overviews)   reporting directly p50 "
         f"{1000 * statistics.median(baseline):.1f} ms  p99 {1000 * percentile(baseline, 0.99):.1f}"
         " ms  (goal p99 < 50 ms)"
     )
+    if national:
+        try:
+            memory.update(await national_reads(broker, rate))
+        finally:
+            await asyncio.to_thread(broker.stop)
     print(
         "(e) peak RSS  "
         + "  ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items())
@@ -197,14 +198,141 @@ async def run(units: int, clients: int, rate: float, pace: float) -> None:
     )
 
 
+async def _publish_noting_screenings(
+    province: Province, http: httpx.AsyncClient, units: int, clients: int, sent_at: list[float]
+) -> tuple[Programme, Outcome]:
+    """A province's programme published, noting when each screening went out."""
+    villages = await province.villages(http, units)
+    programme = generate(
+        province=province.code, villages=villages, units=units, clients=clients, seed=7
+    )
+    screenings = {id(case.facts[0]) for case in programme.cases}
+    original = province.send_records
+
+    async def noting(records: Any, kinds: Any) -> None:
+        await original(records, kinds)
+        sent_at.extend(
+            province.sent_at[message_id]
+            for message_id, *_ in records
+            if id(kinds[message_id]) in screenings
+        )
+
+    province.send_records = noting  # type: ignore[method-assign]
+    return programme, await publish(programme, province, http)
+
+
+async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
+    """(d) at national size: reporting's read model written directly (as `pulih reporting
+    rebuild` would leave it) with 10^5 units and 10^6 people screened in the 38 provinces;
+    reporting and the gateway started on it; once the background suppressor has made every
+    province's cubes, indicator tables (Indonesia by province, each province by regency) at
+    `rate` per second through the gateway, beside reporting called directly."""
+    root = Path(tempfile.mkdtemp(prefix="pulih-bench-national-", dir="/tmp"))
+    url = f"sqlite+aiosqlite:///{root / 'data' / 'reporting.db'}"
+    started = time.monotonic()
+    size = await seed_national_read_model(url)
+    print(
+        f"\nnational read model: {size['units']:,} units in {size['villages']:,} villages, "
+        f"{size['screenings']:,} screenings, written in {time.monotonic() - started:.0f}s"
+    )
+    services = Services(
+        {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "PULIH_STATE_DIR": str(root),
+            "PULIH_HTTP_PORT_BASE": str(free_port_base()),
+            "PULIH_TOPIC_PREFIX": "national-",
+        },
+        root,
+    )
+    year = datetime.now(UTC).year
+    paths = [f"/api/reporting/indicators/{i}?period={year}" for i in NATIONAL_INDICATORS] + [
+        f"/api/reporting/indicators/{i}?period={year}&within={p}&level=regency"
+        for p in PROVINCE_CODES
+        for i in NATIONAL_INDICATORS
+    ]
+    try:
+        for name in ("reporting", "gateway"):
+            services.start(name)
+            await services.ready(name)
+        async with httpx.AsyncClient(
+            base_url=services.url("gateway"), timeout=60, transport=AiohttpTransport()
+        ) as http:
+            started = time.monotonic()
+            for path in paths:  # each client-derived table once its province's cube is made
+                suppressed = "clients_screened" in path and path.endswith("regency")
+                while "suppressed_as_of" not in (await http.get(path, headers=READER)).json():
+                    if not suppressed:
+                        break
+                    await asyncio.sleep(0.5)
+            print(
+                f"every province's cubes made in the background within "
+                f"{time.monotonic() - started:.0f}s of reporting's start"
+            )
+            through = await read_latency(http, paths, rate, 10)
+        async with httpx.AsyncClient(
+            base_url=services.url("reporting"), timeout=60, transport=AiohttpTransport()
+        ) as direct:
+            baseline = await read_latency(
+                direct, [p.removeprefix("/api/reporting") for p in paths], rate, 10
+            )
+        memory = {
+            f"{name} (national)": peak_rss_mb(p.pid) for name, p in services.processes.items()
+        }
+    finally:
+        services.stop_all()
+    print(
+        f"(d) read latency at {rate:.0f}/s, the national read model ({len(paths)} indicator "
+        f"tables): gateway p50 {1000 * statistics.median(through):.1f} ms  p99 "
+        f"{1000 * percentile(through, 0.99):.1f} ms   reporting directly p50 "
+        f"{1000 * statistics.median(baseline):.1f} ms  p99 {1000 * percentile(baseline, 0.99):.1f}"
+        " ms  (goal p99 < 50 ms)"
+    )
+    return memory
+
+
+async def national_only(rate: float) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pulih-bench-", dir="/tmp"))
+    broker = KafkaBroker(root / "kafka", free_port(), free_port())
+    await asyncio.to_thread(broker.start, die_with_parent=True)
+    try:
+        memory = await national_reads(broker, rate)
+    finally:
+        await asyncio.to_thread(broker.stop)
+    print("(e) peak RSS  " + "  ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--units", type=int, default=24)
-    parser.add_argument("--clients", type=int, default=320)
+    parser.add_argument(
+        "--provinces", default="74", help="province codes published at once, comma-separated"
+    )
+    parser.add_argument("--units", type=int, default=24, help="units per province")
+    parser.add_argument("--clients", type=int, default=320, help="people screened per province")
     parser.add_argument("--rate", type=float, default=200, help="read requests per second")
-    parser.add_argument("--pace", type=float, default=2000, help="events published per second")
+    parser.add_argument(
+        "--pace", type=float, default=2000, help="events published per second per province"
+    )
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="then (d) again on a national read model (10^5 units, 10^6 people screened)",
+    )
+    parser.add_argument("--national-only", action="store_true", help="only the national (d)")
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.units, arguments.clients, arguments.rate, arguments.pace))
+    if arguments.national_only:
+        asyncio.run(national_only(arguments.rate))
+        return
+    asyncio.run(
+        run(
+            arguments.provinces.split(","),
+            arguments.units,
+            arguments.clients,
+            arguments.rate,
+            arguments.pace,
+            arguments.national,
+        )
+    )
 
 
 if __name__ == "__main__":
