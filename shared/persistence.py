@@ -23,11 +23,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:":  # (in memory: one connection)
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # Each connection is a thread of aiosqlite's: keep enough that a burst of requests
-        # reuses them rather than starting (and stopping) a thread and a connection each.
-        kwargs.setdefault("pool_size", 20)
+            # Each connection is a thread of aiosqlite's: keep enough that a burst of requests
+            # reuses them rather than starting (and stopping) a thread and a connection each.
+            kwargs.setdefault("pool_size", 20)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

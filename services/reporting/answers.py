@@ -2,11 +2,13 @@
 
 An indicator's answer depends only on what was asked (`figures.Ask` and the format) and on
 the read model: its generation, how far it has projected (the sum of its positions, which
-moves with every batch written) and the suppressed cubes kept for requests (which the
-background suppressor replaces). While those stand still, the same question gets the same
-bytes, so they are kept and served again rather than queried and suppressed anew: many
-readers (dashboards, reporting consumers) ask for the same national and provincial figures.
-Access is checked on every request before an answer is looked up; answers carry no caller.
+moves with every batch written) and, for tables read from suppressed cubes, the cubes of
+that province kept for requests (which the background suppressor replaces). While those
+stand still, the same question gets the same bytes, so they are kept and served again rather
+than queried and suppressed anew: many readers (dashboards, reporting consumers) ask for the
+same national and provincial figures. Requests asking the same question at once share one
+computation of it (a national table counts a million screenings). Access is checked on every
+request before an answer is looked up; answers carry no caller.
 
 The version is read from the database at most every `VERSION_SECONDS` per process (replicas
 project different partitions, so only the database knows how far they all are): an answer
@@ -15,17 +17,20 @@ trails the read model by at most that, and requests in between touch no database
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
+from services.reporting.figures import Ask
 from services.reporting.projector import serving_generation
+from services.reporting.queries import cube_province
 from services.reporting.suppressed_cubes import store_of
 
 
@@ -52,14 +57,40 @@ class Answers:
     capacity: int = 1024
     kept: OrderedDict[Hashable, tuple[Hashable, Kept]] = field(default_factory=OrderedDict)
     _projected: tuple[float, tuple[int, int]] | None = None  # (read at, generation & reached)
+    _making: dict[tuple[Hashable, Hashable], asyncio.Future[Response]] = field(
+        default_factory=dict
+    )
 
-    async def version(self, engine: AsyncEngine) -> Hashable:
-        """What an answer made now is made from: generation, projected positions, kept cubes."""
+    async def answer(
+        self,
+        engine: AsyncEngine,
+        ask: Ask,
+        question: Hashable,
+        make: Callable[[], Awaitable[Response]],
+    ) -> Response:
+        """The kept answer to `question` (`ask` in some format) if the read model it was made
+        from still stands, else `make`'s, made once for everyone asking it meanwhile."""
+        version = await self.version(engine, ask)
+        if (kept := self.get(question, version)) is not None:
+            return kept
+        making = self._making.get((question, version))
+        if making is None:
+            making = self._making[(question, version)] = asyncio.ensure_future(make())
+            making.add_done_callback(lambda _: self._making.pop((question, version), None))
+        response = await asyncio.shield(making)  # a caller gone does not cancel the others'
+        self.keep(question, version, response)
+        return self.get(question, version) or response
+
+    async def version(self, engine: AsyncEngine, ask: Ask | None = None) -> Hashable:
+        """What an answer to `ask` made now is made from: generation, projected positions and
+        the version of the suppressed cubes it reads, if any (without `ask`: all of them)."""
         now = time.monotonic()
         if self._projected is None or now - self._projected[0] >= VERSION_SECONDS:
             async with engine.connect() as connection:
                 self._projected = (now, await serving_generation(connection))
-        return (*self._projected[1], store_of(engine).version)
+        province = cube_province(ask) if ask is not None else ""
+        cubes = 0 if province is None else store_of(engine).version_of(province)
+        return (*self._projected[1], cubes)
 
     def get(self, question: Hashable, version: Hashable) -> Response | None:
         found = self.kept.get(question)

@@ -114,6 +114,19 @@ def is_client_derived(indicator: str) -> bool:
     return indicator in CLIENT_DERIVED_SPECIAL or indicator in STOCKS
 
 
+_BELOW_PROVINCE = ("regency", "district", "village")
+
+
+def cube_province(ask: Ask) -> str | None:
+    """The province whose suppressed cubes `table` reads for `ask` ('' for Indonesia's), or
+    None when it reads none (national and province figures of counts, counts not derived from
+    clients)."""
+    spec = COUNTS.get(ask.indicator)
+    if spec is not None and not (spec.client_derived and ask.level in _BELOW_PROVINCE):
+        return None
+    return ask.within.split(".")[0]
+
+
 async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
     """The figure for the region asked `within` and its rows at `level`."""
     validate(ask)
@@ -121,7 +134,7 @@ async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:
     check(await known_region(connection, generation, ask.within, "within"))
     spec = COUNTS.get(ask.indicator)
     if spec is not None:
-        if spec.client_derived and ask.level in ("regency", "district", "village"):
+        if spec.client_derived and ask.level in _BELOW_PROVINCE:
             return await _from_cube(connection, spec, generation, ask)
         return await _direct(connection, spec, generation, ask)
     regions = await _regions(connection, generation, ask.level, ask.within)

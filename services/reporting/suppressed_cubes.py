@@ -170,6 +170,12 @@ class CubeStore:
         self.wait_seconds = 10.0
         self.version = 0
         """Counts the cubes kept: an answer made from older ones is not served again."""
+        self.versions: dict[str, int] = {}
+        """Each province's: `version` when one of its cubes was last kept."""
+
+    def version_of(self, province: str) -> int:
+        """The version of a province's cubes ('': every province's, for Indonesia)."""
+        return self.versions.get(province, 0) if province else self.version
 
     def get(self, key: CubeKey) -> Cube | None:
         found = self.cubes.get(key)
@@ -179,6 +185,7 @@ class CubeStore:
 
     def keep(self, key: CubeKey, built: Cube, versions: dict[tuple[str, int], int]) -> None:
         self.version += 1
+        self.versions[key[4]] = self.version
         self.cubes[key] = built
         self.cubes.move_to_end(key)
         self.built_on[key] = versions
