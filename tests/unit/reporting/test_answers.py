@@ -1,0 +1,54 @@
+"""Kept answers (services/reporting/answers.py): made once for everyone asking at once, and
+thrown away only when what they were made from moves."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.responses import Response
+
+from services.reporting import suppressed_cubes
+from services.reporting.answers import Answers
+from services.reporting.cube import Cube
+from services.reporting.db import MIGRATIONS
+from services.reporting.figures import Ask, Period
+from tests.unit.conftest import Migrated
+
+
+def _ask(level: str, within: str, indicator: str = "clients_screened") -> Ask:
+    return Ask(indicator, Period.parse("2026"), level, within, None, k=5)
+
+
+async def test_requests_asking_at_once_share_one_computation(migrated: Migrated) -> None:
+    engine = migrated("reporting", MIGRATIONS)
+    answers, made = Answers(), []
+    release = asyncio.Event()
+
+    async def make() -> Response:
+        made.append(1)
+        await release.wait()
+        return Response(b"42", media_type="text/plain")
+
+    ask = _ask("province", "")
+    waiting = [
+        asyncio.create_task(answers.answer(engine, ask, (ask, "json"), make)) for _ in range(5)
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    bodies = [r.body for r in await asyncio.gather(*waiting)]
+    assert bodies == [b"42"] * 5 and len(made) == 1
+    again = await answers.answer(engine, ask, (ask, "json"), make)
+    assert again.body == b"42" and len(made) == 1  # kept
+
+
+async def test_a_cube_made_in_one_province_keeps_other_answers(migrated: Migrated) -> None:
+    engine = migrated("reporting", MIGRATIONS)
+    answers, store = Answers(), suppressed_cubes.store_of(engine)
+    national, in_74, in_31 = _ask("province", ""), _ask("regency", "74"), _ask("regency", "31")
+    before = {a: await answers.version(engine, a) for a in (national, in_74, in_31)}
+    key = ("count", "clients_screened", 1, 2026, "74", None, 5, 1)
+    store.keep(key, Cube(2026, (), False), {})
+    after = {a: await answers.version(engine, a) for a in (national, in_74, in_31)}
+    assert after[national] == before[national]  # national counts read no cube
+    assert after[in_31] == before[in_31]
+    assert after[in_74] != before[in_74]  # its province's cube moved
