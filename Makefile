@@ -1,7 +1,7 @@
 # The verbs a person needs. Each does its own set-up on a fresh machine.
 VENV ?= .venv
 BIN := $(VENV)/bin
-LOCKS := pyproject.toml constraints.txt services/registry/regions/package-lock.json \
+LOCKS := pyproject.toml constraints.txt services/registry/region-list/package-lock.json \
 	services/gateway/dashboard/package-lock.json
 INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
@@ -53,7 +53,7 @@ $(INSTALLED):
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
-	npm ci --prefix services/registry/regions --no-audit --no-fund --ignore-scripts --loglevel=error
+	npm ci --prefix services/registry/region-list --no-audit --no-fund --ignore-scripts --loglevel=error
 	npm ci --prefix services/gateway/dashboard --no-audit --no-fund --ignore-scripts --loglevel=error
 	rm -f $(VENV)/.installed-* && touch $@
 

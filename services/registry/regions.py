@@ -1,6 +1,6 @@
 """Loading the official region tree (Kemendagri codes) from a maintained data package.
 
-The data is npm's `idn-area-data` (services/registry/regions/package.json pins it; `make`
+The data is npm's `idn-area-data` (services/registry/region-list/package.json pins it; `make`
 installs it; data licence ODbL 1.0), read as its CSV files. Nothing here types a region by
 hand. Loading is an idempotent upsert: PostgreSQL gets the rows through COPY into a temporary
 table, SQLite through executemany. Rows of codes that a newer edition no longer has are kept,
@@ -28,7 +28,7 @@ from services.registry.db import offices, region_editions, regions
 from services.registry.domain import RegionLevel
 from shared.regions import time_zone_of
 
-PACKAGE_DIR = Path(__file__).parent / "regions" / "node_modules" / "idn-area-data"
+PACKAGE_DIR = Path(__file__).parent / "region-list" / "node_modules" / "idn-area-data"
 
 # The decree each major version of the package follows (its README and changelog).
 EDITIONS = {"4": "Kepmendagri 300.2.2-2138/2025", "3": "Kepmendagri 100.1.1-6117/2022"}
@@ -55,7 +55,7 @@ class RegionSource:
         if not manifest.exists():
             raise FileNotFoundError(
                 f"region data package not found at {root}: run `make setup` "
-                "(npm ci in services/registry/regions)"
+                "(npm ci in services/registry/region-list)"
             )
         version = json.loads(manifest.read_text())["version"]
         edition = EDITIONS.get(version.split(".")[0])
