@@ -237,7 +237,8 @@ async def _published_through(
         f"{len(repeated)}, unanswered {len(unanswered)}; dead letters "
         f"{sum(dead_letters.values())}"
     )
-    assert not differ, "figures differing from the simulator's:\n" + "\n".join(differ)
+    refused = "" if outcome.answered_as_expected() else f"\nwhat was answered:\n{outcome.summary()}"
+    assert not differ, "figures differing from the simulator's:\n" + "\n".join(differ) + refused
     assert outcome.answered_as_expected(), outcome.summary()
     assert not repeated, repeated  # one answer per message (two for a resent id), no more
     assert not unanswered, unanswered
