@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.client_case import commands as c
 from services.client_case.domain.identity import Identity
 from services.client_case.domain.pathway import RoutingPolicy
-from services.client_case.handlers import cases, identity
+from services.client_case.handlers import cases, identity, referrals
 from services.client_case.handlers.common import (
     Gone,
     Keys,
@@ -91,7 +91,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.ChangeStage: lambda x, cmd: cases.handle_change_stage(
         x.session, x.outbox, cmd.case_id, to=cmd.to, on=cmd.on, today=x.today
     ),
-    c.Refer: lambda x, cmd: cases.handle_refer(
+    c.Refer: lambda x, cmd: referrals.handle_refer(
         x.session,
         x.outbox,
         cmd.case_id,
@@ -102,7 +102,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
         agent_id=cmd.agent_id,
         today=x.today,
     ),
-    c.ResolveReferral: lambda x, cmd: cases.handle_resolve_referral(
+    c.ResolveReferral: lambda x, cmd: referrals.handle_resolve_referral(
         x.session, x.outbox, cmd.referral_id, resolution=cmd.resolution, on=cmd.on, today=x.today
     ),
     c.CloseCase: lambda x, cmd: cases.handle_close(

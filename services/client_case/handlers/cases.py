@@ -1,4 +1,5 @@
-"""A case's course: screening, enrolment, stages, referrals, closure, relapse and transfer;
+"""A case's course: screening, enrolment, stages, closure, relapse and transfer (referrals:
+`referrals.py`);
 each stages its canonical event, carrying the pseudonym only."""
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.client_case.db import (
     cases,
     clients,
-    referrals,
     screenings,
 )
 from services.client_case.domain import assist, pathway
-from services.client_case.domain.pathway import Case, Referral, RoutingPolicy
+from services.client_case.domain.pathway import Case, RoutingPolicy
 from services.client_case.handlers.common import (
     NotFound,
     case_of_row,
     load_case,
-    referral_of_row,
+    load_referral,
     require_active_unit,
     require_agent_of,
     save,
@@ -43,8 +43,6 @@ from shared.contracts.types import (
     EarlyCompletion,
     Programme,
     ReferralDestinationType,
-    ReferralReason,
-    ReferralResolution,
     RelapseSource,
 )
 from shared.messaging.outbox import Outbox
@@ -198,80 +196,6 @@ async def handle_change_stage(
     return changed
 
 
-async def handle_refer(
-    session: AsyncSession,
-    outbox: Outbox,
-    case_id: str,
-    *,
-    destination: ReferralDestinationType,
-    facility: str | None,
-    reason: ReferralReason,
-    on: date,
-    agent_id: str,
-    today: date,
-) -> Referral:
-    case = await load_case(session, case_id)
-    referral = pathway.refer(case, str(uuid.uuid4()), destination, on=on, today=today)
-    await require_agent_of(session, "referred_by_agent_id", agent_id, case.unit_id, on)
-    await session.execute(
-        insert(referrals).values(
-            referral_id=referral.referral_id,
-            case_id=case_id,
-            destination_type=destination,
-            destination_facility=facility,
-            reason=reason,
-            referred_on=on,
-        )
-    )
-    assert case.risk_level is not None
-    await outbox.add(
-        session,
-        events.ClientReferred(
-            **where_of(case),
-            referral_id=referral.referral_id,
-            destination_type=destination,
-            destination_facility=facility,
-            reason=reason,
-            risk_level=case.risk_level,
-            referred_on=on,
-            referred_by_agent_id=agent_id,
-        ),
-    )
-    return referral
-
-
-async def handle_resolve_referral(
-    session: AsyncSession,
-    outbox: Outbox,
-    referral_id: str,
-    *,
-    resolution: ReferralResolution,
-    on: date,
-    today: date,
-) -> Referral:
-    referral = await _referral(session, referral_id)
-    if referral is None:
-        raise NotFound(f"no referral {referral_id}")
-    resolved = pathway.resolve(referral, resolution, on=on, today=today)
-    await session.execute(
-        update(referrals)
-        .where(referrals.c.referral_id == referral_id)
-        .values(resolution=resolution, resolved_on=on)
-    )
-    case = await load_case(session, referral.case_id)
-    await outbox.add(
-        session,
-        events.ReferralResolved(
-            **where_of(case),
-            referral_id=referral_id,
-            destination_type=referral.destination_type,
-            resolution=resolution,
-            resolved_on=on,
-        ),
-    )
-    return resolved
-
-
 async def handle_close(
     session: AsyncSession,
     outbox: Outbox,
@@ -287,7 +211,7 @@ async def handle_close(
     if referral_id is not None:
         check(
             pathway.ending_referral_problems(
-                case, outcome, await _referral(session, referral_id), "referral_id"
+                case, outcome, await load_referral(session, referral_id), "referral_id"
             )
         )
     closed = pathway.close(case, outcome, on=on, today=today, early=early)
@@ -392,10 +316,3 @@ async def handle_transfer(
         ),
     )
     return moved
-
-
-async def _referral(session: AsyncSession, referral_id: str) -> Referral | None:
-    """The referral, locked: an agent's and a province's resolution may race."""
-    query = select(referrals).where(referrals.c.referral_id == referral_id).with_for_update()
-    row = (await session.execute(query)).mappings().first()
-    return referral_of_row(row) if row else None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.client_case.db import cases, known_agents, known_units
+from services.client_case.db import cases, known_agents, known_units, referrals
 from services.client_case.domain.pathway import Case, Referral
 from shared.contracts.types import (
     AdmissionRoute,
@@ -103,6 +103,13 @@ async def save(session: AsyncSession, case: Case) -> None:
             injecting_risk_on=case.injecting_risk_on,
         )
     )
+
+
+async def load_referral(session: AsyncSession, referral_id: str) -> Referral | None:
+    """The referral, locked: an agent's and a province's resolution may race."""
+    query = select(referrals).where(referrals.c.referral_id == referral_id).with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return referral_of_row(row) if row else None
 
 
 def referral_of_row(row: Any) -> Referral:
