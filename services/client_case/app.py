@@ -9,9 +9,9 @@ from services.client_case.consumers import CONSUMES, canonical_batches, inbound_
 from services.client_case.db import MIGRATIONS, metadata, platform
 from services.client_case.settings import SERVICE_NAME, Settings
 from shared.messaging.inbound import INBOUND_PATTERN
-from shared.runtime import Runtime, ServiceSpec, create_app
+from shared.runtime import DataRuntime, ServiceSpec, create_app
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[Settings](
     name=SERVICE_NAME,
     metadata=metadata,
     platform=platform,
@@ -26,4 +26,4 @@ SPEC = ServiceSpec(
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(Runtime(SPEC, settings or Settings()))
+    return create_app(DataRuntime(SPEC, settings or Settings()))

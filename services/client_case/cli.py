@@ -38,15 +38,14 @@ def erase(
     from services.client_case.db import cases
     from services.client_case.handlers import Context, Keys, NotFound, execute
     from services.client_case.settings import Settings
-    from shared.runtime import Runtime
+    from shared.runtime import DataRuntime
 
     if (client_id is None) == (case is None):
         raise typer.BadParameter("give either a client id or --case CASE_ID")
 
     async def run() -> tuple[str, list[str]]:
         settings = Settings()
-        runtime = Runtime(SPEC, settings)
-        assert runtime.engine is not None and runtime.sessions and runtime.outbox
+        runtime = DataRuntime(SPEC, settings)
         keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
         try:
             async with runtime.sessions.begin() as session:

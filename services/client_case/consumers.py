@@ -26,17 +26,16 @@ from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates, update_rows
 from shared.regions import latest_today
 from shared.rules import RuleViolations
-from shared.runtime import Runtime
+from shared.runtime import DataRuntime
 from shared.security.encryption import CannotDecrypt
 
 CONSUMES = [registry.TOPIC, scheduling.TOPIC]
 
 
-def canonical_facts(runtime: Runtime) -> Handler:
+def canonical_facts(runtime: DataRuntime[Settings]) -> Handler:
     """Canonical facts from other services: the registry's units, and scheduling's word on
     clients who stop coming (the drop-out policy) or come back."""
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.outbox is not None
     outbox = runtime.outbox
 
     keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
@@ -74,7 +73,7 @@ async def _at_risk(
         )
 
 
-def canonical_batches(runtime: Runtime) -> BatchHandler:
+def canonical_batches(runtime: DataRuntime[Settings]) -> BatchHandler:
     """`canonical_facts` a partition's batch at once: the facts that come in bulk — units
     formed, agents appointed or deactivated, sessions attended — one statement per run; the
     rest one by one."""
@@ -122,14 +121,13 @@ def canonical_batches(runtime: Runtime) -> BatchHandler:
     return handle
 
 
-def inbound_facts(runtime: Runtime) -> ApplyBatch:
+def inbound_facts(runtime: DataRuntime[Settings]) -> ApplyBatch:
     """Provincial screenings on `ibm.inbound.<province>`: identity opened from its sealed box,
     the client found or registered, the answers scored with this service's rule set; the
     canonical `ClientScreened` and the receipt go out together. Enrolments and closures follow
     their screening by the province's submission id. A partition's batch at once
     (`handlers.provincial`)."""
     settings = runtime.settings
-    assert isinstance(settings, Settings)
     keys = Keys(settings.key_ring, settings.pseudonym_key_bytes)
     private_key = settings.identity_private_key.get_secret_value()
 

@@ -14,15 +14,14 @@ from shared.runtime import Runtime, ServiceSpec, create_app
 
 
 def _configure(app: FastAPI) -> None:
-    settings = app.state.runtime.settings
-    assert isinstance(settings, Settings)
+    settings: Settings = app.state.runtime.settings
     app.state.upstreams = Upstreams(settings)
     app.state.runtime.closing.append(app.state.upstreams.close)
     app.state.rate_limit = ingest.RateLimit(settings.ingest_rate)
     install_domain_errors(app, rules_of="gateway", problems={})
 
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[Settings](
     name=SERVICE_NAME,
     routers=[dashboard.router, ingest.router, overview.router, proxy.router],
     configure_app=_configure,

@@ -29,12 +29,10 @@ from shared.contracts.catalog import UnknownEventType, contract_for
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka, to_kafka
 from shared.contracts.inbound import OWNERS
 from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
+from shared.dependencies import CallerDep, RuntimeDep, SettingsDep
 from shared.http import AUTHENTICATED, problem, problem_responses
 from shared.messaging.broker import make_consumer, partitions_of
-from shared.runtime import runtime_of
-from shared.security.bearer import PrincipalDep
-from shared.security.roles import Forbidden, Role
-from shared.security.tokens import Principal
+from shared.security.roles import Caller, Forbidden
 from shared.telemetry import inject_headers
 
 router = APIRouter()
@@ -89,8 +87,8 @@ class ReceiptsPage(BaseModel):
     next: str = Field(description="The cursor of the next page: pass it as `after`.")
 
 
-def provinces_of(who: Principal) -> set[str]:
-    provinces = {g.target for g in who.grants if g.role is Role.PROVINCE_SYSTEM and g.target}
+def provinces_of(who: Caller) -> set[str]:
+    provinces = set(who.provinces)
     if not provinces:
         raise Forbidden("ingest and receipts are for provincial systems (province-system:<p>)")
     return provinces
@@ -134,12 +132,13 @@ class RateLimit:
         }
     },
 )
-async def ingest(request: Request, who: PrincipalDep) -> JSONResponse:
+async def ingest(
+    request: Request, who: CallerDep, runtime: RuntimeDep, settings: SettingsDep[Settings]
+) -> JSONResponse:
     """A provincial system's batch of CloudEvents (role `province-system:<p>`). 200 when every
     event is accepted and written to `ibm.inbound.<p>`, 207 when some are rejected (each
     rejection names field and rule); receipts follow on `GET /receipts`."""
     provinces = provinces_of(who)
-    settings = _settings(request)
     media = request.headers.get("content-type", "").split(";")[0].strip()
     if media not in (BATCH_MEDIA_TYPE, "application/json"):
         return problem(415, "Unsupported media type", detail=f"send {BATCH_MEDIA_TYPE}")
@@ -169,8 +168,6 @@ async def ingest(request: Request, who: PrincipalDep) -> JSONResponse:
             response.headers["Retry-After"] = str(int(wait + 0.999))
             return response
     checked = [_check(i, raw, provinces) for i, raw in enumerate(batch)]
-    runtime = runtime_of(request)
-    assert runtime.producer is not None
     results = [c for c in checked if isinstance(c, Result)]
     sending = []
     traced = inject_headers()  # the request's trace goes on to the owner's answer
@@ -260,8 +257,9 @@ def _reasons(exc: ValidationError, prefix: str = "") -> list[Reason]:
 
 @router.get("/receipts", response_model=ReceiptsPage, responses=AUTHENTICATED, tags=["ingest"])
 async def receipts(
-    request: Request,
-    who: PrincipalDep,
+    who: CallerDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep[Settings],
     after: str | None = Query(default=None, description="The `next` of the previous page."),
     limit: int = Query(default=100, ge=1, le=1000),
     province: str | None = Query(default=None, pattern=r"^\d{2}$"),
@@ -274,8 +272,7 @@ async def receipts(
         (province,) = provinces
     if province not in provinces:
         raise Forbidden("name one of your provinces as `province`")
-    settings = _settings(request)
-    topic = runtime_of(request).topics.name(RECEIPTS_TOPIC.format(province=province))
+    topic = runtime.topics.name(RECEIPTS_TOPIC.format(province=province))
     start = _cursor(after)
     partitions = await partitions_of(settings.kafka_bootstrap_servers, topic, settings.kafka_auth)
     if not partitions:
@@ -343,9 +340,3 @@ def _cursor(after: str | None) -> dict[int, int]:
 def _encode(positions: dict[int, int]) -> str:
     raw = json.dumps({str(p): o for p, o in sorted(positions.items())}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _settings(request: Request) -> Settings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, Settings)
-    return settings

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from services.gateway.proxy import upstreams_of
 from services.gateway.upstream import Upstreams, forwarded_headers
+from shared.dependencies import PersonDep
 from shared.http import AUTHENTICATED
-from shared.security.bearer import Grants
 
 router = APIRouter(responses=AUTHENTICATED)
 
@@ -103,7 +103,7 @@ def _fetch(request: Request) -> Fetch:
 
 
 @router.get("/overview/units/{unit_id}", response_model=UnitOverview, tags=["overview"])
-async def unit_overview(unit_id: str, request: Request, _people: Grants) -> UnitOverview:
+async def unit_overview(unit_id: str, request: Request, _people: PersonDep) -> UnitOverview:
     """A unit at a glance: the registry's record and team, its open cases by stage (client-case),
     the next 7 days' sessions by state (scheduling) and its village's figures this year
     (reporting). Each part is what the caller may see there; a part a service could not give in
@@ -148,7 +148,7 @@ async def unit_overview(unit_id: str, request: Request, _people: Grants) -> Unit
 
 
 @router.get("/overview/regions/{code}", response_model=RegionOverview, tags=["overview"])
-async def region_overview(code: str, request: Request, _people: Grants) -> RegionOverview:
+async def region_overview(code: str, request: Request, _people: PersonDep) -> RegionOverview:
     """A region at a glance: the registry's record, its units by status, and this year's units
     formed and clients screened by sub-region (reporting, as of its latest event)."""
     fetch = _fetch(request)

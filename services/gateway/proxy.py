@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from services.gateway.settings import UPSTREAMS
 from services.gateway.upstream import Upstreams, forwarded_headers
 from shared.contracts.types import EntityId
+from shared.dependencies import CallerDep
 from shared.http import problem, problem_responses
-from shared.security.bearer import PrincipalDep
 
 router = APIRouter()
 
@@ -27,7 +27,7 @@ def upstreams_of(request: Request) -> Upstreams:
     return upstreams
 
 
-async def proxy(service: str, path: str, request: Request, _caller: PrincipalDep) -> Response:
+async def proxy(service: str, path: str, request: Request, _caller: CallerDep) -> Response:
     """The API of `service` (registry, client-case, scheduling, reporting) at `path`, e.g.
     `/api/reporting/indicators`, for any verified token. Each service checks the caller's
     roles itself (a provincial system reads the region list and its cases' plans, nothing
@@ -81,7 +81,7 @@ async def identity_key(request: Request) -> Response:
         **problem_responses(401, 403, 404, 422, 502, 503, 504),
     },
 )
-async def plan(case_id: EntityId, request: Request, _caller: PrincipalDep) -> Response:
+async def plan(case_id: EntityId, request: Request, _caller: CallerDep) -> Response:
     """A case's sessions (scheduling's `GET /cases/{case_id}/sessions`), for a provincial
     system too: the `session_id`s its `AttendanceSubmitted` and `MissSubmitted` name. The
     case id is on the receipt of the screening (and of every later fact of the case). Read by

@@ -13,15 +13,14 @@ from services.registry.db import MIGRATIONS, metadata, platform, regions
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import SERVICE_NAME, Settings
 from shared.messaging.inbound import INBOUND_PATTERN
-from shared.runtime import Runtime, ServiceSpec, create_app
+from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 log = logging.getLogger(__name__)
 
 
-async def seed_regions(runtime: Runtime) -> None:
+async def seed_regions(runtime: DataRuntime[Settings]) -> None:
     """A fresh database gets the official region tree, so `make run` works from nothing."""
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.engine is not None
     if not settings.load_regions_on_start:
         return
     async with runtime.engine.connect() as connection:
@@ -38,7 +37,7 @@ async def seed_regions(runtime: Runtime) -> None:
     )
 
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[Settings](
     name=SERVICE_NAME,
     metadata=metadata,
     platform=platform,
@@ -52,4 +51,4 @@ SPEC = ServiceSpec(
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(Runtime(SPEC, settings or Settings()))
+    return create_app(DataRuntime(SPEC, settings or Settings()))

@@ -26,12 +26,13 @@ from services.registry.commands import (
     RecordTraining,
 )
 from services.registry.domain import AlreadyRecorded, Conflict, Decree, NotFound, Scope, Training
+from services.registry.settings import Settings
 from shared.contracts import registry as events
 from shared.contracts.base import EventData
 from shared.contracts.envelope import Reason
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission, rule_reasons
 from shared.messaging.outbox import Outbox
-from shared.runtime import Runtime
+from shared.runtime import DataRuntime
 
 NOT_REPORTED = "not_reported"  # a province's facts carry no signatory
 
@@ -102,7 +103,7 @@ COMMANDS: dict[type[EventData], Callable[[Any], Command]] = {
 """Each inbound type as the command it is."""
 
 
-def inbound_facts(_runtime: Runtime) -> ApplyBatch:
+def inbound_facts(_runtime: DataRuntime[Settings]) -> ApplyBatch:
     scopes: dict[str, Scope] = {}  # a province speaks for its own regions
 
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -39,11 +39,10 @@ from services.reporting.queries import (
 from services.reporting.settings import Settings
 from services.reporting.special import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
+from shared.dependencies import EngineDep, PersonDep, SettingsDep
 from shared.http import AUTHENTICATED, install_domain_errors
 from shared.rules import Violation, check
-from shared.runtime import runtime_of
-from shared.security.bearer import Grants
-from shared.security.roles import Forbidden, Grant, Role
+from shared.security.roles import Caller, Forbidden
 
 router = APIRouter(responses=AUTHENTICATED)
 
@@ -129,22 +128,18 @@ class IndicatorSeries(BaseModel):
 CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "As CSV."}
 
 
-def _allowed(roles: Sequence[Grant], region: str) -> None:
-    """Raise unless the caller may read figures of `region` and below."""
-    for grant in roles:
-        if grant.role in (Role.NATIONAL_OPERATOR, Role.REPORTING_CONSUMER):
-            return
-        scoped = grant.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
-        if scoped and grant.target and (region + ".").startswith(f"{grant.target}."):
-            return
-    raise Forbidden("the region is outside your scope")
+def _allowed(who: Caller, region: str) -> None:
+    """Raise unless the caller may read figures of `region` and below: national operators and
+    reporting consumers everywhere, province and district operators within their regions."""
+    if not (who.reads_everywhere or any(f"{region}.".startswith(f"{r}.") for r in who.regions)):
+        raise Forbidden("the region is outside your scope")
 
 
 @router.get("/indicators", response_model=list[IndicatorSpec], tags=["indicators"])
-async def catalog(grants: Grants) -> list[dict[str, Any]]:
+async def catalog(_who: PersonDep) -> list[dict[str, Any]]:
     """Every indicator: what it counts, its breakdowns, and whether it is derived from clients
-    (withheld when small below province level). For people in any role (`grants` refuses a
-    provincial system's token)."""
+    (withheld when small below province level). For people in any role (a provincial
+    system's token is refused)."""
     items = [
         {
             "name": spec.name,
@@ -174,7 +169,7 @@ async def catalog(grants: Grants) -> list[dict[str, Any]]:
 
 
 def _ask(
-    request: Request,
+    settings: Settings,
     indicator: str,
     period: str,
     level: str,
@@ -182,8 +177,6 @@ def _ask(
     by: str | None,
     cohort: str | None = None,
 ) -> Ask:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, Settings)
     return Ask(
         indicator=indicator,
         period=Period.parse(period),
@@ -228,8 +221,9 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
 )
 async def indicator_table(
     indicator: str,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    engine: EngineDep,
+    settings: SettingsDep[Settings],
     period: str,
     level: str = "province",
     within: str = "",
@@ -247,16 +241,14 @@ async def indicator_table(
     """One indicator for a period (`2026`, `2026-05`, `2024-Q3` or `2021..2023`): the region
     `within` (default Indonesia) and its regions at `level`, optionally broken down `by` a
     dimension; operational and sustained units optionally over a `cohort` of formation years."""
-    _allowed(grants, within)
-    ask = _ask(request, indicator, period, level, within, by, cohort)
+    _allowed(who, within)
+    ask = _ask(settings, indicator, period, level, within, by, cohort)
     validate(ask)
-    runtime = runtime_of(request)
-    assert runtime.engine is not None
-    answers = answers_of(runtime.engine)
-    version = await answers.version(runtime.engine)
+    answers = answers_of(engine)
+    version = await answers.version(engine)
     if (kept := answers.get((ask, format), version)) is not None:
         return kept
-    async with runtime.engine.connect() as connection:
+    async with engine.connect() as connection:
         total, rows = await table(connection, ask)
     response = _indicator_answer(indicator, level, by, ask, total, rows, format)
     answers.keep((ask, format), version, response)
@@ -303,15 +295,16 @@ def _indicator_answer(
 )
 async def series(
     indicator: str,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    engine: EngineDep,
+    settings: SettingsDep[Settings],
     year: Annotated[int, Query(ge=2000, le=2100)],
     region: str = "",
     by: str | None = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> dict[str, Any] | Response:
     """A count's twelve months for one region, withheld exactly as its tables are."""
-    _allowed(grants, region)
+    _allowed(who, region)
     spec = COUNTS.get(indicator)
     if spec is None:
         check([Violation("indicator", "counted", "series exist for the counting indicators")])
@@ -324,14 +317,10 @@ async def series(
     if not REGION.fullmatch(region):
         problems.append(Violation("region", "region-code", "a Kemendagri code: 74, 74.71, …"))
     check(problems)
-    settings = runtime_of(request).settings
-    assert isinstance(settings, Settings)
     parts = spec.breakdowns[by].values if by else (TOTAL,)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
-    runtime = runtime_of(request)
-    assert runtime.engine is not None
     rows: list[Row] = []
-    async with runtime.engine.connect() as connection:
+    async with engine.connect() as connection:
         generation, _ = await serving_generation(connection)
         check(await known_region(connection, generation, region, "region"))
         if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
@@ -412,8 +401,8 @@ class DataHealth(BaseModel):
 
 @router.get("/data-health", response_model=DataHealth, tags=["indicators"])
 async def health_of_the_data(
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    engine: EngineDep,
     within: Annotated[str, Query(pattern=r"^(\d{2}(\.\d{2}){0,3})?$")] = "",
     month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
 ) -> dict[str, Any]:
@@ -421,13 +410,11 @@ async def health_of_the_data(
     when narrower), in `month` (default this month): data as of, last arrival, facts arrived,
     late facts and the months they restated, median arrival lag, units reporting, and the
     submissions the province had refused (its rejected receipts)."""
-    _allowed(grants, within)
+    _allowed(who, within)
     today = datetime.now(UTC).astimezone(WIT).date()
     first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
     check(future(first, "month"))
-    runtime = runtime_of(request)
-    assert runtime.engine is not None
-    async with runtime.engine.connect() as connection:
+    async with engine.connect() as connection:
         generation, _ = await serving_generation(connection)
         check(await known_region(connection, generation, within, "within"))
         rows = await data_health(connection, generation, within, first)

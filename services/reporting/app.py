@@ -15,7 +15,7 @@ from services.reporting.suppressor import Suppressor
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.platform import receipts_topic
 from shared.messaging.broker import Topics, ensure_topics, make_consumer
-from shared.runtime import Runtime, ServiceSpec, create_app
+from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 CANONICAL = (registry.TOPIC, client_case.TOPIC, scheduling.TOPIC)
 RECEIPTS_PATTERN = r"ibm\.receipts\.\d{2}"
@@ -35,12 +35,11 @@ def subscription(topics: Topics, names: list[str]) -> str:
     return f"^({'|'.join(parts)})$"
 
 
-async def run_projector(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_projector(runtime: DataRuntime[Settings], stop: asyncio.Event) -> None:
     """The live projector: the consumer group `reporting` spreads partitions (the canonical
     topics' and the provinces' receipts topics') over replicas; each seeks to the read model's
     own positions when partitions are assigned."""
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.engine is not None
     # The canonical topics, the redrive topic (`pulih dlq redrive reporting`) and the
     # provinces' receipts topics.
     topics = [runtime.topics.name(t) for t in CANONICAL] + [runtime.topics.redrive(SERVICE_NAME)]
@@ -77,10 +76,9 @@ async def run_projector(runtime: Runtime, stop: asyncio.Event) -> None:
         await consumer.stop()
 
 
-async def run_suppressor(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_suppressor(runtime: DataRuntime[Settings], stop: asyncio.Event) -> None:
     """The background suppression of the cubes the projected batches touched."""
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.engine is not None
     suppressor = Suppressor(
         runtime.engine,
         k=settings.suppression_k,
@@ -92,7 +90,7 @@ async def run_suppressor(runtime: Runtime, stop: asyncio.Event) -> None:
     await suppressor.run(stop)
 
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[Settings](
     name=SERVICE_NAME,
     metadata=metadata,
     platform=platform,
@@ -104,4 +102,4 @@ SPEC = ServiceSpec(
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(Runtime(SPEC, settings or Settings()))
+    return create_app(DataRuntime(SPEC, settings or Settings()))

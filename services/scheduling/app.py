@@ -12,12 +12,11 @@ from services.scheduling.consumers import CONSUMES, canonical_facts, inbound_fac
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
 from shared.messaging.inbound import INBOUND_PATTERN
-from shared.runtime import Runtime, ServiceSpec, create_app
+from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 
-async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_sweeper(runtime: DataRuntime[Settings], stop: asyncio.Event) -> None:
     settings = runtime.settings
-    assert isinstance(settings, Settings)
     await sweeper.run(
         runtime,
         stop,
@@ -27,7 +26,7 @@ async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:
     )
 
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[Settings](
     name=SERVICE_NAME,
     metadata=metadata,
     platform=platform,
@@ -43,4 +42,4 @@ SPEC = ServiceSpec(
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return create_app(Runtime(SPEC, settings or Settings()))
+    return create_app(DataRuntime(SPEC, settings or Settings()))

@@ -26,17 +26,16 @@ from shared.messaging.consumer import BatchHandler, runs_of
 from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.regions import local_today
-from shared.runtime import Runtime
+from shared.runtime import DataRuntime
 
 CONSUMES = [registry.TOPIC, client_case.TOPIC]
 
 
-def canonical_facts(runtime: Runtime) -> BatchHandler:
+def canonical_facts(runtime: DataRuntime[Settings]) -> BatchHandler:
     """Other services' facts, a partition's batch at once: each run of one type set-based
     where the type comes in bulk (units, agents, screenings, enrolments, closures), the rare
     ones (a unit's status, an agent leaving, a case transferred) one by one."""
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.outbox is not None
     outbox = runtime.outbox
     templates = domain.load_templates(settings.plan_templates)
 
@@ -110,12 +109,11 @@ def command_of(province: str, fact: EventData) -> Command:
     )
 
 
-def inbound_facts(runtime: Runtime) -> ApplyBatch:
+def inbound_facts(runtime: DataRuntime[Settings]) -> ApplyBatch:
     """Provinces' attendance and misses (by the session ids of the case's plan) and
     activities, a partition's batch at once through the same use cases as an agent's entries
     (`batches`)."""
     settings = runtime.settings
-    assert isinstance(settings, Settings)
 
     async def apply(db: AsyncSession, outbox: Outbox, subs: Sequence[Submission]) -> list[Answer]:
         commands = [command_of(s.province, s.data) for s in subs]

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +22,7 @@ from shared.contracts import scheduling as events
 from shared.contracts.types import SessionMissReason
 from shared.messaging.outbox import Outbox
 from shared.regions import local_today
-from shared.runtime import Runtime
+from shared.runtime import DataRuntime
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ async def sweep_once(
 
 
 async def run(
-    runtime: Runtime,
+    runtime: DataRuntime[Any],
     stop: asyncio.Event,
     *,
     interval: float,
@@ -93,7 +94,6 @@ async def run(
     drop_out_after: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    assert runtime.sessions is not None and runtime.outbox is not None
     while not stop.is_set():
         try:
             moved = await sweep_once(

@@ -10,8 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.runtime import runtime_of
-from shared.security.roles import Forbidden, Grant, Role
-from shared.security.tokens import AuthSettings, InvalidToken, Principal, Verifier
+from shared.security.tokens import InvalidToken, Principal, Verifier
 
 _scheme = HTTPBearer(
     auto_error=False,
@@ -25,9 +24,7 @@ def verifier_of(request: Request) -> Verifier:
     """The app's verifier, made once from the service's settings."""
     state = request.app.state
     if getattr(state, "verifier", None) is None:
-        settings = runtime_of(request).settings
-        assert isinstance(settings, AuthSettings)
-        state.verifier = Verifier.from_settings(settings)
+        state.verifier = Verifier.from_settings(runtime_of(request).settings)
     verifier: Verifier = state.verifier
     return verifier
 
@@ -41,16 +38,5 @@ async def principal(
     return await verifier_of(request).verify(credentials.credentials)
 
 
-async def grants(who: Annotated[Principal, Depends(principal)]) -> tuple[Grant, ...]:
-    """The caller's roles, for a service's routes: people's roles. A provincial system may
-    only ingest and read its receipts (the gateway's routes), so it is refused here."""
-    if not any(g.role is not Role.PROVINCE_SYSTEM for g in who.grants):
-        raise Forbidden(
-            "the token grants no role here (a provincial system ingests and reads its receipts)"
-        )
-    return who.grants
-
-
 PrincipalDep = Annotated[Principal, Depends(principal)]
-Grants = Annotated[tuple[Grant, ...], Depends(grants)]
-"""The roles the caller's verified token grants: the dependency every route declares."""
+"""The verified token; routes take who it speaks for as `shared.dependencies.CallerDep`."""

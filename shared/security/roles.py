@@ -74,3 +74,61 @@ _SCOPE_NAMES = {
     Role.DISTRICT_OPERATOR: "a regency code, e.g. 74.71",
     Role.UNIT_AGENT: "a unit id",
 }
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, from their verified token, read once per request: the subject (for
+    audits) and where each of their roles lets them act. Every service's routes take this
+    (`shared.dependencies.CallerDep`, `PersonDep`); their own rules ask it questions."""
+
+    subject: str
+    grants: tuple[Grant, ...]
+    national: bool
+    """A national operator: acts everywhere."""
+    reads_everywhere: bool
+    """A national operator or a reporting consumer: reads every region's figures."""
+    regions: tuple[str, ...]
+    """The provinces and regencies the caller operates (province and district operators)."""
+    units: tuple[str, ...]
+    """The units the caller is an agent of."""
+    provinces: tuple[str, ...]
+    """The provinces whose information system the caller is (ingest and receipts only)."""
+
+    @classmethod
+    def of(cls, subject: str, grants: Iterable[Grant]) -> Caller:
+        grants = tuple(grants)
+
+        def targets(*roles: Role) -> tuple[str, ...]:
+            return tuple(g.target for g in grants if g.target and g.role in roles)
+
+        roles = {g.role for g in grants}
+        return cls(
+            subject=subject,
+            grants=grants,
+            national=Role.NATIONAL_OPERATOR in roles,
+            reads_everywhere=bool(roles & {Role.NATIONAL_OPERATOR, Role.REPORTING_CONSUMER}),
+            regions=targets(Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR),
+            units=targets(Role.UNIT_AGENT),
+            provinces=targets(Role.PROVINCE_SYSTEM),
+        )
+
+    @property
+    def roles(self) -> set[Role]:
+        return {g.role for g in self.grants}
+
+    @property
+    def is_person(self) -> bool:
+        """Any role but a provincial system's (a system ingests and reads its receipts)."""
+        return any(g.role is not Role.PROVINCE_SYSTEM for g in self.grants)
+
+    def oversees(self, village_code: str) -> bool:
+        """A national operator, or an operator of a province or regency the village is in."""
+        return self.national or any(village_code.startswith(f"{r}.") for r in self.regions)
+
+    def works_in(
+        self, unit_id: str, refusal: str = "only an agent of this unit may do this"
+    ) -> None:
+        """Raise `Forbidden` (with `refusal`) unless the caller is an agent of the unit."""
+        if unit_id not in self.units:
+            raise Forbidden(refusal)

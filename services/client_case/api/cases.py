@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, select
 
 from services.client_case import handlers
 from services.client_case.api.common import (
-    CallerDep,
     CasePublic,
+    CaseWorkerDep,
     Closure,
+    ContextDep,
     Enrolment,
     ReferralAnswer,
     ReferralCreate,
@@ -24,9 +25,8 @@ from services.client_case.api.common import (
     Transfer,
     act_on_case,
     case_row,
-    command,
     keys_of,
-    settings_of,
+    sees_case,
 )
 from services.client_case.commands import (
     ChangeStage,
@@ -42,6 +42,7 @@ from services.client_case.db import cases, referrals, screenings
 from services.client_case.domain import assist
 from services.client_case.domain.pathway import Referral
 from services.client_case.handlers import NotFound, execute
+from services.client_case.settings import Settings
 from shared.contracts.types import (
     CaseStage,
     ReferralDestinationType,
@@ -49,8 +50,8 @@ from shared.contracts.types import (
     ReferralResolution,
     RiskLevel,
 )
+from shared.dependencies import QueryDep, SettingsDep
 from shared.http import problem_responses
-from shared.runtime import runtime_of
 
 router = APIRouter()
 ON_A_CASE = problem_responses(404, 409, 410)
@@ -132,7 +133,9 @@ class RelapseRecorded(BaseModel):
     responses=problem_responses(404, 409, 410),
     tags=["cases"],
 )
-async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request) -> dict[str, Any]:
+async def screen_client(
+    body: ScreeningCreate, who: CaseWorkerDep, ctx: ContextDep
+) -> dict[str, Any]:
     who.works_in(body.unit_id)
     answers = assist.AssistAnswers(
         substances={
@@ -148,8 +151,7 @@ async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request)
         programme=body.programme,
         screened_at=body.screened_at,
     )
-    async with command(request) as ctx:
-        case, result, destination = await execute(ctx, screen)
+    case, result, destination = await execute(ctx, screen)
     return {
         "case_id": case.case_id,
         "rule_set_version": result.rule_set_version,
@@ -164,8 +166,8 @@ async def screen_client(body: ScreeningCreate, who: CallerDep, request: Request)
 
 @router.get("/cases", response_model=list[CasePublic], tags=["cases"])
 async def list_cases(
-    who: CallerDep,
-    request: Request,
+    who: CaseWorkerDep,
+    db: QueryDep,
     unit_id: str | None = None,
     province: str | None = None,
     stage: CaseStage | None = None,
@@ -184,48 +186,36 @@ async def list_cases(
         conditions.append(cases.c.province_code == province)
     if stage:
         conditions.append(cases.c.stage == stage)
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        rows = (
-            await session.execute(
-                select(cases).where(*conditions).order_by(cases.c.opened_on).limit(limit)
-            )
-        ).mappings()
-        return [
-            CasePublic(**{k: r[k] for k in CasePublic.model_fields})
-            for r in rows
-            if who.sees_case(r)
-        ]
+    rows = (
+        await db.execute(select(cases).where(*conditions).order_by(cases.c.opened_on).limit(limit))
+    ).mappings()
+    return [
+        CasePublic(**{k: r[k] for k in CasePublic.model_fields}) for r in rows if sees_case(who, r)
+    ]
 
 
 @router.get(
     "/cases/{case_id}", response_model=CaseView, responses=problem_responses(404), tags=["cases"]
 )
-async def case_view(case_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
+async def case_view(
+    case_id: str, who: CaseWorkerDep, db: QueryDep, settings: SettingsDep[Settings]
+) -> dict[str, Any]:
     """One case as its unit works it: the case, its screenings and referrals, and — for the
     unit's own agents — the label the unit knows the client by (never the identity). Operators
     in scope see the same without the label; anyone else gets 404."""
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        case = await case_row(session, case_id, who)
-        found = await session.execute(
-            select(screenings)
-            .where(screenings.c.case_id == case_id)
-            .order_by(screenings.c.screened_at)
-        )
-        screened = [{k: r[k] for k in _SCREENING} for r in found.mappings()]
-        found = await session.execute(
-            select(referrals)
-            .where(referrals.c.case_id == case_id)
-            .order_by(referrals.c.referred_on)
-        )
-        referred = [{k: r[k] for k in _REFERRAL} for r in found.mappings()]
-        label = None
-        if case["unit_id"] in who.units:
-            client = await handlers.client_row(session, case["client_id"])
-            label = handlers.label_of(keys_of(request), client)
+    case = await case_row(db, case_id, who)
+    found = await db.execute(
+        select(screenings).where(screenings.c.case_id == case_id).order_by(screenings.c.screened_at)
+    )
+    screened = [{k: r[k] for k in _SCREENING} for r in found.mappings()]
+    found = await db.execute(
+        select(referrals).where(referrals.c.case_id == case_id).order_by(referrals.c.referred_on)
+    )
+    referred = [{k: r[k] for k in _REFERRAL} for r in found.mappings()]
+    label = None
+    if case["unit_id"] in who.units:
+        client = await handlers.client_row(db, case["client_id"])
+        label = handlers.label_of(keys_of(settings), client)
     return {
         **CasePublic(**{k: case[k] for k in CasePublic.model_fields}).model_dump(),
         "label": label,
@@ -256,9 +246,9 @@ _REFERRAL = (
 @router.post(
     "/cases/{case_id}/enrolment", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
 )
-async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request) -> CasePublic:
+async def enrol(case_id: str, body: Enrolment, who: CaseWorkerDep, ctx: ContextDep) -> CasePublic:
     return await act_on_case(
-        request,
+        ctx,
         who,
         Enrol(case_id, body.admission_route, body.enrolled_on, source=body.aftercare_source),
     )
@@ -268,9 +258,9 @@ async def enrol(case_id: str, body: Enrolment, who: CallerDep, request: Request)
     "/cases/{case_id}/stage", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
 )
 async def change_stage(
-    case_id: str, body: StageChange, who: CallerDep, request: Request
+    case_id: str, body: StageChange, who: CaseWorkerDep, ctx: ContextDep
 ) -> CasePublic:
-    return await act_on_case(request, who, ChangeStage(case_id, body.to_stage, body.changed_on))
+    return await act_on_case(ctx, who, ChangeStage(case_id, body.to_stage, body.changed_on))
 
 
 @router.post(
@@ -281,7 +271,7 @@ async def change_stage(
     tags=["referrals"],
 )
 async def refer(
-    case_id: str, body: ReferralCreate, who: CallerDep, request: Request
+    case_id: str, body: ReferralCreate, who: CaseWorkerDep, ctx: ContextDep
 ) -> dict[str, str]:
     refer = Refer(
         case_id,
@@ -291,9 +281,8 @@ async def refer(
         body.referred_by_agent_id,
         facility=body.destination_facility,
     )
-    async with command(request) as ctx:
-        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
-        referral = await execute(ctx, refer)
+    who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+    referral = await execute(ctx, refer)
     return {"referral_id": referral.referral_id}
 
 
@@ -304,42 +293,38 @@ async def refer(
     tags=["referrals"],
 )
 async def resolve_referral(
-    referral_id: str, body: ReferralAnswer, who: CallerDep, request: Request
+    referral_id: str, body: ReferralAnswer, who: CaseWorkerDep, ctx: ContextDep
 ) -> dict[str, str]:
-    async with command(request) as ctx:
-        case_id = (
-            await ctx.session.execute(
-                select(referrals.c.case_id).where(referrals.c.referral_id == referral_id)
-            )
-        ).scalar()
-        if case_id is None:
-            raise NotFound(f"no referral {referral_id}")
-        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
-        resolved = await execute(
-            ctx, ResolveReferral(referral_id, body.resolution, body.resolved_on)
+    case_id = (
+        await ctx.session.execute(
+            select(referrals.c.case_id).where(referrals.c.referral_id == referral_id)
         )
+    ).scalar()
+    if case_id is None:
+        raise NotFound(f"no referral {referral_id}")
+    who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+    resolved = await execute(ctx, ResolveReferral(referral_id, body.resolution, body.resolved_on))
     return {"referral_id": referral_id, "resolution": str(resolved.resolution)}
 
 
 @router.get("/referrals/overdue", response_model=list[OverdueReferral], tags=["referrals"])
-async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, Any]]:
+async def overdue_referrals(
+    who: CaseWorkerDep, db: QueryDep, settings: SettingsDep[Settings]
+) -> list[dict[str, Any]]:
     """Open referrals nobody has answered within the configured days."""
-    days = settings_of(request).referral_answer_days
+    days = settings.referral_answer_days
     today = datetime.now(UTC).date()
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(referrals, cases.c.unit_id, cases.c.village_code, cases.c.province_code)
-                    .join(cases)
-                    .where(referrals.c.resolution.is_(None))
-                )
+    rows = (
+        (
+            await db.execute(
+                select(referrals, cases.c.unit_id, cases.c.village_code, cases.c.province_code)
+                .join(cases)
+                .where(referrals.c.resolution.is_(None))
             )
-            .mappings()
-            .all()
         )
+        .mappings()
+        .all()
+    )
     return [
         {
             "referral_id": r["referral_id"],
@@ -349,7 +334,7 @@ async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, 
             "referred_on": r["referred_on"],
         }
         for r in rows
-        if who.sees_case(r)
+        if sees_case(who, r)
         and Referral(
             r["referral_id"],
             r["case_id"],
@@ -362,7 +347,9 @@ async def overdue_referrals(who: CallerDep, request: Request) -> list[dict[str, 
 @router.post(
     "/cases/{case_id}/closure", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
 )
-async def close_case(case_id: str, body: Closure, who: CallerDep, request: Request) -> CasePublic:
+async def close_case(
+    case_id: str, body: Closure, who: CaseWorkerDep, ctx: ContextDep
+) -> CasePublic:
     close = CloseCase(
         case_id,
         body.outcome,
@@ -370,7 +357,7 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
         referral_id=body.referral_id,
         early=body.early_completion_reason,
     )
-    return await act_on_case(request, who, close)
+    return await act_on_case(ctx, who, close)
 
 
 @router.post(
@@ -381,7 +368,7 @@ async def close_case(case_id: str, body: Closure, who: CallerDep, request: Reque
     tags=["cases"],
 )
 async def report_relapse(
-    case_id: str, body: RelapseReport, who: CallerDep, request: Request
+    case_id: str, body: RelapseReport, who: CaseWorkerDep, ctx: ContextDep
 ) -> dict[str, str]:
     relapse = ReportRelapse(
         case_id,
@@ -390,20 +377,19 @@ async def report_relapse(
         body.relapsed_on,
         body.reported_by_agent_id,
     )
-    async with command(request) as ctx:
-        who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
-        await execute(ctx, relapse)
+    who.works_in((await case_row(ctx.session, case_id, who))["unit_id"])
+    await execute(ctx, relapse)
     return {"case_id": case_id, "relapse": "recorded"}
 
 
 @router.post(
     "/cases/{case_id}/transfer", response_model=CasePublic, responses=ON_A_CASE, tags=["cases"]
 )
-async def transfer(case_id: str, body: Transfer, who: CallerDep, request: Request) -> CasePublic:
+async def transfer(case_id: str, body: Transfer, who: CaseWorkerDep, ctx: ContextDep) -> CasePublic:
     """The holding unit's agent, or an operator whose region holds the case, hands it over to
     another active unit: the only way a case (and the identity its unit holds) moves."""
     return await act_on_case(
-        request,
+        ctx,
         who,
         TransferCase(case_id, body.to_unit_id, body.transferred_on),
         operators_too=True,

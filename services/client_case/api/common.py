@@ -1,15 +1,12 @@
-"""What every client-case route shares: who is calling and where they may act, the command
-transaction, acting on a case, and the request and response schemas."""
+"""What every client-case route shares: who may work with cases and where, the command's
+context, acting on a case, and the request and response schemas."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,114 +33,72 @@ from shared.contracts.types import (
     RelapseSource,
     Sex,
 )
+from shared.dependencies import CallerDep, CommandDep, SettingsDep
 from shared.regions import latest_today
-from shared.runtime import runtime_of
-from shared.security.bearer import PrincipalDep
-from shared.security.roles import Forbidden, Role
+from shared.security.roles import Caller, Forbidden, Role
 
 CaseCommand = Enrol | ChangeStage | CloseCase | TransferCase
 """The commands on a case that answer with the case as it is after."""
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, from their verified token: the subject (for the audit) and their scope."""
-
-    subject: str
-    national: bool
-    regions: tuple[str, ...]
-    units: tuple[str, ...]
-
-    def sees_case(self, row: Any) -> bool:
-        return (
-            self.national
-            or row["unit_id"] in self.units
-            or any(
-                row["village_code"].startswith(f"{r}.") or row["province_code"] == r
-                for r in self.regions
-            )
-        )
-
-    def works_in(self, unit_id: str) -> None:
-        if unit_id not in self.units:
-            raise Forbidden("only an agent of this unit may do this")
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(actor=self.subject, units=self.units)
-
-
-async def caller(who: PrincipalDep) -> Caller:
-    """(`async`: a plain `def` would run in FastAPI's thread pool, a thread hop per request.)"""
-    roles = {g.role for g in who.grants}
-    if not roles - {Role.REPORTING_CONSUMER, Role.PROVINCE_SYSTEM}:
+async def case_worker(who: CallerDep) -> Caller:
+    """Agents and operators work with cases; reporting consumers and provincial systems not."""
+    if not who.roles - {Role.REPORTING_CONSUMER, Role.PROVINCE_SYSTEM}:
         raise Forbidden("reporting consumers read aggregates, provincial systems ingest")
-    return Caller(
-        subject=who.subject,
-        national=Role.NATIONAL_OPERATOR in roles,
-        regions=tuple(
-            g.target
-            for g in who.grants
-            if g.target and g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
-        ),
-        units=tuple(g.target for g in who.grants if g.target and g.role is Role.UNIT_AGENT),
-    )
+    return who
 
 
-CallerDep = Annotated[Caller, Depends(caller)]
+CaseWorkerDep = Annotated[Caller, Depends(case_worker)]
 
 
-def settings_of(request: Request) -> Settings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, Settings)
-    return settings
+def sees_case(who: Caller, row: Any) -> bool:
+    """The case's unit's agents and the operators over its village."""
+    return row["unit_id"] in who.units or who.oversees(row["village_code"])
 
 
-def keys_of(request: Request) -> Keys:
-    settings = settings_of(request)
+def actor_of(who: Caller) -> Actor:
+    return Actor(actor=who.subject, units=who.units)
+
+
+def keys_of(settings: Settings) -> Keys:
     return Keys(settings.key_ring, settings.pseudonym_key_bytes)
 
 
-@asynccontextmanager
-async def command(request: Request) -> AsyncIterator[Context]:
-    """A transaction to run commands in (`handlers.execute`); committed when the block ends."""
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        yield Context(
-            session,
-            runtime.outbox,
-            keys_of(request),
-            latest_today(datetime.now(UTC)),  # an agent's date is judged by Indonesia's latest day
-            settings_of(request).routing_for,
-        )
-    runtime.notify_committed()
-
-
-async def case_row(session: AsyncSession, case_id: str, who: Caller) -> Any:
-    row = (
-        (await session.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
+async def context(tx: CommandDep, settings: SettingsDep[Settings]) -> Context:
+    """A transaction to run commands in (`handlers.execute`), committed when the route returns."""
+    return Context(
+        tx.db,
+        tx.outbox,
+        keys_of(settings),
+        latest_today(tx.now),  # an agent's date is judged by Indonesia's latest day
+        settings.routing_for,
     )
-    if row is None or not who.sees_case(row):
+
+
+ContextDep = Annotated[Context, Depends(context)]
+
+
+async def case_row(db: AsyncSession, case_id: str, who: Caller) -> Any:
+    row = (await db.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
+    if row is None or not sees_case(who, row):
         raise NotFound(f"no case {case_id}")
     return row
 
 
 async def act_on_case(
-    request: Request, who: Caller, cmd: CaseCommand, *, operators_too: bool = False
+    ctx: Context, who: Caller, cmd: CaseCommand, *, operators_too: bool = False
 ) -> CasePublic:
     """Run a command on a case of the caller's unit (`operators_too`: or of an operator whose
     region holds the case) and return the case as it is after."""
-    async with command(request) as ctx:
-        case = await case_row(ctx.session, cmd.case_id, who)
-        if not (operators_too and (who.national or who.regions)):
-            who.works_in(case["unit_id"])
-        await execute(ctx, cmd)
-        row = (
-            (await ctx.session.execute(select(cases).where(cases.c.case_id == cmd.case_id)))
-            .mappings()
-            .one()
-        )
+    case = await case_row(ctx.session, cmd.case_id, who)
+    if not (operators_too and (who.national or who.regions)):
+        who.works_in(case["unit_id"])
+    await execute(ctx, cmd)
+    row = (
+        (await ctx.session.execute(select(cases).where(cases.c.case_id == cmd.case_id)))
+        .mappings()
+        .one()
+    )
     return CasePublic(**{k: row[k] for k in CasePublic.model_fields})
 
 

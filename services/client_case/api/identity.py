@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.client_case import handlers
 from services.client_case.api.common import (
-    CallerDep,
+    CaseWorkerDep,
     ClientCreate,
+    ContextDep,
     IdentityIn,
-    command,
-    settings_of,
+    actor_of,
 )
 from services.client_case.commands import (
     ChangeIdentity,
@@ -24,8 +24,9 @@ from services.client_case.commands import (
     RegisterClient,
 )
 from services.client_case.handlers import Gone, Identity, NotFound, execute
+from services.client_case.settings import Settings
+from shared.dependencies import QueryDep, SettingsDep
 from shared.http import problem_responses
-from shared.runtime import runtime_of
 from shared.security.roles import Forbidden
 
 router = APIRouter()
@@ -76,13 +77,13 @@ class ClientErased(BaseModel):
 
 
 @router.get("/identity-key", response_model=IdentityKey, tags=["identity"])
-async def identity_key(request: Request) -> dict[str, str]:
+async def identity_key(settings: SettingsDep[Settings]) -> dict[str, str]:
     """The public key provinces seal identity blocks to (libsodium sealed box, X25519)."""
     import base64
 
     from nacl.public import PrivateKey
 
-    private = base64.b64decode(settings_of(request).identity_private_key.get_secret_value())
+    private = base64.b64decode(settings.identity_private_key.get_secret_value())
     public = bytes(PrivateKey(private).public_key)
     return {
         "algorithm": "libsodium-sealed-box-x25519",
@@ -97,7 +98,9 @@ async def identity_key(request: Request) -> dict[str, str]:
     responses=problem_responses(404),
     tags=["identity"],
 )
-async def register_client(body: ClientCreate, who: CallerDep, request: Request) -> dict[str, Any]:
+async def register_client(
+    body: ClientCreate, who: CaseWorkerDep, ctx: ContextDep
+) -> dict[str, Any]:
     """Register a person in the agent's unit. The answer never says whether the person is
     known in another unit: another unit's client is never shared. `new` is false only when
     this unit registered the same NIK before; identity fields given again (a new phone or
@@ -108,10 +111,9 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
         identity=Identity(**body.identity.model_dump()),
         age_band=body.age_band,
         sex=body.sex,
-        by=who.actor,
+        by=actor_of(who),
     )
-    async with command(request) as ctx:
-        registered = await execute(ctx, register)
+    registered = await execute(ctx, register)
     return {"client_id": registered.client_id, "new": registered.new}
 
 
@@ -124,8 +126,8 @@ async def register_client(body: ClientCreate, who: CallerDep, request: Request) 
 )
 async def read_identity(
     client_id: str,
-    who: CallerDep,
-    request: Request,
+    who: CaseWorkerDep,
+    ctx: ContextDep,
     reason: Annotated[
         str, Query(min_length=5, max_length=200, description="Why the identity is needed; audited.")
     ],
@@ -134,14 +136,13 @@ async def read_identity(
     them last; before any case: the unit that registered them). Every read and every refusal
     is audited with the caller, unit, reason and time. Another unit's client answers 404, as
     if unknown; an erased one 410."""
-    async with command(request) as ctx:
-        try:
-            identity: dict[str, Any] = await execute(
-                ctx, ReadIdentity(client_id, reason, by=who.actor)
-            )
-        except (Gone, NotFound, Forbidden):
-            await ctx.session.commit()  # the refused read is audited too
-            raise
+    try:
+        identity: dict[str, Any] = await execute(
+            ctx, ReadIdentity(client_id, reason, by=actor_of(who))
+        )
+    except (Gone, NotFound, Forbidden):
+        await ctx.session.commit()  # the refused read is audited too
+        raise
     return identity
 
 
@@ -154,28 +155,27 @@ async def read_identity(
 async def change_identity(
     client_id: str,
     body: IdentityIn,
-    who: CallerDep,
-    request: Request,
+    who: CaseWorkerDep,
+    ctx: ContextDep,
     reason: Annotated[
         str, Query(min_length=5, max_length=200, description="Why it changes; audited.")
     ],
 ) -> dict[str, Any]:
     """Correct the name, phone, address or label the unit holds, with a reason; fields left
     out are kept. Who may: as for reading. Audited (action `change`) granted or not."""
-    change = ChangeIdentity(client_id, Identity(**body.model_dump()), reason, by=who.actor)
-    async with command(request) as ctx:
-        try:
-            changed = await execute(ctx, change)
-        except (Gone, NotFound, Forbidden):
-            await ctx.session.commit()  # the refused change is audited too
-            raise
+    change = ChangeIdentity(client_id, Identity(**body.model_dump()), reason, by=actor_of(who))
+    try:
+        changed = await execute(ctx, change)
+    except (Gone, NotFound, Forbidden):
+        await ctx.session.commit()  # the refused change is audited too
+        raise
     return {"client_id": client_id, "changed": changed}
 
 
 @router.get("/identity-reads", response_model=list[IdentityRead], tags=["identity"])
 async def identity_reads(
-    who: CallerDep,
-    request: Request,
+    who: CaseWorkerDep,
+    db: QueryDep,
     client_id: str | None = None,
     since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -184,10 +184,7 @@ async def identity_reads(
     identity, from which unit, why, when, and whether it was granted. National operators."""
     if not who.national:
         raise Forbidden("the identity audit is read by national operators")
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        return await handlers.identity_audit(session, client_id=client_id, since=since, limit=limit)
+    return await handlers.identity_audit(db, client_id=client_id, since=since, limit=limit)
 
 
 @router.post(
@@ -196,12 +193,11 @@ async def identity_reads(
     responses=problem_responses(404),
     tags=["identity"],
 )
-async def erase_client(client_id: str, who: CallerDep, request: Request) -> dict[str, Any]:
+async def erase_client(client_id: str, who: CaseWorkerDep, ctx: ContextDep) -> dict[str, Any]:
     """Right to erasure (UU 27/2022), by a national operator: the person behind this client
     is erased in every unit. Their data keys are destroyed, their NIK resolves to nothing
     (they may come back as a new client), and their open cases are closed as `withdrawn`."""
     if not who.national:
         raise Forbidden("erasure is done by a national operator")
-    async with command(request) as ctx:
-        closed = await execute(ctx, EraseClient(client_id))
+    closed = await execute(ctx, EraseClient(client_id))
     return {"client_id": client_id, "identity": "erased", "cases_withdrawn": closed}

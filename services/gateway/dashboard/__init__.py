@@ -12,14 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from services.gateway.settings import Settings
+from shared.dependencies import PersonDep, SettingsDep
 from shared.http import AUTHENTICATED, problem
-from shared.runtime import runtime_of
-from shared.security.bearer import Grants
 from shared.security.roles import NotAuthenticated, Role, parse_grants
 from shared.security.tokens import development_token
 from shared.settings import Environment
@@ -52,12 +51,6 @@ PAGE_CSP = (
 policy, which the guard adds to every other answer, allows nothing at all)."""
 
 router = APIRouter()
-
-
-def _settings(request: Request) -> Settings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _development(settings: Settings) -> bool:
@@ -108,8 +101,8 @@ class LoginOptions(BaseModel):
 
 
 @router.get("/dashboard/login-options", include_in_schema=False)
-async def login_options(request: Request) -> LoginOptions:
-    development = _development(_settings(request))
+async def login_options(settings: SettingsDep[Settings]) -> LoginOptions:
+    development = _development(settings)
     return LoginOptions(
         development=development, roles=list(DEVELOPMENT_ROLES) if development else []
     )
@@ -122,12 +115,12 @@ class DevelopmentToken(BaseModel):
 
 @router.post("/dashboard/development-token", include_in_schema=False, response_model=None)
 async def mint_development_token(
-    request: Request, role: Annotated[str, Body(embed=True, max_length=80)]
+    settings: SettingsDep[Settings], role: Annotated[str, Body(embed=True, max_length=80)]
 ) -> DevelopmentToken | Response:
     """A token of the development issuer for `role`, as `pulih auth token` prints one. Only
     when the gateway runs in development with the development issuer: elsewhere the route is
     not there (404), so a deployed dashboard only takes tokens of the real issuer."""
-    if not _development(_settings(request)):
+    if not _development(settings):
         return problem(404, "Not found", detail="development tokens exist in development only")
     try:
         grants = parse_grants([role])
@@ -150,14 +143,9 @@ class Caller(BaseModel):
 
 
 @router.get("/dashboard/me", response_model=Caller, tags=["dashboard"], responses=AUTHENTICATED)
-async def me(grants: Grants) -> Caller:
+async def me(who: PersonDep) -> Caller:
     """The caller's roles and the widest region whose figures they may read, so the dashboard
     offers nothing else (the services refuse the rest anyway)."""
-    roles = [f"{g.role.value}:{g.target}" if g.target else g.role.value for g in grants]
-    scopes: list[str] = []
-    for g in grants:
-        if g.role in (Role.NATIONAL_OPERATOR, Role.REPORTING_CONSUMER):
-            scopes.append("")
-        elif g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR) and g.target:
-            scopes.append(g.target)
+    roles = [f"{g.role.value}:{g.target}" if g.target else g.role.value for g in who.grants]
+    scopes = [""] if who.reads_everywhere else list(who.regions)
     return Caller(roles=roles, root=min(scopes, key=len) if scopes else None)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import handlers
 from services.registry.api.common import (
@@ -23,13 +22,12 @@ from services.registry.api.common import (
     TrainingPublic,
     TrainingRecorded,
     ViewerDep,
-    command,
-    key_ring,
-    query,
 )
 from services.registry.commands import AppointAgent, DeactivateAgent, RecordTraining
 from services.registry.db import agent_trainings, agents, units
 from services.registry.domain import Agent, Decree, Training
+from services.registry.settings import Settings
+from shared.dependencies import CommandDep, QueryDep, SettingsDep
 from shared.http import problem_responses
 
 router = APIRouter()
@@ -43,7 +41,11 @@ router = APIRouter()
     tags=["agents"],
 )
 async def appoint_agent(
-    unit_id: str, body: AgentCreate, scope: OperatorScope, request: Request
+    unit_id: str,
+    body: AgentCreate,
+    scope: OperatorScope,
+    tx: CommandDep,
+    settings: SettingsDep[Settings],
 ) -> AgentPublic:
     cmd = AppointAgent(
         agent_id=str(uuid.uuid4()),
@@ -53,10 +55,9 @@ async def appoint_agent(
         appointed_on=body.appointed_on,
         display_name=body.display_name,
     )
-    async with command(request) as (session, outbox, today):
-        agent = await handlers.execute(
-            session, outbox, cmd, scope=scope, today=today, ring=key_ring(request)
-        )
+    agent = await handlers.execute(
+        tx.db, tx.outbox, cmd, scope=scope, today=tx.now.date(), ring=settings.key_ring
+    )
     assert isinstance(agent, Agent)
     return AgentPublic(
         agent_id=agent.agent_id,
@@ -75,61 +76,52 @@ async def appoint_agent(
     responses=problem_responses(404),
     tags=["agents"],
 )
-async def list_agents(unit_id: str, request: Request, who: ViewerDep) -> list[AgentPublic]:
+async def list_agents(
+    unit_id: str, who: ViewerDep, db: QueryDep, settings: SettingsDep[Settings]
+) -> list[AgentPublic]:
     """A unit's team; its own agents and the operators over its region see display names."""
-    ring = key_ring(request)
-
-    async def read(session: AsyncSession) -> list[AgentPublic]:
-        village = (
-            await session.execute(select(units.c.village_code).where(units.c.unit_id == unit_id))
-        ).scalar()
-        named = village is not None and who.sees_names_in(unit_id, village)
-        rows = (
-            (
-                await session.execute(
-                    select(agents)
-                    .where(agents.c.unit_id == unit_id)
-                    .order_by(agents.c.appointed_on)
-                )
+    village = (
+        await db.execute(select(units.c.village_code).where(units.c.unit_id == unit_id))
+    ).scalar()
+    named = village is not None and who.sees_names_in(unit_id, village)
+    rows = (
+        (
+            await db.execute(
+                select(agents).where(agents.c.unit_id == unit_id).order_by(agents.c.appointed_on)
             )
-            .mappings()
-            .all()
         )
-        trained = (
-            (
-                await session.execute(
-                    select(agent_trainings).join(agents).where(agents.c.unit_id == unit_id)
+        .mappings()
+        .all()
+    )
+    trained = (
+        (await db.execute(select(agent_trainings).join(agents).where(agents.c.unit_id == unit_id)))
+        .mappings()
+        .all()
+    )
+    return [
+        AgentPublic(
+            agent_id=r["agent_id"],
+            unit_id=r["unit_id"],
+            role=r["role"],
+            appointed_on=r["appointed_on"],
+            active=r["active"],
+            deactivated_on=r["deactivated_on"],
+            display_name=handlers.display_name(settings.key_ring, r) if named else None,
+            trainings=[
+                TrainingPublic(
+                    kind=t["kind"], completed_on=t["completed_on"], provider=t["provider"]
                 )
-            )
-            .mappings()
-            .all()
+                for t in trained
+                if t["agent_id"] == r["agent_id"]
+            ],
         )
-        return [
-            AgentPublic(
-                agent_id=r["agent_id"],
-                unit_id=r["unit_id"],
-                role=r["role"],
-                appointed_on=r["appointed_on"],
-                active=r["active"],
-                deactivated_on=r["deactivated_on"],
-                display_name=handlers.display_name(ring, r) if named else None,
-                trainings=[
-                    TrainingPublic(
-                        kind=t["kind"], completed_on=t["completed_on"], provider=t["provider"]
-                    )
-                    for t in trained
-                    if t["agent_id"] == r["agent_id"]
-                ],
-            )
-            for r in rows
-        ]
-
-    return await query(request, read)
+        for r in rows
+    ]
 
 
 @router.get("/agents", response_model=list[AgentPublic], dependencies=[Reader], tags=["agents"])
 async def search_agents(
-    request: Request,
+    db: QueryDep,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     regency: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
     active: bool | None = None,
@@ -144,29 +136,25 @@ async def search_agents(
         conditions.append(units.c.regency_code == regency)
     if active is not None:
         conditions.append(agents.c.active == active)
-
-    async def read(session: AsyncSession) -> list[AgentPublic]:
-        rows = await session.execute(
-            select(agents)
-            .join(units)
-            .where(*conditions)
-            .order_by(agents.c.agent_id)
-            .limit(limit)
-            .offset(offset)
+    rows = await db.execute(
+        select(agents)
+        .join(units)
+        .where(*conditions)
+        .order_by(agents.c.agent_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        AgentPublic(
+            agent_id=r["agent_id"],
+            unit_id=r["unit_id"],
+            role=r["role"],
+            appointed_on=r["appointed_on"],
+            active=r["active"],
+            deactivated_on=r["deactivated_on"],
         )
-        return [
-            AgentPublic(
-                agent_id=r["agent_id"],
-                unit_id=r["unit_id"],
-                role=r["role"],
-                appointed_on=r["appointed_on"],
-                active=r["active"],
-                deactivated_on=r["deactivated_on"],
-            )
-            for r in rows.mappings()
-        ]
-
-    return await query(request, read)
+        for r in rows.mappings()
+    ]
 
 
 @router.post(
@@ -177,7 +165,7 @@ async def search_agents(
     tags=["agents"],
 )
 async def record_training(
-    agent_id: str, body: TrainingCreate, scope: OperatorScope, request: Request
+    agent_id: str, body: TrainingCreate, scope: OperatorScope, tx: CommandDep
 ) -> TrainingRecorded:
     training = Training(
         training_id=body.training_id or str(uuid.uuid4()),
@@ -186,10 +174,9 @@ async def record_training(
         provider=body.provider,
         certificate=body.certificate,
     )
-    async with command(request) as (session, outbox, today):
-        await handlers.execute(
-            session, outbox, RecordTraining(agent_id, training), scope=scope, today=today
-        )
+    await handlers.execute(
+        tx.db, tx.outbox, RecordTraining(agent_id, training), scope=scope, today=tx.now.date()
+    )
     return TrainingRecorded(training_id=training.training_id)
 
 
@@ -200,14 +187,13 @@ async def record_training(
     tags=["agents"],
 )
 async def deactivate_agent(
-    agent_id: str, body: AgentDeactivation, scope: OperatorScope, request: Request
+    agent_id: str, body: AgentDeactivation, scope: OperatorScope, tx: CommandDep
 ) -> AgentDeactivated:
-    async with command(request) as (session, outbox, today):
-        await handlers.execute(
-            session,
-            outbox,
-            DeactivateAgent(agent_id, on=body.deactivated_on, reason=body.reason),
-            scope=scope,
-            today=today,
-        )
+    await handlers.execute(
+        tx.db,
+        tx.outbox,
+        DeactivateAgent(agent_id, on=body.deactivated_on, reason=body.reason),
+        scope=scope,
+        today=tx.now.date(),
+    )
     return AgentDeactivated(agent_id=agent_id, status="deactivated")

@@ -1,17 +1,14 @@
-"""What every registry route shares: who is asking, the command and query transactions,
-the schemas."""
+"""What every registry route shares: where the caller may act, who sees agents' names, the
+schemas. The transactions are `shared.dependencies`' `CommandDep` and `QueryDep`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal, TypeVar
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.domain import (
     Scope,
@@ -29,47 +26,31 @@ from shared.contracts.types import (
     UnitStatusReason,
     VillageCode,
 )
-from shared.messaging.outbox import Outbox
-from shared.runtime import Runtime, runtime_of
-from shared.security.bearer import Grants, PrincipalDep
-from shared.security.encryption import KeyRing
-from shared.security.keys import MasterKeys
-from shared.security.roles import Forbidden, Grant, Role
-
-T = TypeVar("T")
-
+from shared.dependencies import CallerDep, PersonDep
+from shared.security.roles import Caller, Forbidden
 
 # --- who is asking ---------------------------------------------------------------------------
 
 
-def scope_of(grants: Sequence[Grant]) -> Scope:
+def scope_of(who: Caller) -> Scope:
     """The regions the caller may change: national, province and district operators only."""
-    if any(g.role is Role.NATIONAL_OPERATOR for g in grants):
+    if who.national:
         return Scope.national()
-    regions_ = [
-        g.target
-        for g in grants
-        if g.target and g.role in (Role.PROVINCE_OPERATOR, Role.DISTRICT_OPERATOR)
-    ]
-    if not regions_:
+    if not who.regions:
         raise Forbidden("registry changes need an operator role")
-    return Scope.of_regions(*regions_)
+    return Scope.of_regions(*who.regions)
 
 
-# Dependencies are `async def`: FastAPI runs a plain `def` in its thread pool, a thread hop on
-# every request (a profile at 200 requests/s found a sixth of the registry's time there).
+async def operator_scope(who: PersonDep) -> Scope:
+    return scope_of(who)
 
 
-async def operator_scope(grants: Grants) -> Scope:
-    return scope_of(grants)
-
-
-async def reader(grants: Grants) -> None:
+async def reader(_who: PersonDep) -> None:
     """Master data (regions, units, agents' pseudonymous ids) is readable by people in any
-    role; `grants` itself refuses a provincial system's token."""
+    role; `PersonDep` itself refuses a provincial system's token."""
 
 
-async def region_reader(_caller: PrincipalDep) -> None:
+async def region_reader(_who: CallerDep) -> None:
     """The official region list is readable with any valid token, a provincial system's too
     (it names villages in its facts)."""
 
@@ -86,41 +67,18 @@ class Viewer:
         return unit_id in self.units or (self.scope is not None and self.scope.covers(village_code))
 
 
-async def viewer(grants: Grants) -> Viewer:
+async def viewer(who: PersonDep) -> Viewer:
     try:
-        scope: Scope | None = scope_of(grants)
+        scope: Scope | None = scope_of(who)
     except Forbidden:
         scope = None
-    return Viewer(scope, tuple(g.target for g in grants if g.target and g.role is Role.UNIT_AGENT))
+    return Viewer(scope, who.units)
 
 
 OperatorScope = Annotated[Scope, Depends(operator_scope)]
 Reader = Depends(reader)
 RegionReader = Depends(region_reader)
 ViewerDep = Annotated[Viewer, Depends(viewer)]
-
-
-def key_ring(request: Request) -> KeyRing:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, MasterKeys)
-    return settings.key_ring
-
-
-@asynccontextmanager
-async def command(request: Request) -> AsyncIterator[tuple[AsyncSession, Outbox, date]]:
-    """One transaction for the change and its events; the relay is woken after commit."""
-    runtime: Runtime = runtime_of(request)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        yield session, runtime.outbox, datetime.now(UTC).date()
-    runtime.notify_committed()
-
-
-async def query(request: Request, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        return await read(session)
 
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.api.common import (
     Limit,
@@ -14,12 +13,12 @@ from services.registry.api.common import (
     RegionPublic,
     RegionReader,
     RegionsPublic,
-    query,
 )
 from services.registry.db import regions
 from services.registry.domain import (
     NotFound,
 )
+from shared.dependencies import QueryDep
 from shared.http import problem_responses
 
 router = APIRouter()
@@ -27,7 +26,7 @@ router = APIRouter()
 
 @router.get("/regions", response_model=RegionsPublic, dependencies=[RegionReader], tags=["regions"])
 async def list_regions(
-    request: Request,
+    db: QueryDep,
     level: Annotated[str | None, Query(pattern="^(province|regency|district|village)$")] = None,
     parent: Annotated[str | None, Query(max_length=13)] = None,
     q: Annotated[
@@ -43,17 +42,13 @@ async def list_regions(
         conditions.append(regions.c.parent_code == parent)
     if q:
         conditions.append(func.lower(regions.c.name).contains(q.lower()))
-
-    async def read(session: AsyncSession) -> RegionsPublic:
-        total = (
-            await session.execute(select(func.count()).select_from(regions).where(*conditions))
-        ).scalar_one()
-        rows = await session.execute(
-            select(regions).where(*conditions).order_by(regions.c.code).limit(limit).offset(offset)
-        )
-        return RegionsPublic(items=[RegionPublic(**r) for r in rows.mappings()], total=total)
-
-    return await query(request, read)
+    total = (
+        await db.execute(select(func.count()).select_from(regions).where(*conditions))
+    ).scalar_one()
+    rows = await db.execute(
+        select(regions).where(*conditions).order_by(regions.c.code).limit(limit).offset(offset)
+    )
+    return RegionsPublic(items=[RegionPublic(**r) for r in rows.mappings()], total=total)
 
 
 @router.get(
@@ -63,15 +58,8 @@ async def list_regions(
     dependencies=[RegionReader],
     tags=["regions"],
 )
-async def get_region(code: str, request: Request) -> RegionPublic:
-    async def read(session: AsyncSession) -> RegionPublic:
-        row = (
-            (await session.execute(select(regions).where(regions.c.code == code)))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"no region {code}")
-        return RegionPublic(**row)
-
-    return await query(request, read)
+async def get_region(code: str, db: QueryDep) -> RegionPublic:
+    row = (await db.execute(select(regions).where(regions.c.code == code))).mappings().first()
+    if row is None:
+        raise NotFound(f"no region {code}")
+    return RegionPublic(**row)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import handlers
 from services.registry.api.common import (
@@ -21,8 +20,6 @@ from services.registry.api.common import (
     UnitPublic,
     UnitsPublic,
     UnitStatusChange,
-    command,
-    query,
 )
 from services.registry.commands import ChangeUnitStatus, FormUnit, RecordFunding
 from services.registry.db import units
@@ -30,6 +27,7 @@ from services.registry.domain import Conflict, Decree, Unit
 from shared.contracts.types import (
     UnitStatus,
 )
+from shared.dependencies import CommandDep, QueryDep
 from shared.http import problem_responses
 
 router = APIRouter()
@@ -65,7 +63,7 @@ def _etag(version: int) -> str:
     tags=["units"],
 )
 async def form_unit(
-    body: UnitCreate, scope: OperatorScope, request: Request, response: Response
+    body: UnitCreate, scope: OperatorScope, tx: CommandDep, response: Response
 ) -> UnitPublic:
     cmd = FormUnit(
         unit_id=str(uuid.uuid4()),
@@ -78,8 +76,7 @@ async def form_unit(
         funding_source=body.funding_source,
         allow_second_unit=body.allow_second_unit,
     )
-    async with command(request) as (session, outbox, today):
-        unit = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    unit = await handlers.execute(tx.db, tx.outbox, cmd, scope=scope, today=tx.now.date())
     assert isinstance(unit, Unit)
     response.headers["Location"] = f"/units/{unit.unit_id}"
     response.headers["ETag"] = _etag(unit.version)
@@ -88,7 +85,7 @@ async def form_unit(
 
 @router.get("/units", response_model=UnitsPublic, dependencies=[Reader], tags=["units"])
 async def list_units(
-    request: Request,
+    db: QueryDep,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     regency: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}$")] = None,
     status: UnitStatus | None = None,
@@ -102,28 +99,20 @@ async def list_units(
         conditions.append(units.c.regency_code == regency)
     if status:
         conditions.append(units.c.status == status)
-
-    async def read(session: AsyncSession) -> UnitsPublic:
-        counted = await session.execute(
-            select(units.c.status, func.count()).where(*conditions).group_by(units.c.status)
+    counted = await db.execute(
+        select(units.c.status, func.count()).where(*conditions).group_by(units.c.status)
+    )
+    by_status = {UnitStatus(state): n for state, n in counted.all()}
+    items: list[UnitPublic] = []
+    if limit:
+        rows = await db.execute(
+            select(units).where(*conditions).order_by(units.c.unit_id).limit(limit).offset(offset)
         )
-        by_status = {UnitStatus(state): n for state, n in counted.all()}
-        items: list[UnitPublic] = []
-        if limit:
-            rows = await session.execute(
-                select(units)
-                .where(*conditions)
-                .order_by(units.c.unit_id)
-                .limit(limit)
-                .offset(offset)
-            )
-            items = [
-                UnitPublic(**{k: v for k, v in r.items() if k in UnitPublic.model_fields})
-                for r in rows.mappings()
-            ]
-        return UnitsPublic(items=items, total=sum(by_status.values()), by_status=by_status)
-
-    return await query(request, read)
+        items = [
+            UnitPublic(**{k: v for k, v in r.items() if k in UnitPublic.model_fields})
+            for r in rows.mappings()
+        ]
+    return UnitsPublic(items=items, total=sum(by_status.values()), by_status=by_status)
 
 
 @router.get(
@@ -133,8 +122,8 @@ async def list_units(
     dependencies=[Reader],
     tags=["units"],
 )
-async def get_unit(unit_id: str, request: Request, response: Response) -> UnitPublic:
-    unit = await query(request, lambda s: handlers.load_unit(s, unit_id))
+async def get_unit(unit_id: str, db: QueryDep, response: Response) -> UnitPublic:
+    unit = await handlers.load_unit(db, unit_id)
     response.headers["ETag"] = _etag(unit.version)
     return _unit_public(unit)
 
@@ -149,7 +138,7 @@ async def change_unit_status(
     unit_id: str,
     body: UnitStatusChange,
     scope: OperatorScope,
-    request: Request,
+    tx: CommandDep,
     response: Response,
     if_match: Annotated[str, Header(description="The unit's ETag, as last read.")],
 ) -> UnitPublic:
@@ -164,8 +153,7 @@ async def change_unit_status(
         effective_on=body.effective_on,
         expected_version=expected,
     )
-    async with command(request) as (session, outbox, today):
-        unit = await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    unit = await handlers.execute(tx.db, tx.outbox, cmd, scope=scope, today=tx.now.date())
     assert isinstance(unit, Unit)
     response.headers["ETag"] = _etag(unit.version)
     return _unit_public(unit)
@@ -179,7 +167,7 @@ async def change_unit_status(
     tags=["units"],
 )
 async def record_funding(
-    unit_id: str, body: FundingCreate, scope: OperatorScope, request: Request
+    unit_id: str, body: FundingCreate, scope: OperatorScope, tx: CommandDep
 ) -> FundingRecorded:
     cmd = RecordFunding(
         funding_id=str(uuid.uuid4()),
@@ -188,6 +176,5 @@ async def record_funding(
         source=body.source,
         amount_idr=body.amount_idr,
     )
-    async with command(request) as (session, outbox, today):
-        await handlers.execute(session, outbox, cmd, scope=scope, today=today)
+    await handlers.execute(tx.db, tx.outbox, cmd, scope=scope, today=tx.now.date())
     return FundingRecorded(funding_id=cmd.funding_id)

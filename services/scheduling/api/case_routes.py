@@ -6,23 +6,30 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.scheduling import agent_work, batches, commands, records
-from services.scheduling.api.access import reads_plan, reads_plans, units_of
+from services.scheduling.api.access import reads_plan, reads_plans
 from services.scheduling.commands import RecordAttendance
 from services.scheduling.db import cases, sessions
 from services.scheduling.domain import OPEN, SessionState
 from services.scheduling.settings import Settings
 from shared.contracts.types import EntityId, RescheduleReason, SessionMissReason
+from shared.dependencies import CallerDep, CommandDep, PersonDep, QueryDep, SettingsDep
 from shared.http import problem_responses
 from shared.regions import local_today
-from shared.runtime import runtime_of
-from shared.security.bearer import Grants, PrincipalDep
 
 router = APIRouter()
 ON_A_SESSION = problem_responses(404, 409)
+
+
+async def agent_work_context(tx: CommandDep, settings: SettingsDep[Settings]) -> agent_work.Context:
+    """An agent's command's transaction (`agent_work.execute`), committed when the route returns."""
+    return agent_work.Context(tx.db, tx.outbox, settings)
+
+
+AgentWork = Annotated[agent_work.Context, Depends(agent_work_context)]
 
 
 class WorklistItem(BaseModel):
@@ -101,36 +108,29 @@ class Attendance(BaseModel):
     "/worklist", response_model=Worklist, response_model_exclude_unset=True, tags=["sessions"]
 )
 async def worklist(
-    request: Request,
     agent_id: str,
-    grants: Grants,
+    who: PersonDep,
+    db: QueryDep,
     days_ahead: Annotated[int, Query(ge=0, le=60)] = 7,
 ) -> dict[str, list[dict[str, Any]]]:
     """An agent's sessions to deal with: missed ones not yet attended late, rescheduled or
     closed; overdue; due (this week); upcoming within `days_ahead`; and, in an active unit,
     sessions still on hold, whose case needs a re-plan (`POST /cases/{case_id}/replan`). Each
     names the case's primary agent."""
-    mine = units_of(grants)
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        rows = (
-            (
-                await session.execute(
-                    records.SESSION_ROW.where(
-                        sessions.c.agent_id == agent_id,
-                        cases.c.unit_id.in_(mine),
-                        sessions.c.state.in_([*(s.value for s in OPEN), SessionState.ON_HOLD])
-                        | (
-                            (sessions.c.state == SessionState.MISSED)
-                            & sessions.c.closed_on.is_(None)
-                        ),
-                    ).order_by(sessions.c.due_on)
-                )
+    rows = (
+        (
+            await db.execute(
+                records.SESSION_ROW.where(
+                    sessions.c.agent_id == agent_id,
+                    cases.c.unit_id.in_(who.units),
+                    sessions.c.state.in_([*(s.value for s in OPEN), SessionState.ON_HOLD])
+                    | ((sessions.c.state == SessionState.MISSED) & sessions.c.closed_on.is_(None)),
+                ).order_by(sessions.c.due_on)
             )
-            .mappings()
-            .all()
         )
+        .mappings()
+        .all()
+    )
     now = datetime.now(UTC)
     lists: dict[str, list[dict[str, Any]]] = {
         "missed": [],
@@ -170,29 +170,26 @@ async def worklist(
     responses=problem_responses(404),
     tags=["sessions"],
 )
-async def case_sessions(case_id: str, request: Request, who: PrincipalDep) -> dict[str, Any]:
+async def case_sessions(case_id: str, who: CallerDep, db: QueryDep) -> dict[str, Any]:
     """A case's sessions with their ids, weeks, types, due dates and states: for the unit's
     agents and the operators over it, and for the provincial system of the case's province
     (a `province-system:<p>` token), which names these session ids in its attendance and
     misses. The plan exists once scheduling has taken in the enrolment (usually within a
     second of `ClientEnrolled`): until then, 404."""
-    reads_plans(who.grants)
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        case = await records.case_row(session, case_id)
-        reads_plan(who.grants, case)
-        rows = (
-            (
-                await session.execute(
-                    sessions.select()
-                    .where(sessions.c.case_id == case_id)
-                    .order_by(sessions.c.due_on, sessions.c.week)
-                )
+    reads_plans(who)
+    case = await records.case_row(db, case_id)
+    reads_plan(who, case)
+    rows = (
+        (
+            await db.execute(
+                sessions.select()
+                .where(sessions.c.case_id == case_id)
+                .order_by(sessions.c.due_on, sessions.c.week)
             )
-            .mappings()
-            .all()
         )
+        .mappings()
+        .all()
+    )
     return {"case_id": case_id, "unit_id": case["unit_id"], "sessions": [dict(r) for r in rows]}
 
 
@@ -205,26 +202,22 @@ async def case_sessions(case_id: str, request: Request, who: PrincipalDep) -> di
 async def record_attendance(
     session_id: str,
     body: Attendance,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    tx: CommandDep,
 ) -> dict[str, str]:
     """The session took place (`SessionCompleted`); a missed one may be recorded late."""
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        row = await agent_work.session_of(session, session_id, units_of(grants))
-        await batches.execute(
-            session,
-            runtime.outbox,
-            RecordAttendance(
-                session_id=session_id,
-                unit_id=row["unit_id"],
-                held_on=body.held_on,
-                agent_id=body.agent_id,
-                duration_minutes=body.duration_minutes,
-            ),
-        )
-    runtime.notify_committed()
+    row = await agent_work.session_of(tx.db, session_id, who.units)
+    await batches.execute(
+        tx.db,
+        tx.outbox,
+        RecordAttendance(
+            session_id=session_id,
+            unit_id=row["unit_id"],
+            held_on=body.held_on,
+            agent_id=body.agent_id,
+            duration_minutes=body.duration_minutes,
+        ),
+    )
     return {"session_id": session_id, "state": SessionState.DONE}
 
 
@@ -243,13 +236,14 @@ class Miss(BaseModel):
 async def record_miss(
     session_id: str,
     body: Miss,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    work: AgentWork,
 ) -> dict[str, str]:
     """The session did not take place, and why (`SessionMissed`); enough misses in a row flag
     the case (`CaseAtRiskOfDropOut`)."""
-    miss = commands.RecordMiss(session_id, tuple(units_of(grants)), body.reason, body.agent_id)
-    await _run(request, miss)
+    await agent_work.execute(
+        work, commands.RecordMiss(session_id, who.units, body.reason, body.agent_id)
+    )
     return {"session_id": session_id, "state": SessionState.MISSED}
 
 
@@ -269,14 +263,12 @@ class Reschedule(BaseModel):
 async def reschedule(
     session_id: str,
     body: Reschedule,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    work: AgentWork,
 ) -> dict[str, str]:
     """Move an open session to another day, with the reason (`SessionRescheduled`)."""
-    move = commands.Reschedule(
-        session_id, tuple(units_of(grants)), body.due_on, body.reason, body.agent_id
-    )
-    state = await _run(request, move)
+    move = commands.Reschedule(session_id, who.units, body.due_on, body.reason, body.agent_id)
+    state = await agent_work.execute(work, move)
     return {"session_id": session_id, "state": state, "due_on": body.due_on.isoformat()}
 
 
@@ -294,12 +286,12 @@ class Close(BaseModel):
 async def close_missed(
     session_id: str,
     body: Close,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    work: AgentWork,
 ) -> dict[str, Any]:
     """A missed session will not be made up: it leaves the worklist (it stays missed)."""
-    closed_on = await _run(
-        request, commands.CloseMissed(session_id, tuple(units_of(grants)), body.agent_id)
+    closed_on = await agent_work.execute(
+        work, commands.CloseMissed(session_id, who.units, body.agent_id)
     )
     return {"session_id": session_id, "state": SessionState.MISSED, "closed_on": closed_on}
 
@@ -323,16 +315,13 @@ class Replan(BaseModel):
 async def replan(
     case_id: str,
     body: Replan,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    work: AgentWork,
 ) -> dict[str, Any]:
     """Re-plan a case's remaining sessions (open or on hold) from `starts_on`, with one agent
     (`SessionRescheduled` for each session that moved)."""
-    planned = await _run(
-        request,
-        commands.Replan(
-            case_id, tuple(units_of(grants)), body.starts_on, body.agent_id, body.reason
-        ),
+    planned = await agent_work.execute(
+        work, commands.Replan(case_id, who.units, body.starts_on, body.agent_id, body.reason)
     )
     return {
         "case_id": case_id,
@@ -348,17 +337,3 @@ async def replan(
             for s in planned
         ],
     }
-
-
-async def _run(request: Request, command: commands.AgentCommand) -> Any:
-    """One command in its own transaction; the relay is woken after the commit."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        result = await agent_work.execute(
-            agent_work.Context(session, runtime.outbox, settings), command
-        )
-    runtime.notify_committed()
-    return result

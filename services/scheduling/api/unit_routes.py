@@ -7,21 +7,19 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping, func, select
 
 from services.scheduling import batches
-from services.scheduling.api.access import seen_unit, units_of
+from services.scheduling.api.access import seen_unit
 from services.scheduling.commands import RecordActivity
 from services.scheduling.db import activities, cases, sessions
 from services.scheduling.domain import SessionState
 from shared.contracts.types import ActivityType, EntityId
+from shared.dependencies import CommandDep, PersonDep, QueryDep
 from shared.http import problem_responses
 from shared.rules import Violation, check
-from shared.runtime import runtime_of
-from shared.security.bearer import Grants
-from shared.security.roles import Forbidden
 
 router = APIRouter()
 
@@ -50,19 +48,14 @@ class ActivityRecorded(BaseModel):
     responses=problem_responses(404, 409),
     tags=["activities"],
 )
-async def record_activity(body: ActivityCreate, request: Request, grants: Grants) -> dict[str, str]:
+async def record_activity(body: ActivityCreate, who: PersonDep, tx: CommandDep) -> dict[str, str]:
     """What makes a unit count as operational: its activities, recorded by its agents."""
-    if body.unit_id not in units_of(grants):
-        raise Forbidden("only an agent of the unit records its activities")
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None and runtime.outbox is not None
-    async with runtime.sessions.begin() as session:
-        activity_id = await batches.execute(
-            session,
-            runtime.outbox,
-            RecordActivity(**{**body.model_dump(), "agent_ids": tuple(body.agent_ids)}),
-        )
-    runtime.notify_committed()
+    who.works_in(body.unit_id, "only an agent of the unit records its activities")
+    activity_id = await batches.execute(
+        tx.db,
+        tx.outbox,
+        RecordActivity(**{**body.model_dump(), "agent_ids": tuple(body.agent_ids)}),
+    )
     assert activity_id is not None
     return {"activity_id": activity_id}
 
@@ -131,8 +124,8 @@ class CasesNeedingTransfer(BaseModel):
 )
 async def calendar(
     unit_id: str,
-    request: Request,
-    grants: Grants,
+    who: PersonDep,
+    db: QueryDep,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
 ) -> dict[str, Any]:
@@ -145,35 +138,30 @@ async def calendar(
     elif (end - start).days >= CALENDAR_MAX_DAYS:
         v.append(Violation("to", "range-limit", f"at most {CALENDAR_MAX_DAYS} days at a time"))
     check(v)
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        await seen_unit(session, unit_id, grants)
-        due = (
-            (
-                await session.execute(
-                    select(sessions, cases.c.primary_agent_id)
-                    .join(cases, cases.c.case_id == sessions.c.case_id)
-                    .where(cases.c.unit_id == unit_id, sessions.c.due_on.between(start, end))
-                    .order_by(sessions.c.due_on, sessions.c.session_id)
-                )
+    await seen_unit(db, unit_id, who)
+    due = (
+        (
+            await db.execute(
+                select(sessions, cases.c.primary_agent_id)
+                .join(cases, cases.c.case_id == sessions.c.case_id)
+                .where(cases.c.unit_id == unit_id, sessions.c.due_on.between(start, end))
+                .order_by(sessions.c.due_on, sessions.c.session_id)
             )
-            .mappings()
-            .all()
         )
-        held = (
-            (
-                await session.execute(
-                    select(activities)
-                    .where(
-                        activities.c.unit_id == unit_id, activities.c.held_on.between(start, end)
-                    )
-                    .order_by(activities.c.held_on, activities.c.activity_id)
-                )
+        .mappings()
+        .all()
+    )
+    held = (
+        (
+            await db.execute(
+                select(activities)
+                .where(activities.c.unit_id == unit_id, activities.c.held_on.between(start, end))
+                .order_by(activities.c.held_on, activities.c.activity_id)
             )
-            .mappings()
-            .all()
         )
+        .mappings()
+        .all()
+    )
     days: dict[date, dict[str, list[dict[str, Any]]]] = {}
     for r in due:
         days.setdefault(r["due_on"], {"sessions": [], "activities": []})["sessions"].append(
@@ -215,43 +203,34 @@ async def calendar(
     responses=problem_responses(404),
     tags=["sessions"],
 )
-async def cases_needing_transfer(
-    unit_id: str,
-    request: Request,
-    grants: Grants,
-) -> dict[str, Any]:
+async def cases_needing_transfer(unit_id: str, who: PersonDep, db: QueryDep) -> dict[str, Any]:
     """The open cases of a suspended or dissolved unit, each with its sessions on hold, so
     the operators over it can move them to another unit (client-case's transfer). An active
     unit lists none."""
-    runtime = runtime_of(request)
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        unit = await seen_unit(session, unit_id, grants)
-        rows: Sequence[RowMapping] = []
-        if unit["status"] != "active":
-            on_hold = sessions.c.state == SessionState.ON_HOLD
-            rows = (
-                (
-                    await session.execute(
-                        select(
-                            cases.c.case_id,
-                            cases.c.primary_agent_id,
-                            func.count(sessions.c.session_id).label("sessions_on_hold"),
-                            func.min(sessions.c.due_on).label("next_due_on"),
-                        )
-                        .select_from(
-                            cases.outerjoin(
-                                sessions, (sessions.c.case_id == cases.c.case_id) & on_hold
-                            )
-                        )
-                        .where(cases.c.unit_id == unit_id, cases.c.closed.is_(False))
-                        .group_by(cases.c.case_id, cases.c.primary_agent_id)
-                        .order_by(cases.c.case_id)
+    unit = await seen_unit(db, unit_id, who)
+    rows: Sequence[RowMapping] = []
+    if unit["status"] != "active":
+        on_hold = sessions.c.state == SessionState.ON_HOLD
+        rows = (
+            (
+                await db.execute(
+                    select(
+                        cases.c.case_id,
+                        cases.c.primary_agent_id,
+                        func.count(sessions.c.session_id).label("sessions_on_hold"),
+                        func.min(sessions.c.due_on).label("next_due_on"),
                     )
+                    .select_from(
+                        cases.outerjoin(sessions, (sessions.c.case_id == cases.c.case_id) & on_hold)
+                    )
+                    .where(cases.c.unit_id == unit_id, cases.c.closed.is_(False))
+                    .group_by(cases.c.case_id, cases.c.primary_agent_id)
+                    .order_by(cases.c.case_id)
                 )
-                .mappings()
-                .all()
             )
+            .mappings()
+            .all()
+        )
     return {
         "unit_id": unit_id,
         "status": unit["status"],
