@@ -22,9 +22,9 @@ from shared.persistence import insert_ignoring_duplicates, update_rows
 OPEN_STATES = [s.value for s in OPEN]
 
 
-def _insert(session: AsyncSession, table: Table) -> Insert:
+def _insert(db: AsyncSession, table: Table) -> Insert:
     """Insert-or-nothing: facts learned from events may arrive again."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = db.bind.dialect.name if db.bind else "sqlite"
     return insert_ignoring_duplicates(table, dialect)
 
 

@@ -51,9 +51,9 @@ SESSION_ROW: Select[Any] = (
 )
 
 
-async def session_row(session: AsyncSession, session_id: str) -> RowMapping:
+async def session_row(db: AsyncSession, session_id: str) -> RowMapping:
     row = (
-        (await session.execute(SESSION_ROW.where(sessions.c.session_id == session_id)))
+        (await db.execute(SESSION_ROW.where(sessions.c.session_id == session_id)))
         .mappings()
         .first()
     )
@@ -76,11 +76,11 @@ def session_scope(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 async def _agent_violations(
-    session: AsyncSession, unit_id: str, agent_ids: list[str], field: str
+    db: AsyncSession, unit_id: str, agent_ids: list[str], field: str
 ) -> list[Violation]:
     known = set(
         (
-            await session.execute(
+            await db.execute(
                 select(agents.c.agent_id).where(
                     agents.c.agent_id.in_(agent_ids), agents.c.unit_id == unit_id
                 )
@@ -105,7 +105,7 @@ def miss_violations(row: Mapping[Any, Any], today: date) -> list[Violation]:
 
 
 async def miss_session(
-    session: AsyncSession,
+    db: AsyncSession,
     outbox: Outbox,
     row: RowMapping,
     *,
@@ -116,15 +116,15 @@ async def miss_session(
 ) -> None:
     """An agent records why a session did not take place (before the sweeper would)."""
     v = miss_violations(row, today)
-    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
+    v += await _agent_violations(db, row["unit_id"], [agent_id], "agent_id")
     check(v)
-    await session.execute(
+    await db.execute(
         update(sessions)
         .where(sessions.c.session_id == row["session_id"])
         .values(state=SessionState.MISSED, miss_reason=reason)
     )
     await outbox.add(
-        session,
+        db,
         events.SessionMissed(
             **session_scope(row),
             week=row["week"],
@@ -134,11 +134,11 @@ async def miss_session(
             reported_by_agent_id=agent_id,
         ),
     )
-    await flag_if_at_risk(session, outbox, row, today=today, threshold=drop_out_after)
+    await flag_if_at_risk(db, outbox, row, today=today, threshold=drop_out_after)
 
 
 async def flag_if_at_risk(
-    session: AsyncSession,
+    db: AsyncSession,
     outbox: Outbox,
     row: Mapping[Any, Any],
     *,
@@ -148,21 +148,19 @@ async def flag_if_at_risk(
     """After a miss: flag the case once its run of consecutive misses reaches `threshold`
     (once per run; attendance ends the run)."""
     case = (
-        (await session.execute(select(cases).where(cases.c.case_id == row["case_id"])))
-        .mappings()
-        .one()
+        (await db.execute(select(cases).where(cases.c.case_id == row["case_id"]))).mappings().one()
     )
     if case["closed"] or case["at_risk_on"] is not None:
         return False
     history = (
-        (await session.execute(select(sessions).where(sessions.c.case_id == row["case_id"])))
+        (await db.execute(select(sessions).where(sessions.c.case_id == row["case_id"])))
         .mappings()
         .all()
     )
     run = domain.consecutive_misses(domain.session_of(r) for r in history)
     if run < threshold:
         return False
-    flagged = await session.execute(  # the sweeper and a province's misses may race here
+    flagged = await db.execute(  # the sweeper and a province's misses may race here
         update(cases)
         .where(cases.c.case_id == row["case_id"], cases.c.at_risk_on.is_(None))
         .values(at_risk_on=today)
@@ -170,7 +168,7 @@ async def flag_if_at_risk(
     if flagged.rowcount != 1:  # type: ignore[attr-defined]
         return False
     await outbox.add(
-        session,
+        db,
         events.CaseAtRiskOfDropOut(
             unit_id=row["unit_id"],
             province_code=row["province_code"],
@@ -187,7 +185,7 @@ async def flag_if_at_risk(
 
 
 async def reschedule_session(
-    session: AsyncSession,
+    db: AsyncSession,
     outbox: Outbox,
     row: RowMapping,
     *,
@@ -216,14 +214,14 @@ async def reschedule_session(
         )
     if to_due_on == row["due_on"]:
         v.append(Violation("due_on", "changed", "the session is already due on that day"))
-    v += await _agent_violations(session, row["unit_id"], [agent_id], "agent_id")
+    v += await _agent_violations(db, row["unit_id"], [agent_id], "agent_id")
     check(v)
     moved = domain.sweep(
         replace(domain.session_of(row), due_on=to_due_on, state=SessionState.PLANNED),
         today,
         grace_days=grace_days,
     )
-    await session.execute(
+    await db.execute(
         update(sessions)
         .where(sessions.c.session_id == row["session_id"])
         .values(
@@ -235,7 +233,7 @@ async def reschedule_session(
         )
     )
     await outbox.add(
-        session,
+        db,
         events.SessionRescheduled(
             **session_scope(row),
             session_type=row["session_type"],
