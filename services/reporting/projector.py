@@ -120,14 +120,16 @@ def _sqlite_upsert(table: Table) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def _unnest_upsert(table: Table) -> TextClause:
+def _unnest_upsert(table: Table) -> str:
     """PostgreSQL: the whole batch of one table as column arrays in one statement, `INSERT …
-    SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE` (several times faster than many rows)."""
+    SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE` (several times faster than many rows).
+    Its parameters are named `<table>__<column>`."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     keys = [c.name for c in table.primary_key.columns]
     columns = [c.name for c in table.columns]
     arrays = ", ".join(
-        f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in table.columns
+        f"CAST(:{table.name}__{c.name} AS {c.type.compile(dialect=dialect)}[])"
+        for c in table.columns
     )
     changes = [
         f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")'
@@ -139,11 +141,18 @@ def _unnest_upsert(table: Table) -> TextClause:
     quoted = ", ".join(f'"{c}"' for c in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
     # Names and types come from our own table definitions, never from input.
-    return text(
+    return (
         f'INSERT INTO "{table.name}" AS t ({quoted}) '  # noqa: S608
         f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(changes)}"
     )
+
+
+def _upserts(tables: Sequence[Table]) -> TextClause:
+    """PostgreSQL: the upserts of every fact table a batch touches as one statement (each a
+    data-modifying `WITH` part, each table once): one round trip instead of one per table."""
+    parts = ", ".join(f"upsert_{t.name} AS ({_unnest_upsert(t)})" for t in tables)
+    return text(f"WITH {parts} SELECT 1")
 
 
 _REJECTION_COLUMNS = ("province_code", "original_event_id", "original_type", "month", "rejected_at")
@@ -180,6 +189,11 @@ class Prepared:
     traced: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
     """Up to 128 records carrying a trace context: the batch's span continues the first and
     links the others."""
+    batch: Batch = field(default_factory=Batch)
+    """Every event of the batch folded, while the batch before is being written: `write`
+    folds again only when some of them were applied before (a relay's redelivery)."""
+    columns: dict[Table, dict[str, list[Any]]] = field(default_factory=dict)
+    """PostgreSQL: each touched table's folded rows as column arrays (`generation` aside)."""
 
 
 class Projector:
@@ -206,10 +220,9 @@ class Projector:
         self._reported: set[TopicPartition] = set()
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
-        self._statements = {
-            t: _unnest_upsert(t) if engine.dialect.name == "postgresql" else _sqlite_upsert(t)
-            for t in db.FACT_TABLES
-        }
+        self._postgres = engine.dialect.name == "postgresql"
+        self._statements = {t: _sqlite_upsert(t) for t in db.FACT_TABLES}
+        self._upserts: dict[tuple[Table, ...], TextClause] = {}
         self._shapes = {
             t: (dict.fromkeys(c.name for c in t.columns), _keys(t)) for t in db.FACT_TABLES
         }
@@ -284,7 +297,7 @@ class Projector:
             with paused_gc():
                 while not stop():
                     records = await self._fetch(timeout_ms)
-                    prepared = self.prepare(records) if records else None
+                    prepared = await self._prepare_in_slices(records) if records else None
                     if writing is not None:
                         total += await writing
                         writing = None
@@ -350,8 +363,29 @@ class Projector:
         return records
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
-        """Decode (CPU only, no I/O)."""
+        """Decode and fold (CPU only, no I/O)."""
         prepared = Prepared({}, {}, {}, [], {})
+        self._decode(prepared, records)
+        self._fold(prepared, list(prepared.events))
+        return prepared
+
+    async def _prepare_in_slices(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
+        """`prepare`, giving the event loop a turn every `SLICE` records, so that the batch
+        being written meanwhile sends its next statement as soon as PostgreSQL has answered
+        the last one, instead of after the whole batch is decoded."""
+        prepared = Prepared({}, {}, {}, [], {})
+        for start in range(0, len(records), SLICE):
+            self._decode(prepared, records[start : start + SLICE])
+            await asyncio.sleep(0)
+        ids = list(prepared.events)
+        prepared.batch, prepared.applied = Batch(), {}
+        for start in range(0, len(ids), SLICE):
+            self._fold_into(prepared, ids[start : start + SLICE])
+            await asyncio.sleep(0)
+        self._arrays(prepared)
+        return prepared
+
+    def _decode(self, prepared: Prepared, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         positions, starts, reached, events = (
             self.positions,
             prepared.starts,
@@ -377,7 +411,6 @@ class Projector:
                 events[event.event_id] = event
             if event.traced and len(traced) < 128:
                 traced.append(record)
-        return prepared
 
     async def write(self, prepared: Prepared) -> int:
         """One transaction: every table's rows, then the positions (compare-and-set)."""
@@ -394,10 +427,11 @@ class Projector:
                 and await current_generation(connection) != self.generation
             ):
                 raise PositionsMoved
-            batch = self._fold(prepared, await self._unseen(connection, list(prepared.events)))
-            for table, rows in batch.rows.items():
-                if rows:
-                    await connection.execute(self._statements[table], self._parameters(table, rows))
+            unseen = await self._unseen(connection, list(prepared.events))
+            if len(unseen) < len(prepared.events):
+                self._fold(prepared, unseen)
+            batch = prepared.batch
+            await self._write_rows(connection, prepared)
             await self._write_rejections(connection, list(batch.rejections.values()))
             await self._mark_changes(connection, batch.touched)
             await self._advance(connection, prepared.reached)
@@ -406,14 +440,19 @@ class Projector:
             PROJECTED.labels(topic).inc(n)
         return batch.events
 
+    def _fold(self, prepared: Prepared, event_ids: list[str]) -> None:
+        """Fold these events of the batch (their facts made here, from the fields read) into
+        `prepared.batch`, replacing what was folded before, and its rows into column arrays
+        on PostgreSQL."""
+        prepared.batch, prepared.applied = Batch(), {}
+        self._fold_into(prepared, event_ids)
+        self._arrays(prepared)
+
     @staticmethod
-    def _fold(prepared: Prepared, unseen: list[str]) -> Batch:
-        """The facts of the events not applied before, folded per row (made here, from the
-        fields read, so that nothing of a batch is folded twice)."""
-        batch = Batch()
-        applied = prepared.applied
-        for event_id in unseen:
-            event: Decoded = prepared.events[event_id]
+    def _fold_into(prepared: Prepared, event_ids: list[str]) -> None:
+        batch, applied, events = prepared.batch, prepared.applied, prepared.events
+        for event_id in event_ids:
+            event = events[event_id]
             reading, fields = event.reading, event.fields
             if event.refusal:
                 batch.reject(rejection_of(fields, event.received))
@@ -425,7 +464,14 @@ class Projector:
                     event.received,
                 )
             applied[event.topic] = applied.get(event.topic, 0) + 1
-        return batch
+
+    def _arrays(self, prepared: Prepared) -> None:
+        if self._postgres:
+            prepared.columns = {
+                table: self._columns(table, rows)
+                for table, rows in prepared.batch.rows.items()
+                if rows
+            }
 
     async def _unseen(self, connection: AsyncConnection, event_ids: list[str]) -> list[str]:
         """Record the batch's event ids in this generation; return those not applied before
@@ -454,29 +500,55 @@ class Projector:
                 new.update(found.scalars())
             return [i for i in event_ids if i in new]
 
-    def _parameters(self, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]) -> Any:
-        """A table's folded rows as the upsert's parameters: column arrays on PostgreSQL (the
-        keys from the rows' natural keys, a column no fact of the batch knows all NULL), one
-        parameter set per row on SQLite."""
+    def _columns(
+        self, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]
+    ) -> dict[str, list[Any]]:
+        """A table's folded rows as column arrays: the keys from the rows' natural keys, a
+        column no fact of the batch knows all NULL (`generation` added when written)."""
         columns, keys = self._shapes[table]
-        if self.engine.dialect.name != "postgresql":
-            return [
-                {
-                    **columns,
-                    **dict(zip(keys, key, strict=True)),
-                    **row,
-                    "generation": self.generation,
-                }
-                for key, row in rows.items()
-            ]
         values = list(rows.values())
         arrays: dict[str, list[Any]] = {
-            c: [row.get(c) for row in values] for c in columns if c not in keys
+            c: [row.get(c) for row in values]
+            for c in columns
+            if c not in keys and c != "generation"
         }
         for name, column in zip(keys, zip(*rows, strict=True), strict=True):
             arrays[name] = list(column)
-        arrays["generation"] = [self.generation] * len(values)
         return arrays
+
+    async def _write_rows(self, connection: AsyncConnection, prepared: Prepared) -> None:
+        """Every fact table's rows: on PostgreSQL one statement for all of them, on SQLite
+        one executemany per table."""
+        if not self._postgres:
+            for table, rows in prepared.batch.rows.items():
+                columns, keys = self._shapes[table]
+                if rows:
+                    await connection.execute(
+                        self._statements[table],
+                        [
+                            {
+                                **columns,
+                                **dict(zip(keys, key, strict=True)),
+                                **row,
+                                "generation": self.generation,
+                            }
+                            for key, row in rows.items()
+                        ],
+                    )
+            return
+        if not prepared.columns:
+            return
+        tables = tuple(prepared.columns)
+        statement = self._upserts.get(tables)
+        if statement is None:
+            statement = self._upserts[tables] = _upserts(tables)
+        parameters: dict[str, list[Any]] = {}
+        for table, arrays in prepared.columns.items():
+            count = len(next(iter(arrays.values())))
+            for column, values in arrays.items():
+                parameters[f"{table.name}__{column}"] = values
+            parameters[f"{table.name}__generation"] = [self.generation] * count
+        await connection.execute(statement, parameters)
 
     async def _write_rejections(
         self, connection: AsyncConnection, rows: list[dict[str, Any]]
@@ -578,6 +650,9 @@ class Projector:
             attempts=1,
         )
 
+
+SLICE = 500
+"""Records decoded (or events folded) between two turns of the event loop."""
 
 COLLECT_EVERY_SECONDS = 10.0
 """How often a pumping projector runs the cyclic garbage collector (see `Projector.pump`)."""
