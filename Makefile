@@ -5,7 +5,7 @@ LOCKS := pyproject.toml constraints.txt services/registry/region-list/package-lo
 	services/gateway/dashboard/package-lock.json
 INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-unit lint docs bench resilience infra-up infra-down up down setup clean
+.PHONY: run test audit test-unit lint docs bench resilience infra-up infra-down up down setup clean
 
 run: setup            ## start Kafka and all five services (SQLite under /var/tmp/pulih)
 	$(BIN)/pulih run
@@ -27,6 +27,10 @@ bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/
 	$(BIN)/python -m tests.perf.bench_regions
 	$(BIN)/python -m tests.perf.bench_reporting
 	$(BIN)/python -m tests.perf.bench_platform
+
+audit: setup          ## suppression audited by an attacker's integer program on 2,000 new random tables
+	PULIH_AUDIT_EXAMPLES=$${PULIH_AUDIT_EXAMPLES:-1000} $(BIN)/pytest -q -p no:cacheprovider \
+		tests/unit/reporting/test_suppression.py tests/unit/reporting/test_crossed.py
 
 resilience: setup     ## services SIGKILLed while a larger programme is published: exact totals
 	PULIH_RESILIENCE_UNITS=30 PULIH_RESILIENCE_CLIENTS=600 $(BIN)/pytest -s tests/resilience

@@ -5,10 +5,12 @@ is pinned down is a disclosure."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TypeVar
 
 import numpy as np
+from hypothesis import settings
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
@@ -17,6 +19,18 @@ from services.reporting.cube import Cell, Cube
 from services.reporting.suppression import Relation
 
 C = TypeVar("C", bound=Hashable)
+
+
+def audit_settings() -> settings:
+    """The fixed examples in `make test` (30, the same every run); `make audit` (env
+    PULIH_AUDIT_EXAMPLES) runs as many new random ones as it is given."""
+    examples = os.environ.get("PULIH_AUDIT_EXAMPLES")
+    return settings(
+        max_examples=int(examples or 30),
+        deadline=None,
+        derandomize=examples is None,
+        database=None,
+    )
 
 
 def pinned(

@@ -7,12 +7,12 @@ table alone, with the outcome table's pattern fixed, could not: a province's pub
 
 from __future__ import annotations
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell, Leaf
-from tests.unit.reporting.audit import disclosed
+from tests.unit.reporting.audit import audit_settings, disclosed
 
 YEAR = 2025
 K = 5
@@ -30,7 +30,7 @@ closure = st.tuples(
 )
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@audit_settings()
 @given(st.lists(closure, min_size=1, max_size=10))
 @example(
     [

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Leaf
 from services.reporting.suppression import Relation, suppress
-from tests.unit.reporting.audit import disclosed
+from tests.unit.reporting.audit import audit_settings, disclosed
 
 YEAR = 2026
 VILLAGES = [
@@ -36,7 +36,7 @@ leaf = st.builds(
 )
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@audit_settings()
 @given(st.lists(leaf, min_size=1, max_size=10))
 def test_no_small_withheld_cell_can_be_recovered(leaves: list[Leaf]) -> None:
     # Totals with the breakdown that adds up to them (risk levels), as the service does.
