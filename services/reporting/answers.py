@@ -81,14 +81,14 @@ class Answers:
         self.keep(question, version, response)
         return self.get(question, version) or response
 
-    async def version(self, engine: AsyncEngine, ask: Ask | None = None) -> Hashable:
+    async def version(self, engine: AsyncEngine, ask: Ask) -> Hashable:
         """What an answer to `ask` made now is made from: generation, projected positions and
-        the version of the suppressed cubes it reads, if any (without `ask`: all of them)."""
+        the version of the suppressed cubes it reads, if any."""
         now = time.monotonic()
         if self._projected is None or now - self._projected[0] >= VERSION_SECONDS:
             async with engine.connect() as connection:
                 self._projected = (now, await serving_generation(connection))
-        province = cube_province(ask) if ask is not None else ""
+        province = cube_province(ask)
         cubes = 0 if province is None else store_of(engine).version_of(province)
         return (*self._projected[1], cubes)
 

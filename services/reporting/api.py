@@ -244,15 +244,13 @@ async def indicator_table(
     _allowed(who, within)
     ask = _ask(settings, indicator, period, level, within, by, cohort)
     validate(ask)
-    answers = answers_of(engine)
-    version = await answers.version(engine)
-    if (kept := answers.get((ask, format), version)) is not None:
-        return kept
-    async with engine.connect() as connection:
-        total, rows = await table(connection, ask)
-    response = _indicator_answer(indicator, level, by, ask, total, rows, format)
-    answers.keep((ask, format), version, response)
-    return response
+
+    async def answer() -> Response:
+        async with engine.connect() as connection:
+            total, rows = await table(connection, ask)
+        return _indicator_answer(indicator, level, by, ask, total, rows, format)
+
+    return await answers_of(engine).answer(engine, ask, (ask, format), answer)
 
 
 def _indicator_answer(
