@@ -153,6 +153,7 @@ async def run(
                 f"/overview/regions/{provinces[0]}?period={year}",
                 f"/overview/units/{unit}",
             ]
+            indicators = await read_latency(http, paths[:2], rate, 10)
             through = await read_latency(http, paths, rate, 10)
         async with httpx.AsyncClient(
             base_url=services.url("reporting"), timeout=30, transport=AiohttpTransport()
@@ -180,11 +181,12 @@ async def run(
         f"p99 {percentile(lags, 0.99):.2f}s  (goal p99 < 2 s at 2,000 events/s)"
     )
     print(
-        f"(d) read latency at {rate:.0f}/s, a province's read model: gateway p50 "
+        f"(d) read latency at {rate:.0f}/s, a province's read model: indicators through the "
+        f"gateway p50 {1000 * statistics.median(indicators):.1f} ms  p99 "
+        f"{1000 * percentile(indicators, 0.99):.1f} ms; half of them overviews instead: p50 "
         f"{1000 * statistics.median(through):.1f} ms  p99 {1000 * percentile(through, 0.99):.1f}"
-        f" ms (indicators and overviews)   reporting directly p50 "
-        f"{1000 * statistics.median(baseline):.1f} ms  p99 {1000 * percentile(baseline, 0.99):.1f}"
-        " ms  (goal p99 < 50 ms)"
+        f" ms   reporting directly p50 {1000 * statistics.median(baseline):.1f} ms  p99 "
+        f"{1000 * percentile(baseline, 0.99):.1f} ms  (goal p99 < 50 ms)"
     )
     if national:
         try:
