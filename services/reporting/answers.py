@@ -57,9 +57,7 @@ class Answers:
     capacity: int = 1024
     kept: OrderedDict[Hashable, tuple[Hashable, Kept]] = field(default_factory=OrderedDict)
     _projected: tuple[float, tuple[int, int]] | None = None  # (read at, generation & reached)
-    _making: dict[tuple[Hashable, Hashable], asyncio.Future[Response]] = field(
-        default_factory=dict
-    )
+    _making: dict[tuple[Hashable, Hashable], asyncio.Future[Response]] = field(default_factory=dict)
 
     async def answer(
         self,
