@@ -1,18 +1,25 @@
 """Aggregated views: one answer from several services, fetched in parallel, each within its
 time budget. A service that is down, slow or failing leaves its part out and the answer says
-so (`partial`, `missing`); the view never fails as a whole for it."""
+so (`partial`, `missing`); the view never fails as a whole for it.
+
+A complete view is kept for its caller (their token) for `overview_max_age_seconds` and served
+again meanwhile, with its `as_of`: a dashboard asks for the same views again and again, and a
+view costs four or five calls to the services. A partial one is never kept, so a service that
+comes back shows at once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Request
+from cachetools import TTLCache
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from services.gateway.proxy import upstreams_of
@@ -97,17 +104,48 @@ class Fetch:
         return answer.json() if answer.status_code < 300 else None
 
 
+class Views:
+    """Complete views kept per caller and URL for `max_age` seconds (the most recent 4,096)."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self.kept: TTLCache[tuple[str, str], bytes] = TTLCache(4096, max_age or 1)
+
+    async def view(
+        self, request: Request, make: Callable[[], Awaitable[UnitOverview | RegionOverview]]
+    ) -> Response:
+        key = (request.headers.get("authorization", ""), str(request.url))
+        body = self.kept.get(key) if self.max_age else None
+        if body is None:
+            made = await make()
+            body = made.model_dump_json().encode()
+            if self.max_age and not made.partial:
+                self.kept[key] = body
+        headers = {"cache-control": f"private, max-age={int(self.max_age)}"}
+        return Response(body, media_type="application/json", headers=headers)
+
+
+def views_of(request: Request) -> Views:
+    views: Views = request.app.state.views
+    return views
+
+
 def _fetch(request: Request) -> Fetch:
     headers = forwarded_headers({}, request.headers.get("authorization", ""))
     return Fetch(upstreams_of(request), headers, [])
 
 
 @router.get("/overview/units/{unit_id}", response_model=UnitOverview, tags=["overview"])
-async def unit_overview(unit_id: str, request: Request, _people: PersonDep) -> UnitOverview:
+async def unit_overview(unit_id: str, request: Request, _people: PersonDep) -> Response:
     """A unit at a glance: the registry's record and team, its open cases by stage (client-case),
     the next 7 days' sessions by state (scheduling) and its village's figures this year
     (reporting). Each part is what the caller may see there; a part a service could not give in
-    time is left out and named in `missing`."""
+    time is left out and named in `missing`. A complete view is served again to the same caller
+    for a few seconds (`Cache-Control`), with the `as_of` it was made at."""
+    return await views_of(request).view(request, lambda: _unit_overview(unit_id, request))
+
+
+async def _unit_overview(unit_id: str, request: Request) -> UnitOverview:
     fetch = _fetch(request)
     today = datetime.now(UTC).date()
     path = quote(unit_id, safe="")
@@ -148,9 +186,15 @@ async def unit_overview(unit_id: str, request: Request, _people: PersonDep) -> U
 
 
 @router.get("/overview/regions/{code}", response_model=RegionOverview, tags=["overview"])
-async def region_overview(code: str, request: Request, _people: PersonDep) -> RegionOverview:
+async def region_overview(code: str, request: Request, _people: PersonDep) -> Response:
     """A region at a glance: the registry's record, its units by status, and this year's units
-    formed and clients screened by sub-region (reporting, as of its latest event)."""
+    formed and clients screened by sub-region (reporting, as of its latest event). A complete
+    view is served again to the same caller for a few seconds (`Cache-Control`), with the
+    `as_of` it was made at."""
+    return await views_of(request).view(request, lambda: _region_overview(code, request))
+
+
+async def _region_overview(code: str, request: Request) -> RegionOverview:
     fetch = _fetch(request)
     year = str(datetime.now(UTC).year)
     depth = min(code.count("."), len(_LEVELS) - 2)

@@ -23,6 +23,12 @@ class Settings(ServiceSettings):
     overview_budget_seconds: float = Field(
         default=2, gt=0, description="Each service's share of an aggregated view's time."
     )
+    overview_max_age_seconds: float = Field(
+        default=2,
+        ge=0,
+        description="How long a complete overview is served again to the same caller (the "
+        "same token) rather than assembled anew; its `as_of` says when it was (0: never).",
+    )
     breaker_failures: int = Field(
         default=3, ge=1, description="Failures in a row that open a service's circuit."
     )
