@@ -59,21 +59,21 @@ class Reading:
         return self.rule(fields, event_id) if self.rule is not None else []
 
     def happened(self, fields: Read) -> datetime | None:
-        """When the fact happened: its own instant (a screening's, with the unit's offset),
-        or the start of its day in the province's time zone for facts dated by day (an
-        activity held on 10 March happened on the 10th, wherever the platform was when it
+        """When the fact happened, in UTC: its own instant (a screening's, with the unit's
+        offset), or the start of its day in the province's time zone for facts dated by day
+        (an activity held on 10 March happened on the 10th, wherever the platform was when it
         heard)."""
         if self.when is None:
             return None
         value = fields[self.when]
         if isinstance(value, datetime):
-            return value
+            return value.astimezone(UTC)
         return _start_of_day(value, fields["province_code"])
 
 
 @lru_cache(maxsize=65536)
 def _start_of_day(day: date, province_code: str) -> datetime:
-    return datetime.combine(day, time(), ZoneInfo(time_zone_of(province_code)))
+    return datetime.combine(day, time(), ZoneInfo(time_zone_of(province_code))).astimezone(UTC)
 
 
 def _reader(contract: type[EventData], fields: Iterable[str]) -> TypeAdapter[Read]:
@@ -378,8 +378,9 @@ class Batch:
         that carry no date of their own)."""
 
     def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
-        """Fold one event's facts (`happened` and `received` in UTC; `happened` None: when
-        it was received). A fact's values dict becomes its row when the row is new."""
+        """Fold one event's facts (`happened` and `received` in UTC, as `Reading.happened`
+        gives it; None: when it was received). A fact's values dict becomes its row when the
+        row is new."""
         self.events += 1
         if happened is None:
             happened = received

@@ -120,7 +120,7 @@ def _sqlite_upsert(table: Table) -> Any:
     return statement.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def _unnest_upsert(table: Table) -> str:
+def _unnest_upsert(table: Table, where: str = "") -> str:
     """PostgreSQL: the whole batch of one table as column arrays in one statement, `INSERT …
     SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE` (several times faster than many rows).
     Its parameters are named `<table>__<column>`."""
@@ -143,16 +143,32 @@ def _unnest_upsert(table: Table) -> str:
     # Names and types come from our own table definitions, never from input.
     return (
         f'INSERT INTO "{table.name}" AS t ({quoted}) '  # noqa: S608
-        f"SELECT * FROM unnest({arrays}) "
+        f"SELECT * FROM unnest({arrays}){where} "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(changes)}"
     )
 
 
-def _upserts(tables: Sequence[Table]) -> TextClause:
+def _upserts(tables: Sequence[Table], *, recording: bool) -> TextClause:
     """PostgreSQL: the upserts of every fact table a batch touches as one statement (each a
-    data-modifying `WITH` part, each table once): one round trip instead of one per table."""
-    parts = ", ".join(f"upsert_{t.name} AS ({_unnest_upsert(t)})" for t in tables)
-    return text(f"WITH {parts} SELECT 1")
+    data-modifying `WITH` part, each table once): one round trip instead of one per table.
+    `recording`: the same statement first records the batch's event ids (`:ids`) in the
+    generation and upserts only if none of them had been applied before; it returns those
+    that had (almost always none), and the batch is folded again without them."""
+    if not recording:
+        parts = ", ".join(f"upsert_{t.name} AS ({_unnest_upsert(t)})" for t in tables)
+        return text(f"WITH {parts} SELECT 1")
+    guard = " WHERE cardinality((SELECT ids FROM seen)) = 0"
+    parts = ", ".join(
+        [
+            "new AS (INSERT INTO projected_events (generation, event_id) "
+            "SELECT :generation, unnest(CAST(:ids AS VARCHAR[])) "
+            "ON CONFLICT DO NOTHING RETURNING event_id)",
+            "seen AS (SELECT ARRAY(SELECT unnest(CAST(:ids AS VARCHAR[])) "
+            "EXCEPT SELECT event_id FROM new) AS ids)",
+            *(f"upsert_{t.name} AS ({_unnest_upsert(t, guard)})" for t in tables),
+        ]
+    )
+    return text(f"WITH {parts} SELECT ids FROM seen")  # noqa: S608 - our own table names
 
 
 _REJECTION_COLUMNS = ("province_code", "original_event_id", "original_type", "month", "rejected_at")
@@ -165,14 +181,6 @@ _REJECTIONS_UNNEST = text(
     "ON CONFLICT DO NOTHING"
 )
 """PostgreSQL: a batch's refused submissions as column arrays, one statement."""
-
-_UNSEEN = text(
-    "WITH new AS (INSERT INTO projected_events (generation, event_id) "
-    "SELECT :generation, unnest(CAST(:ids AS VARCHAR[])) "
-    "ON CONFLICT DO NOTHING RETURNING event_id) "
-    "SELECT ARRAY(SELECT unnest(CAST(:ids AS VARCHAR[])) EXCEPT SELECT event_id FROM new)"
-)
-"""PostgreSQL: record a batch's event ids in a generation; returns those it held already."""
 
 
 @dataclass
@@ -222,7 +230,7 @@ class Projector:
         self.batch_size = batch_size
         self._postgres = engine.dialect.name == "postgresql"
         self._statements = {t: _sqlite_upsert(t) for t in db.FACT_TABLES}
-        self._upserts: dict[tuple[Table, ...], TextClause] = {}
+        self._upserts: dict[tuple[tuple[Table, ...], bool], TextClause] = {}
         self._shapes = {
             t: (dict.fromkeys(c.name for c in t.columns), _keys(t)) for t in db.FACT_TABLES
         }
@@ -404,8 +412,10 @@ class Projector:
                 event = decode(record.topic, record.headers or (), record.value)
             except InvalidEvent as exc:
                 prepared.refused.append((record, str(exc)))
-                continue
-            if event is None:
+                event = None
+            if event is None:  # refused, or a receipt that feeds nothing: its trace counts
+                if len(traced) < 128 and any(n == "traceparent" for n, _ in record.headers or ()):
+                    traced.append(record)
                 continue
             if event.event_id not in events:
                 events[event.event_id] = event
@@ -427,11 +437,17 @@ class Projector:
                 and await current_generation(connection) != self.generation
             ):
                 raise PositionsMoved
-            unseen = await self._unseen(connection, list(prepared.events))
-            if len(unseen) < len(prepared.events):
-                self._fold(prepared, unseen)
+            if self._postgres and prepared.events:
+                seen = await self._record_and_write_rows(connection, prepared)
+                if seen:
+                    self._fold(prepared, [i for i in prepared.events if i not in seen])
+                    await self._write_rows(connection, prepared)
+            else:
+                unseen = await self._unseen(connection, list(prepared.events))
+                if len(unseen) < len(prepared.events):
+                    self._fold(prepared, unseen)
+                await self._write_rows(connection, prepared)
             batch = prepared.batch
-            await self._write_rows(connection, prepared)
             await self._write_rejections(connection, list(batch.rejections.values()))
             await self._mark_changes(connection, batch.touched)
             await self._advance(connection, prepared.reached)
@@ -457,12 +473,7 @@ class Projector:
             if event.refusal:
                 batch.reject(rejection_of(fields, event.received))
             else:
-                happened = reading.happened(fields)
-                batch.add(
-                    reading.facts(fields, event_id),
-                    happened.astimezone(UTC) if happened is not None else None,
-                    event.received,
-                )
+                batch.add(reading.facts(fields, event_id), reading.happened(fields), event.received)
             applied[event.topic] = applied.get(event.topic, 0) + 1
 
     def _arrays(self, prepared: Prepared) -> None:
@@ -474,31 +485,23 @@ class Projector:
             }
 
     async def _unseen(self, connection: AsyncConnection, event_ids: list[str]) -> list[str]:
-        """Record the batch's event ids in this generation; return those not applied before
-        (in the batch's order): a relay may deliver an event again at a new offset."""
+        """SQLite: record the batch's event ids in this generation; return those not applied
+        before (in the batch's order): a relay may deliver an event again at a new offset.
+        (PostgreSQL does it in the statement of the upserts, `_record_and_write_rows`.)"""
         if not event_ids:
             return []
         e = db.projected_events
-        if self.engine.dialect.name == "postgresql":
-            # The ids applied before come back as one array (almost always empty), rather
-            # than every new id as a row of its own.
+        new: set[str] = set()
+        for start in range(0, len(event_ids), 5000):  # SQLite's limit on parameters
+            chunk = event_ids[start : start + 5000]
             found = await connection.execute(
-                _UNSEEN, {"generation": self.generation, "ids": event_ids}
+                sqlite.insert(e)
+                .values([{"generation": self.generation, "event_id": i} for i in chunk])
+                .on_conflict_do_nothing()
+                .returning(e.c.event_id)
             )
-            seen = set(found.scalar_one())
-            return [i for i in event_ids if i not in seen] if seen else event_ids
-        else:
-            new: set[str] = set()
-            for start in range(0, len(event_ids), 5000):  # SQLite's limit on parameters
-                chunk = event_ids[start : start + 5000]
-                found = await connection.execute(
-                    sqlite.insert(e)
-                    .values([{"generation": self.generation, "event_id": i} for i in chunk])
-                    .on_conflict_do_nothing()
-                    .returning(e.c.event_id)
-                )
-                new.update(found.scalars())
-            return [i for i in event_ids if i in new]
+            new.update(found.scalars())
+        return [i for i in event_ids if i in new]
 
     def _columns(
         self, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]
@@ -536,19 +539,36 @@ class Projector:
                         ],
                     )
             return
-        if not prepared.columns:
-            return
-        tables = tuple(prepared.columns)
-        statement = self._upserts.get(tables)
+        if prepared.columns:
+            await connection.execute(self._upsert(prepared, False), self._arrays_of(prepared))
+
+    async def _record_and_write_rows(
+        self, connection: AsyncConnection, prepared: Prepared
+    ) -> set[str]:
+        """PostgreSQL: record the batch's event ids and, if none was applied before, write
+        every fact table's rows, in one statement; returns the ids applied before."""
+        parameters = self._arrays_of(prepared)
+        parameters["generation"] = self.generation
+        parameters["ids"] = list(prepared.events)
+        found = await connection.execute(self._upsert(prepared, True), parameters)
+        return set(found.scalar_one())
+
+    def _upsert(self, prepared: Prepared, recording: bool) -> TextClause:
+        key = (tuple(prepared.columns), recording)
+        statement = self._upserts.get(key)
         if statement is None:
-            statement = self._upserts[tables] = _upserts(tables)
-        parameters: dict[str, list[Any]] = {}
+            statement = self._upserts[key] = _upserts(key[0], recording=recording)
+        return statement
+
+    def _arrays_of(self, prepared: Prepared) -> dict[str, Any]:
+        """The column arrays of every table, named `<table>__<column>`."""
+        parameters: dict[str, Any] = {}
         for table, arrays in prepared.columns.items():
             count = len(next(iter(arrays.values())))
             for column, values in arrays.items():
                 parameters[f"{table.name}__{column}"] = values
             parameters[f"{table.name}__generation"] = [self.generation] * count
-        await connection.execute(statement, parameters)
+        return parameters
 
     async def _write_rejections(
         self, connection: AsyncConnection, rows: list[dict[str, Any]]
