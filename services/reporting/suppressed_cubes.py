@@ -169,9 +169,12 @@ class CubeStore:
         self.wake = asyncio.Event()
         self.wait_seconds = 10.0
         self.version = 0
-        """Counts the cubes kept: an answer made from older ones is not served again."""
+        """Counts the cubes kept from new data (a key kept for the first time, or built on
+        newer `cube_changes` than before): an answer made from older ones is not served again.
+        A cube made again from the same data after it was let go of changes nothing."""
         self.versions: dict[str, int] = {}
-        """Each province's: `version` when one of its cubes was last kept."""
+        """Each province's: `version` when one of its cubes was last kept from new data."""
+        self._built_before: dict[CubeKey, dict[tuple[str, int], int]] = {}
 
     def version_of(self, province: str) -> int:
         """The version of a province's cubes ('': every province's, for Indonesia)."""
@@ -184,8 +187,10 @@ class CubeStore:
         return found
 
     def keep(self, key: CubeKey, built: Cube, versions: dict[tuple[str, int], int]) -> None:
-        self.version += 1
-        self.versions[key[4]] = self.version
+        if self._built_before.get(key) != versions:
+            self._built_before[key] = versions
+            self.version += 1
+            self.versions[key[4]] = self.version
         self.cubes[key] = built
         self.cubes.move_to_end(key)
         self.built_on[key] = versions
