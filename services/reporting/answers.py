@@ -2,8 +2,8 @@
 
 An indicator's answer depends only on what was asked (`figures.Ask` and the format) and on
 the read model: its generation, how far it has projected (the sum of its positions, which
-moves with every batch written) and, for tables read from suppressed cubes, the cubes of
-that province kept for requests (which the background suppressor replaces). While those
+moves with every batch written) and, for tables read from suppressed cubes, those cubes of
+that province (which the background suppressor replaces). While those
 stand still, the same question gets the same bytes, so they are kept and served again rather
 than queried and suppressed anew: many readers (dashboards, reporting consumers) ask for the
 same national and provincial figures. Requests asking the same question at once share one
@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from services.reporting.figures import Ask
 from services.reporting.projector import serving_generation
-from services.reporting.queries import cube_province
+from services.reporting.queries import cubes_read
 from services.reporting.suppressed_cubes import store_of
 
 
@@ -86,8 +86,8 @@ class Answers:
         if self._projected is None or now - self._projected[0] >= VERSION_SECONDS:
             async with engine.connect() as connection:
                 self._projected = (now, await serving_generation(connection))
-        province = cube_province(ask)
-        cubes = 0 if province is None else store_of(engine).version_of(province)
+        read = cubes_read(ask)
+        cubes = 0 if read is None else store_of(engine).version_of(*read)
         return (*self._projected[1], cubes)
 
     def get(self, question: Hashable, version: Hashable) -> Response | None:

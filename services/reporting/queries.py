@@ -117,14 +117,19 @@ def is_client_derived(indicator: str) -> bool:
 _BELOW_PROVINCE = ("regency", "district", "village")
 
 
-def cube_province(ask: Ask) -> str | None:
-    """The province whose suppressed cubes `table` reads for `ask` ('' for Indonesia's), or
-    None when it reads none (national and province figures of counts, counts not derived from
-    clients)."""
+def cubes_read(ask: Ask) -> tuple[str | None, str] | None:
+    """Which suppressed cubes `table` reads for `ask`: (the count or stage they are of, or
+    None for any of the province's, the province; '' for Indonesia), or None when it reads
+    none (national and province figures of counts, counts not derived from clients)."""
+    province = ask.within.split(".")[0]
     spec = COUNTS.get(ask.indicator)
-    if spec is not None and not (spec.client_derived and ask.level in _BELOW_PROVINCE):
+    if spec is not None:
+        if spec.client_derived and ask.level in _BELOW_PROVINCE:
+            return ask.indicator, province
         return None
-    return ask.within.split(".")[0]
+    if ask.indicator in STOCKS:
+        return STOCKS[ask.indicator][0], province
+    return None, province
 
 
 async def table(connection: AsyncConnection, ask: Ask) -> tuple[Row, list[Row]]:

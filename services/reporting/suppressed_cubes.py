@@ -172,13 +172,15 @@ class CubeStore:
         """Counts the cubes kept from new data (a key kept for the first time, or built on
         newer `cube_changes` than before): an answer made from older ones is not served again.
         A cube made again from the same data after it was let go of changes nothing."""
-        self.versions: dict[str, int] = {}
-        """Each province's: `version` when one of its cubes was last kept from new data."""
+        self.versions: dict[tuple[str | None, str], int] = {}
+        """(count or stage, province), and (None, province) for any of its cubes: `version`
+        when one of those cubes was last kept from new data."""
         self._built_before: dict[CubeKey, dict[tuple[str, int], int]] = {}
 
-    def version_of(self, province: str) -> int:
-        """The version of a province's cubes ('': every province's, for Indonesia)."""
-        return self.versions.get(province, 0) if province else self.version
+    def version_of(self, name: str | None, province: str) -> int:
+        """The version of a province's cubes of a count or stage (None: of any), '' for
+        Indonesia: every province's."""
+        return self.versions.get((name, province), 0) if province else self.version
 
     def get(self, key: CubeKey) -> Cube | None:
         found = self.cubes.get(key)
@@ -190,7 +192,7 @@ class CubeStore:
         if self._built_before.get(key) != versions:
             self._built_before[key] = versions
             self.version += 1
-            self.versions[key[4]] = self.version
+            self.versions[(key[1], key[4])] = self.versions[(None, key[4])] = self.version
         self.cubes[key] = built
         self.cubes.move_to_end(key)
         self.built_on[key] = versions

@@ -52,6 +52,9 @@ async def test_a_cube_made_in_one_province_keeps_other_answers(migrated: Migrate
     assert after[national] == before[national]  # national counts read no cube
     assert after[in_31] == before[in_31]
     assert after[in_74] != before[in_74]  # its province's cube moved
+    stock = ("stock", "in_services", 1, 2026, "74", None, 5, 1)
+    store.keep(stock, Cube(2026, (), False), {})  # another cube of 74's: not read by it
+    assert await answers.version(engine, in_74) == after[in_74]
     # Let go of (beyond the store's capacity) and made again from the same data: no change.
     store.cubes.clear()
     store.keep(key, Cube(2026, (), False), {})
