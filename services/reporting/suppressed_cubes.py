@@ -189,14 +189,16 @@ class CubeStore:
         return found
 
     def keep(self, key: CubeKey, built: Cube, versions: dict[tuple[str, int], int]) -> None:
-        if self._built_before.get(key) != versions:
+        waiting = self.asked.pop(key, None)
+        # A request that waited for this cube may have been answered without it (every
+        # figure withheld): that answer goes too, whatever the data.
+        if waiting is not None or self._built_before.get(key) != versions:
             self._built_before[key] = versions
             self.version += 1
             self.versions[(key[1], key[4])] = self.versions[(None, key[4])] = self.version
         self.cubes[key] = built
         self.cubes.move_to_end(key)
         self.built_on[key] = versions
-        waiting = self.asked.pop(key, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(built)
         while len(self.cubes) > self.capacity:
