@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from services.reporting.figures import Ask
-from services.reporting.projector import serving_generation
+from services.reporting.generations import serving_generation
 from services.reporting.queries import cubes_read
 from services.reporting.suppressed_cubes import store_of
 

@@ -26,8 +26,8 @@ from services.reporting.answers import answers_of
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.data_health import data_health
 from services.reporting.figures import REGION, Ask, Period, Row
+from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
-from services.reporting.projector import serving_generation
 from services.reporting.queries import (
     WIT,
     future,

@@ -33,15 +33,23 @@ from aiokafka.abc import ConsumerRebalanceListener
 from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from prometheus_client import Counter
-from sqlalchemy import Table, TextClause, and_, func, insert, select, text, update
+from sqlalchemy import Table, TextClause, and_, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
 from services.reporting.decoding import Decoded, decode
+from services.reporting.generations import current_generation, load_positions
 from services.reporting.projection import Batch, rejection_of
 from services.reporting.suppressed_cubes import paused_gc
+from services.reporting.upserts import (
+    REJECTION_COLUMNS,
+    REJECTIONS_UNNEST,
+    keys_of,
+    sqlite_upsert,
+    upserts,
+)
 from shared.contracts.envelope import InvalidEvent
 from shared.messaging.consumer import send_to_dead_letter
 from shared.metrics import forget_lag, observe_batch, record_lag
@@ -59,128 +67,6 @@ REFUSED = Counter(
 
 class PositionsMoved(Exception):
     """Another projector (or a rebuild's switch) moved the positions: reload and seek."""
-
-
-async def current_generation(connection: AsyncConnection) -> int:
-    found = await connection.execute(
-        select(db.generations.c.current).where(db.generations.c.id == 1)
-    )
-    generation = found.scalar()
-    if generation is None:
-        await connection.execute(
-            insert(db.generations).values(id=1, current=1, switched_at=datetime.now(UTC))
-        )
-        return 1
-    return int(generation)
-
-
-async def serving_generation(connection: AsyncConnection) -> tuple[int, int]:
-    """For readers: the current generation and how far it has projected (the sum of its
-    positions, which changes whenever a batch is written), without writing anything."""
-    found = await connection.execute(
-        select(db.generations.c.current).where(db.generations.c.id == 1)
-    )
-    generation = int(found.scalar() or 1)
-    reached = await connection.execute(
-        select(func.coalesce(func.sum(db.positions.c.next_offset), 0)).where(
-            db.positions.c.generation == generation
-        )
-    )
-    return generation, int(reached.scalar() or 0)
-
-
-async def load_positions(connection: AsyncConnection, generation: int) -> dict[TopicPartition, int]:
-    rows = await connection.execute(
-        select(db.positions.c.topic, db.positions.c.partition, db.positions.c.next_offset).where(
-            db.positions.c.generation == generation
-        )
-    )
-    return {TopicPartition(t, p): int(o) for t, p, o in rows.all()}
-
-
-LINEAGE = ("events", "last_event_at", "last_received_at")
-"""Columns that add up (events) or keep the latest (the others) rather than overwrite."""
-
-
-def _sqlite_upsert(table: Table) -> Any:
-    """SQLite: INSERT … ON CONFLICT (key) DO UPDATE, one row per parameter set: known columns
-    overwrite, unknown (NULL) keep what is there, lineage adds up."""
-    keys = [c.name for c in table.primary_key.columns]
-    statement = sqlite.insert(table)
-    new = statement.excluded
-    changes: dict[str, Any] = {
-        c.name: func.coalesce(new[c.name], c)
-        for c in table.columns
-        if c.name not in keys and c.name not in LINEAGE
-    }
-    changes["events"] = table.c.events + new.events
-    for latest in LINEAGE[1:]:  # SQLite's max() of a NULL is NULL
-        old = table.c[latest]
-        changes[latest] = func.max(func.coalesce(old, new[latest]), new[latest])
-    return statement.on_conflict_do_update(index_elements=keys, set_=changes)
-
-
-def _unnest_upsert(table: Table, where: str = "") -> str:
-    """PostgreSQL: the whole batch of one table as column arrays in one statement, `INSERT …
-    SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE` (several times faster than many rows).
-    Its parameters are named `<table>__<column>`."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    keys = [c.name for c in table.primary_key.columns]
-    columns = [c.name for c in table.columns]
-    arrays = ", ".join(
-        f"CAST(:{table.name}__{c.name} AS {c.type.compile(dialect=dialect)}[])"
-        for c in table.columns
-    )
-    changes = [
-        f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")'
-        for c in columns
-        if c not in keys and c not in LINEAGE
-    ]
-    changes += ['"events" = t."events" + EXCLUDED."events"']
-    changes += [f'"{c}" = GREATEST(t."{c}", EXCLUDED."{c}")' for c in LINEAGE[1:]]
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    conflict = ", ".join(f'"{k}"' for k in keys)
-    # Names and types come from our own table definitions, never from input.
-    return (
-        f'INSERT INTO "{table.name}" AS t ({quoted}) '  # noqa: S608
-        f"SELECT * FROM unnest({arrays}){where} "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(changes)}"
-    )
-
-
-def _upserts(tables: Sequence[Table], *, recording: bool) -> TextClause:
-    """PostgreSQL: the upserts of every fact table a batch touches as one statement (each a
-    data-modifying `WITH` part, each table once): one round trip instead of one per table.
-    `recording`: the same statement first records the batch's event ids (`:ids`) in the
-    generation and upserts only if none of them had been applied before; it returns those
-    that had (almost always none), and the batch is folded again without them."""
-    if not recording:
-        parts = ", ".join(f"upsert_{t.name} AS ({_unnest_upsert(t)})" for t in tables)
-        return text(f"WITH {parts} SELECT 1")
-    guard = " WHERE cardinality((SELECT ids FROM seen)) = 0"
-    parts = ", ".join(
-        [
-            "new AS (INSERT INTO projected_events (generation, event_id) "
-            "SELECT :generation, unnest(CAST(:ids AS VARCHAR[])) "
-            "ON CONFLICT DO NOTHING RETURNING event_id)",
-            "seen AS (SELECT ARRAY(SELECT unnest(CAST(:ids AS VARCHAR[])) "
-            "EXCEPT SELECT event_id FROM new) AS ids)",
-            *(f"upsert_{t.name} AS ({_unnest_upsert(t, guard)})" for t in tables),
-        ]
-    )
-    return text(f"WITH {parts} SELECT ids FROM seen")  # noqa: S608 - our own table names
-
-
-_REJECTION_COLUMNS = ("province_code", "original_event_id", "original_type", "month", "rejected_at")
-_REJECTIONS_UNNEST = text(
-    "INSERT INTO rejections (generation, province_code, original_event_id, original_type, "
-    "month, rejected_at) "
-    "SELECT CAST(:generation AS INTEGER), * FROM unnest(CAST(:province_code AS VARCHAR[]), "
-    "CAST(:original_event_id AS VARCHAR[]), CAST(:original_type AS VARCHAR[]), "
-    "CAST(:month AS VARCHAR[]), CAST(:rejected_at AS TIMESTAMPTZ[])) "
-    "ON CONFLICT DO NOTHING"
-)
-"""PostgreSQL: a batch's refused submissions as column arrays, one statement."""
 
 
 @dataclass
@@ -229,10 +115,10 @@ class Projector:
         self.positions: dict[TopicPartition, int] = {}
         self.batch_size = batch_size
         self._postgres = engine.dialect.name == "postgresql"
-        self._statements = {t: _sqlite_upsert(t) for t in db.FACT_TABLES}
+        self._statements = {t: sqlite_upsert(t) for t in db.FACT_TABLES}
         self._upserts: dict[tuple[tuple[Table, ...], bool], TextClause] = {}
         self._shapes = {
-            t: (dict.fromkeys(c.name for c in t.columns), _keys(t)) for t in db.FACT_TABLES
+            t: (dict.fromkeys(c.name for c in t.columns), keys_of(t)) for t in db.FACT_TABLES
         }
 
     # --- positions ---------------------------------------------------------------------------
@@ -563,7 +449,7 @@ class Projector:
         key = (tuple(prepared.columns), recording)
         statement = self._upserts.get(key)
         if statement is None:
-            statement = self._upserts[key] = _upserts(key[0], recording=recording)
+            statement = self._upserts[key] = upserts(key[0], recording=recording)
         return statement
 
     def _arrays_of(self, prepared: Prepared) -> dict[str, Any]:
@@ -585,10 +471,10 @@ class Projector:
             return
         if self.engine.dialect.name == "postgresql":
             await connection.execute(
-                _REJECTIONS_UNNEST,
+                REJECTIONS_UNNEST,
                 {
                     "generation": self.generation,
-                    **{c: [r[c] for r in rows] for c in _REJECTION_COLUMNS},
+                    **{c: [r[c] for r in rows] for c in REJECTION_COLUMNS},
                 },
             )
             return
@@ -712,7 +598,3 @@ def _batch_span(
             "messaging.consumer.group.name": group,
         },
     )
-
-
-def _keys(table: Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns if c.name != "generation"]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.reporting import cube, db
 from services.reporting.cube import TOTAL, Cell, Figure
 from services.reporting.figures import REGION, Ask, Row
+from services.reporting.generations import serving_generation
 from services.reporting.indicators import (
     CLIENT_DERIVED_SPECIAL,
     CODE_LENGTH,
@@ -24,7 +25,6 @@ from services.reporting.indicators import (
     inside,
     unit_villages,
 )
-from services.reporting.projector import serving_generation
 from services.reporting.special import special_table
 from services.reporting.suppressed_cubes import period_cube, row_of, served, stock_key
 from shared.regions import PROVINCE_CODES

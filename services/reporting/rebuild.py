@@ -29,7 +29,8 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
-from services.reporting.projector import Projector, current_generation
+from services.reporting.generations import current_generation
+from services.reporting.projector import Projector
 from shared.messaging.broker import (
     PLAINTEXT,
     KafkaAuth,

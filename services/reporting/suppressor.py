@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import db
+from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS, STOCKS
-from services.reporting.projector import serving_generation
 from services.reporting.suppressed_cubes import (
     CubeKey,
     CubeStore,

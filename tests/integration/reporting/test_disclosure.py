@@ -19,8 +19,8 @@ import httpx
 
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
+from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS
-from services.reporting.projector import serving_generation
 from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, suppressed_cube
 from services.reporting.suppression import Relation
 from services.reporting.suppressor import settled
