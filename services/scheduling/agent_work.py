@@ -24,7 +24,7 @@ from shared.security.roles import Forbidden
 
 @dataclass(frozen=True)
 class Context:
-    session: AsyncSession
+    db: AsyncSession
     outbox: Outbox
     settings: Settings
 
@@ -51,9 +51,9 @@ async def session_of(db: AsyncSession, session_id: str, units: Collection[str]) 
 
 
 async def record_miss(ctx: Context, cmd: RecordMiss) -> SessionState:
-    row = await session_of(ctx.session, cmd.session_id, cmd.units)
+    row = await session_of(ctx.db, cmd.session_id, cmd.units)
     await records.miss_session(
-        ctx.session,
+        ctx.db,
         ctx.outbox,
         row,
         reason=cmd.reason,
@@ -65,9 +65,9 @@ async def record_miss(ctx: Context, cmd: RecordMiss) -> SessionState:
 
 
 async def reschedule(ctx: Context, cmd: Reschedule) -> SessionState:
-    row = await session_of(ctx.session, cmd.session_id, cmd.units)
+    row = await session_of(ctx.db, cmd.session_id, cmd.units)
     return await records.reschedule_session(
-        ctx.session,
+        ctx.db,
         ctx.outbox,
         row,
         to_due_on=cmd.due_on,
@@ -79,19 +79,19 @@ async def reschedule(ctx: Context, cmd: Reschedule) -> SessionState:
 
 
 async def close_missed(ctx: Context, cmd: CloseMissed) -> date:
-    row = await session_of(ctx.session, cmd.session_id, cmd.units)
+    row = await session_of(ctx.db, cmd.session_id, cmd.units)
     today = today_of(row)
-    await records.close_missed_session(ctx.session, row, agent_id=cmd.agent_id, today=today)
+    await records.close_missed_session(ctx.db, row, agent_id=cmd.agent_id, today=today)
     return today
 
 
 async def replan(ctx: Context, cmd: Replan) -> list[domain.Session]:
     _agents_only(cmd.units)
-    case = await records.case_row(ctx.session, cmd.case_id)
+    case = await records.case_row(ctx.db, cmd.case_id)
     if case["unit_id"] not in cmd.units:  # a case's existence is not disclosed
         raise records.NotFound(f"no case {cmd.case_id}")
     return await records.replan_case(
-        ctx.session,
+        ctx.db,
         ctx.outbox,
         case,
         starts_on=cmd.starts_on,
