@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 
 from services.client_case import handlers
 from services.client_case.api.common import (
@@ -186,6 +186,13 @@ async def list_cases(
         conditions.append(cases.c.province_code == province)
     if stage:
         conditions.append(cases.c.stage == stage)
+    if not who.national:  # the caller's cases in SQL, so `limit` counts only what they see
+        conditions.append(
+            or_(
+                cases.c.unit_id.in_(who.units),
+                *(cases.c.village_code.startswith(f"{r}.") for r in who.regions),
+            )
+        )
     rows = (
         await db.execute(select(cases).where(*conditions).order_by(cases.c.opened_on).limit(limit))
     ).mappings()

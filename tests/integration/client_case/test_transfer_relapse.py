@@ -3,7 +3,7 @@ unit agents and district operators follows the case."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.contracts import client_case as events
 from tests.auth import bearer
@@ -134,3 +134,33 @@ async def test_a_case_moves_to_another_unit_and_its_relapse_is_reported(
     )
     assert returned.status_code == 200, returned.text
     assert returned.json()["unit_id"] == first
+
+
+async def test_a_limited_list_counts_only_the_cases_the_caller_sees(platform: Platform) -> None:
+    p = platform
+    first, second = await form_unit(p, "74.71.01"), await form_unit(p, "74.71.02")
+    opened = {}
+    for unit, days_ago in ((first, 2), (second, 1)):  # the first unit's case is the older
+        agent = bearer(f"unit-agent:{unit}")
+        client = (
+            await p.cases.post(
+                "/clients", headers=agent, json={"unit_id": unit, "identity": {"name": "Tanpa NIK"}}
+            )
+        ).json()
+        screened = await p.cases.post(
+            "/screenings",
+            headers=agent,
+            json={
+                "client_id": client["client_id"],
+                "unit_id": unit,
+                "screened_at": (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(),
+                "screener_agent_id": "agent-00000000001",
+                "substances": HIGH_RISK,
+                "injection": "never",
+            },
+        )
+        assert screened.status_code == 201, screened.text
+        opened[unit] = screened.json()["case_id"]
+    theirs = bearer(f"unit-agent:{second}")
+    listed = await p.cases.get("/cases", headers=theirs, params={"limit": 1})
+    assert [c["case_id"] for c in listed.json()] == [opened[second]]
