@@ -276,6 +276,15 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
                 f"every province's cubes made in the background within "
                 f"{time.monotonic() - started:.0f}s of reporting's start"
             )
+            settled = time.monotonic()
+            while time.monotonic() - settled < 600:  # until a round of every table is quick:
+                round_started = time.monotonic()  # the suppressor done with the rest
+                for path in paths:
+                    (await http.get(path, headers=READER)).raise_for_status()
+                if time.monotonic() - round_started < 1:
+                    break
+            kept_after = time.monotonic() - started
+            print(f"then every table answered from what was kept {kept_after:.0f}s in")
             through = await read_latency(http, paths, rate, 10)
         async with httpx.AsyncClient(
             base_url=services.url("reporting"), timeout=60, transport=AiohttpTransport()
