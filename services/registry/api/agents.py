@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -99,13 +99,8 @@ async def list_agents(
         .all()
     )
     return [
-        AgentPublic(
-            agent_id=r["agent_id"],
-            unit_id=r["unit_id"],
-            role=r["role"],
-            appointed_on=r["appointed_on"],
-            active=r["active"],
-            deactivated_on=r["deactivated_on"],
+        _agent_public(
+            r,
             display_name=handlers.display_name(settings.key_ring, r) if named else None,
             trainings=[
                 TrainingPublic(
@@ -117,6 +112,17 @@ async def list_agents(
         )
         for r in rows
     ]
+
+
+_AGENT_COLUMNS = ("agent_id", "unit_id", "role", "appointed_on", "active", "deactivated_on")
+
+
+def _agent_public(row: Any, **team_only: Any) -> AgentPublic:
+    """An agent's row as the API shows it (`team_only`: its trainings and display name)."""
+    return AgentPublic(
+        **{k: row[k] for k in _AGENT_COLUMNS},
+        **team_only,
+    )
 
 
 @router.get("/agents", response_model=list[AgentPublic], dependencies=[Reader], tags=["agents"])
@@ -144,17 +150,7 @@ async def search_agents(
         .limit(limit)
         .offset(offset)
     )
-    return [
-        AgentPublic(
-            agent_id=r["agent_id"],
-            unit_id=r["unit_id"],
-            role=r["role"],
-            appointed_on=r["appointed_on"],
-            active=r["active"],
-            deactivated_on=r["deactivated_on"],
-        )
-        for r in rows.mappings()
-    ]
+    return [_agent_public(r) for r in rows.mappings()]
 
 
 @router.post(
