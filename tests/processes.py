@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.cli import PORT_OFFSETS
+from shared.cli.common import PORT_OFFSETS
 from shared.infra._process import exit_with_parent, port_open
 
 ROOT = Path(__file__).resolve().parents[1]

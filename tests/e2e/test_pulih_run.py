@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.cli import PORT_OFFSETS
+from shared.cli.common import PORT_OFFSETS
 from shared.infra._process import port_open
 from shared.messaging.broker import Topics
 from shared.simulation import check

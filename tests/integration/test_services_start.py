@@ -8,7 +8,7 @@ import importlib
 import pytest
 from sqlalchemy import inspect
 
-from shared.cli import SERVICES
+from shared.cli.common import SERVICES
 from shared.messaging.broker import Topics
 from shared.runtime import Runtime
 

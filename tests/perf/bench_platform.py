@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from shared.cli import PORT_OFFSETS
+from shared.cli.common import PORT_OFFSETS
 from shared.infra._process import free_port
 from shared.infra.kafka import KafkaBroker
 from shared.messaging.broker import Topics

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from shared.cli import PORT_OFFSETS
+from shared.cli.common import PORT_OFFSETS
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.infra._process import free_port, read_pid
 from shared.infra.kafka import KafkaBroker

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from shared.cli import PORT_OFFSETS, SERVICES
+from shared.cli.common import PORT_OFFSETS, SERVICES
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
