@@ -12,8 +12,10 @@ import httpx
 
 from shared.messaging.broker import Topics
 from shared.security.tokens import development_token
+from shared.simulation.outcome import Outcome
 from shared.simulation.programme import Programme, Totals, generate
-from shared.simulation.publish import Outcome, Platform, Province, publish
+from shared.simulation.province import Platform, Province
+from shared.simulation.publish import publish
 
 DEMO = {"province": "74", "units": 24, "clients": 320, "seed": 2026}
 """The demo: a year of Sulawesi Tenggara's programme."""

@@ -36,8 +36,10 @@ from shared.infra._process import free_port
 from shared.infra.kafka import KafkaBroker
 from shared.messaging.broker import Topics
 from shared.regions import PROVINCE_CODES
+from shared.simulation.outcome import Outcome
 from shared.simulation.programme import Programme, generate
-from shared.simulation.publish import Outcome, Platform, Province, publish
+from shared.simulation.province import Platform, Province
+from shared.simulation.publish import publish
 from tests.auth import bearer
 from tests.perf.national import NATIONAL_INDICATORS, seed_national_read_model
 from tests.processes import Services, free_port_base

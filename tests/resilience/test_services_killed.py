@@ -36,7 +36,8 @@ from shared.persistence import create_engine
 from shared.simulation import check
 from shared.simulation.expected import Value
 from shared.simulation.programme import generate
-from shared.simulation.publish import Platform, Province, caught_up, publish
+from shared.simulation.province import Platform, Province
+from shared.simulation.publish import caught_up, publish
 from tests.auth import bearer
 from tests.bus import read_to_end
 from tests.processes import Services, free_port_base

@@ -15,16 +15,8 @@ from shared.contracts import registry
 from shared.contracts.base import EventData
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.simulation import check, expected
-from shared.simulation.programme import (
-    ANSWERS,
-    SUBSTANCES,
-    Case,
-    Programme,
-    Totals,
-    Village,
-    generate,
-    zone_of,
-)
+from shared.simulation.courses import ANSWERS, SUBSTANCES, Case, zone_of
+from shared.simulation.programme import Programme, Totals, Village, generate
 
 VILLAGES = [Village(f"74.71.0{d}.100{v}", f"Desa {d}{v}") for d in range(1, 6) for v in range(1, 8)]
 TODAY = date(2026, 11, 29)
