@@ -25,7 +25,9 @@ from shared.contracts.platform import INBOUND_TOPIC, RECEIPTS_TOPIC
 from shared.http import Guard, install_problem_handlers, problem
 from shared.messaging.broker import Topics, ensure_topics, make_consumer, make_producer
 from shared.messaging.consumer import BatchHandler, EventConsumer, Handler, RetryPolicy
-from shared.messaging.inbound import INBOUND_PATTERN, ApplyBatch, InboundAnswerer
+from shared.messaging.inbound.answerer import InboundAnswerer
+from shared.messaging.inbound.answers import ApplyBatch
+from shared.messaging.inbound.origin import INBOUND_PATTERN
 from shared.messaging.outbox import Outbox
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import PlatformTables

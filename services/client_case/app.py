@@ -8,7 +8,7 @@ from services.client_case.api import install_error_handlers, router
 from services.client_case.consumers import CONSUMES, canonical_batches, inbound_facts
 from services.client_case.db import MIGRATIONS, metadata, platform
 from services.client_case.settings import SERVICE_NAME, Settings
-from shared.messaging.inbound import INBOUND_PATTERN
+from shared.messaging.inbound.origin import INBOUND_PATTERN
 from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 SPEC = ServiceSpec[Settings](

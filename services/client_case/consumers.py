@@ -21,7 +21,7 @@ from shared.contracts import registry, scheduling
 from shared.contracts.envelope import Envelope, Reason
 from shared.contracts.types import ClosureOutcome
 from shared.messaging.consumer import BatchHandler, Handler, runs_of
-from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
+from shared.messaging.inbound.answers import Accepted, Answer, ApplyBatch, Refused, Submission
 from shared.messaging.outbox import Outbox
 from shared.persistence import insert_ignoring_duplicates, update_rows
 from shared.regions import latest_today

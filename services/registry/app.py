@@ -12,7 +12,7 @@ from services.registry.consumers import inbound_facts
 from services.registry.db import MIGRATIONS, metadata, platform, regions
 from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import SERVICE_NAME, Settings
-from shared.messaging.inbound import INBOUND_PATTERN
+from shared.messaging.inbound.origin import INBOUND_PATTERN
 from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 log = logging.getLogger(__name__)

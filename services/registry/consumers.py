@@ -30,7 +30,14 @@ from services.registry.settings import Settings
 from shared.contracts import registry as events
 from shared.contracts.base import EventData
 from shared.contracts.envelope import Reason
-from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission, rule_reasons
+from shared.messaging.inbound.answers import (
+    Accepted,
+    Answer,
+    ApplyBatch,
+    Refused,
+    Submission,
+    rule_reasons,
+)
 from shared.messaging.outbox import Outbox
 from shared.runtime import DataRuntime
 

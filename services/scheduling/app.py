@@ -11,7 +11,7 @@ from services.scheduling.api import install_error_handlers, router
 from services.scheduling.consumers import CONSUMES, canonical_facts, inbound_facts
 from services.scheduling.db import MIGRATIONS, metadata, platform
 from services.scheduling.settings import SERVICE_NAME, Settings
-from shared.messaging.inbound import INBOUND_PATTERN
+from shared.messaging.inbound.origin import INBOUND_PATTERN
 from shared.runtime import DataRuntime, ServiceSpec, create_app
 
 

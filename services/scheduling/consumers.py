@@ -21,9 +21,15 @@ from shared.contracts.scheduling_inbound import (
     AttendanceSubmitted,
     MissSubmitted,
 )
-from shared.messaging import inbound
 from shared.messaging.consumer import BatchHandler, runs_of
-from shared.messaging.inbound import Accepted, Answer, ApplyBatch, Refused, Submission
+from shared.messaging.inbound.answers import (
+    Accepted,
+    Answer,
+    ApplyBatch,
+    Refused,
+    Submission,
+    rule_reasons,
+)
 from shared.messaging.outbox import Outbox
 from shared.regions import local_today
 from shared.runtime import DataRuntime
@@ -121,7 +127,7 @@ def inbound_facts(runtime: DataRuntime[Settings]) -> ApplyBatch:
             db, outbox, commands, drop_out_after=settings.drop_out_after_misses
         )
         return [
-            Refused(inbound.rule_reasons(d.error) or [])
+            Refused(rule_reasons(d.error) or [])
             if d.error
             else Accepted(d.event_id or "", created=_created(c, d.result))
             for c, d in zip(commands, done, strict=True)

@@ -32,10 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka_lean
 from shared.messaging.broker import Topics
+
+# named here too: reporting's projector imports it from this module
+from shared.messaging.dlq import send_to_dead_letter as send_to_dead_letter
 from shared.messaging.failures import describe, is_infrastructure
-from shared.messaging.inbound import InboundAnswerer, inbound_origin
+from shared.messaging.inbound.answerer import InboundAnswerer
+from shared.messaging.inbound.origin import inbound_origin
 from shared.metrics import (
-    DEAD_LETTERS,
     EVENTS_CONSUMED,
     HANDLER_FAILURES,
     forget_lag,
@@ -62,17 +65,6 @@ def runs_of(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
         else:
             runs.append([envelope])
     return runs
-
-
-DLQ_HEADERS = (
-    "dlq_reason",
-    "dlq_original_topic",
-    "dlq_original_partition",
-    "dlq_original_offset",
-    "dlq_group",
-    "dlq_attempts",
-    "dlq_failed_at",
-)
 
 
 APPLIED, DUPLICATE, DEAD_LETTERED, REFUSED = "applied", "duplicate", "dead_lettered", "refused"
@@ -377,40 +369,3 @@ class EventConsumer:
                     self.consumer.highwater(partition),
                     position,
                 )
-
-
-async def send_to_dead_letter(
-    producer: AIOKafkaProducer,
-    topic: str,
-    record: ConsumerRecord[bytes, bytes],
-    *,
-    group: str,
-    reason: str,
-    attempts: int,
-) -> None:
-    """Park a record on a group's dead-letter topic with the reason (redacted) and where it
-    came from, for `pulih dlq list|redrive`."""
-    original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
-    coordinates = {
-        "dlq_reason": redact(reason)[:2000],
-        "dlq_original_topic": record.topic,
-        "dlq_original_partition": str(record.partition),
-        "dlq_original_offset": str(record.offset),
-        "dlq_group": group,
-        "dlq_attempts": str(attempts),
-        "dlq_failed_at": datetime.now(UTC).isoformat(),
-    }
-    await producer.send_and_wait(
-        topic,
-        value=record.value,
-        key=record.key,
-        headers=original + [(k, v.encode()) for k, v in coordinates.items()],
-    )
-    DEAD_LETTERS.labels(group, record.topic).inc()
-    log.error(
-        "dead-lettered %s[%d]@%d: %s",
-        record.topic,
-        record.partition,
-        record.offset,
-        coordinates["dlq_reason"][:500],
-    )

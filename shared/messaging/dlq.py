@@ -1,16 +1,19 @@
-"""Reading and redriving a consumer group's dead letters.
+"""Parking, reading and redriving a consumer group's dead letters.
 
-`redrive` moves every dead letter not yet redriven onto the group's redrive topic, which the
-group's consumer also reads, so only that group sees the message again. The redriver commits
-its own offsets, so running it twice does not redrive twice.
+`send_to_dead_letter` parks a record with the reason and where it came from. `redrive` moves
+every dead letter not yet redriven onto the group's redrive topic, which the group's consumer
+also reads, so only that group sees the message again. The redriver commits its own offsets,
+so running it twice does not redrive twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from shared.messaging.broker import (
     PLAINTEXT,
@@ -21,7 +24,57 @@ from shared.messaging.broker import (
     make_producer,
     partitions_of,
 )
-from shared.messaging.consumer import DLQ_HEADERS
+from shared.metrics import DEAD_LETTERS
+from shared.telemetry import redact
+
+log = logging.getLogger(__name__)
+
+DLQ_HEADERS = (
+    "dlq_reason",
+    "dlq_original_topic",
+    "dlq_original_partition",
+    "dlq_original_offset",
+    "dlq_group",
+    "dlq_attempts",
+    "dlq_failed_at",
+)
+
+
+async def send_to_dead_letter(
+    producer: AIOKafkaProducer,
+    topic: str,
+    record: ConsumerRecord[bytes, bytes],
+    *,
+    group: str,
+    reason: str,
+    attempts: int,
+) -> None:
+    """Park a record on a group's dead-letter topic with the reason (redacted) and where it
+    came from, for `pulih dlq list|redrive`."""
+    original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
+    coordinates = {
+        "dlq_reason": redact(reason)[:2000],
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+        "dlq_group": group,
+        "dlq_attempts": str(attempts),
+        "dlq_failed_at": datetime.now(UTC).isoformat(),
+    }
+    await producer.send_and_wait(
+        topic,
+        value=record.value,
+        key=record.key,
+        headers=original + [(k, v.encode()) for k, v in coordinates.items()],
+    )
+    DEAD_LETTERS.labels(group, record.topic).inc()
+    log.error(
+        "dead-lettered %s[%d]@%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        coordinates["dlq_reason"][:500],
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from shared.contracts.envelope import from_kafka_lean, to_kafka, wrap
 from shared.contracts.platform import EventAccepted, EventRejected
 from shared.contracts.types import UnitFormation
 from shared.messaging.broker import Topics
-from shared.messaging.inbound import Accepted, Answer, InboundAnswerer, Submission
+from shared.messaging.inbound.answerer import InboundAnswerer
+from shared.messaging.inbound.answers import Accepted, Answer, Submission
 from shared.messaging.outbox import Outbox
 from shared.messaging.tables import platform_tables
 from shared.persistence import create_engine, session_factory
@@ -252,7 +253,7 @@ def test_any_reason_makes_a_valid_receipt() -> None:
     answered and its partition would stall."""
     from shared.contracts.envelope import Reason
     from shared.contracts.platform import RejectionReason
-    from shared.messaging.inbound import _receipt_reason
+    from shared.messaging.inbound.answerer import _receipt_reason
 
     odd = Reason("substances.my drug.[key]", "enum value/odd", "")
     made = RejectionReason.model_validate(_receipt_reason(odd))

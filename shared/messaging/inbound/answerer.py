@@ -1,37 +1,15 @@
-"""Answering provinces: the path every service shares for what provinces publish on their
-inbound topics (`ibm.inbound.<province>`).
-
-Every message gets exactly one answer on the province's receipts topic, from exactly one
-service, chosen from the `ce_type` header before any body is decoded (`shared.contracts.
-inbound`). The owner takes a partition's batch in one transaction:
-
-1. claims the records' coordinates in its inbox (a redelivered record was answered already);
-2. decodes them; a broken contract, or a type no service accepts, is refused at once;
-3. answers an id it accepted before with `EventAccepted(duplicate=true)` and the canonical
-   event of the first acceptance;
-4. hands the rest to the service's set-based `ApplyBatch`, which answers each submission
-   `Accepted` (with its canonical event) or `Refused` (with field and rule);
-5. writes every receipt and accepted id with one statement each.
-
-Failure classes. What a retry cannot fix — broken contract, domain rule, unknown reference,
-constraint violation — is a refusal, answered at once, never retried. Infrastructure
-failures (database or broker unreachable, timeouts, locks) propagate: the consumer stalls and
-resumes from the committed offset. Anything else is our bug: the batch is applied again one
-submission at a time to isolate it, the province gets `EventRejected` with rule
-`internal-error`, and the record goes to the dead-letter topic, which alarms.
-"""
+"""The answering consumer: one service's types on the provinces' inbound topics, a
+partition's batch in one transaction, one receipt per message."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeAlias
 
-from aiokafka import ConsumerRecord
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,94 +30,25 @@ from shared.messaging.failures import (
     is_infrastructure,
     where_it_failed,
 )
+from shared.messaging.inbound.answers import (
+    INTERNAL_ERROR,
+    Accepted,
+    Answer,
+    ApplyBatch,
+    Refused,
+    Submission,
+    rule_reasons,
+)
+from shared.messaging.inbound.origin import Record, province_of_record
 from shared.messaging.outbox import Outbox
 from shared.messaging.tables import PlatformTables
 from shared.metrics import EVENTS_CONSUMED, HANDLER_FAILURES, RECEIPTS
 from shared.persistence import insert_ignoring_duplicates
-from shared.rules import RuleViolations
 from shared.telemetry import batch_span
 
 log = logging.getLogger(__name__)
 
-INBOUND_PATTERN = r"ibm\.inbound\.\d{2}"
-
-Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One inbound fact for its owner to apply."""
-
-    province: str
-    """The sending province (its inbound topic's 2-digit code): it speaks only for itself."""
-    event_id: str
-    event_type: str
-    data: EventData
-
-
-@dataclass(frozen=True)
-class Accepted:
-    canonical_event_id: str
-    duplicate: bool = False
-    created: Mapping[str, str] = field(default_factory=dict)
-    """The ids the fact created or names (a screening's case), for the province's receipt."""
-    submission_id: str | None = None
-    """The province's own id of the fact, set by the answerer from the fact."""
-
-
-@dataclass(frozen=True)
-class Refused:
-    reasons: list[Reason]
-    bug: str | None = None
-    """Where our own code failed (no values): the province gets `internal-error` and the
-    record goes to the dead-letter topic."""
-
-
-Answer = Accepted | Refused
-
-ApplyBatch = Callable[[AsyncSession, Outbox, Sequence[Submission]], Awaitable[list[Answer]]]
-"""A service's set-based use of inbound facts: one answer per submission, in order, with the
-canonical events staged in the outbox and the changes made in the caller's transaction."""
-
 DeadLetter = Callable[[Record, str], Awaitable[None]]
-
-
-def province_of_topic(topic: str) -> str:
-    return topic.rsplit(".", 1)[-1]
-
-
-def is_inbound(topic: str) -> bool:
-    return ".ibm.inbound." in f".{topic}"
-
-
-def inbound_origin(record: Record) -> str | None:
-    """The inbound topic a record came from: its own, or, for a dead letter redriven after a
-    fix, the one it was first published on."""
-    if is_inbound(record.topic):
-        return str(record.topic)
-    original = header(record.headers or (), "dlq_original_topic")
-    return original if original and is_inbound(original) else None
-
-
-def _province(record: Record) -> str:
-    return province_of_topic(inbound_origin(record) or record.topic)
-
-
-def rule_reasons(exc: Exception) -> list[Reason] | None:
-    """The reasons of the refusals every domain raises."""
-    if isinstance(exc, RuleViolations):
-        return [Reason(v.field, v.rule, v.message) for v in exc.violations]
-    return None
-
-
-INTERNAL_ERROR = Reason(
-    None,
-    "internal-error",
-    "the platform failed to apply this fact; its operators are alerted and will redrive it",
-)
-
-
-# --- the answering consumer --------------------------------------------------------------------
 
 
 class InboundAnswerer:
@@ -215,11 +124,11 @@ class InboundAnswerer:
             outcomes[outcome] += 1
             EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
             receipt = "internal_error" if outcome == "dead_lettered" else outcome
-            RECEIPTS.labels(self.service, _province(record), receipt).inc()
+            RECEIPTS.labels(self.service, province_of_record(record), receipt).inc()
         return outcomes
 
     def _decode(self, record: Record) -> Submission:
-        province = _province(record)
+        province = province_of_record(record)
         headers = list(record.headers or ())
         event_type = header(headers, "ce_type")
         if event_type not in self.accepts:
@@ -385,7 +294,7 @@ class InboundAnswerer:
         now = datetime.now(UTC)
         receipts: dict[str, list[EventData]] = {}
         for record, answer in done:
-            province = _province(record)
+            province = province_of_record(record)
             headers = list(record.headers or ())
             original_id = (header(headers, "ce_id") or _coordinates(record))[:512]
             original_type = (header(headers, "ce_type") or "unknown")[:512] or "unknown"
@@ -428,18 +337,6 @@ def _receipt_reason(reason: Reason) -> dict[str, str | None]:
 
 def _coordinates(record: Record) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}"[-64:]
-
-
-__all__ = [
-    "INBOUND_PATTERN",
-    "Accepted",
-    "Answer",
-    "ApplyBatch",
-    "InboundAnswerer",
-    "Refused",
-    "Submission",
-    "is_inbound",
-]
 
 
 def _with_submission_id(answer: Answer, submitted: Submission) -> Answer:
