@@ -38,13 +38,7 @@ from shared.messaging.dlq import send_to_dead_letter as send_to_dead_letter
 from shared.messaging.failures import describe, is_infrastructure
 from shared.messaging.inbound.answerer import InboundAnswerer
 from shared.messaging.inbound.origin import inbound_origin
-from shared.metrics import (
-    EVENTS_CONSUMED,
-    HANDLER_FAILURES,
-    forget_lag,
-    observe_batch,
-    record_lag,
-)
+from shared.metrics import EVENTS_CONSUMED, HANDLER_FAILURES, forget_lag, observe_batch, record_lag
 from shared.persistence import insert_ignoring_duplicates, session_factory
 from shared.telemetry import batch_span, extract_context, redact, tracer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from services.client_case.api import cases, identity
+from services.client_case.api import cases, identity, referrals
 from services.client_case.handlers import Gone, NotFound
 from shared.http import AUTHENTICATED, Problem, install_domain_errors
 from shared.security.encryption import CannotDecrypt
@@ -14,6 +14,7 @@ from shared.security.encryption import CannotDecrypt
 router = APIRouter(responses=AUTHENTICATED)
 router.include_router(identity.router)
 router.include_router(cases.router)
+router.include_router(referrals.router)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -34,6 +34,7 @@ from shared.contracts.types import (
     Sex,
 )
 from shared.dependencies import CallerDep, CommandDep, SettingsDep
+from shared.http import problem_responses
 from shared.regions import latest_today
 from shared.security.roles import Caller, Forbidden, Role
 
@@ -76,6 +77,7 @@ async def context(tx: CommandDep, settings: SettingsDep[Settings]) -> Context:
 
 
 ContextDep = Annotated[Context, Depends(context)]
+ON_A_CASE = problem_responses(404, 409, 410)
 
 
 async def case_row(db: AsyncSession, case_id: str, who: Caller) -> Any:

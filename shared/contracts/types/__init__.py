@@ -33,11 +33,7 @@ from shared.contracts.types.enums import (
     UnitStatus,
     UnitStatusReason,
 )
-from shared.contracts.types.fields import (
-    ContractPart,
-    UnitScopedEvent,
-    require_different,
-)
+from shared.contracts.types.fields import ContractPart, UnitScopedEvent, require_different
 from shared.contracts.types.values import (
     AgeBand,
     CaseWeek,
