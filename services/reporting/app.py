@@ -85,7 +85,7 @@ async def run_suppressor(runtime: DataRuntime[Settings], stop: asyncio.Event) ->
         min_units=settings.min_units,
         min_gap=settings.cube_max_age_seconds,
         wait_seconds=settings.cube_wait_seconds,
-        capacity=settings.cubes_kept,
+        budget=settings.cube_memory_mb * 2**20,
     )
     await suppressor.run(stop)
 

@@ -54,11 +54,12 @@ class Settings(ServiceSettings):
             "background suppression; after that it is answered with every figure withheld."
         ),
     )
-    cubes_kept: int = Field(
-        default=48,
-        ge=16,
-        description="Suppressed cubes kept in memory, the most recently used (a province-year "
-        "of 6,000 villages with units takes about 85 MiB).",
+    cube_memory_mb: int = Field(
+        default=96,
+        ge=8,
+        description="Memory the suppressed cubes kept for requests may take, in MiB; the least "
+        "recently used are let go beyond it and made again when asked for (a province-year of "
+        "6,000 villages with units takes about 5 MiB).",
     )
     unit_targets: Path = Field(
         default=DEFAULT_TARGETS,

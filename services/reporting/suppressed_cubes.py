@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import numpy as np
 from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import cube, db
-from services.reporting.cube import Cell, Cube, Figure, Leaf
+from services.reporting.cube import Bools, Cell, Cube, Ints, Leaf
 from services.reporting.figures import Period, Row
 from services.reporting.indicators import (
     COUNTS,
@@ -127,14 +128,14 @@ async def served(connection: AsyncConnection, key: CubeKey) -> Cube:
         return kept
     if store.suppressing:
         return await store.wait_for(key)
-    built = await build_cube(connection, key)
+    built = cube.kept(await build_cube(connection, key))
     store.keep(key, built, {})
     return built
 
 
 async def build_cube(connection: AsyncConnection, key: CubeKey) -> Cube:
     """Read what `key`'s cube is made of, then suppress it in a worker thread (the event loop
-    keeps answering requests meanwhile)."""
+    keeps answering requests meanwhile). With its relations: `cube.kept` lets go of them."""
     as_of = datetime.now(UTC)
     kind, name, generation, year, province, by, k, min_units = key
     if kind == "stock":
@@ -151,14 +152,17 @@ async def build_cube(connection: AsyncConnection, key: CubeKey) -> Cube:
         inputs = await _count_inputs(connection, COUNTS[name], generation, year, province, by)
         built = await asyncio.to_thread(_suppress_count, inputs, k, min_units)
     built.as_of = as_of
-    return cube.forget_units(built)
+    return built
 
 
 class CubeStore:
-    """The suppressed cubes of one database, kept for requests, most recently used last."""
+    """The suppressed cubes of one database, kept for requests within a memory budget, most
+    recently used last."""
 
-    def __init__(self, capacity: int = 48) -> None:
-        self.capacity = capacity
+    def __init__(self, budget: int = 96 * 2**20) -> None:
+        self.budget = budget
+        """Bytes the kept cubes may take; the least recently used go beyond it."""
+        self.nbytes = 0
         self.cubes: OrderedDict[CubeKey, Cube] = OrderedDict()
         self.built_on: dict[CubeKey, dict[tuple[str, int], int]] = {}
         """The change versions each cube was built on (`cube_changes`)."""
@@ -196,13 +200,15 @@ class CubeStore:
             self._built_before[key] = versions
             self.version += 1
             self.versions[(key[1], key[4])] = self.versions[(None, key[4])] = self.version
+        replaced = self.cubes.pop(key, None)
+        self.nbytes += built.nbytes - (0 if replaced is None else replaced.nbytes)
         self.cubes[key] = built
-        self.cubes.move_to_end(key)
         self.built_on[key] = versions
         if waiting is not None and not waiting.done():
             waiting.set_result(built)
-        while len(self.cubes) > self.capacity:
-            old, _ = self.cubes.popitem(last=False)
+        while self.nbytes > self.budget and len(self.cubes) > 1:
+            old, gone = self.cubes.popitem(last=False)
+            self.nbytes -= gone.nbytes
             self.built_on.pop(old, None)
 
     async def wait_for(self, key: CubeKey) -> Cube:
@@ -372,31 +378,73 @@ def combined(label: str, pieces: list[tuple[Cube, str]]) -> Cube:
     each region's and part's figure is their sum, withheld where any piece is withheld
     (unless that piece is known to be zero)."""
     first = pieces[0][0]
-    derived = Cube(first.year, first.parts, first.additive)
+    regions = tuple(sorted({r for c, _ in pieces for r in c.regions}))
+    derived = Cube(first.year, first.parts, first.additive, regions, (label,))
     derived.everything_withheld = any(c.everything_withheld for c, _ in pieces)
     times = [c.as_of for c, _ in pieces if c.as_of is not None]
     derived.as_of = min(times) if len(times) == len(pieces) else None
-    regions = {cell.region for c, _ in pieces for cell in (*c.figures, *c.withheld)}
-    regions |= {cell.region for r in first.relations for cell in (r.total, *r.parts)}
-    for region in regions:
-        for part in first.parts:
-            cell = Cell(region, label, part)
-            figure = derived.figures.setdefault(cell, Figure())
-            for c, piece in pieces:
-                inner = Cell(region, piece, part)
-                if hidden(c, inner):
-                    derived.withheld.add(cell)
-                found = c.figure(inner)
-                figure.add(found.value, found.events, found.latest, found.received)
+    size = derived.size
+    values, events = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    latest, received = np.full(size, cube.NEVER), np.full(size, cube.NEVER)
+    withheld = np.zeros(size, bool)
+    for c, period in pieces:
+        at, province = _cells_in(c, derived, period)
+        values += _gathered(c, at, c.values, 0)
+        events += _gathered(c, at, c.events, 0)
+        latest = np.maximum(latest, _gathered(c, at, c.latest, cube.NEVER))
+        received = np.maximum(received, _gathered(c, at, c.received, cube.NEVER))
+        withheld |= _hidden(c, at, province)
+    derived.cells = np.arange(size, dtype=np.int64)
+    derived.values, derived.events = values, events
+    derived.latest, derived.received = latest, received
+    derived.withheld_bits = np.packbits(withheld)
     return derived
 
 
-def hidden(c: Cube, cell: Cell) -> bool:
+def _cells_in(c: Cube, derived: Cube, period: str) -> tuple[Ints, Ints]:
+    """For each cell of `derived` (one period), the index of its region and part in `c`'s
+    `period`, and of its province's cell there (-1 where `c` has no such cell)."""
+    regions = np.fromiter((c._region_at.get(r, -1) for r in derived.regions), np.int64)
+    provinces = np.fromiter((c._region_at.get(r[:2], -1) for r in derived.regions), np.int64)
+    parts = np.fromiter((c._part_at.get(p, -1) for p in derived.parts), np.int64)
+    t = c._period_at.get(period, -1)
+    block = len(c.periods) * len(c.regions)
+
+    def cells(of: Ints) -> Ints:
+        found = parts[:, None] * block + t * len(c.regions) + of[None, :]
+        return np.where((parts[:, None] >= 0) & (of[None, :] >= 0) & (t >= 0), found, -1).ravel()
+
+    return cells(regions), cells(provinces)
+
+
+def _gathered(c: Cube, at: Ints, figures: Ints, missing: int) -> Ints:
+    """`figures` of `c` at the cells `at` (`missing` where a cell has none)."""
+    place = np.searchsorted(c.cells, at).clip(0, max(len(c.cells) - 1, 0))
+    has = (at >= 0) & (len(c.cells) > 0)
+    if len(c.cells):
+        has &= c.cells[place] == at
+    return np.where(has, figures[place] if len(c.cells) else missing, missing)
+
+
+def _hidden(c: Cube, at: Ints, province: Ints) -> Bools:
     """Withheld and not known anyway: a region's zero in a province whose published figure
     is zero is no secret (in a year with no screenings, every village had none)."""
     if c.everything_withheld:
+        return np.ones(len(at), bool)
+    if c.withheld_bits is None:
+        return np.zeros(len(at), bool)
+    bits = c.withheld_bits
+    inside = at >= 0
+    safe = np.where(inside, at, 0)
+    withheld: Bools = inside & ((bits[safe >> 3] >> (7 - (safe & 7))) & 1).astype(bool)
+    return withheld & (_gathered(c, province, c.values, 0) > 0)
+
+
+def hidden(c: Cube, cell: Cell) -> bool:
+    """`_hidden` of one cell."""
+    if c.everything_withheld:
         return True
-    return cell in c.withheld and c.figure(cell._replace(region=cell.region[:2])).value > 0
+    return c.is_withheld(cell) and c.figure(cell._replace(region=cell.region[:2])).value > 0
 
 
 def row_of(c: Cube, cell: Cell) -> Row:
@@ -404,7 +452,7 @@ def row_of(c: Cube, cell: Cell) -> Row:
     Every row says when the cube was read from the read model (`suppressed_as_of`; None while
     the cube has not been suppressed yet, when every cell is withheld)."""
     extra = {"suppressed_as_of": c.as_of}
-    if c.everything_withheld or cell in c.withheld:
+    if c.is_withheld(cell):
         return Row(cell.region, cell.part, None, withheld=True, extra=extra)
     figure = c.figure(cell)
     return Row(

@@ -21,13 +21,15 @@ audit's integer programs: the rules are a heuristic checked by that audit, not a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 K = TypeVar("K", bound=Hashable)
+Ints = np.ndarray[Any, np.dtype[np.int64]]
+Bools = np.ndarray[Any, np.dtype[np.bool_]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,81 @@ class Relation(Generic[K]):
 
     total: K
     parts: tuple[K, ...]
+
+
+@dataclass(frozen=True)
+class Links:
+    """Relations between numbered cells: relation j says cell `totals[j]` is the sum of
+    `members[starts[j]:starts[j + 1]]`."""
+
+    totals: Ints
+    starts: Ints
+    members: Ints
+
+    @classmethod
+    def of(cls, totals: Sequence[int] | Ints, members: Sequence[Sequence[int]] | Ints) -> Links:
+        """From each relation's total and members (a list of lists, or a 2-D array of
+        relations of one size)."""
+        if isinstance(members, np.ndarray):
+            sizes = np.full(len(members), members.shape[1] if members.ndim == 2 else 0, np.int64)
+            flat = members.astype(np.int64).ravel()
+        else:
+            sizes = np.fromiter((len(m) for m in members), np.int64, len(members))
+            flat = np.fromiter((c for m in members for c in m), np.int64, int(sizes.sum()))
+        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        return cls(np.asarray(totals, np.int64), starts, flat)
+
+    @classmethod
+    def joined(cls, pieces: Sequence[Links]) -> Links:
+        """One after another, in order."""
+        offsets = np.cumsum([0, *(len(p.members) for p in pieces)])
+        return cls(
+            np.concatenate([p.totals for p in pieces]).astype(np.int64),
+            np.concatenate(
+                [[0], *((p.starts[1:] + o) for p, o in zip(pieces, offsets, strict=False))]
+            ).astype(np.int64),
+            np.concatenate([p.members for p in pieces]).astype(np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.totals)
+
+    def shifted(self, offset: int) -> Links:
+        return Links(self.totals + offset, self.starts, self.members + offset)
+
+    def count(self, of_members: Bools) -> Ints:
+        """Per relation: how many of its members are marked in `of_members` (one flag per
+        member)."""
+        running = np.concatenate(([0], np.cumsum(of_members, dtype=np.int64)))
+        return running[self.starts[1:]] - running[self.starts[:-1]]
+
+    def sums(self, of_cells: Ints) -> Ints:
+        """Per relation: the sum over its members of a value per cell."""
+        running = np.concatenate(([0], np.cumsum(of_cells[self.members])))
+        return running[self.starts[1:]] - running[self.starts[:-1]]
+
+    def select(self, which: Bools) -> Links:
+        """The relations marked, in order."""
+        sizes = np.diff(self.starts)[which]
+        member = np.repeat(which, np.diff(self.starts))
+        return Links(
+            self.totals[which],
+            np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            self.members[member],
+        )
+
+    def owners(self) -> Ints:
+        """Per member: its relation."""
+        return np.repeat(np.arange(len(self.totals), dtype=np.int64), np.diff(self.starts))
+
+    def cells(self) -> Ints:
+        return np.concatenate((self.totals, self.members))
+
+    def each(self) -> Iterator[tuple[int, list[int]]]:
+        members = self.members.tolist()
+        starts = self.starts.tolist()
+        for j, total in enumerate(self.totals.tolist()):
+            yield total, members[starts[j] : starts[j + 1]]
 
 
 def suppress(
@@ -51,98 +128,157 @@ def suppress(
     """The cells to withhold. Cells missing from `values` count as zero; `already` are cells
     another table withholds (a breakdown keeps the pattern of its totals); `upper(cell)` is the
     most a reader knows a cell can hold (its province's published figure); `sensitive` cells
-    are protected like small ones whatever their value (made of too few units)."""
-    cells = set(values) | {c for r in relations for c in (r.total, *r.parts)}
-    protect = set(sensitive)
-    withheld = {c for c in cells if values.get(c, 0) < k and may_withhold(c)} | protect
-    withheld.update(already)
-    by_cell: dict[K, list[Relation[K]]] = {}
+    are protected like small ones whatever their value (made of too few units).
+
+    Cells of any kind; a cube numbers its cells and calls `suppress_indexed` directly."""
+    index: dict[K, int] = {}
     for relation in relations:
         for cell in (relation.total, *relation.parts):
-            by_cell.setdefault(cell, []).append(relation)
+            index.setdefault(cell, len(index))
+    for cell in (*values, *already, *sensitive):
+        index.setdefault(cell, len(index))
+    cells = list(index)
+    size = len(cells)
 
-    def value(cell: K) -> int:
-        return values.get(cell, 0)
+    def each(of: Callable[[K], Any], kind: type) -> np.ndarray[Any, Any]:
+        return np.fromiter((of(c) for c in cells), kind, size)
 
-    bounds: dict[K, int] = {}
+    def flags(found: Iterable[K]) -> Bools:
+        marked = np.zeros(size, bool)
+        marked[[index[c] for c in found]] = True
+        return marked
 
-    def bound(cell: K) -> int:
-        found = bounds.get(cell)
-        if found is None:
-            found = bounds[cell] = upper(cell) if upper is not None else 2**62
-        return found
+    links = Links.of(
+        [index[r.total] for r in relations], [[index[c] for c in r.parts] for r in relations]
+    )
+    withheld = suppress_indexed(
+        each(lambda c: values.get(c, 0), np.int64),
+        links,
+        k=k,
+        may_withhold=each(may_withhold, bool),
+        already=flags(already),
+        upper=each(upper, np.int64) if upper is not None else np.full(size, _CEILING, np.int64),
+        sensitive=flags(sensitive),
+        name=lambda i: str(cells[i]),
+    )
+    return {cells[i] for i in np.flatnonzero(withheld)}
 
-    def small(cell: K) -> bool:
-        """To protect: under k but not zero, or made of too few units."""
-        return 0 < value(cell) < k or (cell in protect and value(cell) > 0)
 
-    def complete(pending: list[Relation[K]]) -> None:
+def suppress_indexed(
+    values: Ints,
+    links: Links,
+    *,
+    k: int,
+    may_withhold: Bools,
+    already: Bools,
+    upper: Ints,
+    sensitive: Bools,
+    name: Callable[[int], Any],
+) -> Bools:
+    """`suppress` over numbered cells (arrays indexed by cell): which to withhold. `name(cell)`
+    orders cells where nothing else tells candidates apart, so every replica withholds the same
+    cells."""
+    size = len(values)
+    withheld = (values < k) & may_withhold | sensitive | already
+    small_cells = (values > 0) & ((values < k) | sensitive)
+    # The walk below visits few cells and relations, one at a time: plain Python lists read
+    # faster there than arrays, and the arrays share the withheld flags' memory.
+    flags = bytearray(withheld.tobytes())
+    withheld = np.frombuffer(flags, dtype=bool)
+    value = values.tolist()
+    may = may_withhold.tolist()
+    small = small_cells.tolist()
+    ceiling = np.minimum(np.maximum(upper, 0), _CEILING)
+    bound = ceiling.tolist()
+    totals = links.totals.tolist()
+    starts = links.starts.tolist()
+    members = links.members
+    # Every relation a cell is in, in the relations' order.
+    occurrences = np.concatenate((links.totals, members))
+    owner = np.concatenate((np.arange(len(links), dtype=np.int64), links.owners()))
+    order = np.argsort(occurrences, kind="stable")
+    by_owner = owner[order]
+    cell_starts = np.searchsorted(occurrences[order], np.arange(size + 1))
+
+    def relations_of(cell: int) -> list[int]:
+        return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
+
+    def members_of(j: int) -> list[int]:
+        return [totals[j], *members[starts[j] : starts[j + 1]].tolist()]
+
+    def pinned_by_bounds(j: int, hidden: list[int]) -> bool:
+        """With the total published, a reader knows the withheld parts' sum; a small part is
+        pinned unless the other withheld parts, each at most its upper bound, could hold the
+        whole sum between them (then the small one could be anything down to zero)."""
+        if flags[totals[j]]:
+            return False
+        remainder = sum(value[c] for c in hidden)
+        room = sum(bound[c] for c in hidden)
+        return any(small[c] and room - bound[c] < remainder for c in hidden)
+
+    def complete(pending: list[int]) -> None:
         """Every relation: no withheld non-zero cell, or at least two."""
         while pending:
-            relation = pending.pop()
-            members = (relation.total, *relation.parts)
-            hidden = [c for c in members if c in withheld and values.get(c, 0) > 0]
+            j = pending.pop()
+            cells = members_of(j)
+            hidden = [c for c in cells if flags[c] and value[c] > 0]
             if not hidden:
                 continue
-            if len(hidden) >= 2 and not _pinned_by_bounds(
-                relation, hidden, withheld, small, value, bound
-            ):
+            if len(hidden) >= 2 and not pinned_by_bounds(j, hidden):
                 continue
-            candidates = [
-                c for c in members if c not in withheld and values.get(c, 0) > 0 and may_withhold(c)
-            ]
+            candidates = [c for c in cells if not flags[c] and value[c] > 0 and may[c]]
             if candidates:
-                pick = min(candidates, key=lambda c: (c == relation.total, value(c), str(c)))
-                withheld.add(pick)
-                pending.extend(by_cell.get(pick, ()))
-                pending.append(relation)  # it may need more than one
+                total = totals[j]
+                pick = min(candidates, key=lambda c: (c == total, value[c], name(c)))
+                flags[pick] = True
+                pending.extend(relations_of(pick))
+                pending.append(j)  # it may need more than one
 
-    complete(list(relations))
+    # Only relations falling short now need the walk: one that holds can only fall short
+    # when a cell of its own is withheld, and then the walk visits it.
+    complete(np.flatnonzero(_short(links, values, withheld, small_cells, ceiling)).tolist())
     # Relations together can still pin a cell (a withheld zero beside a published total says
     # the rest is known). Find what a reader can determine; while a small withheld cell is
     # among it, withhold one more non-zero cell where the determination came from.
-    for _ in range(len(cells)):
-        determined = _determined(values, relations, withheld, by_cell, bound)
+    in_relations = np.zeros(size, bool)
+    in_relations[occurrences] = True
+    for _ in range(size):
+        determined = np.flatnonzero(_determined(values, links, withheld, ceiling) & in_relations)
         picks = set()
-        for exposed in sorted((c for c in determined if small(c)), key=str):
-            pick = _unpinning(exposed, withheld, by_cell, may_withhold, value)
+        for exposed in sorted((int(c) for c in determined if small[c]), key=name):
+            pick = _unpinning(exposed, flags, relations_of, members_of, may, value, name)
             if pick is not None:  # None: implied by figures published by policy
                 picks.add(pick)
         if not picks:
             break
-        withheld.update(picks)
+        for pick in picks:
+            flags[pick] = True
         # In a fixed order: every replica (and every run) must withhold the same cells, or
         # two answers for the same figures could be read together.
-        complete([r for pick in sorted(picks, key=str) for r in by_cell.get(pick, ())])
-    return withheld
+        complete([j for pick in sorted(picks, key=name) for j in relations_of(pick)])
+    return withheld.copy()
 
 
-def _pinned_by_bounds(
-    relation: Relation[K],
-    hidden: list[K],
-    withheld: set[K],
-    small: Callable[[K], bool],
-    value: Callable[[K], int],
-    upper: Callable[[K], int],
-) -> bool:
-    """With the total published, a reader knows the withheld parts' sum; a small part is
-    pinned unless the other withheld parts, each at most its upper bound, could hold the whole
-    sum between them (then the small one could be anything down to zero)."""
-    if relation.total in withheld:
-        return False
-    remainder = sum(map(value, hidden))
-    room = sum(map(upper, hidden))
-    return any(small(c) and room - upper(c) < remainder for c in hidden)
+def _short(links: Links, values: Ints, withheld: Bools, small: Bools, ceiling: Ints) -> Bools:
+    """Per relation: a withheld non-zero cell alone, or withheld parts pinned by bounds
+    (`pinned_by_bounds`), all relations at once."""
+    hidden = withheld & (values > 0)
+    member_hidden = hidden[links.members]
+    count = hidden[links.totals].astype(np.int64) + links.count(member_hidden)
+    owner = links.owners()
+    remainder = links.sums(np.where(hidden, values, 0))
+    room = links.sums(np.where(hidden, ceiling, 0))
+    tight = (
+        member_hidden
+        & small[links.members]
+        & (room[owner] - ceiling[links.members] < remainder[owner])
+    )
+    pinned = ~withheld[links.totals] & (links.count(tight) > 0)
+    short: Bools = (count == 1) | ((count >= 2) & pinned)
+    return short
 
 
-def _determined(
-    values: Mapping[K, int],
-    relations: Sequence[Relation[K]],
-    withheld: set[K],
-    by_cell: Mapping[K, list[Relation[K]]],
-    upper: Callable[[K], int],
-    rounds: int = 1000,
-) -> set[K]:
+def _determined(values: Ints, links: Links, withheld: Bools, ceiling: Ints) -> Bools:
     """Withheld cells a reader can work out. Every cell gets the interval a reader knows it
     lies in (published: its value; withheld: zero to its province's figure), and each
     relation narrows its members' intervals from the others' (a part is at least the total's
@@ -152,40 +288,16 @@ def _determined(
     All relations narrow at once, as arrays (a province-year at national size has hundreds of
     thousands of cells), until nothing moves: the same fixpoint as narrowing one relation at
     a time, since each narrowing only ever tightens."""
-    active = relations  # those without a withheld cell narrow nothing, and cost little
-    if not active or not withheld:
-        return set()
-    index: dict[K, int] = {}
-    totals = np.fromiter(
-        (index.setdefault(r.total, len(index)) for r in active), np.int64, len(active)
-    )
-    sizes = np.fromiter((len(r.parts) for r in active), np.int64, len(active))
-    parts = np.fromiter(
-        (index.setdefault(c, len(index)) for r in active for c in r.parts),
-        np.int64,
-        int(sizes.sum()),
-    )
-    owner = np.repeat(np.arange(len(active)), sizes)
-    bounds = np.concatenate(([0], np.cumsum(sizes)))
-    cells = list(index)
-    hidden = np.fromiter((c in withheld for c in cells), bool, len(cells))
-    value = np.fromiter((values.get(c, 0) for c in cells), np.int64, len(cells))
-    ceiling = np.fromiter(
-        (min(max(upper(c), 0), _CEILING) if h else 0 for c, h in zip(cells, hidden, strict=True)),
-        np.int64,
-        len(cells),
-    )
-    low = np.where(hidden, 0, value)
-    high = np.where(hidden, ceiling, value)
-    open_totals = hidden[totals]
-    open_parts = hidden[parts]
-
-    def sums(of: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.int64]]:
-        running = np.concatenate(([0], np.cumsum(of[parts])))
-        return running[bounds[1:]] - running[bounds[:-1]]
-
-    for _ in range(rounds):
-        parts_lo, parts_hi = sums(low), sums(high)
+    if not len(links) or not withheld.any():
+        return np.zeros(len(values), bool)
+    totals, parts = links.totals, links.members
+    owner = links.owners()
+    low = np.where(withheld, 0, values)
+    high = np.where(withheld, ceiling, values)
+    open_totals = withheld[totals]
+    open_parts = withheld[parts]
+    for _ in range(1000):
+        parts_lo, parts_hi = links.sums(low), links.sums(high)
         new_low, new_high = low.copy(), high.copy()
         np.maximum.at(new_low, totals[open_totals], parts_lo[open_totals])
         np.minimum.at(new_high, totals[open_totals], parts_hi[open_totals])
@@ -203,8 +315,7 @@ def _determined(
         if np.array_equal(new_low, low) and np.array_equal(new_high, high):
             break
         low, high = new_low, new_high
-    closed = hidden & (low >= high)
-    return {cells[i] for i in np.flatnonzero(closed)}
+    return withheld & (low >= high)
 
 
 _CEILING = 2**40
@@ -212,26 +323,28 @@ _CEILING = 2**40
 
 
 def _unpinning(
-    exposed: K,
-    withheld: set[K],
-    by_cell: Mapping[K, list[Relation[K]]],
-    may_withhold: Callable[[K], bool],
-    value: Callable[[K], int],
-) -> K | None:
+    exposed: int,
+    withheld: bytearray,
+    relations_of: Callable[[int], list[int]],
+    members_of: Callable[[int], list[int]],
+    may_withhold: list[bool],
+    value: list[int],
+    name: Callable[[int], Any],
+) -> int | None:
     """The smallest published non-zero cell nearest the exposed one through the relations
     among withheld cells: withholding it loosens an interval on the way there."""
     seen, frontier = {exposed}, [exposed]
     while frontier:
-        following = []
+        following: list[int] = []
         for cell in frontier:
-            for relation in by_cell.get(cell, ()):
-                members = (relation.total, *relation.parts)
+            for j in relations_of(cell):
+                members = members_of(j)
                 candidates = [
-                    c for c in members if c not in withheld and may_withhold(c) and value(c) > 0
+                    c for c in members if not withheld[c] and may_withhold[c] and value[c] > 0
                 ]
                 if candidates:
-                    return min(candidates, key=lambda c: (value(c), str(c)))
-                following += [c for c in members if c in withheld and c not in seen]
+                    return min(candidates, key=lambda c: (value[c], name(c)))
+                following += [c for c in members if withheld[c] and c not in seen]
                 seen.update(following)
         frontier = following
     return None

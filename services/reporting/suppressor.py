@@ -8,9 +8,10 @@ risk, reach back), at most once per `min_gap` seconds each. Requests read the la
 with its `as_of`. Every replica runs its own suppressor over the shared read model:
 suppression is deterministic, so they serve the same pattern for the same figures.
 
-What is kept: every cube asked for since (the store's capacity, most recently used), plus
-the base cubes of every count and stock of the provinces and years that have facts, made
-ahead so that a first request finds them (newest years first, up to half the capacity).
+What is kept: every cube asked for since (within the store's memory budget, most recently
+used), plus the base cubes of every count and stock of the provinces and years that have
+facts, made ahead so that a first request finds them (newest years first, while the kept
+cubes take less than half the budget).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import db
+from services.reporting.cube import kept
 from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS, STOCKS
 from services.reporting.suppressed_cubes import (
@@ -56,7 +58,7 @@ class Suppressor:
         min_gap: float = 1.0,
         interval: float = 0.5,
         wait_seconds: float = 10.0,
-        capacity: int = 48,
+        budget: int = 96 * 2**20,
     ) -> None:
         self.engine = engine
         self.k = k
@@ -65,7 +67,7 @@ class Suppressor:
         self.interval = interval
         self.store: CubeStore = store_of(engine)
         self.store.wait_seconds = wait_seconds
-        self.store.capacity = capacity
+        self.store.budget = budget
         self._warmed: set[tuple[int, str, int]] = set()
         self.made = 0
         """Cubes suppressed so far (for tests and benchmarks)."""
@@ -98,28 +100,24 @@ class Suppressor:
             )
             return generation, {(p, int(y)): int(v) for p, y, v in found.all()}
 
-    def _ahead(self, generation: int, versions: Versions) -> list[CubeKey]:
-        """Base cubes of province-years with facts not made ahead yet, newest years first."""
-        keys: list[CubeKey] = []
+    def _ahead(self, generation: int, versions: Versions) -> list[tuple[str, int]]:
+        """Province-years with facts whose base cubes were not made ahead yet, newest first."""
         # A rebuild switched generations: the new one's cubes are made ahead again.
         self._warmed = {w for w in self._warmed if w[0] == generation}
         years = sorted({(y, p) for p, y in versions if y > 0}, reverse=True)
-        for year, province in years:
-            if (generation, province, year) in self._warmed:
-                continue
-            if len(self._warmed) * (len(COUNTS) + len(STOCKS)) >= self.store.capacity // 2:
-                break
-            self._warmed.add((generation, province, year))
-            keys += [
-                count_key(spec, generation, year, province, None, self.k, self.min_units)
-                for spec in COUNTS.values()
-                if spec.client_derived
-            ]
-            keys += [
-                stock_key(stage, generation, year, province, self.k, self.min_units)
-                for stage, _ in STOCKS.values()
-            ]
-        return keys
+        return [(p, y) for y, p in years if (generation, p, y) not in self._warmed]
+
+    def _base_keys(self, generation: int, province: str, year: int) -> list[CubeKey]:
+        """The base cube of every client-derived count and every stock of a province-year."""
+        self._warmed.add((generation, province, year))
+        return [
+            count_key(spec, generation, year, province, None, self.k, self.min_units)
+            for spec in COUNTS.values()
+            if spec.client_derived
+        ] + [
+            stock_key(stage, generation, year, province, self.k, self.min_units)
+            for stage, _ in STOCKS.values()
+        ]
 
     def _stale(self, generation: int, versions: Versions) -> list[CubeKey]:
         now = datetime.now(UTC)
@@ -139,7 +137,8 @@ class Suppressor:
         """One round: cubes asked for, then stale ones, then ones made ahead. Returns how
         many were made."""
         generation, versions = await self.versions()
-        queue = self._stale(generation, versions) + self._ahead(generation, versions)
+        queue = self._stale(generation, versions)
+        ahead = self._ahead(generation, versions)
         made = 0
         while True:
             if self.store.asked:
@@ -148,11 +147,14 @@ class Suppressor:
                 key = queue.pop(0)
                 if self.store.built_on.get(key) == relevant(versions, key[4], key[3]):
                     continue  # made meanwhile, for a request
+            elif ahead and self.store.nbytes < self.store.budget // 2:
+                queue = self._base_keys(generation, *ahead.pop(0))
+                continue
             else:
                 break
             started = time.perf_counter()
             async with self.engine.connect() as connection:
-                built = await build_cube(connection, key)
+                built = kept(await build_cube(connection, key))
             self.store.keep(key, built, relevant(versions, key[4], key[3]))
             made += 1
             log.debug("suppressed %s in %.2fs", key, time.perf_counter() - started)

@@ -14,8 +14,9 @@ PostgreSQL and SQLite. Uses KAFKA_BOOTSTRAP_SERVERS and PULIH_TEST_POSTGRES_URL 
 
 Suppression, twice more. (a) A province-year at national size (6,000 villages with units,
 screenings by risk level, synthetic, no database): building and suppressing its cube as the
-service does now, beside the previous way in the same run (what a reader can work out
-narrowed one relation at a time in Python, the garbage collector on). (b) The read path on
+service does now (numbered cells in arrays), beside the same cube built and suppressed with
+cells as objects (`tests/unit/reporting/reference.py`, the service's way until 2026-11-30) in
+the same run; both withhold the same cells (asserted). (b) The read path on
 the PostgreSQL read model just projected: the first table below province level of each
 province as it was served before (suppressed on the request), beside the same tables read
 from the cubes the background suppressor keeps; then indicator tables below province level
@@ -33,15 +34,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import TopicPartition
 from sqlalchemy import insert
 
-from services.reporting import cube, db, suppression
+from services.reporting import cube, db
 from services.reporting.cube import Leaf
 from services.reporting.db import MIGRATIONS
 from services.reporting.figures import Ask, Period
@@ -59,6 +58,7 @@ from shared.persistence import create_engine
 from tests.perf.bench_messaging import fresh_postgres, infrastructure
 from tests.reporting_events import activity, enrolled, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
+from tests.unit.reporting import reference
 
 CANONICAL = (registry.TOPIC, client_case.TOPIC, scheduling.TOPIC)
 
@@ -215,69 +215,6 @@ async def run(
 
 # --- suppression --------------------------------------------------------------------------
 
-C = TypeVar("C")
-
-
-def _determined_one_at_a_time(
-    values: Mapping[C, int],
-    relations: Sequence[suppression.Relation[C]],
-    withheld: set[C],
-    by_cell: Mapping[C, list[suppression.Relation[C]]],
-    upper: Callable[[C], int],
-    rounds: int = 50,
-) -> set[C]:
-    """The previous `suppression._determined` (the baseline): one relation at a time."""
-    low: dict[C, int] = {}
-    high: dict[C, int] = {}
-    for cell in withheld:
-        low[cell], high[cell] = 0, max(upper(cell), 0)
-
-    def lo(cell: C) -> int:
-        return low.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
-
-    def hi(cell: C) -> int:
-        return high.get(cell, values.get(cell, 0)) if cell in withheld else values.get(cell, 0)
-
-    pending = {id(r): r for c in withheld for r in by_cell.get(c, ())}
-    for _ in range(rounds):
-        if not pending:
-            break
-        moved: dict[int, suppression.Relation[C]] = {}
-        for relation in pending.values():
-            parts_lo = sum(lo(c) for c in relation.parts)
-            parts_hi = sum(hi(c) for c in relation.parts)
-            narrowed = []
-            t = relation.total
-            if t in withheld:
-                new_lo, new_hi = max(low[t], parts_lo), min(high[t], parts_hi)
-                if (new_lo, new_hi) != (low[t], high[t]):
-                    low[t], high[t] = new_lo, new_hi
-                    narrowed.append(t)
-            for c in relation.parts:
-                if c not in withheld:
-                    continue
-                new_lo = max(low[c], lo(t) - (parts_hi - hi(c)))
-                new_hi = min(high[c], hi(t) - (parts_lo - lo(c)))
-                if (new_lo, new_hi) != (low[c], high[c]):
-                    low[c], high[c] = new_lo, new_hi
-                    narrowed.append(c)
-            for cell in narrowed:
-                for r in by_cell.get(cell, ()):
-                    moved[id(r)] = r
-        pending = moved
-    return {c for c in withheld if low[c] >= high[c]}
-
-
-@contextmanager
-def previous_way() -> Iterator[None]:
-    """Suppression as before: one relation at a time, the garbage collector on."""
-    current = suppression._determined
-    suppression._determined = _determined_one_at_a_time
-    try:
-        yield
-    finally:
-        suppression._determined = current
-
 
 def national_province(villages: int, seed: int = 1) -> None:
     """(a) One province-year at national size, CPU only: build and suppress its cube."""
@@ -294,28 +231,34 @@ def national_province(villages: int, seed: int = 1) -> None:
         for _ in range(rng.randrange(0, 40)):
             unit = f"unit-{village}-{rng.randrange(2)}"
             counted[village, f"2026-{rng.randrange(1, 13):02d}", rng.choice(levels), unit] += 1
-    leaves = [Leaf(v, m, p, n, n, None, None, u) for (v, m, p, u), n in counted.items()]
-
-    def once() -> tuple[float, int]:
-        started = time.process_time()
-        built = cube.build(2026, leaves, codes, parts=levels)
-        cube.apply_suppression(built, 5, min_units=3)
-        return time.process_time() - started, len(built.withheld)
-
-    with previous_way():
-        before, withheld_before = once()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    leaves = [Leaf(v, m, p, n, n, at, at, u) for (v, m, p, u), n in counted.items()]
     gc.disable()  # as the service's suppressor does (`paused_gc`)
     try:
-        now, withheld_now = once()
+        started = time.process_time()
+        written_first = [reference.Leaf(*vars(leaf).values()) for leaf in leaves]
+        before = reference.apply_suppression(
+            reference.build(2026, written_first, codes, parts=levels), 5, min_units=3
+        )
+        baseline = time.process_time() - started
+        started = time.process_time()
+        now = cube.apply_suppression(cube.build(2026, leaves, codes, parts=levels), 5, min_units=3)
+        measured = time.process_time() - started
     finally:
         gc.enable()
-    assert withheld_now == withheld_before, (withheld_now, withheld_before)
+    withheld_now = int(now.withheld_mask().sum())
+    assert {tuple(c) for c in now.withheld} == {tuple(c) for c in before.withheld}
     print(
         f"\nsuppressing one province-year: {len(codes):,} villages with units, "
         f"{len(leaves):,} leaves, {withheld_now:,} cells withheld (both ways), CPU seconds"
     )
     print(f"{'path':42} {'seconds':>10} {'baseline s':>11} {'ratio':>6}")
-    print(f"{'build and suppress, as now':42} {now:>10.2f} {before:>11.2f} {now / before:>6.0%}")
+    ratio = measured / baseline
+    print(f"{'build and suppress, as now':42} {measured:>10.2f} {baseline:>11.2f} {ratio:>6.0%}")
+    kept = cube.kept(now)
+    size = sum(a.nbytes for a in (kept.cells, kept.values, kept.events, kept.latest))
+    size += kept.received.nbytes + (0 if kept.withheld_bits is None else kept.withheld_bits.nbytes)
+    print(f"kept for requests: {size / 2**20:.1f} MiB of arrays ({len(kept.cells):,} figures)")
 
 
 async def read_path(url: str, rate: float = 200, seconds: float = 10) -> None:
@@ -345,7 +288,7 @@ async def read_path(url: str, rate: float = 200, seconds: float = 10) -> None:
         store.cubes.clear()
         store.built_on.clear()
         stop = asyncio.Event()
-        suppressor = Suppressor(engine, k=5, min_units=3, capacity=4096)
+        suppressor = Suppressor(engine, k=5, min_units=3, budget=2**32)
         started = time.perf_counter()
         background = asyncio.create_task(suppressor.run(stop))
         while len(store.cubes) < len(provinces) or not await settled(engine):  # noqa: ASYNC110
@@ -476,12 +419,11 @@ async def national_read_path(url: str, villages: int, seed: int = 2) -> None:
             return time.perf_counter() - started
 
         store = store_of(engine)
-        with previous_way():
-            before = await timed(ask("regency"))  # suppressed on the request, as before
+        before = await timed(ask("regency"))  # suppressed on the request, as before
         store.cubes.clear()
         store.built_on.clear()
         stop = asyncio.Event()
-        suppressor = Suppressor(engine, k=5, min_units=3, capacity=64)
+        suppressor = Suppressor(engine, k=5, min_units=3, budget=2**30)
         started = time.perf_counter()
         background = asyncio.create_task(suppressor.run(stop))
         key = ("count", "clients_screened", 1, 2026, "33", None, 5, 3)

@@ -21,7 +21,7 @@ from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell
 from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS
-from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, suppressed_cube
+from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, build_cube, count_key
 from services.reporting.suppression import Relation
 from services.reporting.suppressor import settled
 from shared.contracts import client_case
@@ -233,7 +233,9 @@ async def test_no_table_gives_back_what_another_withholds(
     async with runtime.engine.connect() as connection:
         generation, _ = await serving_generation(connection)
         cubes = {
-            name: await suppressed_cube(connection, COUNTS[name], generation, YEAR, "74", None, K)
+            name: await build_cube(
+                connection, count_key(COUNTS[name], generation, YEAR, "74", None, K, 1)
+            )
             for name in ("admissions", "referrals")
         }
     relations = [

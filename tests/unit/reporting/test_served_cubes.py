@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.cube import TOTAL, Cell, Cube, Figure
+from services.reporting import cube
+from services.reporting.cube import TOTAL, Cell, Cube, Leaf
 from services.reporting.indicators import COUNTS
 from services.reporting.suppressed_cubes import count_key, row_of, served, store_of
 from services.reporting.suppressor import Suppressor
@@ -31,10 +32,16 @@ KEY = count_key(COUNTS["admissions"], 1, 2025, "74", None, 5, 1)
 VILLAGE = Cell("74.71.01.1001", "2025", TOTAL)
 
 
+def suppressed(screened: int) -> Cube:
+    """The village's year with `screened` clients, as the suppressor makes it."""
+    leaf = Leaf(VILLAGE.region, "2025-03", TOTAL, screened, screened, None, None, "unit-1")
+    return cube.kept(cube.apply_suppression(cube.build(2025, [leaf], [VILLAGE.region]), 5))
+
+
 async def test_a_request_reads_the_last_cube_made_with_its_time(engine: AsyncEngine) -> None:
     store = store_of(engine)
     store.suppressing = True
-    made = Cube(2025, (TOTAL,), False, {VILLAGE: Figure(7, 7)})
+    made = suppressed(7)
     made.as_of = datetime(2025, 6, 1, tzinfo=UTC)
     store.keep(KEY, made, {("74", 2025): 3})
     async with engine.connect() as connection:
@@ -57,15 +64,31 @@ async def test_a_first_request_waits_for_the_suppressor_never_suppresses_itself(
         store.wait_seconds = 5
         waiting = asyncio.create_task(served(connection, KEY))
         await asyncio.sleep(0)
-        made = Cube(2025, (TOTAL,), False, {VILLAGE: Figure(9, 9)})
+        made = suppressed(9)
         store.keep(KEY, made, {})  # what the suppressor does when it has made it
         assert row_of(await waiting, VILLAGE).value == 9
 
 
 async def test_cubes_are_made_ahead_again_for_a_rebuilt_generation(engine: AsyncEngine) -> None:
-    suppressor = Suppressor(engine, k=5, min_units=1, capacity=64)
+    suppressor = Suppressor(engine, k=5, min_units=1)
     versions = {("74", 0): 1, ("74", 2025): 3}
-    first = suppressor._ahead(1, versions)
+    assert suppressor._ahead(1, versions) == [("74", 2025)]
+    first = suppressor._base_keys(1, "74", 2025)
     assert first and {key[2:5] for key in first} == {(1, 2025, "74")}
     assert suppressor._ahead(1, versions) == []  # made ahead once
-    assert {key[2] for key in suppressor._ahead(2, versions)} == {2}  # after a rebuild
+    assert suppressor._ahead(2, versions) == [("74", 2025)]  # after a rebuild
+
+
+async def test_the_least_recently_read_cubes_go_beyond_the_memory_budget(
+    engine: AsyncEngine,
+) -> None:
+    store = store_of(engine)
+    one = suppressed(7)
+    store.budget = 2 * one.nbytes + one.nbytes // 2  # room for two
+    keys = [count_key(COUNTS["admissions"], 1, 2025, p, None, 5, 1) for p in ("71", "72", "73")]
+    store.keep(keys[0], suppressed(7), {})
+    store.keep(keys[1], suppressed(8), {})
+    assert store.get(keys[0]) is not None  # read again: the second is now the oldest
+    store.keep(keys[2], suppressed(9), {})
+    assert list(store.cubes) == [keys[0], keys[2]]
+    assert store.nbytes == sum(c.nbytes for c in store.cubes.values()) <= store.budget
