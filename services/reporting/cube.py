@@ -19,10 +19,11 @@ province of 6,000 villages takes a few MiB.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -101,15 +102,26 @@ def _moment(micros: int) -> datetime | None:
     return None if micros == NEVER else _EPOCH + timedelta(microseconds=micros)
 
 
-@lru_cache(maxsize=256)
-def _shared(regions: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple for every cube over the same regions (a province's counts and stocks)."""
-    return regions
+class Regions:
+    """A cube's sorted regions and each one's index, one object for every cube over the same
+    regions (a province-year's counts and stocks), gone with the last of them."""
+
+    __slots__ = ("__weakref__", "at", "codes")
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        self.codes = codes
+        self.at = {region: n for n, region in enumerate(codes)}
 
 
-@lru_cache(maxsize=256)
-def _index_of(regions: tuple[str, ...]) -> dict[str, int]:
-    return {region: n for n, region in enumerate(regions)}
+_REGIONS: weakref.WeakValueDictionary[int, Regions] = weakref.WeakValueDictionary()
+
+
+def regions_of(codes: tuple[str, ...]) -> Regions:
+    key = hash(codes)
+    found = _REGIONS.get(key)
+    if found is None or found.codes != codes:
+        found = _REGIONS[key] = Regions(codes)
+    return found
 
 
 def year_periods(year: int) -> tuple[str, ...]:
@@ -147,6 +159,8 @@ class Cube:
     def __post_init__(self) -> None:
         if not self.periods:
             self.periods = year_periods(self.year)
+        self._regions = regions_of(self.regions)
+        self.regions = self._regions.codes
 
     @property
     def nbytes(self) -> int:
@@ -166,7 +180,7 @@ class Cube:
 
     @property
     def _region_at(self) -> dict[str, int]:
-        return _index_of(self.regions)
+        return self._regions.at
 
     @cached_property
     def _period_at(self) -> dict[str, int]:
@@ -267,7 +281,7 @@ def build(
         found.update(chain)
         for parent, child in itertools.pairwise(chain):
             children.setdefault(parent, set()).add(child)
-    cube = Cube(year, (TOTAL, *parts), additive and bool(parts), _shared(tuple(sorted(found))))
+    cube = Cube(year, (TOTAL, *parts), additive and bool(parts), tuple(sorted(found)))
     rows = list(leaves)
     if totals is not None and not cube.additive:
         rows += list(totals)
@@ -466,15 +480,18 @@ def refine(coarse: Cube, fine: Cube) -> Cube:
     places = places[np.lexsort((places // len(coarse.regions), places % len(coarse.regions)))]
     at = refined._part_at
     own = [p for p in fine.parts if p != TOTAL]
-    totals, members = [], []
-    for place in places:
-        for p, part in enumerate(coarse.parts):
-            if part == TOTAL:
-                continue
-            totals.append(p * block + place)
-            members.append([at[f] * block + place for f in own if f.split(",")[0] == part])
+    # Each coarse part's relations at every place, then in place-major order.
+    pieces, keys = [], []
+    for p, part in enumerate(coarse.parts):
+        if part == TOTAL:
+            continue
+        finer = np.array([at[f] for f in own if f.split(",")[0] == part], np.int64)
+        pieces.append(Links.of(p * block + places, places[:, None] + finer[None, :] * block))
+        keys.append(np.arange(len(places)) * len(coarse.parts) + p)
     assert refined.links is not None
-    refined.links = Links.joined([refined.links, Links.of(totals, members)])
+    if pieces:
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        refined.links = Links.joined([refined.links, Links.joined(pieces).ordered(order)])
     return refined
 
 

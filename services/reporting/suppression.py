@@ -43,11 +43,19 @@ class Relation(Generic[K]):
 @dataclass(frozen=True)
 class Links:
     """Relations between numbered cells: relation j says cell `totals[j]` is the sum of
-    `members[starts[j]:starts[j + 1]]`."""
+    `members[starts[j]:starts[j + 1]]`. Held in 32 bits (a national province's most refined
+    cube has millions of members)."""
 
     totals: Ints
     starts: Ints
     members: Ints
+
+    def __post_init__(self) -> None:
+        for name in ("totals", "starts", "members"):
+            held = getattr(self, name)
+            if held.dtype != np.int32:
+                assert not len(held) or held.max() < 2**31, "cells numbered in 32 bits"
+                object.__setattr__(self, name, held.astype(np.int32))
 
     @classmethod
     def of(cls, totals: Sequence[int] | Ints, members: Sequence[Sequence[int]] | Ints) -> Links:
@@ -101,9 +109,16 @@ class Links:
             self.members[member],
         )
 
+    def ordered(self, order: Ints) -> Links:
+        """The relations in another order (`order[n]`: the relation to put n-th)."""
+        sizes = np.diff(self.starts)[order]
+        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        at = _ranges(self.starts[:-1][order], self.starts[1:][order])
+        return Links(self.totals[order], starts, self.members[at])
+
     def owners(self) -> Ints:
         """Per member: its relation."""
-        return np.repeat(np.arange(len(self.totals), dtype=np.int64), np.diff(self.starts))
+        return np.repeat(np.arange(len(self.totals), dtype=np.int32), np.diff(self.starts))
 
     def cells(self) -> Ints:
         return np.concatenate((self.totals, self.members))
@@ -181,27 +196,31 @@ def suppress_indexed(
     size = len(values)
     withheld = (values < k) & may_withhold | sensitive | already
     small_cells = (values > 0) & ((values < k) | sensitive)
-    # The walk below visits few cells and relations, one at a time: plain Python lists read
-    # faster there than arrays, and the arrays share the withheld flags' memory.
+    # The walk below visits few cells and relations, one at a time, reading the arrays
+    # through memoryviews (plain Python numbers, no copies); the withheld flags are one
+    # buffer seen both ways.
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
-    value = values.tolist()
-    may = may_withhold.tolist()
-    small = small_cells.tolist()
-    ceiling = np.minimum(np.maximum(upper, 0), _CEILING)
-    bound = ceiling.tolist()
-    totals = links.totals.tolist()
-    starts = links.starts.tolist()
+    ceiling = np.minimum(np.maximum(upper, 0), _CEILING).astype(np.int64)
+    value, may = values.astype(np.int64).data, may_withhold.data
+    small, bound = small_cells.data, ceiling.data
+    totals, starts = links.totals.data, links.starts.data
     members = links.members
     # Every relation a cell is in, in the relations' order.
     occurrences = np.concatenate((links.totals, members))
-    owner = np.concatenate((np.arange(len(links), dtype=np.int64), links.owners()))
-    order = np.argsort(occurrences, kind="stable")
+    order = np.argsort(occurrences, kind="stable").astype(np.int32)
+    cell_starts = np.searchsorted(occurrences[order], np.arange(size + 1)).astype(np.int32)
+    del occurrences
+    owner = np.concatenate((np.arange(len(links), dtype=np.int32), links.owners()))
     by_owner = owner[order]
-    cell_starts = np.searchsorted(occurrences[order], np.arange(size + 1))
+    del order, owner
 
     def relations_of(cell: int) -> list[int]:
         return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
+
+    def involved(cells: Ints) -> Ints:
+        """Every relation holding any of `cells`, once, in order."""
+        return np.unique(by_owner[_ranges(cell_starts[cells], cell_starts[cells + 1])])
 
     def members_of(j: int) -> list[int]:
         return [totals[j], *members[starts[j] : starts[j + 1]].tolist()]
@@ -240,10 +259,11 @@ def suppress_indexed(
     # Relations together can still pin a cell (a withheld zero beside a published total says
     # the rest is known). Find what a reader can determine; while a small withheld cell is
     # among it, withhold one more non-zero cell where the determination came from.
-    in_relations = np.zeros(size, bool)
-    in_relations[occurrences] = True
+    in_relations = np.diff(cell_starts) > 0
     for _ in range(size):
-        determined = np.flatnonzero(_determined(values, links, withheld, ceiling) & in_relations)
+        determined = np.flatnonzero(
+            _determined(values, links, withheld, ceiling, involved) & in_relations
+        )
         picks = set()
         for exposed in sorted((int(c) for c in determined if small[c]), key=name):
             pick = _unpinning(exposed, flags, relations_of, members_of, may, value, name)
@@ -278,44 +298,49 @@ def _short(links: Links, values: Ints, withheld: Bools, small: Bools, ceiling: I
     return short
 
 
-def _determined(values: Ints, links: Links, withheld: Bools, ceiling: Ints) -> Bools:
+def _determined(
+    values: Ints, links: Links, withheld: Bools, ceiling: Ints, involved: Callable[[Ints], Ints]
+) -> Bools:
     """Withheld cells a reader can work out. Every cell gets the interval a reader knows it
     lies in (published: its value; withheld: zero to its province's figure), and each
     relation narrows its members' intervals from the others' (a part is at least the total's
     least minus the other parts' most, at most the total's most minus their least; the total
     between the sums), until nothing moves. A cell whose interval closes is worked out.
 
-    All relations narrow at once, as arrays (a province-year at national size has hundreds of
-    thousands of cells), until nothing moves: the same fixpoint as narrowing one relation at
-    a time, since each narrowing only ever tightens."""
+    Relations narrow together, as arrays (a province-year at national size has millions of
+    relation members): all of them first, then only those holding a cell that moved
+    (`involved(cells)`: their relations), until nothing moves. Each narrowing only ever
+    tightens, so this reaches the same fixpoint as narrowing one relation at a time."""
     if not len(links) or not withheld.any():
         return np.zeros(len(values), bool)
-    totals, parts = links.totals, links.members
-    owner = links.owners()
     low = np.where(withheld, 0, values)
     high = np.where(withheld, ceiling, values)
-    open_totals = withheld[totals]
-    open_parts = withheld[parts]
+    active = links
     for _ in range(1000):
-        parts_lo, parts_hi = links.sums(low), links.sums(high)
+        totals, parts, owner = active.totals, active.members, active.owners()
+        parts_lo, parts_hi = active.sums(low), active.sums(high)
         new_low, new_high = low.copy(), high.copy()
+        open_totals = withheld[totals]
         np.maximum.at(new_low, totals[open_totals], parts_lo[open_totals])
         np.minimum.at(new_high, totals[open_totals], parts_hi[open_totals])
-        t_lo, t_hi = low[totals][owner], high[totals][owner]
-        np.maximum.at(
-            new_low,
-            parts[open_parts],
-            (t_lo - (parts_hi[owner] - high[parts]))[open_parts],
-        )
-        np.minimum.at(
-            new_high,
-            parts[open_parts],
-            (t_hi - (parts_lo[owner] - low[parts]))[open_parts],
-        )
-        if np.array_equal(new_low, low) and np.array_equal(new_high, high):
-            break
+        opened = np.flatnonzero(withheld[parts])
+        part, of = parts[opened], owner[opened]
+        np.maximum.at(new_low, part, low[totals[of]] - (parts_hi[of] - high[part]))
+        np.minimum.at(new_high, part, high[totals[of]] - (parts_lo[of] - low[part]))
+        moved = np.flatnonzero((new_low != low) | (new_high != high))
         low, high = new_low, new_high
-    return withheld & (low >= high)
+        if not len(moved):
+            break
+        active = links.ordered(involved(moved))
+    closed: Bools = withheld & (low >= high)
+    return closed
+
+
+def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:
+    """The positions starts[n] .. stops[n] - 1 of every n, one after another."""
+    sizes = stops - starts
+    ends = np.cumsum(sizes)
+    return np.repeat(starts - ends + sizes, sizes) + np.arange(ends[-1] if len(ends) else 0)
 
 
 _CEILING = 2**40
@@ -327,8 +352,8 @@ def _unpinning(
     withheld: bytearray,
     relations_of: Callable[[int], list[int]],
     members_of: Callable[[int], list[int]],
-    may_withhold: list[bool],
-    value: list[int],
+    may_withhold: memoryview,
+    value: memoryview,
     name: Callable[[int], Any],
 ) -> int | None:
     """The smallest published non-zero cell nearest the exposed one through the relations
