@@ -116,6 +116,12 @@ class Links:
         at = _ranges(self.starts[:-1][order], self.starts[1:][order])
         return Links(self.totals[order], starts, self.members[at])
 
+    def pieces(self, relations: Ints) -> Iterator[Links]:
+        """The relations `relations` (in that order), `_CHUNK` at a time: arrays of bounded
+        size, whatever the cube."""
+        for start in range(0, len(relations), _CHUNK):
+            yield self.ordered(relations[start : start + _CHUNK])
+
     def owners(self) -> Ints:
         """Per member: its relation."""
         return np.repeat(np.arange(len(self.totals), dtype=np.int32), np.diff(self.starts))
@@ -255,7 +261,9 @@ def suppress_indexed(
 
     # Only relations falling short now need the walk: one that holds can only fall short
     # when a cell of its own is withheld, and then the walk visits it.
-    complete(np.flatnonzero(_short(links, values, withheld, small_cells, ceiling)).tolist())
+    facts = (values, withheld, small_cells, ceiling)
+    short = [_short(piece, *facts) for piece in links.pieces(np.arange(len(links)))]
+    complete(np.flatnonzero(np.concatenate([np.zeros(0, bool), *short])).tolist())
     # Relations together can still pin a cell (a withheld zero beside a published total says
     # the rest is known). Find what a reader can determine; while a small withheld cell is
     # among it, withhold one more non-zero cell where the determination came from.
@@ -315,25 +323,36 @@ def _determined(
         return np.zeros(len(values), bool)
     low = np.where(withheld, 0, values)
     high = np.where(withheld, ceiling, values)
-    active = links
+    active = np.arange(len(links))
     for _ in range(1000):
-        totals, parts, owner = active.totals, active.members, active.owners()
-        parts_lo, parts_hi = active.sums(low), active.sums(high)
         new_low, new_high = low.copy(), high.copy()
-        open_totals = withheld[totals]
-        np.maximum.at(new_low, totals[open_totals], parts_lo[open_totals])
-        np.minimum.at(new_high, totals[open_totals], parts_hi[open_totals])
-        opened = np.flatnonzero(withheld[parts])
-        part, of = parts[opened], owner[opened]
-        np.maximum.at(new_low, part, low[totals[of]] - (parts_hi[of] - high[part]))
-        np.minimum.at(new_high, part, high[totals[of]] - (parts_lo[of] - low[part]))
+        for piece in links.pieces(active):
+            _narrow(piece, withheld, (low, high), (new_low, new_high))
         moved = np.flatnonzero((new_low != low) | (new_high != high))
         low, high = new_low, new_high
         if not len(moved):
             break
-        active = links.ordered(involved(moved))
+        active = involved(moved)
     closed: Bools = withheld & (low >= high)
     return closed
+
+
+_CHUNK = 1 << 16
+"""Relations narrowed at once."""
+
+
+def _narrow(links: Links, withheld: Bools, old: tuple[Ints, Ints], new: tuple[Ints, Ints]) -> None:
+    """One narrowing of every relation of `links` from the `old` intervals into `new`."""
+    (low, high), (new_low, new_high) = old, new
+    totals, parts, owner = links.totals, links.members, links.owners()
+    parts_lo, parts_hi = links.sums(low), links.sums(high)
+    open_totals = withheld[totals]
+    np.maximum.at(new_low, totals[open_totals], parts_lo[open_totals])
+    np.minimum.at(new_high, totals[open_totals], parts_hi[open_totals])
+    opened = np.flatnonzero(withheld[parts])
+    part, of = parts[opened], owner[opened]
+    np.maximum.at(new_low, part, low[totals[of]] - (parts_hi[of] - high[part]))
+    np.minimum.at(new_high, part, high[totals[of]] - (parts_lo[of] - low[part]))
 
 
 def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:

@@ -268,6 +268,9 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
             base_url=services.url("gateway"), timeout=60, transport=AiohttpTransport()
         ) as http:
             started = time.monotonic()
+            # The first 20 s after the start, while the suppressor makes every province's
+            # cubes: a table whose cube is not made yet waits for it (PULIH_CUBE_WAIT_SECONDS).
+            first = await read_latency(http, paths, rate, 20)
             for path in paths:  # each client-derived table once its province's cube is made
                 suppressed = "clients_screened" in path and path.endswith("regency")
                 while "suppressed_as_of" not in (await http.get(path, headers=READER)).json():
@@ -305,6 +308,10 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
         f"{1000 * percentile(through, 0.99):.1f} ms   reporting directly p50 "
         f"{1000 * statistics.median(baseline):.1f} ms  p99 {1000 * percentile(baseline, 0.99):.1f}"
         " ms  (goal p99 < 50 ms)"
+    )
+    print(
+        f"(d) the same through the gateway in the first 20 s after reporting's start: p50 "
+        f"{1000 * statistics.median(first):.1f} ms  p99 {1000 * percentile(first, 0.99):.1f} ms"
     )
     return memory
 
