@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from services.reporting.projection import Read, Reading, reading_of
+from services.reporting.projection.reading import Read, Reading, reading_of
 from shared.contracts.envelope import REQUIRED_HEADERS, SPECVERSION, InvalidEvent, Reason
 from shared.contracts.platform import EventAccepted, EventRejected
 

@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.reporting import db
 from services.reporting.decoding import Decoded, decode
 from services.reporting.generations import current_generation, load_positions
-from services.reporting.projection import Batch, rejection_of
+from services.reporting.projection.batch import Batch
+from services.reporting.projection.rules import rejection_of
 from services.reporting.suppressed_cubes import paused_gc
 from services.reporting.upserts import (
     REJECTION_COLUMNS,
