@@ -47,11 +47,13 @@ class Settings(ServiceSettings):
         ),
     )
     cube_wait_seconds: float = Field(
-        default=10,
+        default=5,
         ge=0,
         description=(
             "How long the first request for a cube nobody has asked for yet waits for the "
-            "background suppression; after that it is answered with every figure withheld."
+            "background suppression; after that it is answered with every figure withheld. "
+            "Keep it well under the gateway's PULIH_UPSTREAM_TIMEOUT_SECONDS, or such a "
+            "request is a 504 instead."
         ),
     )
     cube_memory_mb: int = Field(

@@ -78,16 +78,24 @@ async def freshness(
 
 
 async def read_latency(
-    http: httpx.AsyncClient, paths: list[str], rate: float, seconds: float
+    http: httpx.AsyncClient,
+    paths: list[str],
+    rate: float,
+    seconds: float,
+    failed: list[int] | None = None,
 ) -> list[float]:
     """Requests at a steady `rate` per second for `seconds`, round-robin over `paths`, each
-    path asked by the twenty callers in turn."""
+    path asked by the twenty callers in turn. An error answer raises, unless `failed` is
+    given: then its status is kept there (and its time among the others)."""
     timings: list[float] = []
 
     async def one(path: str, caller: dict[str, str]) -> None:
         started = time.perf_counter()
         answer = await http.get(path, headers=caller)
-        answer.raise_for_status()
+        if failed is None:
+            answer.raise_for_status()
+        elif answer.is_error:
+            failed.append(answer.status_code)
         timings.append(time.perf_counter() - started)
 
     tasks = []
@@ -270,7 +278,8 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
             started = time.monotonic()
             # The first 20 s after the start, while the suppressor makes every province's
             # cubes: a table whose cube is not made yet waits for it (PULIH_CUBE_WAIT_SECONDS).
-            first = await read_latency(http, paths, rate, 20)
+            failed: list[int] = []
+            first = await read_latency(http, paths, rate, 20, failed)
             for path in paths:  # each client-derived table once its province's cube is made
                 suppressed = "clients_screened" in path and path.endswith("regency")
                 while "suppressed_as_of" not in (await http.get(path, headers=READER)).json():
@@ -312,6 +321,7 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
     print(
         f"(d) the same through the gateway in the first 20 s after reporting's start: p50 "
         f"{1000 * statistics.median(first):.1f} ms  p99 {1000 * percentile(first, 0.99):.1f} ms"
+        f"  ({len(failed)} of {len(first)} answered with an error: {sorted(set(failed))})"
     )
     return memory
 
