@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.reporting.api import install_error_handlers, router
 from services.reporting.db import MIGRATIONS, metadata, platform
-from services.reporting.projector import Projector
+from services.reporting.projector.consumer import Projector
 from services.reporting.settings import SERVICE_NAME, Settings
 from services.reporting.suppressor import Suppressor
 from shared.contracts import client_case, registry, scheduling

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
 from services.reporting.generations import current_generation
-from services.reporting.projector import Projector
+from services.reporting.projector.consumer import Projector
 from shared.messaging.broker import (
     PLAINTEXT,
     KafkaAuth,

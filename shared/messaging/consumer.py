@@ -32,9 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka_lean
 from shared.messaging.broker import Topics
-
-# named here too: reporting's projector imports it from this module
-from shared.messaging.dlq import send_to_dead_letter as send_to_dead_letter
+from shared.messaging.dlq import send_to_dead_letter
 from shared.messaging.failures import describe, is_infrastructure
 from shared.messaging.inbound.answerer import InboundAnswerer
 from shared.messaging.inbound.origin import inbound_origin

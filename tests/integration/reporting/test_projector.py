@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.reporting import db
-from services.reporting.projector import PositionsMoved, Projector
+from services.reporting.projector.consumer import PositionsMoved, Projector
 from shared.messaging.broker import Topics, make_consumer, partitions_of
 from shared.migrations import upgrade
 from shared.persistence import create_engine

@@ -13,7 +13,7 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-import services.reporting.projector
+import services.reporting.projector.consumer
 import shared.metrics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -127,7 +127,7 @@ def test_labels_never_carry_ids() -> None:
     allowed |= {"method", "route", "status", "le"}
     metrics = [
         m
-        for module in (shared.metrics, services.reporting.projector)
+        for module in (shared.metrics, services.reporting.projector.consumer)
         for m in vars(module).values()
         if isinstance(m, MetricWrapperBase)
     ]
