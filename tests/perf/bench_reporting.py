@@ -32,6 +32,7 @@ import random
 import statistics
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -210,6 +211,7 @@ async def run(
         return
     await read_path(read_model)
     national_province(villages)
+    national_closures()
     await national_read_path(await fresh_postgres(postgres_server), villages)
 
 
@@ -256,9 +258,68 @@ def national_province(villages: int, seed: int = 1) -> None:
     ratio = measured / baseline
     print(f"{'build and suppress, as now':42} {measured:>10.2f} {baseline:>11.2f} {ratio:>6.0%}")
     kept = cube.kept(now)
-    size = sum(a.nbytes for a in (kept.cells, kept.values, kept.events, kept.latest))
-    size += kept.received.nbytes + (0 if kept.withheld_bits is None else kept.withheld_bits.nbytes)
-    print(f"kept for requests: {size / 2**20:.1f} MiB of arrays ({len(kept.cells):,} figures)")
+    print(f"kept for requests: {kept.nbytes / 2**20:.1f} MiB ({len(kept.cells):,} figures)")
+
+
+def national_closures(seed: int = 1) -> None:
+    """(a) The largest cube of a province of the national run (`tests/perf/national.py`:
+    14 regencies of 14 districts of 12 villages): closures by outcome refined by outcome and
+    risk level, 36 parts, every table of both cut from it."""
+    rng = random.Random(seed)
+    codes = [
+        f"33.{r:02d}.{d:02d}.{2000 + v}"
+        for r in range(1, 15)
+        for d in range(1, 15)
+        for v in range(1, 13)
+    ]
+    outcomes = ("completed", "dropped_out", "referred", "moved", "died", "transferred", "other")
+    risks = ("low", "moderate", "high", "unknown")
+    crossed = tuple(f"{o},{r}" for o in outcomes for r in risks)
+    coarse: Counter[tuple[str, str, str, str]] = Counter()
+    fine: Counter[tuple[str, str, str, str]] = Counter()
+    for village in codes:
+        for _ in range(rng.randrange(0, 12)):
+            month, outcome = f"2026-{rng.randrange(1, 13):02d}", rng.choice(outcomes)
+            coarse[village, month, outcome, f"unit-{village}"] += 1
+            fine[village, month, f"{outcome},{rng.choice(risks)}", f"unit-{village}"] += 1
+
+    def made(module: Any, k: int = 5) -> Any:
+        def leaves(counted: Counter[tuple[str, str, str, str]]) -> list[Any]:
+            return [
+                module.Leaf(v, m, p, n, n, None, None, u) for (v, m, p, u), n in counted.items()
+            ]
+
+        built = module.refine(
+            module.build(2026, leaves(coarse), codes, parts=outcomes),
+            module.build(2026, leaves(fine), codes, parts=crossed),
+        )
+        return module.apply_suppression(built, k, min_units=3)
+
+    gc.disable()
+    try:
+        started = time.process_time()
+        before = made(reference)
+        baseline = time.process_time() - started
+        started = time.process_time()
+        now = made(cube)
+        measured = time.process_time() - started
+    finally:
+        gc.enable()
+    assert {tuple(c) for c in now.withheld} == {tuple(c) for c in before.withheld}
+    tracemalloc.start()
+    made(cube)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(
+        f"\nclosures of a national province: {len(codes):,} villages, {len(now.parts)} parts, "
+        f"{now.size:,} cells, {len(now.links.members):,} relation members, CPU seconds"
+    )
+    ratio = measured / baseline
+    print(f"{'build and suppress, as now':42} {measured:>10.2f} {baseline:>11.2f} {ratio:>6.0%}")
+    print(
+        f"peak memory while made (tracemalloc): {peak / 2**20:.0f} MiB; "
+        f"kept for requests: {cube.kept(now).nbytes / 2**20:.1f} MiB"
+    )
 
 
 async def read_path(url: str, rate: float = 200, seconds: float = 10) -> None:
@@ -470,8 +531,10 @@ if __name__ == "__main__":
     args = _args()
     if args.suppression_only:
         national_province(args.villages)
+        national_closures()
     elif args.national_only:
         national_province(args.villages)
+        national_closures()
         with infrastructure(kafka=False) as (_, postgres):
             asyncio.run(national_read_path(asyncio.run(fresh_postgres(postgres)), args.villages))
     else:
