@@ -37,7 +37,7 @@ from services.reporting.queries import (
     validate,
 )
 from services.reporting.settings import Settings
-from services.reporting.special import definitions
+from services.reporting.special.units import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
 from shared.dependencies import EngineDep, PersonDep, SettingsDep
 from shared.http import AUTHENTICATED, install_domain_errors

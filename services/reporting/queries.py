@@ -25,7 +25,7 @@ from services.reporting.indicators import (
     inside,
     unit_villages,
 )
-from services.reporting.special import special_table
+from services.reporting.special.tables import special_table
 from services.reporting.suppressed_cubes import period_cube, row_of, served, stock_key
 from shared.regions import PROVINCE_CODES
 from shared.rules import Violation, check

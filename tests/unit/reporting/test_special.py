@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell, Leaf
 from services.reporting.figures import Row
-from services.reporting.special import median_row, rate_row
+from services.reporting.special.clients import median_row, rate_row
 from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED
 from tests.unit.reporting.audit import disclosed
 
