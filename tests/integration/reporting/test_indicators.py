@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.reporting import api as reporting_api
 from services.reporting.answers import answers_of
+from services.reporting.api import indicators as reporting_api
 from services.reporting.app import CANONICAL
 from services.reporting.queries import table
 from services.reporting.rebuild import rebuild

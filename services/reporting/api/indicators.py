@@ -1,35 +1,27 @@
-"""Reporting's HTTP API: indicators by region and period, time series, JSON or CSV.
-
-Every caller gets aggregates only. National operators and reporting consumers see the whole
-country; province and district operators see the regions under them. Client-derived figures
-below province level come withheld where they are small (and their complements), for everyone;
-medians and rates there show only where the counts they carry are shown. A region reporting
-does not know (no such province, no unit below it) and a period that has not begun are
-problems (422), not zeros.
-"""
+"""The indicators' routes: the catalog, an indicator's table for a period (JSON or CSV), and a
+count's twelve months; their schemas."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.reporting import cube
 from services.reporting.answers import answers_of
+from services.reporting.api.common import _allowed
 from services.reporting.cube import TOTAL, Cell
-from services.reporting.data_health import data_health
 from services.reporting.figures import REGION, Ask, Period, Row
 from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
 from services.reporting.queries import (
-    WIT,
     future,
     is_client_derived,
     known_region,
@@ -40,11 +32,9 @@ from services.reporting.settings import Settings
 from services.reporting.special.units import definitions
 from services.reporting.suppressed_cubes import row_of, suppressed_cube
 from shared.dependencies import EngineDep, PersonDep, SettingsDep
-from shared.http import AUTHENTICATED, install_domain_errors
 from shared.rules import Violation, check
-from shared.security.roles import Caller, Forbidden
 
-router = APIRouter(responses=AUTHENTICATED)
+router = APIRouter()
 
 
 class Breakdown(BaseModel):
@@ -126,13 +116,6 @@ class IndicatorSeries(BaseModel):
 
 
 CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "As CSV."}
-
-
-def _allowed(who: Caller, region: str) -> None:
-    """Raise unless the caller may read figures of `region` and below: national operators and
-    reporting consumers everywhere, province and district operators within their regions."""
-    if not (who.reads_everywhere or any(f"{region}.".startswith(f"{r}.") for r in who.regions)):
-        raise Forbidden("the region is outside your scope")
 
 
 @router.get("/indicators", response_model=list[IndicatorSpec], tags=["indicators"])
@@ -364,60 +347,3 @@ async def series(
     if (as_of := _suppressed_as_of(rows)) is not None:
         answer["suppressed_as_of"] = as_of
     return answer
-
-
-class RegionHealth(BaseModel):
-    region: str = Field(description="A province (or the region asked about when narrower).")
-    latest_event_at: AwareDatetime | None = Field(
-        description="Data as of: when the latest fact happened (the province's zone)."
-    )
-    latest_received_at: AwareDatetime | None = Field(
-        description="When the latest fact reached the platform."
-    )
-    received: int = Field(description="Facts whose latest event arrived in the month.")
-    late: int = Field(
-        description="Of those, facts that happened in an earlier month: each restated a month "
-        "already reported."
-    )
-    restated_months: list[str] = Field(description="The months the late facts restated.")
-    median_lag_hours: float | None = Field(
-        description="Median hours from a fact happening to its arrival, over the month's facts."
-    )
-    units_reporting: int = Field(description="Units with a fact that arrived in the month.")
-    rejected: int | None = Field(
-        description="Submissions the province sent that the platform refused (`EventRejected` "
-        "on its receipts topic), by the month of the receipt, each message once; null below "
-        "province level, where receipts say nothing (they name the province only)."
-    )
-
-
-class DataHealth(BaseModel):
-    month: str = Field(examples=["2026-05"])
-    within: str
-    rows: list[RegionHealth]
-
-
-@router.get("/data-health", response_model=DataHealth, tags=["indicators"])
-async def health_of_the_data(
-    who: PersonDep,
-    engine: EngineDep,
-    within: Annotated[str, Query(pattern=r"^(\d{2}(\.\d{2}){0,3})?$")] = "",
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
-) -> dict[str, Any]:
-    """How current and settled the figures are: for each province (or the region `within`,
-    when narrower), in `month` (default this month): data as of, last arrival, facts arrived,
-    late facts and the months they restated, median arrival lag, units reporting, and the
-    submissions the province had refused (its rejected receipts)."""
-    _allowed(who, within)
-    today = datetime.now(UTC).astimezone(WIT).date()
-    first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
-    check(future(first, "month"))
-    async with engine.connect() as connection:
-        generation, _ = await serving_generation(connection)
-        check(await known_region(connection, generation, within, "within"))
-        rows = await data_health(connection, generation, within, first)
-    return {"month": first.strftime("%Y-%m"), "within": within, "rows": rows}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    install_domain_errors(app, rules_of="reporting", problems={})
