@@ -81,10 +81,12 @@ class Projector(Preparing, Writing):
             self.positions = await load_positions(connection, self.generation)
 
         for tp in partitions or self.consumer.assignment():
-            if tp in self.positions:
-                self.consumer.seek(tp, self.positions[tp])
-            else:
-                await self.consumer.seek_to_beginning(tp)
+            # Offset 0 where the read model has no position: a log that retention has begun
+            # later answers "out of range" and the consumer starts at its earliest record
+            # (auto_offset_reset). Not `seek_to_beginning`, which waits for the fetcher: called
+            # while partitions are assigned after a rejoin, it held the group's heartbeats for
+            # its 40 s timeout (seen at national size).
+            self.consumer.seek(tp, self.positions.get(tp, 0))
 
     def listener(self) -> ConsumerRebalanceListener:
         projector = self
