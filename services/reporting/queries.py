@@ -25,8 +25,9 @@ from services.reporting.indicators import (
     inside,
     unit_villages,
 )
+from services.reporting.periods import period_cube, row_of
 from services.reporting.special.tables import special_table
-from services.reporting.suppressed_cubes import period_cube, row_of, served, stock_key
+from services.reporting.suppressed_cubes import served, stock_key
 from shared.regions import PROVINCE_CODES
 from shared.rules import Violation, check
 

@@ -21,6 +21,7 @@ from services.reporting.cube import TOTAL, Cell
 from services.reporting.figures import REGION, Ask, Period, Row
 from services.reporting.generations import serving_generation
 from services.reporting.indicators import COUNTS, SPECIAL, STOCKS, count_by_region
+from services.reporting.periods import row_of
 from services.reporting.queries import (
     future,
     is_client_derived,
@@ -30,7 +31,7 @@ from services.reporting.queries import (
 )
 from services.reporting.settings import Settings
 from services.reporting.special.units import definitions
-from services.reporting.suppressed_cubes import row_of, suppressed_cube
+from services.reporting.suppressed_cubes import suppressed_cube
 from shared.dependencies import EngineDep, PersonDep, SettingsDep
 from shared.rules import Violation, check
 

@@ -15,8 +15,9 @@ from services.reporting import cube, db
 from services.reporting.cube import TOTAL, Cell, Cube
 from services.reporting.figures import Ask, Row
 from services.reporting.indicators import COUNTS, aware, count_by_region, inside, lineage, region_of
+from services.reporting.periods import row_of
 from services.reporting.special.common import Computed, _share
-from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED, row_of
+from services.reporting.suppressed_cubes import ATTENDED, NOT_ATTENDED
 
 
 async def _median_days(

@@ -11,6 +11,7 @@ from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell, Cube
 from services.reporting.figures import Ask, Row
 from services.reporting.indicators import COUNTS
+from services.reporting.periods import period_cube
 from services.reporting.special.clients import (
     _completion_rate,
     _median_days,
@@ -20,7 +21,6 @@ from services.reporting.special.clients import (
 )
 from services.reporting.special.common import Computed
 from services.reporting.special.units import _against_target, _cumulative, _operational, _sustained
-from services.reporting.suppressed_cubes import period_cube
 from shared.rules import Violation, check
 
 

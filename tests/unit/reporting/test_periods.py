@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell, Cube, Leaf
 from services.reporting.figures import Period
-from services.reporting.suppressed_cubes import combined, hidden
+from services.reporting.periods import combined, hidden
 from services.reporting.suppression import Relation
 from shared.rules import RuleViolations
 from tests.unit.reporting.audit import pinned

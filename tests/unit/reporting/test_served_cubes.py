@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting import cube
 from services.reporting.cube import TOTAL, Cell, Cube, Leaf
 from services.reporting.indicators import COUNTS
-from services.reporting.suppressed_cubes import count_key, row_of, served, store_of
+from services.reporting.periods import row_of
+from services.reporting.suppressed_cubes import count_key, served, store_of
 from services.reporting.suppressor import Suppressor
 from shared.persistence import create_engine
 

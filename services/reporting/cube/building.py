@@ -1,0 +1,258 @@
+"""Building a cube from the read model's leaves: the figures of every cell (each leaf counted
+in its village's month and year and every region above), and the relations between cells, in
+the order suppression has always visited them; merged with a companion breakdown, refined by
+a crossed one."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from services.reporting.cube.cells import (
+    NEVER,
+    TOTAL,
+    Bools,
+    Cube,
+    Ints,
+    Leaf,
+    ancestors,
+    micros,
+)
+from services.reporting.suppression import Links
+
+
+def build(
+    year: int,
+    leaves: Iterable[Leaf],
+    villages: Iterable[str],
+    *,
+    parts: Sequence[str] = (),
+    additive: bool = True,
+    totals: Iterable[Leaf] | None = None,
+    flow: bool = True,
+) -> Cube:
+    """The cube of `year` over `villages` (those with units). `leaves` carry the breakdown's
+    parts (or only TOTAL); for a breakdown that does not partition the total, `totals` gives
+    the total's own leaves. A stock (`flow=False`: clients in a stage at the end of each
+    month) is not summed over months: its year is its December."""
+    children: dict[str, set[str]] = {}
+    found = {""}
+    for village in villages:
+        chain = ancestors(village)
+        found.update(chain)
+        for parent, child in itertools.pairwise(chain):
+            children.setdefault(parent, set()).add(child)
+    cube = Cube(year, (TOTAL, *parts), additive and bool(parts), tuple(sorted(found)))
+    rows = list(leaves)
+    if totals is not None and not cube.additive:
+        rows += list(totals)
+    _fill(cube, rows, flow)
+    cube.links = _links(cube, children, flow)
+    return cube
+
+
+def _fill(cube: Cube, rows: list[Leaf], flow: bool) -> None:
+    """Each leaf counted in its village's month and year and in every region above, in its
+    part and (when the parts add up) in the total: one pass of array sums."""
+    regions, periods = len(cube.regions), len(cube.periods)
+    region_at, period_at, part_at = cube.region_at, cube.period_at, cube.part_at
+    # Each region's chain of ancestors as region indices (-1 where a code is shorter).
+    depth = max(region.count(".") + 2 if region else 1 for region in cube.regions)
+    chains = np.full((regions, depth), -1, np.int64)
+    for n, region in enumerate(cube.regions):
+        for level, code in enumerate(ancestors(region) if region else [""]):
+            chains[n, level] = region_at[code]
+    kept = [
+        row
+        for row in rows
+        if row.village_code in region_at and row.month in period_at and row.part in part_at
+    ]  # a unit the registry has not announced yet, or a part the cube does not publish
+    count = len(kept)
+    village = np.fromiter((region_at[r.village_code] for r in kept), np.int64, count)
+    month = np.fromiter((period_at[r.month] for r in kept), np.int64, count)
+    part = np.fromiter((part_at[r.part] for r in kept), np.int64, count)
+    value = np.fromiter((r.value for r in kept), np.int64, count)
+    events = np.fromiter((r.events for r in kept), np.int64, count)
+    latest = np.fromiter((micros(r.latest) for r in kept), np.int64, count)
+    received = np.fromiter((micros(r.received) for r in kept), np.int64, count)
+    unit_at: dict[str, int] = {}
+    unit = np.fromiter(
+        (-1 if r.unit is None else unit_at.setdefault(r.unit, len(unit_at)) for r in kept),
+        np.int64,
+        count,
+    )
+    # Where each leaf counts in its own village: its month and year, its part and the total.
+    period_choices = [month, np.zeros(count, np.int64)]
+    if not flow:
+        december = cube.periods.index(f"{cube.year}-12")
+        period_choices[1] = np.where(month == december, 0, -1)
+    part_choices = [part, np.where(part != 0, 0, -1) if cube.additive else np.full(count, -1)]
+    leaves, own = [], []
+    for t in period_choices:
+        for p in part_choices:
+            ok = (t >= 0) & (p >= 0)
+            leaves.append(np.flatnonzero(ok))
+            own.append(((p * periods + t) * regions + village)[ok])
+    leaf, at_village = np.concatenate(leaves), np.concatenate(own)
+    # ... and in every region above it.
+    spread, cell = _upward(at_village, chains, regions)
+    leaf_of = leaf[spread]
+    size = cube.size
+    touched = np.bincount(cell, minlength=size) > 0
+    sums = np.bincount(cell, weights=value[leaf_of], minlength=size)
+    counts = np.bincount(cell, weights=events[leaf_of], minlength=size)
+    last = np.full(size, NEVER, np.int64)
+    np.maximum.at(last, cell, latest[leaf_of])
+    arrived = np.full(size, NEVER, np.int64)
+    np.maximum.at(arrived, cell, received[leaf_of])
+    # Units behind each figure: distinct units among its leaves with a value. A unit's
+    # leaves lie in its own village, so a region's units are its villages' added up; should
+    # one lie in two villages, distinct (cell, unit) pairs are counted everywhere instead.
+    counted = (value[leaf] > 0) & (unit[leaf] >= 0)
+    many = max(len(unit_at), 1)
+    with_value = (value > 0) & (unit >= 0)
+    one_village = len(np.unique(unit[with_value])) == len(
+        np.unique(village[with_value] * many + unit[with_value])
+    )
+    if one_village:
+        pairs = np.unique(at_village[counted] * many + unit[leaf][counted])
+        in_village = np.bincount(pairs // many, minlength=size)
+        holding = np.flatnonzero(in_village)
+        up, above = _upward(holding, chains, regions)
+        units = np.bincount(above, weights=in_village[holding][up], minlength=size)
+    else:
+        found = (value[leaf_of] > 0) & (unit[leaf_of] >= 0)
+        pairs = np.unique(cell[found] * many + unit[leaf_of][found])
+        units = np.bincount(pairs // many, minlength=size)
+    cube.cells = np.flatnonzero(touched).astype(np.int64)
+    cube.values = np.rint(sums[cube.cells]).astype(np.int64)
+    cube.events = np.rint(counts[cube.cells]).astype(np.int64)
+    cube.latest = last[cube.cells]
+    cube.received = arrived[cube.cells]
+    cube.units = np.rint(units[cube.cells]).astype(np.int64)
+
+
+def _upward(cells: Ints, chains: Ints, regions: int) -> tuple[Ints, Ints]:
+    """Cells at their villages, spread to the same period and part of every region of the
+    village's chain: for each, which of `cells` it came from, and where it goes."""
+    village = cells % regions
+    source, target = [], []
+    for level in range(chains.shape[1]):
+        r = chains[village, level]
+        ok = r >= 0
+        source.append(np.flatnonzero(ok))
+        target.append((cells - village + r)[ok])
+    return np.concatenate(source), np.concatenate(target)
+
+
+def _links(cube: Cube, children: dict[str, set[str]], flow: bool) -> Links:
+    """The relations, in the order suppression has always visited them: for each part, each
+    period's regions as the sum of their sub-regions, then each region's year as the sum of
+    its months; then each region's and period's total as the sum of the parts."""
+    at = cube.region_at
+    regions, periods, parts = len(cube.regions), len(cube.periods), len(cube.parts)
+    geography = Links.of(
+        [at[parent] for parent in children],
+        [[at[c] for c in sorted(kids)] for kids in children.values()],
+    )
+    everywhere = np.arange(regions, dtype=np.int64)
+    months = Links.of(
+        everywhere, np.arange(1, periods, dtype=np.int64)[None, :] * regions + everywhere[:, None]
+    )
+    pieces = []
+    for p in range(parts):
+        pieces += [geography.shifted((p * periods + t) * regions) for t in range(periods)]
+        if flow:
+            pieces.append(months.shifted(p * periods * regions))
+    if cube.additive:
+        spots = (np.arange(periods)[None, :] * regions + everywhere[:, None]).ravel()
+        block = periods * regions
+        pieces.append(Links.of(spots, spots[:, None] + np.arange(1, parts)[None, :] * block))
+    return Links.joined(pieces)
+
+
+def _reparted(cube: Cube, index: Ints, parts: Sequence[int]) -> Ints:
+    """Cell indices of `cube` moved to other part positions (`parts[p]` for part p)."""
+    block = len(cube.periods) * len(cube.regions)
+    return np.asarray(parts, np.int64)[index // block] * block + index % block
+
+
+def merge(first: Cube, *others: Cube) -> Cube:
+    """Cubes of one count over the same regions and year, each with its own breakdown, as one:
+    their relations together (the totals are shared), so one suppression serves every table
+    cut from them and no table can be subtracted from another. The totals are the first's."""
+    assert first.links is not None
+    merged_parts = first.parts
+    figures = [(first.cells, first)]
+    links = [first.links]
+    for other in others:
+        assert other.regions == first.regions and other.periods == first.periods
+        clash = set(other.parts) & set(merged_parts) - {TOTAL}
+        assert not clash, f"parts of two breakdowns share names: {clash}"
+        assert other.links is not None
+        place = [0, *range(len(merged_parts), len(merged_parts) + len(other.parts) - 1)]
+        merged_parts += other.parts[1:]
+        block = len(first.periods) * len(first.regions)
+        # Its parts' figures; its totals are the first's (where the first has one).
+        own = (other.cells >= block) | ~np.isin(other.cells, first.cells)
+        figures.append((_reparted(other, other.cells[own], place), _take(other, own)))
+        # Its relations among totals only are the first's again.
+        among_totals = (other.links.totals < block) & (
+            other.links.count(other.links.members >= block) == 0
+        )
+        mine = other.links.select(~among_totals)
+        links.append(
+            Links(
+                _reparted(other, mine.totals, place),
+                mine.starts,
+                _reparted(other, mine.members, place),
+            )
+        )
+    merged = Cube(first.year, merged_parts, first.additive, first.regions, first.periods)
+    cells = np.concatenate([c for c, _ in figures])
+    order = np.argsort(cells, kind="stable")
+    merged.cells = cells[order]
+    for name in ("values", "events", "latest", "received"):
+        setattr(merged, name, np.concatenate([getattr(f, name) for _, f in figures])[order])
+    if all(f.units is not None for _, f in figures):
+        merged.units = np.concatenate([f.units for _, f in figures if f.units is not None])[order]
+    merged.links = Links.joined(links)
+    return merged
+
+
+def _take(cube: Cube, which: Bools) -> Cube:
+    taken = Cube(cube.year, cube.parts, cube.additive, cube.regions, cube.periods)
+    taken.cells = cube.cells[which]
+    taken.values, taken.events = cube.values[which], cube.events[which]
+    taken.latest, taken.received = cube.latest[which], cube.received[which]
+    taken.units = None if cube.units is None else cube.units[which]
+    return taken
+
+
+def refine(coarse: Cube, fine: Cube) -> Cube:
+    """`coarse` with a breakdown each of whose parts refines one of its parts (`completed,high`
+    refines `completed`), as one cube to suppress: `merge`'s relations and, for every region
+    and period, `part = the sum of its refinements`, so neither table can be subtracted from
+    the other."""
+    assert coarse.links is not None
+    refined = merge(coarse, fine)
+    block = len(coarse.periods) * len(coarse.regions)
+    places = np.unique(coarse.links.cells() % block)  # region-major: (region, period) order
+    places = places[np.lexsort((places // len(coarse.regions), places % len(coarse.regions)))]
+    at = refined.part_at
+    own = [p for p in fine.parts if p != TOTAL]
+    # Each coarse part's relations at every place, then in place-major order.
+    pieces, keys = [], []
+    for p, part in enumerate(coarse.parts):
+        if part == TOTAL:
+            continue
+        finer = np.array([at[f] for f in own if f.split(",")[0] == part], np.int64)
+        pieces.append(Links.of(p * block + places, places[:, None] + finer[None, :] * block))
+        keys.append(np.arange(len(places)) * len(coarse.parts) + p)
+    assert refined.links is not None
+    if pieces:
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        refined.links = Links.joined([refined.links, Links.joined(pieces).ordered(order)])
+    return refined
