@@ -299,6 +299,12 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
                     break
             kept_after = time.monotonic() - started
             print(f"then every table answered from what was kept {kept_after:.0f}s in")
+            warming = await read_latency(http, paths, rate, 10)
+            print(
+                f"(d) 10 s at {rate:.0f}/s to warm up first: gateway p50 "
+                f"{1000 * statistics.median(warming):.1f} ms  p99 "
+                f"{1000 * percentile(warming, 0.99):.1f} ms"
+            )
             through = await read_latency(http, paths, rate, 10)
         async with httpx.AsyncClient(
             base_url=services.url("reporting"), timeout=60, transport=AiohttpTransport()
