@@ -58,6 +58,8 @@ class Answers:
     kept: OrderedDict[Hashable, tuple[Hashable, Kept]] = field(default_factory=OrderedDict)
     _projected: tuple[float, tuple[int, int]] | None = None  # (read at, generation & reached)
     _making: dict[tuple[Hashable, Hashable], asyncio.Future[Response]] = field(default_factory=dict)
+    _reading: asyncio.Future[tuple[float, tuple[int, int]]] | None = None
+    """The read of the version under way: requests arriving meanwhile wait for it."""
 
     async def answer(
         self,
@@ -84,8 +86,11 @@ class Answers:
         the version of the suppressed cubes it reads, if any."""
         now = time.monotonic()
         if self._projected is None or now - self._projected[0] >= VERSION_SECONDS:
-            async with engine.connect() as connection:
-                self._projected = (now, await serving_generation(connection))
+            # One read for every request that finds the version old: right after a start at
+            # national size, hundreds of requests read it at once, a sixth of reporting's time.
+            if self._reading is None or self._reading.done():
+                self._reading = asyncio.ensure_future(_projected(engine, now))
+            self._projected = await asyncio.shield(self._reading)
         read = cubes_read(ask)
         cubes = 0 if read is None else store_of(engine).version_of(*read)
         return (*self._projected[1], cubes)
@@ -104,6 +109,11 @@ class Answers:
         self.kept.move_to_end(question)
         while len(self.kept) > self.capacity:
             self.kept.popitem(last=False)
+
+
+async def _projected(engine: AsyncEngine, now: float) -> tuple[float, tuple[int, int]]:
+    async with engine.connect() as connection:
+        return now, await serving_generation(connection)
 
 
 _ANSWERS: weakref.WeakKeyDictionary[Engine, Answers] = weakref.WeakKeyDictionary()

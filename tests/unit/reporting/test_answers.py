@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
+from services.reporting import answers as answers_module
 from services.reporting import suppressed_cubes
 from services.reporting.answers import Answers
 from services.reporting.cube import Cube
@@ -39,6 +42,26 @@ async def test_requests_asking_at_once_share_one_computation(migrated: Migrated)
     assert bodies == [b"42"] * 5 and len(made) == 1
     again = await answers.answer(engine, ask, (ask, "json"), make)
     assert again.body == b"42" and len(made) == 1  # kept
+
+
+async def test_requests_finding_the_version_old_read_it_once(
+    migrated: Migrated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = migrated("reporting", MIGRATIONS)
+    answers, reads = Answers(), []
+    real = answers_module.serving_generation
+
+    async def counted(connection: AsyncConnection) -> tuple[int, int]:
+        reads.append(1)
+        return await real(connection)
+
+    monkeypatch.setattr(answers_module, "serving_generation", counted)
+    asks = [_ask("regency", p) for p in ("11", "31", "74")] * 20
+    found = await asyncio.gather(*(answers.version(engine, a) for a in asks))
+    assert len(reads) == 1 and len({v[:2] for v in found}) == 1
+    answers._projected = None  # old again: read again, once
+    await asyncio.gather(*(answers.version(engine, a) for a in asks))
+    assert len(reads) == 2
 
 
 async def test_a_cube_made_in_one_province_keeps_other_answers(migrated: Migrated) -> None:
