@@ -64,10 +64,7 @@ def apply_suppression(cube: Cube, k: int, totals: Cube | None = None, min_units:
     province_of = np.fromiter(
         (cube.region_at[r[:2]] for r in cube.regions), np.int64, len(cube.regions)
     )
-    starts = np.repeat(
-        np.arange(len(cube.parts) * len(cube.periods)) * len(cube.regions), len(cube.regions)
-    )
-    upper = values[starts + np.tile(province_of, len(cube.parts) * len(cube.periods))]
+    upper = values.reshape(-1, len(cube.regions))[:, province_of].ravel()
     withheld = suppress_indexed(
         values,
         cube.links,
