@@ -63,23 +63,27 @@ class Links:
         relations of one size)."""
         if isinstance(members, np.ndarray):
             sizes = np.full(len(members), members.shape[1] if members.ndim == 2 else 0, np.int64)
-            flat = members.astype(np.int64).ravel()
+            flat = members.ravel()
         else:
             sizes = np.fromiter((len(m) for m in members), np.int64, len(members))
             flat = np.fromiter((c for m in members for c in m), np.int64, int(sizes.sum()))
-        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-        return cls(np.asarray(totals, np.int64), starts, flat)
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        return cls(np.asarray(totals), starts, flat)
 
     @classmethod
     def joined(cls, pieces: Sequence[Links]) -> Links:
-        """One after another, in order."""
+        """One after another, in order (each piece already in 32 bits: no wider copy)."""
         offsets = np.cumsum([0, *(len(p.members) for p in pieces)])
+        assert offsets[-1] < 2**31, "relation members numbered in 32 bits"
         return cls(
-            np.concatenate([p.totals for p in pieces]).astype(np.int64),
+            np.concatenate([p.totals for p in pieces]),
             np.concatenate(
-                [[0], *((p.starts[1:] + o) for p, o in zip(pieces, offsets, strict=False))]
-            ).astype(np.int64),
-            np.concatenate([p.members for p in pieces]).astype(np.int64),
+                [
+                    np.zeros(1, np.int32),
+                    *((p.starts[1:] + np.int32(o)) for p, o in zip(pieces, offsets, strict=False)),
+                ]
+            ),
+            np.concatenate([p.members for p in pieces]),
         )
 
     def __len__(self) -> int:
@@ -208,25 +212,35 @@ def suppress_indexed(
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
     ceiling = np.minimum(np.maximum(upper, 0), _CEILING).astype(np.int64)
-    value, may = values.astype(np.int64).data, may_withhold.data
+    value, may = np.asarray(values, np.int64).data, may_withhold.data
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
-    # Every relation a cell is in, in the relations' order.
-    occurrences = np.concatenate((links.totals, members))
-    order = np.argsort(occurrences, kind="stable").astype(np.int32)
-    cell_starts = np.searchsorted(occurrences[order], np.arange(size + 1)).astype(np.int32)
-    del occurrences
-    owner = np.concatenate((np.arange(len(links), dtype=np.int32), links.owners()))
-    by_owner = owner[order]
-    del order, owner
+    # Every relation a cell is in, in the relations' order: (cell, relation) pairs packed in
+    # one 64-bit number each and sorted in place (no index array as wide again).
+    pairs = np.empty(len(links) + len(members), np.int64)
+    pairs[: len(links)], pairs[len(links) :] = links.totals, members
+    cell_starts = np.concatenate(([0], np.cumsum(np.bincount(pairs, minlength=size)))).astype(
+        np.int32
+    )
+    pairs <<= 32
+    pairs[: len(links)] |= np.arange(len(links))
+    pairs[len(links) :] |= links.owners()
+    pairs.sort()
+    by_owner = pairs.astype(np.int32)  # the low 32 bits: the relation
+    del pairs
 
     def relations_of(cell: int) -> list[int]:
         return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
 
     def involved(cells: Ints) -> Ints:
-        """Every relation holding any of `cells`, once, in order."""
-        return np.unique(by_owner[_ranges(cell_starts[cells], cell_starts[cells + 1])])
+        """Every relation holding any of `cells`, once, in order (`_CHUNK` cells at a time:
+        bounded arrays however many moved)."""
+        marked = np.zeros(len(links), bool)
+        for start in range(0, len(cells), _CHUNK):
+            some = cells[start : start + _CHUNK]
+            marked[by_owner[_ranges(cell_starts[some], cell_starts[some + 1])]] = True
+        return np.flatnonzero(marked)
 
     def members_of(j: int) -> list[int]:
         return [totals[j], *members[starts[j] : starts[j + 1]].tolist()]
@@ -325,11 +339,11 @@ def _determined(
     high = np.where(withheld, ceiling, values)
     active = np.arange(len(links))
     for _ in range(1000):
-        new_low, new_high = low.copy(), high.copy()
+        was_low, was_high = low.copy(), high.copy()
         for piece in links.pieces(active):
-            _narrow(piece, withheld, (low, high), (new_low, new_high))
-        moved = np.flatnonzero((new_low != low) | (new_high != high))
-        low, high = new_low, new_high
+            _narrow(piece, withheld, low, high)
+        moved = np.flatnonzero((was_low != low) | (was_high != high))
+        del was_low, was_high
         if not len(moved):
             break
         active = involved(moved)
@@ -337,22 +351,25 @@ def _determined(
     return closed
 
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 14
 """Relations narrowed at once."""
 
 
-def _narrow(links: Links, withheld: Bools, old: tuple[Ints, Ints], new: tuple[Ints, Ints]) -> None:
-    """One narrowing of every relation of `links` from the `old` intervals into `new`."""
-    (low, high), (new_low, new_high) = old, new
+def _narrow(links: Links, withheld: Bools, low: Ints, high: Ints) -> None:
+    """One narrowing of every relation of `links`, in place. The parts' sums are taken
+    before; a bound read after another narrowed is only tighter, so every bound stays one
+    a reader can work out, and repeating until nothing moves reaches the same intervals."""
     totals, parts, owner = links.totals, links.members, links.owners()
     parts_lo, parts_hi = links.sums(low), links.sums(high)
     open_totals = withheld[totals]
-    np.maximum.at(new_low, totals[open_totals], parts_lo[open_totals])
-    np.minimum.at(new_high, totals[open_totals], parts_hi[open_totals])
     opened = np.flatnonzero(withheld[parts])
     part, of = parts[opened], owner[opened]
-    np.maximum.at(new_low, part, low[totals[of]] - (parts_hi[of] - high[part]))
-    np.minimum.at(new_high, part, high[totals[of]] - (parts_lo[of] - low[part]))
+    others_hi = parts_hi[of] - high[part]
+    others_lo = parts_lo[of] - low[part]
+    np.maximum.at(low, totals[open_totals], parts_lo[open_totals])
+    np.minimum.at(high, totals[open_totals], parts_hi[open_totals])
+    np.maximum.at(low, part, low[totals[of]] - others_hi)
+    np.minimum.at(high, part, high[totals[of]] - others_lo)
 
 
 def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:

@@ -37,6 +37,7 @@ from services.reporting.suppressed_cubes import (
     stock_key,
     store_of,
 )
+from shared.heap import give_back
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class Suppressor:
             async with self.engine.connect() as connection:
                 built = kept(await build_cube(connection, key))
             self.store.keep(key, built, relevant(versions, key[4], key[3]))
+            give_back()  # what making it took, before the next is made
             made += 1
             log.debug("suppressed %s in %.2fs", key, time.perf_counter() - started)
         self.made += made
