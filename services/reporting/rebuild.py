@@ -38,7 +38,7 @@ from shared.messaging.broker import (
     make_producer,
     partitions_of,
 )
-from shared.persistence import create_engine
+from shared.persistence import create_engine, refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ async def rebuild(
         )
     async with engine.begin() as connection:
         await _drop(connection, previous)
+    await refresh_statistics(engine)  # the new generation's tables, for the first readers
     seconds = time.perf_counter() - started
     log.info("read model generation %d built from %d events in %.1fs", generation, events, seconds)
     return Rebuilt(generation, previous, events, seconds)

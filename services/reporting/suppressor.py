@@ -38,10 +38,15 @@ from services.reporting.suppressed_cubes import (
     store_of,
 )
 from shared.heap import give_back
+from shared.persistence import refresh_statistics
 
 log = logging.getLogger(__name__)
 
 Versions = dict[tuple[str, int], int]
+
+STATISTICS_EVERY_SECONDS = 300.0
+"""How often the database's planner is told the tables' sizes again (`refresh_statistics`):
+reading a province's leaves takes milliseconds with them, a scan of the whole table without."""
 
 
 def relevant(versions: Versions, province: str, year: int) -> Versions:
@@ -77,8 +82,12 @@ class Suppressor:
         self.store.wake = asyncio.Event()  # this event loop's
         self.store.suppressing = True
         try:
+            statistics_due = 0.0
             while not stop.is_set():
                 try:
+                    if time.monotonic() >= statistics_due:  # the read model grows
+                        await refresh_statistics(self.engine)
+                        statistics_due = time.monotonic() + STATISTICS_EVERY_SECONDS
                     await self.once()
                 except Exception:
                     log.exception("background suppression failed; trying again")

@@ -76,6 +76,13 @@ class Suppression(BaseModel):
         description="Figures made of fewer units are withheld below province level."
     )
     applies: bool
+    pending: bool = Field(
+        default=False,
+        description="The table's suppression has not run yet (right after a start, or for a "
+        "period nobody asked for lately): every figure below province level is withheld for "
+        "now. Ask again in a moment; suppression runs in the background and never makes a "
+        "request wait.",
+    )
 
 
 class IndicatorTable(BaseModel):
@@ -185,6 +192,11 @@ def _suppressed_as_of(rows: Sequence[Row]) -> datetime | None:
     return min(known) if known and len(known) == len(times) else None
 
 
+def _pending(rows: Sequence[Row]) -> bool:
+    """Some of a table's rows were cut from a cube not suppressed yet."""
+    return any("suppressed_as_of" in r.extra and r.extra["suppressed_as_of"] is None for r in rows)
+
+
 def _csv(rows: list[dict[str, Any]]) -> Response:
     out = io.StringIO()
     columns: list[str] = []
@@ -258,6 +270,7 @@ def _indicator_answer(
             "k": ask.k,
             "min_units": ask.min_units,
             "applies": is_client_derived(indicator),
+            "pending": _pending([total, *rows]),
         },
         "rows": [r.as_dict() for r in rows],
     }

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, or_
+from sqlalchemy import Boolean, ColumnElement, and_, func, literal_column, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 def month_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
@@ -15,9 +18,41 @@ def month_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
     return func.strftime(literal_column("'%Y-%m'"), column)
 
 
+class _Inside(ColumnElement[bool]):
+    """`inside`, written for each database when compiled."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("within", InternalTraversal.dp_string),
+    ]
+    _is_implicitly_boolean = True  # a condition of its own (no "= 1" in SQLite)
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], within: str) -> None:
+        self.column, self.within = column, within
+
+
 def inside(column: ColumnElement[Any], within: str) -> ColumnElement[bool]:
     """A village code in the region `within` (the village itself, for a village)."""
-    return or_(column == within, column.startswith(f"{within}."))
+    return _Inside(column, within)
+
+
+@compiles(_Inside)
+def _inside_by_prefix(element: _Inside, compiler: SQLCompiler, **kw: Any) -> str:
+    column, within = element.column, element.within
+    either = or_(column == within, column.startswith(f"{within}."))
+    return compiler.process(either.self_group(), **kw)
+
+
+@compiles(_Inside, "sqlite")
+def _inside_by_range(element: _Inside, compiler: SQLCompiler, **kw: Any) -> str:
+    """In SQLite a prefix is a range of the column's index (codes compare byte by byte, and
+    "/" follows "."); `LIKE` would read every row of the table. Not in PostgreSQL, where a
+    database's collation may order "." and "/" otherwise."""
+    column, within = element.column, element.within
+    in_range = and_(column >= f"{within}.", column < f"{within}/")
+    return compiler.process(or_(column == within, in_range).self_group(), **kw)
 
 
 CODE_LENGTH = {"national": 0, "province": 2, "regency": 5, "district": 8, "village": 13}

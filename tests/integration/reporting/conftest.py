@@ -29,12 +29,12 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.Asyn
 
 
 def _settings(database_url: str, kafka_bootstrap: str, topics: Topics, **more: Any) -> Settings:
+    more.setdefault("cube_wait_seconds", 60)  # a loaded test machine may take a while
     return Settings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topics.prefix,
         projection_batch_size=500,
-        cube_wait_seconds=60,  # a loaded test machine may take a while to suppress
         **more,
     )
 
@@ -46,6 +46,16 @@ async def reporting(
     """The service with the contributor rule off (`min_units=1`): these scenarios put one
     unit in a village, and test what the other rules withhold."""
     settings = _settings(database_url, kafka_bootstrap, topics, min_units=1)
+    async for running in serving(settings):
+        yield running
+
+
+@pytest.fixture
+async def reporting_never_waiting(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """As `reporting`, with requests never waiting for a cube (the shipped default)."""
+    settings = _settings(database_url, kafka_bootstrap, topics, min_units=1, cube_wait_seconds=0)
     async for running in serving(settings):
         yield running
 

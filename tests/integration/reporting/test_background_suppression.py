@@ -23,11 +23,11 @@ YEAR = 2025
 SULSEL, SULTRA = "73.71.01.1001", "74.71.01.1001"
 
 
-async def _table(client: httpx.AsyncClient, within: str) -> dict[str, Any]:
+async def _table(client: httpx.AsyncClient, within: str, **more: str) -> dict[str, Any]:
     response = await client.get(
         "/indicators/clients_screened",
         headers=NATIONAL,
-        params={"period": str(YEAR), "level": "regency", "within": within},
+        params={"period": str(YEAR), "level": "regency", "within": within, **more},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -69,3 +69,35 @@ async def test_a_batch_resuppresses_only_the_provinces_it_touched(
     again = {key: c.as_of for key, c in store_of(runtime.engine).cubes.items()}
     changed = {key[4] for key in made if again.get(key) != made[key]}
     assert changed == {"74"}
+
+
+async def test_a_table_not_suppressed_yet_is_answered_at_once_as_pending(
+    reporting_never_waiting: tuple[Runtime, httpx.AsyncClient],
+    kafka_bootstrap: str,
+    topics: Topics,
+) -> None:
+    _, client = reporting_never_waiting
+    unit = f"unit-{uuid.uuid4().hex[:16]}"
+    events: list[Any] = [unit_formed(unit, SULTRA, date(YEAR - 1, 2, 1))]
+    events += [screened(unit, SULTRA, date(YEAR, 3, 1 + d)) for d in range(6)]
+    await publish(kafka_bootstrap, topics, events)
+
+    async def counted() -> bool:
+        return bool((await _table(client, "74"))["within"]["value"] == 6)
+
+    await eventually(counted, 60)
+    # By substance: a cube only a request asks for (the base cubes are made ahead). The
+    # first request is answered without waiting for it: every figure below province level
+    # withheld, and the answer says why.
+    first = await _table(client, "74", by="substance")
+    assert first["suppression"]["pending"] is True
+    assert "suppressed_as_of" not in first
+    assert first["rows"] and all(r["withheld"] for r in first["rows"])
+
+    async def made() -> bool:
+        table = await _table(client, "74", by="substance")
+        return not table["suppression"]["pending"] and "suppressed_as_of" in table
+
+    await eventually(made, 60)  # the suppressor took it first, in the background
+    rows = (await _table(client, "74", by="substance"))["rows"]
+    assert sum(r["value"] or 0 for r in rows if not r["withheld"]) > 0

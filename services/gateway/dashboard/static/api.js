@@ -23,11 +23,11 @@ export function setToken(value) {
   cache.clear();
 }
 
-export async function call(path, params = {}, { method = "GET", body, auth = true } = {}) {
+export async function call(path, params = {}, { method = "GET", body, auth = true, fresh = false } = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
   const url = query.size ? `${path}?${query}` : path;
   const key = `${method} ${url}`;
-  const kept = method === "GET" ? cache.get(key) : undefined;
+  const kept = method === "GET" && !fresh ? cache.get(key) : undefined;
   if (kept && Date.now() - kept.at < TTL_MS) return kept.answer;
   const headers = { Accept: "application/json" };
   if (auth && token) headers.Authorization = `Bearer ${token}`;
@@ -46,7 +46,19 @@ export async function call(path, params = {}, { method = "GET", body, auth = tru
   return pending;
 }
 
-/** One reporting indicator table: `/api/reporting/indicators/{name}`. */
-export function indicator(name, params) {
-  return call(`/api/reporting/indicators/${name}`, params);
+const PENDING_EVERY_MS = 500;
+const PENDING_TRIES = 20;
+
+/** One reporting indicator table: `/api/reporting/indicators/{name}`. A table whose
+ * suppression has not run yet (`suppression.pending`: every figure below province level
+ * withheld for now, right after reporting starts) is asked again until it has, for up to ten
+ * seconds: reporting suppresses in the background and never makes a request wait. */
+export async function indicator(name, params) {
+  const path = `/api/reporting/indicators/${name}`;
+  let answer = await call(path, params);
+  for (let tries = 0; answer?.suppression?.pending && tries < PENDING_TRIES; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, PENDING_EVERY_MS));
+    answer = await call(path, params, { fresh: true });
+  }
+  return answer;
 }
