@@ -27,11 +27,11 @@ from services.reporting.indicators import (
     COUNTS,
     Breakdown,
     Count,
-    aware,
     count_leaves,
     inside,
     lineage,
     month_of,
+    read_leaves,
     stock_leaves,
     unit_villages,
 )
@@ -57,12 +57,7 @@ async def attendance_leaves(
     ).where(r.generation == generation, r.referred_on.between(date(year, 1, 1), date(year, 12, 31)))
     if within:
         query = query.where(inside(r.village_code, within))
-    found = await connection.execute(query.group_by(r.village_code, r.unit_id, month, part))
-    leaves = []
-    for v, m, p, n, e, t, rc, unit in found.all():
-        latest, received = aware(t, rc)
-        leaves.append(Leaf(v, m, str(p), int(n), int(e), latest, received, unit))
-    return leaves
+    return await read_leaves(connection, query.group_by(r.village_code, r.unit_id, month, part))
 
 
 COMPANIONS: dict[

@@ -33,6 +33,7 @@ from services.reporting.indicators.columns import (
 from services.reporting.indicators.counting import (
     count_by_region,
     count_leaves,
+    read_leaves,
     stock_leaves,
     unit_villages,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "inside",
     "lineage",
     "month_of",
+    "read_leaves",
     "region_of",
     "stock_leaves",
     "unit_villages",

@@ -114,12 +114,25 @@ async def count_leaves(
     query = query.select_from(_source(spec, by))
     if by:
         query = query.where(part.is_not(None))
-    rows = await connection.execute(query)
+    return await read_leaves(connection, query)
+
+
+LEAVES_AT_ONCE = 2_000
+"""Leaves read and made between two turns of the event loop."""
+
+
+async def read_leaves(connection: AsyncConnection, query: Select[Any]) -> list[Leaf]:
+    """The rows of `query` (village, month, part, value, events, latest and received times,
+    unit) as leaves, `LEAVES_AT_ONCE` at a time: a province's year at national size is tens of
+    thousands of rows, and requests are answered between two slices (read at once, they held
+    the event loop for a tenth of a second a cube). A part of None is UNKNOWN."""
     leaves = []
-    for village, month, p, n, e, t, rc, unit in rows.all():
-        latest, received = aware(t, rc)
-        part_of = str(p) if p is not None else UNKNOWN
-        leaves.append(Leaf(village, month, part_of, int(n), int(e), latest, received, unit))
+    found = await connection.stream(query)
+    async for rows in found.partitions(LEAVES_AT_ONCE):
+        for village, month, p, n, e, t, rc, unit in rows:
+            latest, received = aware(t, rc)
+            part_of = str(p) if p is not None else UNKNOWN
+            leaves.append(Leaf(village, month, part_of, int(n), int(e), latest, received, unit))
     return leaves
 
 
