@@ -211,7 +211,10 @@ def suppress_indexed(
     # buffer seen both ways.
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
-    ceiling = np.minimum(np.maximum(upper, 0), _CEILING).astype(np.int64)
+    ceiling = np.minimum(np.maximum(upper, 0), _CEILING)
+    # Counts of people fit in 32 bits, and half the memory of the arrays as wide as the cube.
+    fits = max(int(ceiling.max(initial=0)), int(np.abs(values).max(initial=0))) < 2**31
+    ceiling = ceiling.astype(np.int32 if fits else np.int64)
     value, may = np.asarray(values, np.int64).data, may_withhold.data
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
@@ -335,8 +338,10 @@ def _determined(
     tightens, so this reaches the same fixpoint as narrowing one relation at a time."""
     if not len(links) or not withheld.any():
         return np.zeros(len(values), bool)
-    low = np.where(withheld, 0, values)
-    high = np.where(withheld, ceiling, values)
+    # In the ceiling's width (32 bits for counts of people): every bound narrowed lies between
+    # bounds already held, and the relations' sums are taken in 64 bits (`Links.sums`).
+    low = np.where(withheld, 0, values).astype(ceiling.dtype)
+    high = np.where(withheld, ceiling, values).astype(ceiling.dtype)
     active = np.arange(len(links))
     for _ in range(1000):
         was_low, was_high = low.copy(), high.copy()
@@ -366,10 +371,19 @@ def _narrow(links: Links, withheld: Bools, low: Ints, high: Ints) -> None:
     part, of = parts[opened], owner[opened]
     others_hi = parts_hi[of] - high[part]
     others_lo = parts_lo[of] - low[part]
-    np.maximum.at(low, totals[open_totals], parts_lo[open_totals])
-    np.minimum.at(high, totals[open_totals], parts_hi[open_totals])
-    np.maximum.at(low, part, low[totals[of]] - others_hi)
-    np.minimum.at(high, part, high[totals[of]] - others_lo)
+    np.maximum.at(low, totals[open_totals], _held(parts_lo[open_totals], low))
+    np.minimum.at(high, totals[open_totals], _held(parts_hi[open_totals], high))
+    np.maximum.at(low, part, _held(low[totals[of]] - others_hi, low))
+    np.minimum.at(high, part, _held(high[totals[of]] - others_lo, high))
+
+
+def _held(bounds: Ints, into: Ints) -> Ints:
+    """`bounds` in the width of the intervals they narrow (numpy's `at` is slow across
+    widths), cut to what that width holds: a bound beyond it never wins against one held."""
+    if bounds.dtype == into.dtype:
+        return bounds
+    width = np.iinfo(into.dtype)
+    return np.clip(bounds, width.min, width.max).astype(into.dtype)
 
 
 def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:
