@@ -21,12 +21,14 @@ lint: setup           ## ruff and mypy
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy shared services
 
-bench: setup          ## throughput benchmarks beside raw-Kafka baselines (docs/benchmarks.md)
-	$(BIN)/python -m tests.perf.bench_ingest
-	$(BIN)/python -m tests.perf.bench_messaging
-	$(BIN)/python -m tests.perf.bench_regions
-	$(BIN)/python -m tests.perf.bench_reporting
-	$(BIN)/python -m tests.perf.bench_platform
+bench: setup          ## benchmarks beside same-run baselines; one table of (a)-(e) into docs/benchmarks.md
+	export PULIH_BENCH_RESULTS=$$(mktemp) && \
+	$(BIN)/python -m tests.perf.bench_ingest && \
+	$(BIN)/python -m tests.perf.bench_messaging && \
+	$(BIN)/python -m tests.perf.bench_regions && \
+	$(BIN)/python -m tests.perf.bench_reporting && \
+	$(BIN)/python -m tests.perf.bench_platform --national && \
+	$(BIN)/python -m tests.perf.summary $$PULIH_BENCH_RESULTS
 
 audit: setup          ## suppression audited by an attacker's integer program on 2,000 new random tables
 	PULIH_AUDIT_EXAMPLES=$${PULIH_AUDIT_EXAMPLES:-1000} $(BIN)/pytest -q -p no:cacheprovider \

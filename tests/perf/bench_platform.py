@@ -42,6 +42,7 @@ from shared.simulation.province import Platform, Province
 from shared.simulation.publish import publish
 from tests.auth import bearer
 from tests.perf.national import NATIONAL_INDICATORS, seed_national_read_model
+from tests.perf.results import record
 from tests.processes import Services, free_port_base
 
 READER = bearer("reporting-consumer")
@@ -111,6 +112,16 @@ async def read_latency(
         tasks.append(asyncio.create_task(one(paths[n % len(paths)], caller)))
     await asyncio.gather(*tasks)
     return timings
+
+
+def _latency(seconds: list[float]) -> str:
+    median, p99 = 1000 * statistics.median(seconds), 1000 * percentile(seconds, 0.99)
+    return f"p50 {median:.1f} ms, p99 {p99:.1f} ms"
+
+
+def _record_memory(memory: dict[str, float]) -> None:
+    figures = ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items())
+    record("e", "peak RSS (VmHWM) of each service during (c) and (d)", figures, "", "< 300 MB each")
 
 
 def _pending(answer: httpx.Response) -> bool:
@@ -204,6 +215,14 @@ async def run(
         f"(c) freshness publish→figure  p50 {percentile(lags, 0.5):.2f}s  "
         f"p99 {percentile(lags, 0.99):.2f}s  (goal p99 < 2 s at 2,000 events/s)"
     )
+    record(
+        "c",
+        f"freshness, a screening's publish → the gateway's figure ({len(provinces)} "
+        f"province(s), {messages:,} messages at {messages / published_in:,.0f}/s)",
+        f"p50 {percentile(lags, 0.5):.2f} s, p99 {percentile(lags, 0.99):.2f} s",
+        "",
+        "p99 < 2 s at 2,000 events/s",
+    )
     print(
         f"(d) read latency at {rate:.0f}/s, a province's read model: indicators through the "
         f"gateway p50 {1000 * statistics.median(indicators):.1f} ms  p99 "
@@ -212,6 +231,14 @@ async def run(
         f" ms   reporting directly p50 {1000 * statistics.median(baseline):.1f} ms  p99 "
         f"{1000 * percentile(baseline, 0.99):.1f} ms  (goal p99 < 50 ms)"
     )
+    record(
+        "d",
+        f"indicators through the gateway at {rate:.0f}/s, a province's read model",
+        _latency(indicators),
+        f"reporting directly {_latency(baseline)}",
+        "p99 < 50 ms",
+    )
+    record("d", f"half of them overviews, {rate:.0f}/s", _latency(through), "", "p99 < 50 ms")
     if national:
         try:
             memory.update(await national_reads(broker, rate))
@@ -222,6 +249,7 @@ async def run(
         + "  ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items())
         + "  (goal < 300 MB each)"
     )
+    _record_memory(memory)
 
 
 async def _publish_noting_screenings(
@@ -334,6 +362,21 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
         f"{1000 * statistics.median(baseline):.1f} ms  p99 {1000 * percentile(baseline, 0.99):.1f}"
         " ms  (goal p99 < 50 ms)"
     )
+    record(
+        "d",
+        f"the national read model ({len(paths)} tables), through the gateway at {rate:.0f}/s",
+        _latency(through),
+        f"reporting directly {_latency(baseline)}",
+        "p99 < 50 ms",
+    )
+    record(
+        "d",
+        f"the same, the first 20 s after reporting's start ({len(pending):,} of {len(first):,} "
+        f"answered before their table was suppressed, {len(failed)} errors)",
+        _latency(first),
+        "",
+        "p99 < 50 ms",
+    )
     print(
         f"(d) the same through the gateway in the first 20 s after reporting's start: p50 "
         f"{1000 * statistics.median(first):.1f} ms  p99 {1000 * percentile(first, 0.99):.1f} ms"
@@ -353,6 +396,7 @@ async def national_only(rate: float) -> None:
     finally:
         await asyncio.to_thread(broker.stop)
     print("(e) peak RSS  " + "  ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items()))
+    _record_memory(memory)
 
 
 def main() -> None:
