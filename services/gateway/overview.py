@@ -35,7 +35,11 @@ _LEVELS = ("province", "regency", "district", "village")
 class Missing(BaseModel):
     service: str
     part: str
-    reason: str = Field(description="unavailable, timeout, failed, forbidden or not-found")
+    reason: str = Field(
+        description="unavailable, timeout, failed, forbidden, not-found, or pending (a table "
+        "reporting has not suppressed yet: its figures below province level are withheld for "
+        "a moment, so they are left out rather than shown withheld)"
+    )
 
 
 class UnitOverview(BaseModel):
@@ -101,7 +105,13 @@ class Fetch:
         if answer.status_code == 404:
             self.missing.append(Missing(service=service, part=part, reason="not-found"))
             return None
-        return answer.json() if answer.status_code < 300 else None
+        if answer.status_code >= 300:
+            return None
+        found = answer.json()
+        if isinstance(found, dict) and found.get("suppression", {}).get("pending"):
+            self.missing.append(Missing(service=service, part=part, reason="pending"))
+            return None
+        return found
 
 
 class Views:
