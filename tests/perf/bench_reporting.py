@@ -226,15 +226,21 @@ async def run(
 # --- suppression --------------------------------------------------------------------------
 
 
+def province_villages(regencies: int, districts: int, villages: int) -> list[str]:
+    """Village codes of Central Java (33): `villages` in each of `districts` in each of
+    `regencies`."""
+    return [
+        f"33.{r:02d}.{d:02d}.{2000 + v}"
+        for r in range(1, regencies + 1)
+        for d in range(1, districts + 1)
+        for v in range(1, villages + 1)
+    ]
+
+
 def national_province(villages: int, seed: int = 1) -> None:
     """(a) One province-year at national size, CPU only: build and suppress its cube."""
     rng = random.Random(seed)
-    codes = [
-        f"33.{r:02d}.{d:02d}.{2000 + v}"
-        for r in range(1, 36)
-        for d in range(1, 31)
-        for v in range(1, 21)
-    ][:villages]
+    codes = province_villages(35, 30, 20)[:villages]
     levels = ("low", "moderate", "high")
     counted: Counter[tuple[str, str, str, str]] = Counter()
     for village in codes:
@@ -281,12 +287,7 @@ def national_closures(seed: int = 1) -> None:
     14 regencies of 14 districts of 12 villages): closures by outcome refined by outcome and
     risk level, 36 parts, every table of both cut from it."""
     rng = random.Random(seed)
-    codes = [
-        f"33.{r:02d}.{d:02d}.{2000 + v}"
-        for r in range(1, 15)
-        for d in range(1, 15)
-        for v in range(1, 13)
-    ]
+    codes = province_villages(14, 14, 12)
     outcomes = ("completed", "dropped_out", "referred", "moved", "died", "transferred", "other")
     risks = ("low", "moderate", "high", "unknown")
     crossed = tuple(f"{o},{r}" for o in outcomes for r in risks)
@@ -429,12 +430,7 @@ async def national_read_path(url: str, villages: int, seed: int = 2) -> None:
     engine = create_engine(url)
     rng = random.Random(seed)
     now = datetime.now(UTC)
-    codes = [
-        f"33.{r:02d}.{d:02d}.{2000 + v}"
-        for r in range(1, 36)
-        for d in range(1, 31)
-        for v in range(1, 21)
-    ][:villages]
+    codes = province_villages(35, 30, 20)[:villages]
     units = [
         {"unit_id": f"u{n}-{v}", "village_code": v}
         for v in codes
