@@ -11,6 +11,7 @@ from sqlalchemy import Date, Table
 
 from services.reporting import db
 from services.reporting.projection.reading import Fact
+from services.reporting.upserts import keys_of
 
 
 class Batch:
@@ -33,8 +34,8 @@ class Batch:
 
     def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
         """Fold one event's facts (`happened` and `received` in UTC, as `Reading.happened`
-        gives it; None: when it was received). A fact's values dict becomes its row when the
-        row is new."""
+        gives it; None: when it was received). A fact's values dict becomes its row, with its
+        natural key's columns, when the row is new."""
         self.events += 1
         if happened is None:
             happened = received
@@ -51,6 +52,7 @@ class Batch:
             table_rows = rows[table]
             row = table_rows.get(key)
             if row is None:
+                values.update(zip(_KEYS[table], key, strict=True))
                 values["events"] = 1
                 values["last_event_at"] = happened
                 values["last_received_at"] = received
@@ -68,6 +70,9 @@ class Batch:
         key = (rejection["province_code"], rejection["original_event_id"])
         self.rejections.setdefault(key, rejection)
 
+
+_KEYS = {t: keys_of(t) for t in db.FACT_TABLES}
+"""Each fact table's natural key columns, in the order of a fact's key."""
 
 _DATES = {
     t: [c.name for c in t.columns if isinstance(c.type, Date)] if t is not db.units else []

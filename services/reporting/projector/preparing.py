@@ -1,12 +1,12 @@
 """A batch's records made ready to write: decoded, folded per row (`projection.batch.Batch`),
-and on PostgreSQL laid out as column arrays. CPU only, no I/O."""
+and on PostgreSQL each table's rows encoded as JSON. CPU only, no I/O."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
+import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import Table
 
@@ -33,8 +33,8 @@ class Prepared:
     batch: Batch = field(default_factory=Batch)
     """Every event of the batch folded, while the batch before is being written: `write`
     folds again only when some of them were applied before (a relay's redelivery)."""
-    columns: dict[Table, dict[str, list[Any]]] = field(default_factory=dict)
-    """PostgreSQL: each touched table's folded rows as column arrays (`generation` aside)."""
+    rows: dict[Table, str] = field(default_factory=dict)
+    """PostgreSQL: each touched table's folded rows as one JSON array of objects."""
 
 
 class Preparing:
@@ -42,7 +42,6 @@ class Preparing:
 
     positions: dict[TopicPartition, int]
     _postgres: bool
-    _shapes: dict[Table, tuple[dict[str, None], list[str]]]
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
         """Decode and fold (CPU only, no I/O)."""
@@ -64,7 +63,7 @@ class Preparing:
         for start in range(0, len(ids), SLICE):
             self._fold_into(prepared, ids[start : start + SLICE])
             await asyncio.sleep(0)
-        self._arrays(prepared)
+        self._encode(prepared)
         return prepared
 
     def _decode(self, prepared: Prepared, records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -98,11 +97,11 @@ class Preparing:
 
     def _fold(self, prepared: Prepared, event_ids: list[str]) -> None:
         """Fold these events of the batch (their facts made here, from the fields read) into
-        `prepared.batch`, replacing what was folded before, and its rows into column arrays
-        on PostgreSQL."""
+        `prepared.batch`, replacing what was folded before, and its rows into JSON on
+        PostgreSQL."""
         prepared.batch, prepared.applied = Batch(), {}
         self._fold_into(prepared, event_ids)
-        self._arrays(prepared)
+        self._encode(prepared)
 
     @staticmethod
     def _fold_into(prepared: Prepared, event_ids: list[str]) -> None:
@@ -116,30 +115,17 @@ class Preparing:
                 batch.add(reading.facts(fields, event_id), reading.happened(fields), event.received)
             applied[event.topic] = applied.get(event.topic, 0) + 1
 
-    def _arrays(self, prepared: Prepared) -> None:
+    def _encode(self, prepared: Prepared) -> None:
         if self._postgres:
-            prepared.columns = {
-                table: self._columns(table, rows)
+            prepared.rows = {
+                table: _JSON.encode(list(rows.values())).decode()
                 for table, rows in prepared.batch.rows.items()
                 if rows
             }
 
-    def _columns(
-        self, table: Table, rows: dict[tuple[str, ...], dict[str, Any]]
-    ) -> dict[str, list[Any]]:
-        """A table's folded rows as column arrays: the keys from the rows' natural keys, a
-        column no fact of the batch knows all NULL (`generation` added when written)."""
-        columns, keys = self._shapes[table]
-        values = list(rows.values())
-        arrays: dict[str, list[Any]] = {
-            c: [row.get(c) for row in values]
-            for c in columns
-            if c not in keys and c != "generation"
-        }
-        for name, column in zip(keys, zip(*rows, strict=True), strict=True):
-            arrays[name] = list(column)
-        return arrays
 
+_JSON = msgspec.json.Encoder()
+"""Rows to JSON in C: dates as ISO 8601 days, times as RFC 3339 with their offset."""
 
 SLICE = 500
 """Records decoded (or events folded) between two turns of the event loop."""

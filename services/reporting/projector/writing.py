@@ -30,7 +30,8 @@ class Writing:
     _postgres: bool
     _statements: dict[Table, Any]
     _upserts: dict[tuple[tuple[Table, ...], bool], TextClause]
-    _shapes: dict[Table, tuple[dict[str, None], list[str]]]
+    _unknown: dict[Table, dict[str, None]]
+    """SQLite: each fact table's columns, None where a row's facts do not say."""
 
     async def _unseen(self, connection: AsyncConnection, event_ids: list[str]) -> list[str]:
         """SQLite: record the batch's event ids in this generation; return those not applied
@@ -56,50 +57,38 @@ class Writing:
         one executemany per table."""
         if not self._postgres:
             for table, rows in prepared.batch.rows.items():
-                columns, keys = self._shapes[table]
                 if rows:
+                    unknown, generation = self._unknown[table], self.generation
                     await connection.execute(
                         self._statements[table],
-                        [
-                            {
-                                **columns,
-                                **dict(zip(keys, key, strict=True)),
-                                **row,
-                                "generation": self.generation,
-                            }
-                            for key, row in rows.items()
-                        ],
+                        [{**unknown, **row, "generation": generation} for row in rows.values()],
                     )
             return
-        if prepared.columns:
-            await connection.execute(self._upsert(prepared, False), self._arrays_of(prepared))
+        if prepared.rows:
+            await connection.execute(self._upsert(prepared, False), self._rows_of(prepared))
 
     async def _record_and_write_rows(
         self, connection: AsyncConnection, prepared: Prepared
     ) -> set[str]:
         """PostgreSQL: record the batch's event ids and, if none was applied before, write
         every fact table's rows, in one statement; returns the ids applied before."""
-        parameters = self._arrays_of(prepared)
-        parameters["generation"] = self.generation
+        parameters = self._rows_of(prepared)
         parameters["ids"] = list(prepared.events)
         found = await connection.execute(self._upsert(prepared, True), parameters)
         return set(found.scalar_one())
 
     def _upsert(self, prepared: Prepared, recording: bool) -> TextClause:
-        key = (tuple(prepared.columns), recording)
+        key = (tuple(prepared.rows), recording)
         statement = self._upserts.get(key)
         if statement is None:
             statement = self._upserts[key] = upserts(key[0], recording=recording)
         return statement
 
-    def _arrays_of(self, prepared: Prepared) -> dict[str, Any]:
-        """The column arrays of every table, named `<table>__<column>`."""
-        parameters: dict[str, Any] = {}
-        for table, arrays in prepared.columns.items():
-            count = len(next(iter(arrays.values())))
-            for column, values in arrays.items():
-                parameters[f"{table.name}__{column}"] = values
-            parameters[f"{table.name}__generation"] = [self.generation] * count
+    def _rows_of(self, prepared: Prepared) -> dict[str, Any]:
+        """Each table's rows as JSON, named `<table>__rows`, and the generation."""
+        parameters: dict[str, Any] = {"generation": self.generation}
+        for table, rows in prepared.rows.items():
+            parameters[f"{table.name}__rows"] = rows
         return parameters
 
     async def _write_rejections(

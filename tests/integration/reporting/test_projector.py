@@ -1,6 +1,8 @@
 """The projector applies each record once per read model, on both databases: a batch fetched
-again (after a seek while the one before it was being written) is refused, and a second
-projector that finds the positions moved under it writes nothing."""
+again (after a seek while the one before it was being written) is refused, a second
+projector that finds the positions moved under it writes nothing, and an event a relay
+delivers again at a new offset, in a later batch, changes nothing while the rest of that
+batch is applied."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import db
 from services.reporting.projector.consumer import PositionsMoved, Projector
@@ -70,4 +73,58 @@ async def test_a_batch_is_applied_once_however_often_it_is_fetched(
     finally:
         for consumer in consumers:
             await consumer.stop()
+        await engine.dispose()
+
+
+async def _screenings(engine: AsyncEngine) -> tuple[int, int, date]:
+    async with engine.connect() as connection:
+        counted = await connection.execute(
+            select(
+                func.count(),
+                func.sum(db.screenings.c.events),
+                func.max(db.screenings.c.screened_on),
+            ).select_from(db.screenings)
+        )
+        rows, events, latest = counted.one()
+    return rows, events, latest
+
+
+async def test_an_event_delivered_again_in_a_later_batch_counts_once_and_the_rest_is_applied(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    await asyncio.to_thread(upgrade, db.MIGRATIONS, database_url, "reporting")
+    engine = create_engine(database_url)
+    first = [screened(UNIT, VILLAGE, date(2026, 3, n + 1)) for n in range(3)]
+    await publish(
+        kafka_bootstrap, topics, [(e, {"event_id": f"screened-{n}"}) for n, e in enumerate(first)]
+    )
+    topic = topics.name("ibm.client-case")
+    consumer = make_consumer(kafka_bootstrap, group_id=None, client_id="test-projector")
+    await consumer.start()
+    try:
+        partitions = await partitions_of(kafka_bootstrap, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        projector = Projector(
+            engine=engine, consumer=consumer, producer=None, dead_letter_topic="unused"
+        )
+        await projector.resume(partitions)
+
+        async def batch(count: int) -> int:
+            records = []
+            async with asyncio.timeout(30):
+                while len(records) < count:
+                    records += await projector._fetch(500)
+            return await projector.write(projector.prepare(records))
+
+        assert await batch(3) == 3
+        assert await _screenings(engine) == (3, 3, date(2026, 3, 3))
+
+        # The relay publishes the second screening again (same id, new offset), then a new one.
+        later = screened(UNIT, VILLAGE, date(2026, 4, 1))
+        await publish(kafka_bootstrap, topics, [(first[1], {"event_id": "screened-1"}), later])
+        assert await batch(2) == 1
+        assert await _screenings(engine) == (4, 4, date(2026, 4, 1))
+    finally:
+        await consumer.stop()
         await engine.dispose()
