@@ -52,7 +52,8 @@ class Batch:
             table_rows = rows[table]
             row = table_rows.get(key)
             if row is None:
-                values.update(zip(_KEYS[table], key, strict=True))
+                for name, value in zip(_KEYS[table], key, strict=False):  # a key, its names
+                    values[name] = value
                 values["events"] = 1
                 values["last_event_at"] = happened
                 values["last_received_at"] = received
