@@ -31,6 +31,10 @@ from shared.infra._process import exit_with_parent
 @app.command()
 def serve(service: ServiceArg) -> None:
     """Run one service: HTTP API, outbox relay and consumers, until SIGTERM."""
+    from shared.heap import few_arenas
+
+    if service == "reporting":  # measured on its cubes' peaks (docs/benchmarks.md) only
+        few_arenas()  # before the threads below start
     import uvicorn
 
     from shared.telemetry import setup_logging, setup_tracing
