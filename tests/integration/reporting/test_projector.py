@@ -10,11 +10,13 @@ import asyncio
 from datetime import date
 
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import db
-from services.reporting.projector.consumer import PositionsMoved, Projector
+from services.reporting.projector.consumer import Projector
+from services.reporting.projector.writing import PositionsMoved
 from shared.messaging.broker import Topics, make_consumer, partitions_of
 from shared.migrations import upgrade
 from shared.persistence import create_engine
@@ -32,25 +34,12 @@ async def test_a_batch_is_applied_once_however_often_it_is_fetched(
     await publish(
         kafka_bootstrap, topics, [screened(UNIT, VILLAGE, date(2026, 3, n + 1)) for n in range(10)]
     )
-    topic = topics.name("ibm.client-case")
-    consumers = []
+    consumers: list[AIOKafkaConsumer] = []
     try:
-        projectors = []
-        for _ in range(2):
-            consumer = make_consumer(kafka_bootstrap, group_id=None, client_id="test-projector")
-            await consumer.start()
-            consumers.append(consumer)
-            partitions = await partitions_of(kafka_bootstrap, topic)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            projector = Projector(
-                engine=engine, consumer=consumer, producer=None, dead_letter_topic="unused"
-            )
-            await projector.resume(partitions)
-            projectors.append(projector)
-        first, second = projectors
+        first = await _projector(engine, kafka_bootstrap, topics, consumers)
+        second = await _projector(engine, kafka_bootstrap, topics, consumers)
 
-        records = []
+        records: list[ConsumerRecord[bytes, bytes]] = []
         async with asyncio.timeout(30):
             while len(records) < 10:
                 records += await first._fetch(500)
@@ -61,19 +50,29 @@ async def test_a_batch_is_applied_once_however_often_it_is_fetched(
         with pytest.raises(PositionsMoved):  # a replica that had not seen the write
             await second.write(second.prepare(records))
 
-        async with engine.connect() as connection:
-            rows, events = (
-                await connection.execute(
-                    select(func.count(), func.sum(db.screenings.c.events)).select_from(
-                        db.screenings
-                    )
-                )
-            ).one()
-        assert (rows, events) == (10, 10)
+        assert await _screenings(engine) == (10, 10, date(2026, 3, 10))
     finally:
         for consumer in consumers:
             await consumer.stop()
         await engine.dispose()
+
+
+async def _projector(
+    engine: AsyncEngine, bootstrap: str, topics: Topics, consumers: list[AIOKafkaConsumer]
+) -> Projector:
+    """A projector of the client-case topic from its start, on a consumer of its own (kept in
+    `consumers`, to be stopped)."""
+    consumer = make_consumer(bootstrap, group_id=None, client_id="test-projector")
+    await consumer.start()
+    consumers.append(consumer)
+    partitions = await partitions_of(bootstrap, topics.name("ibm.client-case"))
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    projector = Projector(
+        engine=engine, consumer=consumer, producer=None, dead_letter_topic="unused"
+    )
+    await projector.resume(partitions)
+    return projector
 
 
 async def _screenings(engine: AsyncEngine) -> tuple[int, int, date]:
@@ -98,20 +97,12 @@ async def test_an_event_delivered_again_in_a_later_batch_counts_once_and_the_res
     await publish(
         kafka_bootstrap, topics, [(e, {"event_id": f"screened-{n}"}) for n, e in enumerate(first)]
     )
-    topic = topics.name("ibm.client-case")
-    consumer = make_consumer(kafka_bootstrap, group_id=None, client_id="test-projector")
-    await consumer.start()
+    consumers: list[AIOKafkaConsumer] = []
     try:
-        partitions = await partitions_of(kafka_bootstrap, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        projector = Projector(
-            engine=engine, consumer=consumer, producer=None, dead_letter_topic="unused"
-        )
-        await projector.resume(partitions)
+        projector = await _projector(engine, kafka_bootstrap, topics, consumers)
 
         async def batch(count: int) -> int:
-            records = []
+            records: list[ConsumerRecord[bytes, bytes]] = []
             async with asyncio.timeout(30):
                 while len(records) < count:
                     records += await projector._fetch(500)
@@ -126,5 +117,6 @@ async def test_an_event_delivered_again_in_a_later_batch_counts_once_and_the_res
         assert await batch(2) == 1
         assert await _screenings(engine) == (4, 4, date(2026, 4, 1))
     finally:
-        await consumer.stop()
+        for consumer in consumers:
+            await consumer.stop()
         await engine.dispose()
