@@ -154,7 +154,8 @@ def _readable_logs() -> None:
 def simulate(
     demo: Annotated[bool, typer.Option(help="The demo: a year of province 74, seed 2026.")] = False,
     province: Annotated[
-        str, typer.Option(help="2-digit province code(s), comma-separated: published at once.")
+        str,
+        typer.Option(help="2-digit province code(s), comma-separated, or all: published at once."),
     ] = "74",
     units: Annotated[int, typer.Option(help="Units to form, per province.")] = 24,
     clients: Annotated[
@@ -176,6 +177,26 @@ def simulate(
     ] = False,
     no_seed: Annotated[bool, typer.Option(help="Publish nothing (with --welcome).")] = False,
     welcome: Annotated[bool, typer.Option(help="Then print how to get in.")] = False,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Size each province by its villages, at this share of national size (1: a "
+            "unit in every village, 12 people screened a village, 10^6 across the 38 "
+            "provinces): replaces --units and --clients. `--province all --scale 1` is the "
+            "national run."
+        ),
+    ] = None,
+    at_once: Annotated[
+        int | None,
+        typer.Option(help="Provinces published at a time (all of them; 2 with --scale)."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Then compare each province's figures at the gateway with the exact ones "
+            "generated, once reporting has taken everything in; exit 1 if any differs."
+        ),
+    ] = False,
 ) -> None:
     """Publish provinces' programmes through their real inbound paths, as their systems
     would, and print what the platform answered. Needs the platform running (`make run`)."""
@@ -191,6 +212,12 @@ def simulate(
     marker = state_dir() / "demo-seeded"
     urls = [f"http://127.0.0.1:{service_settings(name).http_port}" for name in SERVICES]
     asyncio.run(simulation.ready(urls))
+    if codes == ["all"]:
+        codes = asyncio.run(simulation.provinces_of(gateway))
+    if scale is not None:
+        if not 0 < scale <= 1:
+            raise typer.BadParameter("a share of national size, above 0 and at most 1")
+        at_once = at_once or 2
     day = datetime.now(UTC).date()
     if no_seed:
         typer.echo("no demo seeded (Kafka is not this run's own: `pulih run --demo` seeds it)")
@@ -201,7 +228,10 @@ def simulate(
             day = date.fromisoformat(marker.read_text().split()[-1])
         if once:
             marker.write_text(f"started {day.isoformat()}\n")
-        typer.echo(f"seeding {', '.join(codes)}: {units} units, {clients} people screened each")
+        if scale is None:
+            typer.echo(f"seeding {', '.join(codes)}: {units} units, {clients} people screened each")
+        else:
+            typer.echo(f"seeding {len(codes)} province(s) at {scale:g} of national size")
         generated, outcomes = asyncio.run(
             simulation.simulate(
                 provinces=codes,
@@ -214,6 +244,8 @@ def simulate(
                 via=via,
                 faults=faults,
                 today=day,
+                scale=scale,
+                at_once=at_once,
             )
         )
         for code, outcome in zip(codes, outcomes, strict=True):
@@ -225,6 +257,17 @@ def simulate(
             marker.write_text(f"done: provinces {province}, seed {seed}, {day.isoformat()}\n")
         if not all(o.answered_as_expected() for o in outcomes):
             typer.echo("some faults were not answered as they should be (see above)")
+            raise typer.Exit(1)
+        if check and not asyncio.run(
+            simulation.figures_agree(
+                provinces=codes,
+                totals=generated,
+                gateway=gateway,
+                bootstrap=bootstrap,
+                say=typer.echo,
+            )
+        ):
+            typer.echo("some figures differ from the exact ones (see above)")
             raise typer.Exit(1)
     if welcome:
         typer.echo(simulation.welcome(gateway, codes[0], simulation.first_unit(codes[0], seed)))

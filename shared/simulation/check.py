@@ -10,6 +10,7 @@ provincial)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 
 import httpx
@@ -96,3 +97,29 @@ def lost_and_doubled(
             lost += max(0, want - shown_value)
             doubled += max(0, shown_value - want)
     return lost, doubled
+
+
+async def province_checked(
+    http: httpx.AsyncClient,
+    figures: Mapping[str, Value],
+    province: str,
+    headers: Mapping[str, str],
+    seconds: float,
+) -> tuple[int, list[str], tuple[int, int]]:
+    """Compare what the gateway shows for the province with its `compared` exact figures,
+    again until they agree or `seconds` pass. Returns how many were compared, each that
+    differs (`differences`) and the counts lost and counted twice (`lost_and_doubled`)."""
+    expected = compared(figures, province)
+    years = years_of(expected)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        shown_now = await shown(http, "/api/reporting/indicators", province, years, headers=headers)
+        if shown_now == expected or loop.time() > deadline:
+            break
+        await asyncio.sleep(1)
+    return (
+        len(expected),
+        differences(expected, shown_now),
+        lost_and_doubled(expected, shown_now, province),
+    )

@@ -12,13 +12,23 @@ import httpx
 
 from shared.messaging.broker import Topics
 from shared.security.tokens import development_token
+from shared.simulation import check
 from shared.simulation.outcome import Outcome
-from shared.simulation.programme import Programme, Totals, generate
+from shared.simulation.programme import Totals, generate
 from shared.simulation.province import Platform, Province
-from shared.simulation.publish import publish
+from shared.simulation.publish import CAUGHT_UP_GROUPS, caught_up, publish
 
 DEMO = {"province": "74", "units": 24, "clients": 320, "seed": 2026}
 """The demo: a year of Sulawesi Tenggara's programme."""
+CLIENTS_PER_VILLAGE = 12
+"""At national size, the people screened over a year for each village: 10^6 across
+Indonesia's 83,762 villages (`../shared/DOMAIN.md`: design for 10^5 units, 10^6 clients)."""
+
+
+def national_size(villages: int, scale: float) -> tuple[int, int]:
+    """A province's units and people screened at `scale` of national size: a unit in that
+    share of its villages, `CLIENTS_PER_VILLAGE` people a village times that share."""
+    return max(1, round(villages * scale)), max(1, round(villages * CLIENTS_PER_VILLAGE * scale))
 
 
 async def simulate(
@@ -33,32 +43,92 @@ async def simulate(
     via: str = "kafka",
     faults: float = 0.0,
     today: date | None = None,
+    scale: float | None = None,
+    at_once: int | None = None,
 ) -> tuple[Totals, list[Outcome]]:
-    """Each province's programme (`units` and `clients` each, seeded by seed and province)
-    published at once, as many provincial systems do; the totals of all of them, with each
-    province's expected figures (and its regencies')."""
+    """Each province's programme (`units` and `clients` each, or sized by its villages at
+    `scale` of national size: `national_size`), seeded by seed and province, published as many
+    provincial systems do: `at_once` provinces at a time (all if None). A province's
+    programme is let go of once published. Returns the totals of all of them, with each
+    province's expected figures (and its regencies'), and what each was answered."""
     platform = Platform(bootstrap, gateway, Topics(os.environ.get("PULIH_TOPIC_PREFIX", "")))
+    turns = asyncio.Semaphore(at_once or len(provinces))
+    published: list[str] = []
 
-    async def one(code: str) -> tuple[Programme, Outcome]:
-        system = Province(platform, code, seed, lambda line: say(f"[{code}] {line}"), via)
-        async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
-            villages = await system.villages(http, units)
+    async def one(code: str) -> tuple[Totals, Outcome]:
+        async with turns, httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+            system = Province(platform, code, seed, lambda line: say(f"[{code}] {line}"), via)
+            if scale is None:
+                villages = await system.villages(http, units)
+                size = units, clients
+            else:
+                villages = await system.villages(http, None)
+                size = national_size(len(villages), scale)
+                system.say(f"{len(villages)} villages: {size[0]} units, {size[1]} people")
             programme = generate(
                 province=code,
                 villages=villages,
-                units=units,
-                clients=clients,
+                units=size[0],
+                clients=size[1],
                 seed=seed,
                 today=today,
             )
-            return programme, await publish(programme, system, http, faults=faults, today=today)
+            outcome = await publish(programme, system, http, faults=faults, today=today)
+            outcome.settle()
+            published.append(code)
+            if len(provinces) > 1:
+                say(f"{len(published)} of {len(provinces)} provinces published")
+            return programme.totals, outcome
 
     done = await asyncio.gather(*(one(code) for code in provinces))
     totals = Totals()
-    for programme, _ in done:
-        totals.counts.update(programme.totals.counts)
-        totals.figures.update(programme.totals.figures)  # keyed by region: no two alike
+    for generated, _ in done:
+        totals.counts.update(generated.counts)
+        totals.figures.update(generated.figures)  # keyed by region: no two alike
     return totals, [outcome for _, outcome in done]
+
+
+async def provinces_of(gateway: str) -> list[str]:
+    """Every province in the registry's region tree."""
+    headers = {"Authorization": f"Bearer {development_token(['national-operator'])}"}
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+        answer = await http.get(
+            "/api/registry/regions", params={"level": "province", "limit": "1000"}, headers=headers
+        )
+        answer.raise_for_status()
+        return [region["code"] for region in answer.json()["items"]]
+
+
+async def figures_agree(
+    *,
+    provinces: list[str],
+    totals: Totals,
+    gateway: str,
+    bootstrap: str,
+    say: Callable[[str], None],
+    seconds: float = 600,
+) -> bool:
+    """Once every service has taken in what was published, each province's figures at the
+    gateway beside the exact ones generated (`check.province_checked`), a line each and every
+    difference named; whether they all agree."""
+    topics = Topics(os.environ.get("PULIH_TOPIC_PREFIX", ""))
+    say("checking: waiting for every service to take in what was published")
+    await caught_up(bootstrap, topics, (*CAUGHT_UP_GROUPS, "reporting"))
+    headers = {"Authorization": f"Bearer {development_token(['reporting-consumer'])}"}
+    agree = True
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+        for code in provinces:
+            compared, differ, (lost, doubled) = await check.province_checked(
+                http, totals.figures, code, headers, seconds
+            )
+            say(
+                f"[{code}] {compared} figures compared with the exact ones: {len(differ)} "
+                f"differ (counts lost {lost}, counted twice {doubled})"
+            )
+            for line in differ:
+                say(f"[{code}]   {line}")
+            agree = agree and not differ
+    return agree
 
 
 async def ready(urls: list[str], seconds: float = 180) -> None:

@@ -29,6 +29,16 @@ class Outcome:
     """By message id, the answer each fault sent on purpose must get."""
     reasons: dict[str, list[str]] = field(default_factory=dict)
     """By rejected message id, its broken rules as `<field> <rule>`."""
+    settled: list[str] = field(default_factory=list)
+    """What `unexpected` found when `settle` let go of the answers by message id."""
+
+    def settle(self) -> None:
+        """Keep the counts and what was answered otherwise than planned; let go of everything
+        kept by message id (a national run sends millions of messages)."""
+        self.settled = self.unexpected()
+        for by_id in (self.created, self.answers, self.planned, self.reasons):
+            by_id.clear()
+        self.resent.clear()
 
     def answered_as_expected(self) -> bool:
         """Each fault got its planned answer, and nothing else was refused. (A duplicate not
@@ -38,7 +48,8 @@ class Outcome:
     def unexpected(self) -> list[str]:
         """Each message answered otherwise than planned: `<id>: <answer>, planned <answer>`
         (a fact not sent as a fault is planned to be accepted or a duplicate)."""
-        wrong = [
+        wrong = [*self.settled]
+        wrong += [
             f"{i}: {self.answers.get(i, 'no answer')}, planned {want}"
             for i, want in self.planned.items()
             if self.answers.get(i) != want

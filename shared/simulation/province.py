@@ -40,7 +40,8 @@ CASE_FACTS = (
 INGEST_BATCH = 500
 """Events per `POST /ingest` (the gateway's default limit)."""
 RECEIPTS_WAIT_SECONDS = 600
-"""How long a phase waits for its answers: a message without one is a lost message."""
+"""How long a phase waits for an answer while none comes: a message without one is a lost
+message."""
 
 
 async def reconnecting(connect: Callable[[], Awaitable[T]], seconds: float = 120) -> T:
@@ -111,25 +112,27 @@ class Province:
         self.seed = seed
         self.outcome = Outcome()
 
-    async def villages(self, http: httpx.AsyncClient, wanted: int) -> list[Village]:
-        """Villages of the province from the registry: a few districts of each regency."""
+    async def villages(self, http: httpx.AsyncClient, wanted: int | None) -> list[Village]:
+        """Villages of the province from the registry: a few districts of each regency, until
+        there are three for each unit `wanted`; every village of the province if None."""
         headers = {"Authorization": f"Bearer {self.reader_token}"}
+        every = wanted is None
 
         async def below(code: str, level: str) -> list[dict[str, Any]]:
-            answer = await http.get(
-                "/api/registry/regions", params={"parent": code, "level": level}, headers=headers
-            )
+            params = {"parent": code, "level": level, **({"limit": "1000"} if every else {})}
+            answer = await http.get("/api/registry/regions", params=params, headers=headers)
             answer.raise_for_status()
             items: list[dict[str, Any]] = answer.json()["items"]
             return items
 
         found: list[Village] = []
         for regency in await below(self.code, "regency"):
-            for district in (await below(regency["code"], "district"))[:2]:
+            districts = await below(regency["code"], "district")
+            for district in districts if every else districts[:2]:
                 found += [
                     Village(v["code"], v["name"]) for v in await below(district["code"], "village")
                 ]
-            if len(found) >= wanted * 3:
+            if wanted is not None and len(found) >= wanted * 3:
                 break
         return found
 
@@ -271,8 +274,8 @@ class Province:
             consumer.assign(list(start))
             for partition, offset in start.items():
                 consumer.seek(partition, offset)
-            expected = len(waiting)
-            async with asyncio.timeout(RECEIPTS_WAIT_SECONDS):
+            expected, loop = len(waiting), asyncio.get_running_loop()
+            async with asyncio.timeout(RECEIPTS_WAIT_SECONDS) as stall:
                 while waiting:
                     batches = await consumer.getmany(timeout_ms=1000)
                     for record in (r for records in batches.values() for r in records):
@@ -282,6 +285,7 @@ class Province:
                             continue
                         waiting.discard(receipt.original_event_id)
                         self._count(kinds[receipt.original_event_id], receipt)
+                        stall.reschedule(loop.time() + RECEIPTS_WAIT_SECONDS)
                     _progress(self.code, expected - len(waiting), expected)
         finally:
             await consumer.stop()

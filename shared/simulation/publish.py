@@ -27,11 +27,16 @@ from shared.simulation.programme import Programme
 from shared.simulation.province import Province, reconnecting
 
 CAUGHT_UP_GROUPS = ("registry", "client-case", "scheduling")
+PLAN_READERS = 16
+"""Plans read at once (a province's system reads its cases' plans in parallel)."""
 
 
-async def caught_up(bootstrap: str, topics: Topics, groups: Sequence[str]) -> None:
+async def caught_up(
+    bootstrap: str, topics: Topics, groups: Sequence[str], stalled: float = 300
+) -> None:
     """Wait until each service's consumer group has taken in everything on the canonical
-    topics (so an enrolment finds the agents it needs, a plan exists to read)."""
+    topics (so an enrolment finds the agents it needs, a plan exists to read); TimeoutError
+    if they take in nothing for `stalled` seconds."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -39,7 +44,8 @@ async def caught_up(bootstrap: str, topics: Topics, groups: Sequence[str]) -> No
     await reconnecting(admin.start)
     await reconnecting(probe.start)
     try:
-        async with asyncio.timeout(300):
+        loop, least = asyncio.get_running_loop(), None
+        async with asyncio.timeout(stalled) as stall:
             while True:
                 try:
                     behind = await _behind(admin, probe, topics, groups)
@@ -47,6 +53,9 @@ async def caught_up(bootstrap: str, topics: Topics, groups: Sequence[str]) -> No
                     behind = 1
                 if behind <= 0:
                     return
+                if least is None or behind < least:  # they move: not stalled
+                    least = behind
+                    stall.reschedule(loop.time() + stalled)
                 await asyncio.sleep(0.3)
     finally:
         await probe.stop()
@@ -121,12 +130,15 @@ async def _sessions(
     own attendance; those a week past due that nobody recorded were already marked missed by
     scheduling, and may still be recorded as held late."""
     worked: list[EventData] = []
-    for case in cases:
-        case_id = case_ids.get(case.submission_id)
-        if case.enrolled_on is None or case_id is None:
-            continue
+    enrolled = [
+        (case, case_ids[case.submission_id])
+        for case in cases
+        if case.enrolled_on is not None and case.submission_id in case_ids
+    ]
+    plans = await _plans(province, http, [case_id for _, case_id in enrolled])
+    for (case, _), plan in zip(enrolled, plans, strict=True):
         until = min(case.closes_on or today, today)
-        for session in await province.plan(http, case_id):
+        for session in plan:
             due = date.fromisoformat(session["due_on"])
             if (
                 due > until + timedelta(days=6)
@@ -159,3 +171,18 @@ async def _sessions(
                     )
                 )
     return worked
+
+
+async def _plans(
+    province: Province, http: httpx.AsyncClient, case_ids: Sequence[str]
+) -> list[list[dict[str, Any]]]:
+    """Each case's sessions, in the order of `case_ids`, read by `PLAN_READERS` readers."""
+    plans: list[list[dict[str, Any]]] = [[] for _ in case_ids]
+    waiting = iter(enumerate(case_ids))  # shared: each reader takes the next case
+
+    async def reader() -> None:
+        for n, case_id in waiting:
+            plans[n] = await province.plan(http, case_id)
+
+    await asyncio.gather(*(reader() for _ in range(PLAN_READERS)))
+    return plans
