@@ -419,7 +419,8 @@ def _unpinning(
                 ]
                 if candidates:
                     return min(candidates, key=lambda c: (value[c], name(c)))
-                following += [c for c in members if withheld[c] and c not in seen]
-                seen.update(following)
+                reached = [c for c in members if withheld[c] and c not in seen]
+                seen.update(reached)
+                following += reached
         frontier = following
     return None

@@ -4,10 +4,11 @@ totals count exactly what was generated; the facts follow the pathway's order.""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import date, datetime, time
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.client_case.domain import assist
 from shared.contracts import client_case_inbound as cases
@@ -16,7 +17,10 @@ from shared.contracts.base import EventData
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.simulation import check, expected
 from shared.simulation.courses import ANSWERS, SUBSTANCES, Case, zone_of
+from shared.simulation.demo import national_size
+from shared.simulation.outcome import Outcome
 from shared.simulation.programme import Programme, Totals, Village, generate
+from shared.simulation.publish import _plans
 
 VILLAGES = [Village(f"74.71.0{d}.100{v}", f"Desa {d}{v}") for d in range(1, 6) for v in range(1, 8)]
 TODAY = date(2026, 11, 29)
@@ -413,3 +417,43 @@ def test_a_check_names_each_figure_that_differs_and_by_how_much() -> None:
     ]
     assert check.lost_and_doubled(wanted, shown, "74") == (0, 1)  # counts, the province's
     assert check.differences(wanted, wanted) == []
+
+
+def test_national_size_puts_a_unit_in_a_share_of_villages_and_twelve_people_a_village() -> None:
+    assert national_size(6_500, 1) == (6_500, 78_000)  # national: a unit in every village
+    assert national_size(6_500, 0.001) == (6, 78)
+    assert national_size(300, 0.0001) == (1, 1)  # a province always has a unit and a person
+    assert national_size(83_762, 1)[1] == 1_005_144  # about 10^6 across Indonesia
+
+
+def test_a_settled_outcome_keeps_its_counts_and_what_went_wrong_but_no_message_ids() -> None:
+    outcome = Outcome()
+    outcome.accepted["ScreeningSubmitted"] = 2
+    outcome.answers.update({"m1": "accepted", "m2": "accepted", "m3": "rejected"})
+    outcome.reasons["m3"] = ["unit_id known-unit"]
+    outcome.planned["m4"] = "duplicate"
+    outcome.created["m1"] = {"case_id": "c-1"}
+    outcome.resent.add("m4")
+    before = outcome.unexpected()
+    assert len(before) == 2  # m4 got no answer; m3 was refused unplanned
+
+    outcome.settle()
+
+    assert outcome.unexpected() == before
+    assert not outcome.answered_as_expected()
+    assert outcome.accepted["ScreeningSubmitted"] == 2
+    assert not (outcome.answers or outcome.reasons or outcome.planned or outcome.created)
+    assert not outcome.resent
+
+
+async def test_plans_read_in_parallel_come_back_in_the_order_of_the_cases() -> None:
+    class Slow:
+        """A province whose plans arrive out of order: later cases answer sooner."""
+
+        async def plan(self, _http: object, case_id: str) -> list[dict[str, Any]]:
+            await asyncio.sleep(0.001 * (100 - int(case_id)))
+            return [{"session_id": f"{case_id}-1"}]
+
+    case_ids = [str(n) for n in range(60)]
+    plans = await _plans(Slow(), None, case_ids)  # type: ignore[arg-type]
+    assert [plan[0]["session_id"] for plan in plans] == [f"{n}-1" for n in case_ids]
