@@ -18,7 +18,9 @@ def _configure(app: FastAPI) -> None:
     app.state.upstreams = Upstreams(settings)
     app.state.runtime.closing.append(app.state.upstreams.close)
     app.state.rate_limit = ingest.RateLimit(settings.ingest_rate)
-    app.state.views = overview.Views(settings.overview_max_age_seconds)
+    app.state.views = overview.Views(
+        settings.overview_max_age_seconds, settings.overview_stale_seconds
+    )
     install_domain_errors(app, rules_of="gateway", problems={})
 
 

@@ -4,12 +4,16 @@ so (`partial`, `missing`); the view never fails as a whole for it.
 
 A complete view is kept for its caller (their token) for `overview_max_age_seconds` and served
 again meanwhile, with its `as_of`: a dashboard asks for the same views again and again, and a
-view costs four or five calls to the services. A partial one is never kept, so a service that
-comes back shows at once."""
+view costs four or five calls to the services. For `overview_stale_seconds` more it is still
+served at once while a fresh one is made in the background, so a dashboard's caller waits only
+for their first view. A partial one is never kept, so a service that comes back shows at once."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from shared.dependencies import PersonDep
 from shared.http import AUTHENTICATED
 
 router = APIRouter(responses=AUTHENTICATED)
+log = logging.getLogger(__name__)
 
 _LEVELS = ("province", "regency", "district", "village")
 
@@ -114,25 +119,67 @@ class Fetch:
         return found
 
 
-class Views:
-    """Complete views kept per caller and URL for `max_age` seconds (the most recent 4,096)."""
+@dataclass
+class _Kept:
+    made_at: float
+    """`time.monotonic()` when it was made."""
+    fresh_for: float
+    body: bytes
 
-    def __init__(self, max_age: float) -> None:
-        self.max_age = max_age
-        self.kept: TTLCache[tuple[str, str], bytes] = TTLCache(4096, max_age or 1)
+
+class Views:
+    """Complete views kept per caller and URL (the most recent 4,096): served again for
+    `max_age` seconds; for `stale_for` seconds more they are still served at once while a
+    fresh one is made in the background (stale-while-revalidate), one at a time a view.
+
+    Each view's max age is shortened by up to a quarter at random, so that views made at the
+    same moment (many dashboards opened at once) are not all made again at the same moment."""
+
+    def __init__(self, max_age: float, stale_for: float = 0) -> None:
+        self.max_age, self.stale_for = max_age, stale_for
+        self.kept: TTLCache[tuple[str, str], _Kept] = TTLCache(4096, (max_age + stale_for) or 1)
+        self.making: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def view(
         self, request: Request, make: Callable[[], Awaitable[UnitOverview | RegionOverview]]
     ) -> Response:
         key = (request.headers.get("authorization", ""), str(request.url))
-        body = self.kept.get(key) if self.max_age else None
-        if body is None:
-            made = await make()
-            body = made.model_dump_json().encode()
-            if self.max_age and not made.partial:
-                self.kept[key] = body
-        headers = {"cache-control": f"private, max-age={int(self.max_age)}"}
-        return Response(body, media_type="application/json", headers=headers)
+        kept = self.kept.get(key) if self.max_age else None
+        if kept is None:
+            body = await self._made(key, make)
+        else:
+            body = kept.body
+            stale = time.monotonic() - kept.made_at > kept.fresh_for
+            if stale and key not in self.making:
+                self.making[key] = asyncio.create_task(self._remade(key, make))
+        cache_control = f"private, max-age={int(self.max_age)}"
+        if self.stale_for:
+            cache_control += f", stale-while-revalidate={int(self.stale_for)}"
+        return Response(
+            body, media_type="application/json", headers={"cache-control": cache_control}
+        )
+
+    async def _made(
+        self, key: tuple[str, str], make: Callable[[], Awaitable[UnitOverview | RegionOverview]]
+    ) -> bytes:
+        made = await make()
+        body = made.model_dump_json().encode()
+        if self.max_age and not made.partial:
+            fresh_for = self.max_age * (1 - random.random() / 4)  # noqa: S311 - not a secret
+            self.kept[key] = _Kept(time.monotonic(), fresh_for, body)
+        return body
+
+    async def _remade(
+        self, key: tuple[str, str], make: Callable[[], Awaitable[UnitOverview | RegionOverview]]
+    ) -> None:
+        """A fresh view in the background. A partial one is not kept: the kept one is served
+        until its stale time runs out, and the caller then waits for a complete one."""
+        try:
+            await self._made(key, make)
+        except Exception:
+            log.exception("an overview could not be made again in the background")
+        finally:
+            del self.making[key]
 
 
 def views_of(request: Request) -> Views:

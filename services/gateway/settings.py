@@ -29,6 +29,13 @@ class Settings(ServiceSettings):
         description="How long a complete overview is served again to the same caller (the "
         "same token) rather than assembled anew; its `as_of` says when it was (0: never).",
     )
+    overview_stale_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How long past its max age a kept overview is still served at once while "
+        "a fresh one is assembled in the background (stale-while-revalidate); 0: the caller "
+        "waits for the fresh one.",
+    )
     breaker_failures: int = Field(
         default=3, ge=1, description="Failures in a row that open a service's circuit."
     )

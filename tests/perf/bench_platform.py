@@ -9,7 +9,9 @@ broker. The simulator publishes a province's programme through its inbound topic
     the k-th screening is fresh when the figure first reaches k, and its freshness is that
     moment minus when the k-th screening was published (p50, p99 over every k);
 (d) read latency: afterwards, indicator and overview requests at `--rate` requests/s through
-    the gateway, beside the same indicator requests to reporting directly (the baseline);
+    the gateway, beside the same indicator requests to reporting directly (the baseline); the
+    overview mix is measured once twenty dashboards have opened their overviews (5 s, whose
+    figures are printed too), as the gateway keeps each caller's views;
 (e) memory: each service's peak resident set (VmHWM) at the end.
 
 Figures on this machine are in docs/benchmarks.md with the command; the read model here is a
@@ -189,6 +191,9 @@ async def run(
                 f"/overview/units/{unit}",
             ]
             indicators = await read_latency(http, paths[:2], rate, 10)
+            # Dashboards open their overviews once, then keep them: the first of each caller's
+            # is assembled while they wait, the later ones come from the gateway's kept views.
+            opening = await read_latency(http, paths, rate, 5)
             through = await read_latency(http, paths, rate, 10)
         async with httpx.AsyncClient(
             base_url=services.url("reporting"), timeout=30, transport=AiohttpTransport()
@@ -228,7 +233,8 @@ async def run(
         f"gateway p50 {1000 * statistics.median(indicators):.1f} ms  p99 "
         f"{1000 * percentile(indicators, 0.99):.1f} ms; half of them overviews instead: p50 "
         f"{1000 * statistics.median(through):.1f} ms  p99 {1000 * percentile(through, 0.99):.1f}"
-        f" ms   reporting directly p50 {1000 * statistics.median(baseline):.1f} ms  p99 "
+        f" ms (the 5 s before, as the twenty dashboards opened them: {_latency(opening)})"
+        f"   reporting directly p50 {1000 * statistics.median(baseline):.1f} ms  p99 "
         f"{1000 * percentile(baseline, 0.99):.1f} ms  (goal p99 < 50 ms)"
     )
     record(
@@ -238,7 +244,14 @@ async def run(
         f"reporting directly {_latency(baseline)}",
         "p99 < 50 ms",
     )
-    record("d", f"half of them overviews, {rate:.0f}/s", _latency(through), "", "p99 < 50 ms")
+    record(
+        "d",
+        f"half of them overviews, {rate:.0f}/s (the 5 s before, as twenty dashboards opened "
+        f"them: {_latency(opening)})",
+        _latency(through),
+        "",
+        "p99 < 50 ms",
+    )
     if national:
         try:
             memory.update(await national_reads(broker, rate))

@@ -3,6 +3,7 @@ again to the same token for its max age, never to another token, and a partial o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -58,3 +59,37 @@ async def test_max_age_zero_keeps_nothing() -> None:
     await views.view(_request("alice"), _maker(made))
     await views.view(_request("alice"), _maker(made))
     assert len(made) == 2
+
+
+async def test_a_view_past_its_max_age_is_served_at_once_while_a_fresh_one_is_made() -> None:
+    views, made = Views(max_age=0.05, stale_for=60), []
+    first = await views.view(_request("alice"), _maker(made))
+    assert first.headers["cache-control"] == "private, max-age=0, stale-while-revalidate=60"
+    await asyncio.sleep(0.06)
+
+    stale = await views.view(_request("alice"), _maker(made))
+    also_stale = await views.view(_request("alice"), _maker(made))  # one remake at a time
+    assert stale.body == also_stale.body == first.body
+    await asyncio.gather(*views.making.values())
+    assert len(made) == 2
+    fresh = await views.view(_request("alice"), _maker(made))
+    assert json.loads(fresh.body)["as_of"] > json.loads(first.body)["as_of"]
+
+
+async def test_past_its_stale_time_the_caller_waits_for_a_fresh_view() -> None:
+    views, made = Views(max_age=0.02, stale_for=0.03), []
+    first = await views.view(_request("alice"), _maker(made))
+    await asyncio.sleep(0.06)
+    fresh = await views.view(_request("alice"), _maker(made))
+    assert len(made) == 2 and not views.making
+    assert json.loads(fresh.body)["as_of"] > json.loads(first.body)["as_of"]
+
+
+async def test_a_partial_remake_keeps_serving_the_complete_view() -> None:
+    views, made = Views(max_age=0.02, stale_for=60), []
+    first = await views.view(_request("alice"), _maker(made))
+    await asyncio.sleep(0.03)
+    await views.view(_request("alice"), _maker(made, partial=True))
+    await asyncio.gather(*views.making.values())
+    again = await views.view(_request("alice"), _maker(made, partial=True))
+    assert again.body == first.body and json.loads(again.body)["partial"] is False
