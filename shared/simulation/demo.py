@@ -65,7 +65,8 @@ async def simulate(
                 villages = await system.villages(http, None)
                 size = national_size(len(villages), scale)
                 system.say(f"{len(villages)} villages: {size[0]} units, {size[1]} people")
-            programme = generate(
+            programme = await asyncio.to_thread(  # a big province takes a minute to make
+                generate,
                 province=code,
                 villages=villages,
                 units=size[0],
