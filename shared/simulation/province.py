@@ -37,6 +37,9 @@ CASE_FACTS = (
     cases.ClosureSubmitted,
 )
 """A case's later facts: naming an unknown screening, they are refused (known-submission)."""
+SEND_SLICE = 50_000
+"""Facts a phase publishes before it waits for their answers (a big province's sessions are
+a million; their records would take a gigabyte at once)."""
 INGEST_BATCH = 500
 """Events per `POST /ingest` (the gateway's default limit)."""
 RECEIPTS_WAIT_SECONDS = 600
@@ -141,14 +144,17 @@ class Province:
         `POST /ingest` (`via`); wait for one answer each. Returns the facts by the message id
         they were sent under."""
         by_id: dict[str, EventData] = {}
-        for fact in facts:
-            self.sent += 1
-            by_id[f"sim{self.seed}-{self.code}-{self.sent:08d}"] = fact
-        records = [
-            (message_id, *to_kafka(wrap(fact, source=self.source, event_id=message_id)))
-            for message_id, fact in by_id.items()
-        ]
-        await self.send_records(records, by_id)
+        for start in range(0, len(facts), SEND_SLICE):  # a slice's records at a time in memory
+            in_slice: dict[str, EventData] = {}
+            for fact in facts[start : start + SEND_SLICE]:
+                self.sent += 1
+                in_slice[f"sim{self.seed}-{self.code}-{self.sent:08d}"] = fact
+            records = [
+                (message_id, *to_kafka(wrap(fact, source=self.source, event_id=message_id)))
+                for message_id, fact in in_slice.items()
+            ]
+            await self.send_records(records, in_slice)
+            by_id.update(in_slice)
         return by_id
 
     async def send_records(

@@ -29,6 +29,8 @@ from shared.simulation.province import Province, reconnecting
 CAUGHT_UP_GROUPS = ("registry", "client-case", "scheduling")
 PLAN_READERS = 16
 """Plans read at once (a province's system reads its cases' plans in parallel)."""
+PLANS_HELD = 2_000
+"""Plans held in memory at a time (a big province has a hundred thousand)."""
 
 
 async def caught_up(
@@ -135,7 +137,22 @@ async def _sessions(
         for case in cases
         if case.enrolled_on is not None and case.submission_id in case_ids
     ]
-    plans = await _plans(province, http, [case_id for _, case_id in enrolled])
+    for start in range(0, len(enrolled), PLANS_HELD):
+        chunk = enrolled[start : start + PLANS_HELD]
+        plans = await _plans(province, http, [case_id for _, case_id in chunk])
+        worked += _worked(chunk, plans, province.code, today, rnd)
+    return worked
+
+
+def _worked(
+    enrolled: Sequence[tuple[Case, str]],
+    plans: Sequence[list[dict[str, Any]]],
+    province: str,
+    today: date,
+    rnd: random.Random,
+) -> list[EventData]:
+    """The sessions of these cases' plans that were attended or missed."""
+    worked: list[EventData] = []
     for (case, _), plan in zip(enrolled, plans, strict=True):
         until = min(case.closes_on or today, today)
         for session in plan:
@@ -148,7 +165,7 @@ async def _sessions(
                 continue
             where = {
                 "unit_id": case.unit,
-                "province_code": province.code,
+                "province_code": province,
                 "village_code": case.village,
                 "session_id": session["session_id"],
             }

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from functools import cache
 from typing import Any, TypeVar
+
+import pytest
 
 from services.client_case.domain import assist
 from shared.contracts import client_case_inbound as cases
@@ -16,10 +19,12 @@ from shared.contracts import registry
 from shared.contracts.base import EventData
 from shared.contracts.scheduling_inbound import ActivitySubmitted, AttendanceSubmitted
 from shared.simulation import check, expected
+from shared.simulation import province as province_module
 from shared.simulation.courses import ANSWERS, SUBSTANCES, Case, zone_of
 from shared.simulation.demo import national_size
 from shared.simulation.outcome import Outcome
 from shared.simulation.programme import Programme, Totals, Village, generate
+from shared.simulation.province import Platform, Province
 from shared.simulation.publish import _plans
 
 VILLAGES = [Village(f"74.71.0{d}.100{v}", f"Desa {d}{v}") for d in range(1, 6) for v in range(1, 8)]
@@ -457,3 +462,25 @@ async def test_plans_read_in_parallel_come_back_in_the_order_of_the_cases() -> N
     case_ids = [str(n) for n in range(60)]
     plans = await _plans(Slow(), None, case_ids)  # type: ignore[arg-type]
     assert [plan[0]["session_id"] for plan in plans] == [f"{n}-1" for n in case_ids]
+
+
+async def test_a_phase_is_sent_a_slice_at_a_time_under_consecutive_message_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[list[str]] = []
+
+    async def send_records(records: Sequence[tuple[str, bytes, Any, bytes]], kinds: Any) -> None:
+        assert [message_id for message_id, *_ in records] == list(kinds)
+        sent.append(list(kinds))
+
+    monkeypatch.setattr(province_module, "SEND_SLICE", 3)
+    province = Province(Platform("127.0.0.1:1", "http://127.0.0.1:1"), "74", 7, lambda _: None)
+    monkeypatch.setattr(province, "send_records", send_records)
+    facts = [f for c in _programme().cases[:3] for f in c.facts][:7]
+
+    by_id = await province.send(facts)
+
+    assert [len(ids) for ids in sent] == [3, 3, 1]  # each slice answered before the next
+    assert list(by_id) == [i for ids in sent for i in ids]
+    assert list(by_id) == [f"sim7-74-{n:08d}" for n in range(1, 8)]
+    assert list(by_id.values()) == facts
