@@ -1,10 +1,11 @@
-"""Giving memory the process has freed back to the operating system, and keeping the C heap
-to a few arenas."""
+"""Giving memory the process has freed back to the operating system, keeping the C heap to a
+few arenas, and keeping what a service made to start out of the garbage collector's passes."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import os
 from collections.abc import Callable
 
@@ -47,3 +48,19 @@ def few_arenas(arenas: int = 1) -> None:
     mallopt: Callable[[int, int], int] | None = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
         mallopt(_M_ARENA_MAX, arenas)
+
+
+def started() -> int:
+    """Leave what exists once a service has started (its modules, classes, functions, the app:
+    about 160,000 objects) out of the cyclic garbage collector's passes (`gc.freeze`).
+    Returns how many objects that is.
+
+    Each full pass walks every object the collector tracks, and a full pass stops the event
+    loop for as long as it takes: 120 to 160 ms in reporting serving the national read model
+    (`bench_platform --national-only`, timed with `gc.callbacks`), about 25 times a run, and up
+    to 130 ms in the gateway. Frozen, the passes took 38 ms on average (at most 95 ms). What
+    starting made and still holds is never garbage; what it made and let go of is collected
+    first."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

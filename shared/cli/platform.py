@@ -31,7 +31,7 @@ from shared.infra._process import exit_with_parent
 @app.command()
 def serve(service: ServiceArg) -> None:
     """Run one service: HTTP API, outbox relay and consumers, until SIGTERM."""
-    from shared.heap import few_arenas
+    from shared.heap import few_arenas, started
 
     if service == "reporting":  # measured on its cubes' peaks (docs/benchmarks.md) only
         few_arenas()  # before the threads below start
@@ -45,6 +45,7 @@ def serve(service: ServiceArg) -> None:
         _readable_logs()
     setup_tracing(settings.service_name, settings)
     application = service_module(service, "app").build(settings)
+    started()  # nothing made so far is garbage: full collections skip it
     uvicorn.run(
         application,
         host=settings.http_host,
