@@ -38,7 +38,7 @@ async def caught_up(
 ) -> None:
     """Wait until each service's consumer group has taken in everything on the canonical
     topics (so an enrolment finds the agents it needs, a plan exists to read); TimeoutError
-    if they take in nothing for `stalled` seconds."""
+    if how far behind they are stands still for `stalled` seconds."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -46,7 +46,7 @@ async def caught_up(
     await reconnecting(admin.start)
     await reconnecting(probe.start)
     try:
-        loop, least = asyncio.get_running_loop(), None
+        loop, last = asyncio.get_running_loop(), None
         async with asyncio.timeout(stalled) as stall:
             while True:
                 try:
@@ -55,8 +55,8 @@ async def caught_up(
                     behind = 1
                 if behind <= 0:
                     return
-                if least is None or behind < least:  # they move: not stalled
-                    least = behind
+                if behind != last:  # records taken in (or still made): not stalled
+                    last = behind
                     stall.reschedule(loop.time() + stalled)
                 await asyncio.sleep(0.3)
     finally:
