@@ -115,9 +115,6 @@ class Runtime(Generic[S]):
         self._tasks: list[asyncio.Task[None]] = []
         self.closing: list[Callable[[], Awaitable[None]]] = []
         """Closed when the service stops (e.g. the gateway's HTTP client)."""
-        self.warming: dict[str, str] = {}
-        """What the service still makes before it should take requests, by name (e.g.
-        reporting's first round of suppressed cubes): not ready while any is here."""
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -158,7 +155,7 @@ class Runtime(Generic[S]):
         """A `DataRuntime` closes its connection pool last."""
 
     async def check_ready(self) -> dict[str, str]:
-        return {"kafka": await self._kafka_check(), **self.warming}
+        return {"kafka": await self._kafka_check()}
 
     async def _kafka_check(self) -> str:
         if self._producer is None:
@@ -310,7 +307,7 @@ class DataRuntime(Runtime[S]):
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"down: {type(exc).__name__}"
         checks["kafka"] = await self._kafka_check()
-        return {**checks, **self.warming}
+        return checks
 
     def notify_committed(self) -> None:
         """Wakes the outbox relay after a commit that staged events."""

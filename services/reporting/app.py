@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 
 from fastapi import FastAPI
@@ -78,10 +77,7 @@ async def run_projector(runtime: DataRuntime[Settings], stop: asyncio.Event) -> 
 
 
 async def run_suppressor(runtime: DataRuntime[Settings], stop: asyncio.Event) -> None:
-    """The background suppression of the cubes the projected batches touched. The replica is
-    not ready until its first round has made the cubes of the provinces with facts (or
-    `cube_warm_up_seconds` have passed): behind a Service, requests go to the replicas that
-    have theirs, not to one still showing every figure below province level withheld."""
+    """The background suppression of the cubes the projected batches touched."""
     settings = runtime.settings
     suppressor = Suppressor(
         runtime.engine,
@@ -91,24 +87,7 @@ async def run_suppressor(runtime: DataRuntime[Settings], stop: asyncio.Event) ->
         wait_seconds=settings.cube_wait_seconds,
         budget=settings.cube_memory_mb * 2**20,
     )
-    if settings.cube_warm_up_seconds > 0:
-        runtime.warming["cubes"] = "warming: the first round of suppressed cubes"
-    warming = asyncio.create_task(_warming(runtime, suppressor.warmed))
-    try:
-        await suppressor.run(stop)
-    finally:
-        warming.cancel()
-
-
-async def _warming(runtime: DataRuntime[Settings], warmed: asyncio.Event) -> None:
-    """Not ready until the suppressor's first round has ended, or `cube_warm_up_seconds`."""
-    if "cubes" not in runtime.warming:
-        return
-    try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(warmed.wait(), runtime.settings.cube_warm_up_seconds)
-    finally:
-        runtime.warming.pop("cubes", None)
+    await suppressor.run(stop)
 
 
 SPEC = ServiceSpec[Settings](

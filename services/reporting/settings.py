@@ -58,14 +58,6 @@ class Settings(ServiceSettings):
             "5 s each were 504s, and 1 s waits made the first 20 s' p99 1.7 s."
         ),
     )
-    cube_warm_up_seconds: float = Field(
-        default=120,
-        ge=0,
-        description="How long a starting replica may report itself not ready (`/health/ready`, "
-        "check `cubes`) while its first round of background suppression makes the cubes of "
-        "the provinces with facts (about 20 s at national size); ready then, or after this "
-        "long in any case (0: ready at once, cubes made while serving).",
-    )
     cube_memory_mb: int = Field(
         default=96,
         ge=8,

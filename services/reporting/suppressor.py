@@ -77,8 +77,6 @@ class Suppressor:
         self._warmed: set[tuple[int, str, int]] = set()
         self.made = 0
         """Cubes suppressed so far (for tests and benchmarks)."""
-        self.warmed = asyncio.Event()
-        """Set once a first round has ended (`once`): the cubes made ahead are made."""
 
     async def run(self, stop: asyncio.Event) -> None:
         self.store.wake = asyncio.Event()  # this event loop's
@@ -91,7 +89,6 @@ class Suppressor:
                         await refresh_statistics(self.engine)
                         statistics_due = time.monotonic() + STATISTICS_EVERY_SECONDS
                     await self.once()
-                    self.warmed.set()
                 except Exception:
                     log.exception("background suppression failed; trying again")
                     await asyncio.sleep(1)
