@@ -26,6 +26,7 @@ from shared.cli.common import (
     state_dir,
 )
 from shared.infra._process import exit_with_parent
+from shared.regions import PROVINCE_CODES
 
 
 @app.command()
@@ -214,7 +215,7 @@ def simulate(
     urls = [f"http://127.0.0.1:{service_settings(name).http_port}" for name in SERVICES]
     asyncio.run(simulation.ready(urls))
     if codes == ["all"]:
-        codes = asyncio.run(simulation.provinces_of(gateway))
+        codes = list(PROVINCE_CODES)
     if scale is not None:
         if not 0 < scale <= 1:
             raise typer.BadParameter("a share of national size, above 0 and at most 1")

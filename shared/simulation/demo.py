@@ -89,17 +89,6 @@ async def simulate(
     return totals, [outcome for _, outcome in done]
 
 
-async def provinces_of(gateway: str) -> list[str]:
-    """Every province in the registry's region tree."""
-    headers = {"Authorization": f"Bearer {development_token(['national-operator'])}"}
-    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
-        answer = await http.get(
-            "/api/registry/regions", params={"level": "province", "limit": "1000"}, headers=headers
-        )
-        answer.raise_for_status()
-        return [region["code"] for region in answer.json()["items"]]
-
-
 async def figures_agree(
     *,
     provinces: list[str],
