@@ -71,6 +71,10 @@ class ServiceSpec(Generic[S]):
     """Loops that run beside the relay and consumer until the service stops (e.g. a sweeper)."""
     on_start: Callable[[DataRuntime[S]], Awaitable[None]] | None = None
     """Runs after migrations, before the consumer starts (e.g. seed reference data)."""
+    warm_up: Callable[[DataRuntime[S]], Awaitable[None]] | None = None
+    """Runs once the service has started; `/health/ready` says not ready (`warm: warming`)
+    until it ends, so readers reach a replica with what they ask first already made. One
+    that fails is logged and the replica becomes ready regardless."""
 
     @property
     def has_database(self) -> bool:
@@ -87,6 +91,7 @@ class ServiceSpec(Generic[S]):
             or self.inbound_factory
             or self.background
             or self.on_start
+            or self.warm_up
             or self.migrations_dir
         )
 
@@ -186,6 +191,7 @@ class DataRuntime(Runtime[S]):
         self.outbox = Outbox(spec.platform.outbox, source=f"/pulih/{spec.name}", topics=self.topics)
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.warming: asyncio.Task[None] | None = None
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -228,7 +234,16 @@ class DataRuntime(Runtime[S]):
             await self._start_consumer()
         for loop in self.spec.background:
             self._tasks.append(asyncio.create_task(loop(self, self._stop)))
+        if self.spec.warm_up is not None:
+            self.warming = asyncio.create_task(self._warm_up(self.spec.warm_up), name="warm-up")
+            self._tasks.append(self.warming)
         log.info("service %s started", self.spec.name)
+
+    async def _warm_up(self, warm_up: Callable[[DataRuntime[S]], Awaitable[None]]) -> None:
+        try:
+            await warm_up(self)
+        except Exception:  # a cold replica still answers, only slower
+            log.exception("service %s: warming up failed; ready regardless", self.spec.name)
 
     async def _start_consumer(self) -> None:
         s = self.settings
@@ -307,6 +322,8 @@ class DataRuntime(Runtime[S]):
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"down: {type(exc).__name__}"
         checks["kafka"] = await self._kafka_check()
+        if self.warming is not None:
+            checks["warm"] = "ok" if self.warming.done() else "warming"
         return checks
 
     def notify_committed(self) -> None:

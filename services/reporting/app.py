@@ -12,6 +12,7 @@ from services.reporting.db import MIGRATIONS, metadata, platform
 from services.reporting.projector.consumer import Projector
 from services.reporting.settings import SERVICE_NAME, Settings
 from services.reporting.suppressor import Suppressor
+from services.reporting.warming import warm_up
 from shared.contracts import client_case, registry, scheduling
 from shared.contracts.platform import receipts_topic
 from shared.messaging.broker import Topics, ensure_topics, make_consumer
@@ -98,6 +99,7 @@ SPEC = ServiceSpec[Settings](
     background=[run_projector, run_suppressor],
     routers=[router],
     configure_app=install_error_handlers,
+    warm_up=warm_up,
 )
 
 

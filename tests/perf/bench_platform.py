@@ -319,15 +319,19 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
         for i in NATIONAL_INDICATORS
     ]
     try:
-        for name in ("reporting", "gateway"):
-            services.start(name)
-            await services.ready(name)
+        # Ready once its first cubes and the overviews' tables are made (`warming.py`).
+        services.start("reporting")
+        ready_after = await services.ready("reporting", 600)
+        print(f"reporting ready {ready_after:.0f}s after its start")
+        services.start("gateway")
+        await services.ready("gateway")
         async with httpx.AsyncClient(
             base_url=services.url("gateway"), timeout=60, transport=AiohttpTransport()
         ) as http:
             started = time.monotonic()
-            # The first 20 s after the start, while the suppressor makes every province's
-            # cubes: a table whose cube is not made yet is answered at once, pending.
+            # The first 20 s after reporting is ready, while the suppressor makes the cubes
+            # it did not make ahead: a table whose cube is not made yet is answered at once,
+            # pending.
             failed: list[int] = []
             pending: list[float] = []
             first = await read_latency(http, paths, rate, 20, failed, pending)
@@ -339,7 +343,7 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
                     await asyncio.sleep(0.5)
             print(
                 f"every province's cubes made in the background within "
-                f"{time.monotonic() - started:.0f}s of reporting's start"
+                f"{time.monotonic() - started:.0f}s of reporting being ready"
             )
             settled = time.monotonic()
             while time.monotonic() - settled < 600:  # until a round of every table is quick:
@@ -384,14 +388,15 @@ async def national_reads(broker: KafkaBroker, rate: float) -> dict[str, float]:
     )
     record(
         "d",
-        f"the same, the first 20 s after reporting's start ({len(pending):,} of {len(first):,} "
-        f"answered before their table was suppressed, {len(failed)} errors)",
+        f"the same, the first 20 s after reporting is ready ({ready_after:.0f} s after its "
+        f"start; {len(pending):,} of {len(first):,} answered before their table was "
+        f"suppressed, {len(failed)} errors)",
         _latency(first),
         "",
         "p99 < 50 ms",
     )
     print(
-        f"(d) the same through the gateway in the first 20 s after reporting's start: p50 "
+        f"(d) the same through the gateway in the first 20 s after reporting is ready: p50 "
         f"{1000 * statistics.median(first):.1f} ms  p99 {1000 * percentile(first, 0.99):.1f} ms"
         f"  ({len(failed)} of {len(first)} answered with an error: {sorted(set(failed))}; "
         f"{len(pending)} before their table was suppressed, every figure below province level "

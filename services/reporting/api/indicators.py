@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import cube
 from services.reporting.answers import answers_of
@@ -159,7 +160,7 @@ async def catalog(_who: PersonDep) -> list[dict[str, Any]]:
     return items
 
 
-def _ask(
+def ask_for(
     settings: Settings,
     indicator: str,
     period: str,
@@ -238,13 +239,18 @@ async def indicator_table(
     `within` (default Indonesia) and its regions at `level`, optionally broken down `by` a
     dimension; operational and sustained units optionally over a `cohort` of formation years."""
     _allowed(who, within)
-    ask = _ask(settings, indicator, period, level, within, by, cohort)
+    ask = ask_for(settings, indicator, period, level, within, by, cohort)
     validate(ask)
+    return await indicator_answer(engine, ask, format)
+
+
+async def indicator_answer(engine: AsyncEngine, ask: Ask, format: str = "json") -> Response:
+    """The table `ask` asks for in `format`: the one kept if the read model stands still."""
 
     async def answer() -> Response:
         async with engine.connect() as connection:
             total, rows = await table(connection, ask)
-        return _indicator_answer(indicator, level, by, ask, total, rows, format)
+        return _indicator_answer(ask.indicator, ask.level, ask.by, ask, total, rows, format)
 
     return await answers_of(engine).answer(engine, ask, (ask, format), answer)
 

@@ -18,6 +18,8 @@ from shared.runtime import Runtime, create_app
 async def serving(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     runtime = Runtime(REPORTING, settings)
     await runtime.start()
+    if runtime.warming is not None:  # as a rollout does: readers reach a ready replica
+        await runtime.warming
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://reporting"
     )
@@ -28,7 +30,9 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.Asyn
         await runtime.stop()
 
 
-def _settings(database_url: str, kafka_bootstrap: str, topics: Topics, **more: Any) -> Settings:
+def reporting_settings(
+    database_url: str, kafka_bootstrap: str, topics: Topics, **more: Any
+) -> Settings:
     more.setdefault("cube_wait_seconds", 60)  # a loaded test machine may take a while
     return Settings(
         database_url=database_url,
@@ -45,7 +49,7 @@ async def reporting(
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """The service with the contributor rule off (`min_units=1`): these scenarios put one
     unit in a village, and test what the other rules withhold."""
-    settings = _settings(database_url, kafka_bootstrap, topics, min_units=1)
+    settings = reporting_settings(database_url, kafka_bootstrap, topics, min_units=1)
     async for running in serving(settings):
         yield running
 
@@ -55,7 +59,9 @@ async def reporting_never_waiting(
     database_url: str, kafka_bootstrap: str, topics: Topics
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """As `reporting`, with requests never waiting for a cube (the shipped default)."""
-    settings = _settings(database_url, kafka_bootstrap, topics, min_units=1, cube_wait_seconds=0)
+    settings = reporting_settings(
+        database_url, kafka_bootstrap, topics, min_units=1, cube_wait_seconds=0
+    )
     async for running in serving(settings):
         yield running
 
@@ -65,5 +71,5 @@ async def reporting_as_shipped(
     database_url: str, kafka_bootstrap: str, topics: Topics
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """The service with its default disclosure settings (k 5, three units)."""
-    async for running in serving(_settings(database_url, kafka_bootstrap, topics)):
+    async for running in serving(reporting_settings(database_url, kafka_bootstrap, topics)):
         yield running

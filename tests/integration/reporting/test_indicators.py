@@ -6,6 +6,7 @@ topic without stopping the rest, and a rebuild reproduces the live figures and s
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,12 +19,14 @@ from services.reporting.app import CANONICAL
 from services.reporting.queries import table
 from services.reporting.rebuild import rebuild
 from services.reporting.suppressor import settled
+from services.reporting.warming import first_asked
 from shared.contracts import client_case
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime
 from tests.auth import bearer
 from tests.bus import read_topic
 from tests.eventually import eventually
+from tests.integration.reporting.conftest import reporting_settings, serving
 from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
 from tests.unit.contracts.examples import from_examples
 
@@ -325,3 +328,56 @@ async def test_an_answer_is_served_again_until_the_read_model_moves(
         params={"period": "2026", "within": "74"},
     )
     assert refused.status_code == 403
+
+
+async def test_a_restarted_replica_is_ready_with_the_first_tables_already_answered(
+    database_url: str,
+    kafka_bootstrap: str,
+    topics: Topics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replica started on a read model with figures says ready only once this year's
+    overview tables (Indonesia by province, each province by regency) are made: the first
+    readers are answered from them, with the figures of the read model."""
+    settings = reporting_settings(database_url, kafka_bootstrap, topics, min_units=1)
+    today = date.today()
+    await publish(
+        kafka_bootstrap,
+        topics,
+        [
+            unit_formed(UA, A, today.replace(month=1, day=1)),
+            unit_formed(UC, C, today.replace(month=1, day=1)),
+            screened(UA, A, today.replace(month=1, day=1), "high"),
+            screened(UC, C, today.replace(month=1, day=1), "low"),
+        ],
+    )
+    async for _runtime, projecting in serving(settings):  # projects, then stops
+        await eventually(functools.partial(_screened, projecting, str(today.year), 2), 40)
+    computed: list[str] = []
+
+    async def counted(connection: Any, ask: Any) -> Any:
+        computed.append(ask.indicator)
+        return await table(connection, ask)
+
+    monkeypatch.setattr(reporting_api, "table", counted)
+    async for runtime, client in serving(settings):  # ready: warmed up
+        assert runtime.warming is not None and runtime.warming.done()
+        warmed = len(computed)
+        assert warmed >= len(first_asked())  # each made, and again once its cube was
+        national = await _get(client, "/indicators/units_formed", period=str(today.year))
+        by_regency = await _get(
+            client,
+            "/indicators/clients_screened",
+            period=str(today.year),
+            level="regency",
+            within="74",
+        )
+        assert len(computed) == warmed  # both answered from what warming up made
+        assert national["within"]["value"] == 2
+        assert {r["region"]: r["value"] for r in national["rows"]}["74"] == 2
+        assert by_regency["within"]["value"] == 2
+
+
+async def _screened(client: httpx.AsyncClient, period: str, n: int) -> bool:
+    answer = await _get(client, "/indicators/clients_screened", period=period)
+    return bool(answer["within"]["value"] == n)
