@@ -228,6 +228,7 @@ class DataRuntime(Runtime[S]):
             auth=s.kafka_auth,
             batch_size=s.relay_batch_size,
             idle_seconds=s.relay_idle_seconds,
+            keep_sent_seconds=s.outbox_keep_sent_seconds,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
         if self.consumed_topics:

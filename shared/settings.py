@@ -102,6 +102,12 @@ class ServiceSettings(BaseSettings, AuthSettings):
     relay_idle_seconds: float = Field(
         default=0.2, gt=0, description="How often an idle relay looks for new outbox rows."
     )
+    outbox_keep_sent_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="How long a published event stays in its service's outbox before it is "
+        "deleted (Kafka keeps it for its topic's retention); 0: at the relay's next look.",
+    )
     consumer_batch_size: int = Field(
         default=500,
         ge=1,

@@ -14,6 +14,11 @@ not at all:
   the new leader's producer fences the old one (and ends its open transaction at once).
 
 Failures back off exponentially and never lose a row.
+
+A row stays in the outbox `keep_sent_seconds` after it was published, then goes: Kafka keeps
+the event, and the outbox neither grows with everything a service ever said nor keeps a copy
+of it beyond its topics' retention (an erased person's events included). Rows are published
+in id order, so what may go is every sent row up to an id: one range delete on the key.
 """
 
 from __future__ import annotations
@@ -24,16 +29,17 @@ import json
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.messaging.broker import (
@@ -84,6 +90,7 @@ class OutboxRelay:
         standby_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
         measure_every_seconds: float = 5.0,
+        keep_sent_seconds: float = 300.0,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -100,6 +107,9 @@ class OutboxRelay:
         self.max_backoff_seconds = max_backoff_seconds
         self.measure_every_seconds = measure_every_seconds
         self._measured_at = float("-inf")
+        self.keep_sent_seconds = keep_sent_seconds
+        self._marked: deque[tuple[float, int]] = deque()
+        """(when, the highest id) of each batch this relay marked sent, oldest first."""
         self.wakeup = asyncio.Event()
         self.lock_key = zlib.crc32(f"pulih.outbox.{service}".encode())
         self._lead: _Lead | None = None
@@ -187,6 +197,7 @@ class OutboxRelay:
             await producer.begin_transaction()
             await producer.abort_transaction()
             await self._repair(connection)
+            await self._forget_sent_before_lead(connection)
         except BaseException:
             if producer is not None:
                 with contextlib.suppress(Exception):
@@ -217,6 +228,23 @@ class OutboxRelay:
                 self.service,
                 repaired.rowcount,
             )
+
+    async def _forget_sent_before_lead(self, connection: AsyncConnection) -> None:
+        """Delete the rows sent longer than `keep_sent_seconds` ago by an earlier leader (this
+        relay's own are deleted by id as they come of age)."""
+        t = self.table
+        before = datetime.now(UTC) - timedelta(seconds=self.keep_sent_seconds)
+        async with connection.begin():
+            await connection.execute(delete(t).where(t.c.sent_at < before))
+        self._marked.clear()
+
+    def _sent_up_to(self) -> int | None:
+        """The highest id of the batches marked sent at least `keep_sent_seconds` ago."""
+        horizon = time.monotonic() - self.keep_sent_seconds
+        upto = None
+        while self._marked and self._marked[0][0] <= horizon:
+            upto = self._marked.popleft()[1]
+        return upto
 
     async def _last_marked(self) -> list[int]:
         """The outbox ids in the last committed marker (none when there is none yet)."""
@@ -259,6 +287,10 @@ class OutboxRelay:
             .limit(self.batch_size)
         )
         async with lead.connection.begin():
+            if (upto := self._sent_up_to()) is not None:
+                await lead.connection.execute(
+                    delete(t).where(t.c.id <= upto, t.c.sent_at.is_not(None))
+                )
             rows = (await lead.connection.execute(query)).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
@@ -285,6 +317,7 @@ class OutboxRelay:
             await lead.connection.execute(
                 update(t).where(t.c.id.in_(ids)).values(sent_at=datetime.now(UTC))
             )
+        self._marked.append((time.monotonic(), ids[-1]))
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
         RELAY_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
