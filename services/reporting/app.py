@@ -85,6 +85,7 @@ async def run_suppressor(runtime: DataRuntime[Settings], stop: asyncio.Event) ->
         k=settings.suppression_k,
         min_units=settings.min_units,
         min_gap=settings.cube_max_age_seconds,
+        share=settings.suppressor_share,
         wait_seconds=settings.cube_wait_seconds,
         budget=settings.cube_memory_mb * 2**20,
     )

@@ -37,6 +37,16 @@ class Settings(ServiceSettings):
             "in this many months ending with it."
         ),
     )
+    suppressor_share: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description=(
+            "The most of a core the background suppressor takes while events keep arriving: "
+            "after a round of T seconds it rests T * (1 - share) / share before the next (a "
+            "request for a cube not made yet ends the rest). 1: no rest."
+        ),
+    )
     cube_max_age_seconds: float = Field(
         default=1,
         ge=0,

@@ -4,9 +4,13 @@ Each projected batch bumps, in its own transaction, the version of every (provin
 touched (`cube_changes`). This task polls those versions (and wakes when a request asks for a
 cube nobody has made yet), and re-suppresses only the cubes whose province changed in their
 year or an earlier one (a stock at a year's end, and closures crossed with their screening's
-risk, reach back), at most once per `min_gap` seconds each. Requests read the last cube made,
-with its `as_of`. Every replica runs its own suppressor over the shared read model:
-suppression is deterministic, so they serve the same pattern for the same figures.
+risk, reach back), at most once per `min_gap` seconds each, and rests after each round in
+proportion to it, so that while events keep arriving it takes at most `share` of a core (the
+rest is the projection's and the requests'): under load the cubes are a few rounds old
+instead of a second. A request asking for a cube nobody has made yet ends the rest. Requests
+read the last cube made, with its `as_of`. Every replica runs its own suppressor over the
+shared read model: suppression is deterministic, so they serve the same pattern for the same
+figures.
 
 What is kept: every cube asked for since (within the store's memory budget, most recently
 used), plus the base cubes of every count and stock of the provinces and years that have
@@ -62,6 +66,7 @@ class Suppressor:
         k: int,
         min_units: int,
         min_gap: float = 1.0,
+        share: float = 1.0,
         interval: float = 0.5,
         wait_seconds: float = 10.0,
         budget: int = 96 * 2**20,
@@ -70,6 +75,7 @@ class Suppressor:
         self.k = k
         self.min_units = min_units
         self.min_gap = min_gap
+        self.share = share
         self.interval = interval
         self.store: CubeStore = store_of(engine)
         self.store.wait_seconds = wait_seconds
@@ -88,12 +94,16 @@ class Suppressor:
                     if time.monotonic() >= statistics_due:  # the read model grows
                         await refresh_statistics(self.engine)
                         statistics_due = time.monotonic() + STATISTICS_EVERY_SECONDS
+                    started = time.monotonic()
                     await self.once()
+                    busy = time.monotonic() - started
                 except Exception:
                     log.exception("background suppression failed; trying again")
                     await asyncio.sleep(1)
+                    busy = 0.0
+                rest = busy * (1 - self.share) / self.share
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.store.wake.wait(), self.interval)
+                    await asyncio.wait_for(self.store.wake.wait(), max(self.interval, rest))
                 self.store.wake.clear()
         finally:
             self.store.suppressing = False

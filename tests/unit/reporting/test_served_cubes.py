@@ -5,6 +5,7 @@ every figure withheld rather than suppressing on its own path."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from services.reporting.periods import row_of
 from services.reporting.suppressed_cubes import count_key, served, store_of
 from services.reporting.suppressor import Suppressor
 from shared.persistence import create_engine
+from tests.eventually import eventually
 
 
 @pytest.fixture
@@ -93,3 +95,33 @@ async def test_the_least_recently_read_cubes_go_beyond_the_memory_budget(
     store.keep(keys[2], suppressed(9), {})
     assert list(store.cubes) == [keys[0], keys[2]]
     assert store.nbytes == sum(c.nbytes for c in store.cubes.values()) <= store.budget
+
+
+async def test_the_suppressor_rests_after_a_round_until_a_cube_is_asked_for(
+    engine: AsyncEngine,
+) -> None:
+    """While events keep arriving it takes at most its share of a core: after a round of
+    0.1 s at a share of 1 % it rests about 10 s, and a request for a cube not made yet ends the
+    rest at once."""
+    suppressor = Suppressor(engine, k=5, min_units=1, share=0.01, interval=0.01)
+    rounds: list[float] = []
+
+    async def once() -> int:
+        rounds.append(time.monotonic())
+        if len(rounds) == 1:
+            await asyncio.sleep(0.1)
+        return 0
+
+    suppressor.once = once  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    running = asyncio.create_task(suppressor.run(stop))
+    try:
+        await asyncio.sleep(0.6)
+        assert len(rounds) == 1  # without the rest: a round every 0.01 s
+        suppressor.store.wait_seconds = 0
+        await suppressor.store.wait_for(KEY)  # a request asks, and is answered pending
+        await eventually(lambda: len(rounds) >= 2, 5)
+        assert rounds[1] - rounds[0] < 5
+    finally:
+        stop.set()
+        await running
