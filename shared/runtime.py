@@ -143,8 +143,12 @@ class Runtime(Generic[S]):
         """Graceful: finish the batch in hand, commit, then close clients and the pool."""
         self._stop.set()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await asyncio.wait_for(task, timeout=15)
+            except asyncio.CancelledError:
+                pass
+            except TimeoutError:  # cancelled: the rest still closes
+                log.warning("service %s: %s did not stop in 15 s", self.spec.name, task.get_name())
         await self._stop_consumer()
         if self._producer is not None:
             await self._producer.stop()
@@ -241,10 +245,21 @@ class DataRuntime(Runtime[S]):
         log.info("service %s started", self.spec.name)
 
     async def _warm_up(self, warm_up: Callable[[DataRuntime[S]], Awaitable[None]]) -> None:
-        try:
-            await warm_up(self)
-        except Exception:  # a cold replica still answers, only slower
-            log.exception("service %s: warming up failed; ready regardless", self.spec.name)
+        """The warm-up, given up when the service stops."""
+        warming = asyncio.ensure_future(warm_up(self))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({warming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not warming.done():
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
+        elif not warming.cancelled() and warming.exception() is not None:
+            log.error(  # a cold replica still answers, only slower
+                "service %s: warming up failed; ready regardless",
+                self.spec.name,
+                exc_info=warming.exception(),
+            )
 
     async def _start_consumer(self) -> None:
         s = self.settings

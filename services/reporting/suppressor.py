@@ -21,7 +21,6 @@ cubes take less than half the budget).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -102,14 +101,22 @@ class Suppressor:
                     await asyncio.sleep(1)
                     busy = 0.0
                 rest = busy * (1 - self.share) / self.share
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.store.wake.wait(), max(self.interval, rest))
+                await self._rest(max(self.interval, rest), stop)
                 self.store.wake.clear()
         finally:
             self.store.suppressing = False
             for waiting in self.store.asked.values():
                 waiting.cancel()
             self.store.asked.clear()
+
+    async def _rest(self, seconds: float, stop: asyncio.Event) -> None:
+        """Until `seconds` have passed, a request asks for a cube, or the service stops."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.store.wake, stop)]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def versions(self) -> tuple[int, Versions]:
         c = db.cube_changes.c

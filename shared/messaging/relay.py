@@ -18,7 +18,8 @@ Failures back off exponentially and never lose a row.
 A row stays in the outbox `keep_sent_seconds` after it was published, then goes: Kafka keeps
 the event, and the outbox neither grows with everything a service ever said nor keeps a copy
 of it beyond its topics' retention (an erased person's events included). Rows are published
-in id order, so what may go is every sent row up to an id: one range delete on the key.
+in id order, so what may go is every sent row up to an id: one range delete on the key. The
+newest row always stays, so that SQLite never gives an id again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.messaging.broker import (
@@ -235,7 +236,7 @@ class OutboxRelay:
         t = self.table
         before = datetime.now(UTC) - timedelta(seconds=self.keep_sent_seconds)
         async with connection.begin():
-            await connection.execute(delete(t).where(t.c.sent_at < before))
+            await connection.execute(delete(t).where(t.c.sent_at < before, _not_the_newest(t)))
         self._marked.clear()
 
     def _sent_up_to(self) -> int | None:
@@ -286,11 +287,14 @@ class OutboxRelay:
             .order_by(t.c.id)
             .limit(self.batch_size)
         )
-        async with lead.connection.begin():
-            if (upto := self._sent_up_to()) is not None:
+        if (upto := self._sent_up_to()) is not None:
+            # Its own short transaction: on SQLite a write holds the file's lock, and the
+            # batch's below holds it from its first write to its commit.
+            async with lead.connection.begin():
                 await lead.connection.execute(
-                    delete(t).where(t.c.id <= upto, t.c.sent_at.is_not(None))
+                    delete(t).where(t.c.id <= upto, t.c.sent_at.is_not(None), _not_the_newest(t))
                 )
+        async with lead.connection.begin():
             rows = (await lead.connection.execute(query)).all()
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
@@ -384,6 +388,13 @@ class OutboxRelay:
 
 
 Headers = list[tuple[str, bytes]]
+
+
+def _not_the_newest(t: Table) -> ColumnElement[bool]:
+    """Spares the row with the highest id: SQLite gives a new row the highest id + 1 (1 in an
+    empty table), and an id used again could be in the last marker, whose rows the next
+    leader marks sent without sending them."""
+    return t.c.id < select(func.max(t.c.id)).scalar_subquery()
 
 
 def _by_writer(rows: Sequence[Row[Any]]) -> list[list[tuple[Row[Any], Headers]]]:

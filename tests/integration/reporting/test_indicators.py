@@ -340,7 +340,7 @@ async def test_a_restarted_replica_is_ready_with_the_first_tables_already_answer
     overview tables (Indonesia by province, each province by regency) are made: the first
     readers are answered from them, with the figures of the read model."""
     settings = reporting_settings(database_url, kafka_bootstrap, topics, min_units=1)
-    today = date.today()
+    today = datetime.now(UTC).date()  # the warm-up's year
     await publish(
         kafka_bootstrap,
         topics,
@@ -376,6 +376,10 @@ async def test_a_restarted_replica_is_ready_with_the_first_tables_already_answer
         assert national["within"]["value"] == 2
         assert {r["region"]: r["value"] for r in national["rows"]}["74"] == 2
         assert by_regency["within"]["value"] == 2
+        # ... and from the province's suppressed cube, not pending as a cold replica's first
+        # answer is (every figure below province level withheld until the cube is made).
+        assert by_regency["suppression"]["pending"] is False
+        assert "suppressed_as_of" in by_regency
 
 
 async def _screened(client: httpx.AsyncClient, period: str, n: int) -> bool:
