@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,24 @@ from tests.reporting_events import activity, enrolled, publish, screened, unit_f
 from tests.unit.contracts.examples import from_examples
 
 YEAR = 2026
+
+
+def arrived_at(now: datetime) -> datetime:
+    """When the demo's facts and receipts arrive: now, but no later than 14:59 UTC on the last
+    day of this UTC month, the last moment that is in the same month in UTC and in every
+    Indonesian zone (UTC+7 to +9). Data health counts arrivals in each province's own month;
+    in the hours when WIT, WITA or WIB has turned the month and UTC has not, "this month" would
+    be two months for one programme."""
+    following = (now.replace(day=28) + timedelta(days=4)).replace(day=1)
+    last = datetime(following.year, following.month, 1, tzinfo=UTC) - timedelta(hours=9, minutes=1)
+    return min(now, last)
+
+
+def arrival_month(now: datetime) -> str:
+    """The month the demo's arrivals are counted in, everywhere (as the dashboard asks)."""
+    return arrived_at(now).strftime("%Y-%m")
+
+
 PROVINCES = {"74", "73", "31"}
 
 
@@ -136,7 +154,8 @@ async def seed(registry: httpx.AsyncClient, bootstrap: str, topics: Topics) -> P
                         events.append(
                             _closed(unit, village, case_id, date(YEAR, 10, 20), "completed")
                         )
-    await publish(bootstrap, topics, events)
+    arrival = arrived_at(datetime.now(UTC))
+    await publish(bootstrap, topics, [(e, {"time": arrival}) for e in events])
     # Submissions refused this month, answered on the provinces' receipts topics as client-case
     # answers them: Sulawesi Tenggara more than a thousand (1.203 in Indonesian), Jakarta two.
     programme.rejected = {"74": 1203, "31": 2}
@@ -157,7 +176,9 @@ async def _refuse(bootstrap: str, topics: Topics, rejected: dict[str, int]) -> N
                     reasons=[{"field": "screened_at", "rule": "not-in-future", "message": "later"}],
                     rejected_at=datetime.now(UTC),
                 )
-                key, headers, value = to_kafka(wrap(receipt, source="/pulih/client-case"))
+                key, headers, value = to_kafka(
+                    wrap(receipt, source="/pulih/client-case", time=arrived_at(datetime.now(UTC)))
+                )
                 await producer.send(
                     topics.name(receipts_topic(province)), value=value, key=key, headers=headers
                 )
@@ -187,7 +208,9 @@ async def _settled(reporting: httpx.AsyncClient, programme: Programme) -> None:
                 headers=bearer("national-operator"),
             )
             health = await reporting.get(
-                "/data-health", params={"within": ""}, headers=bearer("national-operator")
+                "/data-health",
+                params={"within": "", "month": arrival_month(datetime.now(UTC))},
+                headers=bearer("national-operator"),
             )
             refused = {r["region"]: r["rejected"] for r in health.json()["rows"]}
             if (
@@ -206,6 +229,9 @@ async def dashboard(bootstrap: str, topics: Topics, state: Path) -> AsyncIterato
         "kafka_bootstrap_servers": bootstrap,
         "topic_prefix": topics.prefix,
         "relay_idle_seconds": 0.05,
+        # Their receipts topics exist before reporting subscribes: one made later is seen at
+        # the next metadata refresh (30 s), which a slow start made this fixture wait out.
+        "inbound_provinces": ",".join(sorted(PROVINCES)),
     }
     async with contextlib.AsyncExitStack() as stack:
         registry_app = await stack.enter_async_context(

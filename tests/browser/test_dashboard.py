@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.auth import bearer
-from tests.browser.demo import YEAR, Dashboard
+from tests.browser.demo import YEAR, Dashboard, arrival_month
 
 AXE = (
     Path(__file__).resolve().parents[2]
@@ -108,7 +109,9 @@ async def test_a_national_operator_drills_down_and_reads_the_apis_figures(
         # Data health: the facts that arrived this month, and the late ones among them (the
         # programme's facts happened earlier this year and arrived now).
         health = await running.reporting.get(
-            "/data-health", params={"within": ""}, headers=bearer("national-operator")
+            "/data-health",
+            params={"within": "", "month": arrival_month(datetime.now(UTC))},
+            headers=bearer("national-operator"),
         )
         sultra = next(r for r in health.json()["rows"] if r["region"] == "74")
         assert sultra["received"] > 0 and sultra["late"] > 0
