@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Column, Insert, Table, bindparam, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,6 +53,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements all read the database as it stood at the first of them.
+    An answer built from several statements (a latest time, then the month's rows) must not
+    mix a batch committed between them. Default isolation sees each commit at the next
+    statement: PostgreSQL's read committed takes a snapshot per statement, and Python's
+    sqlite3 opens no transaction for a SELECT. Read only; rolled back on leaving."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            # A deferred transaction: SQLite's WAL snapshot is taken at the first read.
+            await connection.exec_driver_sql("BEGIN")
+        yield connection
 
 
 async def refresh_statistics(engine: AsyncEngine) -> None:

@@ -13,6 +13,7 @@ from services.reporting.data_health import data_health
 from services.reporting.generations import serving_generation
 from services.reporting.queries import WIT, future, known_region
 from shared.dependencies import EngineDep, PersonDep
+from shared.persistence import snapshot
 from shared.rules import check
 
 router = APIRouter()
@@ -64,7 +65,7 @@ async def health_of_the_data(
     today = datetime.now(UTC).astimezone(WIT).date()
     first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
     check(future(first, "month"))
-    async with engine.connect() as connection:
+    async with snapshot(engine) as connection:
         generation, _ = await serving_generation(connection)
         check(await known_region(connection, generation, within, "within"))
         rows = await data_health(connection, generation, within, first)
