@@ -26,6 +26,7 @@ bench: setup          ## benchmarks beside same-run baselines; one table of (a)-
 	$(BIN)/python -m tests.perf.bench_ingest && \
 	$(BIN)/python -m tests.perf.bench_messaging && \
 	$(BIN)/python -m tests.perf.bench_regions && \
+	$(BIN)/python -m tests.perf.bench_sweeper && \
 	$(BIN)/python -m tests.perf.bench_reporting && \
 	$(BIN)/python -m tests.perf.bench_platform --national && \
 	$(BIN)/python -m tests.perf.summary $$PULIH_BENCH_RESULTS

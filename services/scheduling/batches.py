@@ -23,7 +23,7 @@ from services.scheduling.domain import SessionState
 from services.scheduling.records import (
     OPEN_STATES,
     SESSION_ROW,
-    flag_if_at_risk,
+    flag_at_risk,
     miss_violations,
     session_scope,
 )
@@ -199,11 +199,14 @@ class Batch:
             await db.execute(activities.insert(), self.new_activities)
         for index, event_id in (await outbox.stage_batch(db, self.events)).items():
             done[index].event_id = event_id
-        # Misses may make a run: each case missed in this batch is looked at once (misses
-        # are few beside attendance).
-        for row in {r["case_id"]: r for r in self.missed if r["state"] == "missed"}.values():
-            today = self.today_in(row["province_code"])
-            await flag_if_at_risk(db, outbox, row, today=today, threshold=self.drop_out_after)
+        # Misses may make a run: the cases missed in this batch are looked at together.
+        await flag_at_risk(
+            db,
+            outbox,
+            [r for r in self.missed if r["state"] == "missed"],
+            today_of=self.today_in,
+            threshold=self.drop_out_after,
+        )
 
 
 def attend(state: Batch, index: int, fact: RecordAttendance) -> None:

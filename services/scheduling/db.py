@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -89,6 +90,8 @@ sessions = Table(
     Column("held_on", Date, nullable=True),  # the day it took place, once done
     # Set when an agent closed a missed session without making it up: it leaves the worklist.
     Column("closed_on", Date, nullable=True),
+    # The sweeper's ranges: open sessions by due date (`sweeper.windows`).
+    Index("ix_sessions_state_due_on", "state", "due_on"),
 )
 
 activities = Table(

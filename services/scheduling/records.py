@@ -5,7 +5,8 @@ inside the caller's transaction. A miss may flag the case at risk of dropping ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from services.scheduling import domain, replans
 from services.scheduling.db import agents, cases, sessions, units
 from services.scheduling.domain import OPEN, SessionState
 from shared.contracts import scheduling as events
+from shared.contracts.base import EventData
 from shared.contracts.types import (
     RescheduleReason,
     SessionMissReason,
@@ -134,54 +136,65 @@ async def miss_session(
             reported_by_agent_id=agent_id,
         ),
     )
-    await flag_if_at_risk(db, outbox, row, today=today, threshold=drop_out_after)
+    await flag_at_risk(db, outbox, [row], today_of=lambda _: today, threshold=drop_out_after)
 
 
-async def flag_if_at_risk(
+async def flag_at_risk(
     db: AsyncSession,
     outbox: Outbox,
-    row: Mapping[Any, Any],
+    missed: Sequence[Mapping[Any, Any]],
     *,
-    today: date,
+    today_of: Callable[[str], date],
     threshold: int,
-) -> bool:
-    """After a miss: flag the case once its run of consecutive misses reaches `threshold`
-    (once per run; attendance ends the run)."""
-    case = (
-        (await db.execute(select(cases).where(cases.c.case_id == row["case_id"]))).mappings().one()
+) -> int:
+    """After misses (`SESSION_ROW` rows just missed): flag each open case whose run of
+    consecutive misses reaches `threshold`, once per run (attendance ends a run), naming its
+    latest miss. Set-based: the cases' histories in one query, the flags in one UPDATE per
+    local day. Returns how many cases were flagged."""
+    latest: dict[str, Mapping[Any, Any]] = {}
+    for row in sorted(missed, key=lambda r: (r["due_on"], r["session_id"])):
+        latest[row["case_id"]] = row
+    if not latest:
+        return 0
+    unflagged = select(cases.c.case_id).where(
+        cases.c.case_id.in_(latest), cases.c.closed.is_(False), cases.c.at_risk_on.is_(None)
     )
-    if case["closed"] or case["at_risk_on"] is not None:
-        return False
-    history = (
-        (await db.execute(select(sessions).where(sessions.c.case_id == row["case_id"])))
-        .mappings()
-        .all()
-    )
-    run = domain.consecutive_misses(domain.session_of(r) for r in history)
-    if run < threshold:
-        return False
-    flagged = await db.execute(  # the sweeper and a province's misses may race here
-        update(cases)
-        .where(cases.c.case_id == row["case_id"], cases.c.at_risk_on.is_(None))
-        .values(at_risk_on=today)
-    )
-    if flagged.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    await outbox.add(
-        db,
-        events.CaseAtRiskOfDropOut(
-            unit_id=row["unit_id"],
-            province_code=row["province_code"],
-            village_code=row["village_code"],
-            case_id=row["case_id"],
-            plan_id=row["plan_id"],
-            client_ref=row["client_ref"],
-            consecutive_misses=run,
-            last_missed_session_id=row["session_id"],
-            flagged_on=today,
-        ),
-    )
-    return True
+    history: dict[str, list[domain.Session]] = defaultdict(list)
+    for r in (
+        await db.execute(select(sessions).where(sessions.c.case_id.in_(unflagged)))
+    ).mappings():
+        history[r["case_id"]].append(domain.session_of(r))
+    runs = {case: domain.consecutive_misses(held) for case, held in history.items()}
+    on_day: dict[date, list[str]] = defaultdict(list)
+    for case, run in runs.items():
+        if run >= threshold:
+            on_day[today_of(latest[case]["province_code"])].append(case)
+    flags: list[EventData] = []
+    for today, reaching in on_day.items():
+        flagged = await db.execute(  # the sweeper and a province's misses may race here
+            update(cases)
+            .where(cases.c.case_id.in_(reaching), cases.c.at_risk_on.is_(None))
+            .values(at_risk_on=today)
+            .returning(cases.c.case_id)
+        )
+        for case in flagged.scalars():
+            row = latest[case]
+            flags.append(
+                events.CaseAtRiskOfDropOut(
+                    unit_id=row["unit_id"],
+                    province_code=row["province_code"],
+                    village_code=row["village_code"],
+                    case_id=case,
+                    plan_id=row["plan_id"],
+                    client_ref=row["client_ref"],
+                    consecutive_misses=runs[case],
+                    last_missed_session_id=row["session_id"],
+                    flagged_on=today,
+                )
+            )
+    if flags:
+        await outbox.add_all(db, flags)
+    return len(flags)
 
 
 async def reschedule_session(

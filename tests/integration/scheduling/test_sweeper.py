@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +23,7 @@ from services.scheduling.handlers import (
 from shared.contracts import client_case, registry
 from shared.contracts.base import EventData
 from shared.contracts.envelope import from_kafka
+from shared.contracts.scheduling import CaseAtRiskOfDropOut, SessionMissed
 from shared.messaging.broker import Topics
 from shared.messaging.outbox import Outbox
 from shared.migrations import upgrade
@@ -185,4 +187,45 @@ async def test_an_enrolment_delivered_again_makes_no_second_plan(database_url: s
         )
     assert sorted(planned) == sorted(set(planned))  # each week once
     assert (await staged(engine)).count("CasePlanCreated") == 1
+    await engine.dispose()
+
+
+async def test_a_sweep_after_a_long_pause_publishes_each_miss_once_in_chunks(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service was down all of the pathway: the first sweep finds every session missed.
+    monkeypatch.setattr(sweeper, "CHUNK", 4)  # so the misses take several transactions
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    async with factory.begin() as session:
+        case_id = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
+    async with engine.connect() as connection:
+        weeks = sorted(
+            (
+                await connection.execute(
+                    select(sessions.c.week).where(sessions.c.case_id == case_id)
+                )
+            ).scalars()
+        )
+    assert len(weeks) > 2 * 4  # (the low-risk plan's sessions)
+    much_later = datetime(2027, 3, 1, 3, tzinfo=UTC)
+
+    moved = await sweeper.sweep_once(
+        factory, outbox, now=much_later, grace_days=7, drop_out_after=3
+    )
+
+    assert moved == {sweeper.SessionState.MISSED: len(weeks)}
+    published = await staged_events(engine)
+    missed = [e for e in published if isinstance(e, SessionMissed)]
+    assert sorted(e.week for e in missed) == weeks  # each once
+    assert [e.week for e in missed] == sorted(e.week for e in missed)  # in the order they fell due
+    [flag] = [e for e in published if isinstance(e, CaseAtRiskOfDropOut)]  # once, not per chunk
+    assert flag.case_id == case_id and flag.flagged_on == date(2027, 3, 1)
+    assert flag.last_missed_session_id == missed[3].session_id  # the chunk that made three
+    assert (
+        await sweeper.sweep_once(factory, outbox, now=much_later, grace_days=7, drop_out_after=3)
+        == {}
+    )
     await engine.dispose()

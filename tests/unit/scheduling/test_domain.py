@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from services.scheduling import domain
-from services.scheduling.domain import Session, SessionState
+from services.scheduling.domain import OPEN, Session, SessionState
+from services.scheduling.sweeper import days_of, windows
 from shared.contracts.types import AdmissionRoute, RiskLevel, SessionType
 from shared.regions import local_today
 from shared.rules import RuleViolations
@@ -118,6 +119,32 @@ def test_the_sweeper_moves_sessions_with_the_clock() -> None:
         "s-2", 3, SessionType.HOME_VISIT, date(2026, 9, 21), "agent-a", SessionState.DONE
     )
     assert domain.sweep(done, date(2027, 1, 1), grace_days=7) is done
+
+
+def test_the_sweepers_date_ranges_give_the_state_the_rule_gives() -> None:
+    # The sweeper moves sessions by ranges of due dates in SQL; each open session must land in
+    # the state `domain.sweep` gives it, on every day around its due date, whatever the grace.
+    today = date(2026, 9, 21)
+    for grace_days, offset, state in itertools.product(range(0, 10), range(-30, 30), OPEN):
+        due = today + timedelta(days=offset)
+        session = Session("s-1", 3, SessionType.HOME_VISIT, due, "agent-a", state)
+        ranges = [
+            s
+            for s, since, until in windows(today, grace_days)
+            if (since is None or due >= since) and (until is None or due < until)
+        ]
+        assert ranges == [domain.sweep(session, today, grace_days=grace_days).state], (
+            grace_days,
+            offset,
+        )
+
+
+def test_the_provinces_share_a_date_except_while_the_east_is_past_midnight() -> None:
+    assert len(days_of(datetime(2026, 9, 14, 14, 59, tzinfo=UTC))) == 1
+    split = days_of(datetime(2026, 9, 14, 15, 30, tzinfo=UTC))  # 00:30 in WIT, 23:30 in WITA
+    assert split[date(2026, 9, 15)] == ["81", "82", "91", "92", "93", "94", "95", "96"]
+    assert "31" in split[date(2026, 9, 14)] and "51" in split[date(2026, 9, 14)]
+    assert len(days_of(datetime(2026, 9, 14, 17, 0, tzinfo=UTC))) == 1
 
 
 def test_consecutive_misses_count_from_the_last_done_session() -> None:
