@@ -497,6 +497,7 @@ async function render() {
   if (rendering !== state.rendering) return;
   main.dataset.state = "ready";
   main.dataset.region = view.region; // what a test (or a person's tool) waits on
+  main.dataset.period = view.period;
   main.dataset.lang = language();
   main.dataset.renderMs = String(Math.round(performance.now() - started));
 }

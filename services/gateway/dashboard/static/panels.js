@@ -263,10 +263,12 @@ export const PANELS = [
 ];
 
 /** Data health of each province in the caller's scope (their own region when narrower), in
- * the month of the period when it is a month, else this month. */
+ * the month of the period when it is a month, else this month as the platform counts it (the
+ * API's default: the month in WIT, which turns first), so the panel and the API agree in the
+ * hours when Indonesia has turned the month and the browser's clock has not. */
 export async function health(ctx) {
   const w = t();
-  const month = /^\d{4}-\d{2}$/.test(ctx.period) ? ctx.period : new Date().toISOString().slice(0, 7);
+  const month = /^\d{4}-\d{2}$/.test(ctx.period) ? ctx.period : undefined;
   const answer = await call("/api/reporting/data-health", { within: ctx.root, month });
   const rows = answer.rows.map((r) => ({
     drill: r.region,
