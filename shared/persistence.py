@@ -61,7 +61,8 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     An answer built from several statements (a latest time, then the month's rows) must not
     mix a batch committed between them. Default isolation sees each commit at the next
     statement: PostgreSQL's read committed takes a snapshot per statement, and Python's
-    sqlite3 opens no transaction for a SELECT. Read only; rolled back on leaving."""
+    sqlite3 opens no transaction for a SELECT. Rolled back on leaving (and read only on
+    PostgreSQL)."""
     async with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execution_options(

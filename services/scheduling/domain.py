@@ -255,14 +255,15 @@ def sweep(session: Session, today: date, *, grace_days: int) -> Session:
     return replace(session, state=state)
 
 
-def consecutive_misses(sessions: Iterable[Session]) -> int:
-    """Misses in a row at the end of the case's history (done sessions break the run)."""
-    run = 0
+def missed_in_a_row(sessions: Iterable[Session]) -> list[Session]:
+    """The misses in a row at the end of the case's history, in the order they fell due (a
+    done session breaks the run)."""
+    run: list[Session] = []
     for session in sorted(sessions, key=lambda s: (s.due_on, s.session_id)):
         if session.state is SessionState.MISSED:
-            run += 1
+            run.append(session)
         elif session.state is SessionState.DONE:
-            run = 0
+            run = []
     return run
 
 

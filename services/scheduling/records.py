@@ -148,27 +148,28 @@ async def flag_at_risk(
     threshold: int,
 ) -> int:
     """After misses (`SESSION_ROW` rows just missed): flag each open case whose run of
-    consecutive misses reaches `threshold`, once per run (attendance ends a run), naming its
-    latest miss. Set-based: the cases' histories in one query, the flags in one UPDATE per
-    local day. Returns how many cases were flagged."""
-    latest: dict[str, Mapping[Any, Any]] = {}
-    for row in sorted(missed, key=lambda r: (r["due_on"], r["session_id"])):
-        latest[row["case_id"]] = row
-    if not latest:
+    consecutive misses has reached `threshold`, once per run (attendance ends a run), naming
+    the miss that reached it. Set-based: the cases' histories in one query, the flags in one
+    UPDATE per local day. Returns how many cases were flagged."""
+    province_of = {row["case_id"]: row["province_code"] for row in missed}
+    if not province_of:
         return 0
     unflagged = select(cases.c.case_id).where(
-        cases.c.case_id.in_(latest), cases.c.closed.is_(False), cases.c.at_risk_on.is_(None)
+        cases.c.case_id.in_(province_of), cases.c.closed.is_(False), cases.c.at_risk_on.is_(None)
     )
     history: dict[str, list[domain.Session]] = defaultdict(list)
     for r in (
         await db.execute(select(sessions).where(sessions.c.case_id.in_(unflagged)))
     ).mappings():
         history[r["case_id"]].append(domain.session_of(r))
-    runs = {case: domain.consecutive_misses(held) for case, held in history.items()}
+    reached: dict[str, str] = {}  # case -> the miss that made the run `threshold` long
+    for case, held in history.items():
+        run = domain.missed_in_a_row(held)
+        if len(run) >= threshold:
+            reached[case] = run[threshold - 1].session_id
     on_day: dict[date, list[str]] = defaultdict(list)
-    for case, run in runs.items():
-        if run >= threshold:
-            on_day[today_of(latest[case]["province_code"])].append(case)
+    for case in reached:
+        on_day[today_of(province_of[case])].append(case)
     flags: list[EventData] = []
     for today, reaching in on_day.items():
         flagged = await db.execute(  # the sweeper and a province's misses may race here
@@ -178,7 +179,7 @@ async def flag_at_risk(
             .returning(cases.c.case_id)
         )
         for case in flagged.scalars():
-            row = latest[case]
+            row = next(r for r in missed if r["case_id"] == case)  # (its scope: unit, plan)
             flags.append(
                 events.CaseAtRiskOfDropOut(
                     unit_id=row["unit_id"],
@@ -187,8 +188,8 @@ async def flag_at_risk(
                     case_id=case,
                     plan_id=row["plan_id"],
                     client_ref=row["client_ref"],
-                    consecutive_misses=runs[case],
-                    last_missed_session_id=row["session_id"],
+                    consecutive_misses=threshold,
+                    last_missed_session_id=reached[case],
                     flagged_on=today,
                 )
             )

@@ -77,7 +77,7 @@ async def sweep_once(
     moved: dict[SessionState, int] = defaultdict(int)
     days = days_of(now)
     for today, provinces in days.items():
-        where: list[ColumnElement[bool]] = [sessions.c.state.in_(OPEN_STATES)]
+        where: list[ColumnElement[bool]] = []
         if len(days) > 1:
             in_provinces = (
                 select(cases.c.case_id)
@@ -86,7 +86,8 @@ async def sweep_once(
             )
             where.append(sessions.c.case_id.in_(in_provinces))
         for state, since, until in windows(today, grace_days):
-            now_in = [*where, sessions.c.state != state.value]
+            # The other open states only, so the index is read from what may move.
+            now_in = [*where, sessions.c.state.in_([s for s in OPEN_STATES if s != state])]
             if since is not None:
                 now_in.append(sessions.c.due_on >= since)
             if until is not None:
@@ -104,7 +105,7 @@ async def sweep_once(
                         session, outbox, now_in, state, now, drop_out_after
                     )
                 moved[state] += count
-                if count < CHUNK:
+                if not count:  # (a chunk may come back short: a row an agent took meanwhile)
                     break
     return {state: count for state, count in moved.items() if count}
 
@@ -120,7 +121,14 @@ async def _publish_moved(
     """Up to `CHUNK` sessions into `state` (overdue or missed), each published; a case a
     miss leaves with too many in a row is flagged. The UPDATE names the sessions it moved, so
     one that an agent recorded meanwhile is neither moved nor published."""
-    some = select(sessions.c.session_id).where(*now_in).limit(CHUNK)
+    some = (
+        select(sessions.c.session_id)
+        .join(cases, cases.c.case_id == sessions.c.case_id)
+        .join(units, units.c.unit_id == cases.c.unit_id)  # (every one moved is published)
+        .where(*now_in)
+        .order_by(sessions.c.due_on, sessions.c.session_id)  # a case's misses in order
+        .limit(CHUNK)
+    )
     changed = list(
         (
             await session.execute(

@@ -12,7 +12,7 @@ facts = Table("facts", metadata, Column("id", Integer, primary_key=True))
 
 
 async def test_a_commit_between_two_reads_of_a_snapshot_is_not_seen(database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pool_size=1)  # one connection, used again and again
     counted = select(func.count()).select_from(facts)
     try:
         async with engine.begin() as connection:
@@ -25,7 +25,9 @@ async def test_a_commit_between_two_reads_of_a_snapshot_is_not_seen(database_url
             assert await reading.scalar(counted) == 1
         async with snapshot(engine) as reading:  # the next answer sees it
             assert await reading.scalar(counted) == 3
-        async with engine.connect() as connection:  # and the pooled connection reads afresh
-            assert await connection.scalar(counted) == 3
+        async with engine.begin() as writing:  # back in the pool, the connection writes again
+            await writing.execute(insert(facts).values(id=4))
+        async with engine.connect() as connection:  # and reads afresh
+            assert await connection.scalar(counted) == 4
     finally:
         await engine.dispose()

@@ -165,8 +165,8 @@ def test_consecutive_misses_count_from_the_last_done_session() -> None:
         s(4, SessionState.MISSED),
         s(5, SessionState.PLANNED),
     ]
-    assert domain.consecutive_misses(history) == 2
-    assert domain.consecutive_misses([*history, s(6, SessionState.DONE)]) == 0
+    assert [m.session_id for m in domain.missed_in_a_row(reversed(history))] == ["s-3", "s-4"]
+    assert domain.missed_in_a_row([*history, s(6, SessionState.DONE)]) == []
 
 
 def test_a_leaving_agents_cases_each_go_to_one_agent_and_closure_cancels() -> None:
