@@ -62,7 +62,8 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     mix a batch committed between them. Default isolation sees each commit at the next
     statement: PostgreSQL's read committed takes a snapshot per statement, and Python's
     sqlite3 opens no transaction for a SELECT. Rolled back on leaving (and read only on
-    PostgreSQL)."""
+    PostgreSQL). Hold it for reads only, not across a wait: on SQLite an open read keeps the
+    write-ahead log from being reset, and it grows."""
     async with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execution_options(

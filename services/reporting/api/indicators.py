@@ -34,7 +34,6 @@ from services.reporting.settings import Settings
 from services.reporting.special.units import definitions
 from services.reporting.suppressed_cubes import suppressed_cube
 from shared.dependencies import EngineDep, PersonDep, SettingsDep
-from shared.persistence import snapshot
 from shared.rules import Violation, check
 
 router = APIRouter()
@@ -249,7 +248,7 @@ async def indicator_answer(engine: AsyncEngine, ask: Ask, format: str = "json") 
     """The table `ask` asks for in `format`: the one kept if the read model stands still."""
 
     async def answer() -> Response:
-        async with snapshot(engine) as connection:
+        async with engine.connect() as connection:
             total, rows = await table(connection, ask)
         return _indicator_answer(ask.indicator, ask.level, ask.by, ask, total, rows, format)
 
@@ -322,7 +321,7 @@ async def series(
     parts = spec.breakdowns[by].values if by else (TOTAL,)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     rows: list[Row] = []
-    async with snapshot(engine) as connection:
+    async with engine.connect() as connection:
         generation, _ = await serving_generation(connection)
         check(await known_region(connection, generation, region, "region"))
         if spec.client_derived and cube.below_province(Cell(region, "", TOTAL)):
