@@ -5,7 +5,7 @@ drive the clock; the service runs `sweep_once` every `sweep_interval_seconds`.
 Set-based: a sweep reads no session that keeps its state. Each state the clock gives is a
 range of due dates (`windows`, the same rule as `domain.sweep`), so a sweep is one UPDATE per
 state on the index of (state, due date), and rows are read back only for the sessions that
-turned overdue or missed, to publish them: at national size a unit's million open sessions
+turned overdue or missed, to publish them: at national size millions of open sessions
 stay where they are, and a minute's sweep changes the few whose day has come."""
 
 from __future__ import annotations
