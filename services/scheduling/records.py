@@ -151,11 +151,11 @@ async def flag_at_risk(
     consecutive misses has reached `threshold`, once per run (attendance ends a run), naming
     the miss that reached it. Set-based: the cases' histories in one query, the flags in one
     UPDATE per local day. Returns how many cases were flagged."""
-    province_of = {row["case_id"]: row["province_code"] for row in missed}
-    if not province_of:
+    scope_of = {row["case_id"]: row for row in missed}  # (a case's unit, place and plan)
+    if not scope_of:
         return 0
     unflagged = select(cases.c.case_id).where(
-        cases.c.case_id.in_(province_of), cases.c.closed.is_(False), cases.c.at_risk_on.is_(None)
+        cases.c.case_id.in_(scope_of), cases.c.closed.is_(False), cases.c.at_risk_on.is_(None)
     )
     history: dict[str, list[domain.Session]] = defaultdict(list)
     for r in (
@@ -169,7 +169,7 @@ async def flag_at_risk(
             reached[case] = run[threshold - 1].session_id
     on_day: dict[date, list[str]] = defaultdict(list)
     for case in reached:
-        on_day[today_of(province_of[case])].append(case)
+        on_day[today_of(scope_of[case]["province_code"])].append(case)
     flags: list[EventData] = []
     for today, reaching in on_day.items():
         flagged = await db.execute(  # the sweeper and a province's misses may race here
@@ -179,7 +179,7 @@ async def flag_at_risk(
             .returning(cases.c.case_id)
         )
         for case in flagged.scalars():
-            row = next(r for r in missed if r["case_id"] == case)  # (its scope: unit, plan)
+            row = scope_of[case]
             flags.append(
                 events.CaseAtRiskOfDropOut(
                     unit_id=row["unit_id"],

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.scheduling import sweeper
 from services.scheduling.db import MIGRATIONS, platform, sessions
@@ -94,6 +94,16 @@ async def _case(session, outbox: Outbox, unit: str, province: str, village: str)
     return case_id
 
 
+async def _database(
+    database_url: str,
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], Outbox]:
+    """Scheduling's tables in a fresh database, and an outbox staging into it."""
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
+    engine = create_engine(database_url)
+    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    return engine, session_factory(engine), outbox
+
+
 async def staged_events(engine: AsyncEngine) -> list[EventData]:
     """The events in the outbox, in the order staged."""
     async with engine.connect() as connection:
@@ -114,10 +124,7 @@ async def staged(engine: AsyncEngine) -> list[str]:
 
 
 async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_url: str) -> None:
-    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
-    engine = create_engine(database_url)
-    factory = session_factory(engine)
-    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    engine, factory, outbox = await _database(database_url)
     async with factory.begin() as session:
         sorong = await _case(session, outbox, "unit-sorong-000001", "96", "96.71.01.1001")
         jakarta = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
@@ -152,10 +159,7 @@ async def test_sessions_go_overdue_and_missed_on_their_provinces_day(database_ur
 
 
 async def test_an_enrolment_delivered_again_makes_no_second_plan(database_url: str) -> None:
-    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
-    engine = create_engine(database_url)
-    factory = session_factory(engine)
-    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    engine, factory, outbox = await _database(database_url)
     async with factory.begin() as session:
         case_id = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
     async with factory.begin() as session:  # the same fact again (a relay's retry, a replay)
@@ -195,10 +199,7 @@ async def test_a_sweep_after_a_long_pause_publishes_each_miss_once_in_chunks(
 ) -> None:
     # The service was down all of the pathway: the first sweep finds every session missed.
     monkeypatch.setattr(sweeper, "CHUNK", 4)  # so the misses take several transactions
-    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, "scheduling")
-    engine = create_engine(database_url)
-    factory = session_factory(engine)
-    outbox = Outbox(platform.outbox, source="/pulih/scheduling", topics=Topics())
+    engine, factory, outbox = await _database(database_url)
     async with factory.begin() as session:
         case_id = await _case(session, outbox, "unit-jakarta-00001", "31", "31.71.01.1001")
     async with engine.connect() as connection:
