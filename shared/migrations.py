@@ -1,7 +1,14 @@
 """One Alembic history per service, each with its own version table.
 
 A service's `migrations/env.py` calls `run_env(metadata, service)`; code and the CLI call
-`upgrade(service_dir, url, service)`. Alembic runs on the async engine through `run_sync`.
+`upgrade(service_dir, url, service)`. Alembic runs on the async engine through `run_sync`,
+and owns the migrations' transaction, so that a migration may step out of it
+(`create_index_concurrently`).
+
+On PostgreSQL one upgrade runs at a time per database: every replica's init container runs
+`pulih db upgrade` when a deployment starts, and the others wait for the first (an advisory
+lock on the upgrade's connection) and then find the database at head, instead of failing on
+a table the first is creating.
 """
 
 from __future__ import annotations
@@ -10,9 +17,9 @@ import asyncio
 import threading
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from shared.persistence import create_engine
@@ -50,20 +57,59 @@ def run_env(metadata: MetaData) -> None:
         raise RuntimeError("sqlalchemy.url is not set")
 
     def migrate(connection: Connection) -> None:
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            version_table=version_table(service),
-            render_as_batch=True,
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:  # held by the session, released when it ends
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
+            connection.commit()  # no transaction open: Alembic begins and commits its own
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=metadata,
+                version_table=version_table(service),
+                render_as_batch=True,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if postgres:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK})
+                connection.commit()
 
     async def run() -> None:
         engine = create_engine(url)
-        async with engine.begin() as connection:
-            await connection.run_sync(migrate)
-        await engine.dispose()
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(migrate)
+        finally:
+            await engine.dispose()
 
     asyncio.run(run())
+
+
+UPGRADE_LOCK = 0x70756C6968  # "pulih"
+"""PostgreSQL: the advisory lock an upgrade holds, whichever service's."""
+
+
+def create_index_concurrently(name: str, table: str, columns: list[str]) -> None:
+    """In a migration: create an index without holding writes to `table` off while it is built
+    (PostgreSQL's `CREATE INDEX CONCURRENTLY`, outside the migration's transaction; a sessions
+    table of national size takes minutes). An index left invalid by an interrupted attempt is
+    dropped and built again; one already there is kept. SQLite: a plain `CREATE INDEX`."""
+    migration = op.get_context()
+    if migration.dialect.name != "postgresql":
+        op.create_index(name, table, columns)
+        return
+    with migration.autocommit_block():
+        valid = op.get_bind().scalar(
+            text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = :name AND pg_table_is_visible(c.oid)"
+            ),
+            {"name": name},
+        )
+        if valid is False:
+            op.drop_index(name, table_name=table, postgresql_concurrently=True)
+        if not valid:
+            op.create_index(name, table, columns, postgresql_concurrently=True)

@@ -24,6 +24,7 @@ from shared.contracts.envelope import REQUIRED_HEADERS, SPECVERSION, InvalidEven
 from shared.contracts.platform import EventAccepted, EventRejected
 
 _SPECVERSION = SPECVERSION.encode()
+_REQUIRED = frozenset(REQUIRED_HEADERS)
 _SKIPPED = {EventAccepted.event_type}
 """What was accepted arrives as the canonical event: its receipt feeds nothing."""
 _REJECTED = EventRejected.event_type
@@ -47,7 +48,7 @@ def decode(topic: str, headers: Iterable[tuple[str, bytes]], value: bytes | None
     """The event a record carries, None for a receipt that feeds nothing, or `InvalidEvent`
     naming what is wrong."""
     header_map = dict(headers)  # the Kafka binding's ce_ headers are lower case
-    if any(name not in header_map for name in REQUIRED_HEADERS):
+    if not header_map.keys() >= _REQUIRED:
         header_map = {name.lower(): raw for name, raw in header_map.items()}
         missing = [
             Reason(name, "required", f"header {name} is missing")

@@ -136,6 +136,7 @@ def disclosed(c: Cube, k: int, min_units: int = 1) -> list[tuple[Cell, int]]:
     """Withheld cells of a suppressed cube with a true value under k (or made of fewer than
     `min_units` units) that its relations pin."""
     cells = {cell for r in c.relations for cell in (r.total, *r.parts)}
-    known = {cell: c.figure(cell).value for cell in cells if cell not in c.withheld}
+    withheld = c.withheld  # made afresh on every read: once, not once a cell
+    known = {cell: c.figure(cell).value for cell in cells if cell not in withheld}
     few = cube.few_units(c, min_units)
     return pinned(c.relations, known, lambda cell: c.figure(cell).value, k, few)
