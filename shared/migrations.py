@@ -14,7 +14,9 @@ a table the first is creating.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from pathlib import Path
 
 from alembic import command, context, op
@@ -23,6 +25,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from shared.persistence import create_engine
+
+log = logging.getLogger(__name__)
 
 _ONE_AT_A_TIME = threading.Lock()
 
@@ -58,9 +62,8 @@ def run_env(metadata: MetaData) -> None:
 
     def migrate(connection: Connection) -> None:
         postgres = connection.dialect.name == "postgresql"
-        if postgres:  # held by the session, released when it ends
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
-            connection.commit()  # no transaction open: Alembic begins and commits its own
+        if postgres:
+            _take_turn(connection)
         try:
             context.configure(
                 connection=connection,
@@ -90,6 +93,25 @@ def run_env(metadata: MetaData) -> None:
 
 UPGRADE_LOCK = 0x70756C6968  # "pulih"
 """PostgreSQL: the advisory lock an upgrade holds, whichever service's."""
+
+TURN_POLL_SECONDS = 0.5
+
+
+def _take_turn(connection: Connection) -> None:
+    """Wait for the upgrade lock (held by the session, released when it ends), asking again
+    every `TURN_POLL_SECONDS` with no transaction open in between. Not `pg_advisory_lock`:
+    while its statement waits it holds a snapshot, and the upgrade holding the lock may be
+    building an index concurrently, which waits for every older snapshot: a deadlock."""
+    told = False
+    while True:
+        taken = connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
+        connection.commit()  # no transaction open: Alembic begins and commits its own
+        if taken:
+            return
+        if not told:
+            log.warning("another upgrade of this database is under way: waiting for its end")
+            told = True
+        time.sleep(TURN_POLL_SECONDS)
 
 
 def create_index_concurrently(name: str, table: str, columns: list[str]) -> None:
