@@ -70,10 +70,12 @@ async def sweep_once(
     now: datetime,
     grace_days: int,
     drop_out_after: int,
+    committed: Callable[[], None] | None = None,
 ) -> dict[SessionState, int]:
     """Move every open session to the state the province's local day gives it; publish the
     ones that became overdue or missed, and flag a case whose misses in a row reach
-    `drop_out_after`. Returns how many moved into each state."""
+    `drop_out_after`. `committed` is called after each transaction that published some.
+    Returns how many moved into each state."""
     moved: dict[SessionState, int] = defaultdict(int)
     days = days_of(now)
     for today, provinces in days.items():
@@ -107,6 +109,8 @@ async def sweep_once(
                 moved[state] += count
                 if not count:  # (a chunk may come back short: a row an agent took meanwhile)
                     break
+                if committed is not None:
+                    committed()  # the relay publishes this chunk while the sweep goes on
     return {state: count for state, count in moved.items() if count}
 
 
@@ -191,15 +195,14 @@ async def run(
 ) -> None:
     while not stop.is_set():
         try:
-            moved = await sweep_once(
+            await sweep_once(
                 runtime.sessions,
                 runtime.outbox,
                 now=clock(),
                 grace_days=grace_days,
                 drop_out_after=drop_out_after,
+                committed=runtime.notify_committed,
             )
-            if moved:
-                runtime.notify_committed()
         except Exception:
             log.exception("sweep failed; trying again in %.0fs", interval)
         with contextlib.suppress(TimeoutError):
