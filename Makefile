@@ -29,6 +29,7 @@ bench: setup          ## benchmarks beside same-run baselines; one table of (a)-
 	$(BIN)/python -m tests.perf.bench_sweeper && \
 	$(BIN)/python -m tests.perf.bench_reporting && \
 	$(BIN)/python -m tests.perf.bench_platform --national && \
+	$(BIN)/python -m tests.perf.bench_platform --freshness-only --background 1900 && \
 	$(BIN)/python -m tests.perf.summary $$PULIH_BENCH_RESULTS
 
 audit: setup          ## suppression audited by an attacker's integer program on 2,000 new random tables

@@ -65,17 +65,17 @@ def villages(province: str) -> list[str]:
         return [r["code"] for r in csv.DictReader(rows) if r["code"].startswith(f"{province}.")]
 
 
-def unit_formed(unit_id: str, village: str, n: int) -> events.UnitFormed:
+def unit_formed(unit_id: str, village: str, n: int, province: str = PROVINCE) -> events.UnitFormed:
     return events.UnitFormed(
         unit_id=unit_id,
-        province_code=PROVINCE,
+        province_code=province,
         village_code=village,
         unit_name=f"Unit {n}",
         formed_on=date(2025, 3, 1),
         decree_number=f"{n}/SK/2025",
         decree_date=date(2025, 2, 20),
         formation=UnitFormation.BNN_TARGET,
-        facilitating_office=f"BNNP-{PROVINCE}",
+        facilitating_office=f"BNNP-{province}",
     )
 
 
@@ -90,22 +90,23 @@ def broken_facts(count: int) -> list[Record]:
     return records
 
 
-def registry_facts(units: int) -> list[Record]:
-    """Each unit's facts in order under its key."""
-    codes = villages(PROVINCE)
+def registry_facts(units: int, province: str = PROVINCE) -> list[Record]:
+    """Each unit's facts in order under its key (a unit formed in each of the province's
+    first `units` villages, 5 agents appointed and trained)."""
+    codes = villages(province)
     if units > len(codes):
-        raise SystemExit(f"province {PROVINCE} has {len(codes)} villages; ask for fewer units")
+        raise SystemExit(f"province {province} has {len(codes)} villages; ask for fewer units")
     run = uuid.uuid4().hex[:8]
     records: list[Record] = []
     for n, village in enumerate(codes[:units]):
         unit_id = f"bench-{run}-unit-{n:06d}"
-        facts: list[EventData] = [unit_formed(unit_id, village, n)]
+        facts: list[EventData] = [unit_formed(unit_id, village, n, province)]
         for a in range(5):
             agent_id = f"bench-{run}-agent-{n:06d}-{a}"
             facts.append(
                 events.RecoveryAgentAppointed(
                     unit_id=unit_id,
-                    province_code=PROVINCE,
+                    province_code=province,
                     village_code=village,
                     agent_id=agent_id,
                     role=AgentRole.COORDINATOR if a == 0 else AgentRole.MEMBER,
@@ -117,17 +118,17 @@ def registry_facts(units: int) -> list[Record]:
             facts.append(
                 events.RecoveryAgentTrained(
                     unit_id=unit_id,
-                    province_code=PROVINCE,
+                    province_code=province,
                     village_code=village,
                     agent_id=agent_id,
                     training_id=f"bench-{run}-training-{n:06d}-{a}",
                     training_kind=TrainingKind.BASIC,
-                    trainer_office=f"BNNP-{PROVINCE}",
+                    trainer_office=f"BNNP-{province}",
                     completed_on=date(2025, 4, 1),
                 )
             )
         for i, fact in enumerate(facts):
-            envelope = wrap(fact, source="/provinces/74/bench", event_id=f"{unit_id}-{i}")
+            envelope = wrap(fact, source=f"/provinces/{province}/bench", event_id=f"{unit_id}-{i}")
             _key, headers, value = to_kafka(envelope)
             records.append((unit_id.encode(), headers, value))
     return records
