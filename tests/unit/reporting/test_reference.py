@@ -24,17 +24,19 @@ Row = tuple[str, int, str, str, int, int]
 """(village, month, part, unit, value, day of the latest fact)."""
 
 
-def rows(parts: Sequence[str]) -> st.SearchStrategy[list[Row]]:
+def rows(
+    parts: Sequence[str], smallest: int = 1, min_size: int = 1
+) -> st.SearchStrategy[list[Row]]:
     return st.lists(
         st.tuples(
             st.sampled_from(VILLAGES),
             st.integers(1, 12),
             st.sampled_from(parts),
             st.sampled_from(UNITS),
-            st.integers(1, 6),
+            st.integers(smallest, 6),
             st.integers(1, 28),
         ),
-        min_size=1,
+        min_size=min_size,
         max_size=40,
     )
 
@@ -80,6 +82,24 @@ def test_a_breakdown_of_the_totals(found: list[Row], k: int, min_units: int) -> 
         )
     )
     assert_same(ours, theirs)
+
+
+@examples
+@given(rows(("low", "moderate", "high"), smallest=5, min_size=0))
+def test_a_cube_with_no_small_figure_withholds_its_zeros_and_nothing_more(
+    found: list[Row],
+) -> None:
+    # No facts at all, or none under k: the service takes a short way (nothing to protect).
+    parts = ("low", "moderate", "high")
+    theirs, ours = both(
+        lambda m: m.apply_suppression(
+            m.build(YEAR, leaves(m, found), villages(found), parts=parts), 5
+        )
+    )
+    assert_same(ours, theirs)
+    every = [ours.cell(i) for i in range(ours.size)]
+    zeros_below = {c for c in every if not ours.figure(c).value and cube.below_province(c)}
+    assert ours.withheld == zeros_below
 
 
 @examples
