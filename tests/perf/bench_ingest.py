@@ -59,10 +59,12 @@ PROVINCE = "74"
 Record = tuple[bytes, list[tuple[str, bytes]], bytes]
 
 
-def villages(province: str) -> list[str]:
+def villages(province: str | None = None) -> list[str]:
+    """The region tree's village codes: a province's, or every one."""
     source = RegionSource.installed()
+    within = f"{province}." if province else ""
     with (source.data_dir / "villages.csv").open(newline="") as rows:
-        return [r["code"] for r in csv.DictReader(rows) if r["code"].startswith(f"{province}.")]
+        return [r["code"] for r in csv.DictReader(rows) if r["code"].startswith(within)]
 
 
 def unit_formed(unit_id: str, village: str, n: int, province: str = PROVINCE) -> events.UnitFormed:

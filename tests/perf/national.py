@@ -11,7 +11,6 @@ of 12 villages, 2,352: the largest province-year was 3.6 times what it measured.
 from __future__ import annotations
 
 import asyncio
-import csv
 import random
 import uuid
 from collections.abc import Iterator
@@ -20,23 +19,17 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from services.registry.regions import RegionSource
 from services.reporting import db
 from services.reporting.db import MIGRATIONS
 from shared.migrations import upgrade
 from shared.persistence import create_engine
 from shared.regions import PROVINCE_CODES
+from tests.perf.bench_ingest import villages
 
 NATIONAL_INDICATORS = ("clients_screened", "units_formed")
 """What the national read phase asks, nationally and in each province by regency."""
 
 RISK = ("low",) * 5 + ("moderate",) * 4 + ("high",)
-
-
-def villages() -> list[str]:
-    source = RegionSource.installed()
-    with (source.data_dir / "villages.csv").open(newline="") as rows:
-        return [r["code"] for r in csv.DictReader(rows)]
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
