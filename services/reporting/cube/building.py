@@ -6,7 +6,8 @@ a crossed one."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -49,7 +50,9 @@ def build(
     if totals is not None and not cube.additive:
         rows += list(totals)
     _fill(cube, rows, flow)
-    cube.links = _links(cube, children, flow)
+    # What the relations are made from, not the cube itself (no reference cycle).
+    shape = (len(cube.periods), len(cube.parts), cube.additive)
+    cube.relate = partial(_links, cube.region_at, shape, children, flow)
     return cube
 
 
@@ -99,14 +102,16 @@ def _fill(cube: Cube, rows: list[Leaf], flow: bool) -> None:
     # ... and in every region above it.
     spread, cell = _upward(at_village, chains, regions)
     leaf_of = leaf[spread]
-    size = cube.size
-    touched = np.bincount(cell, minlength=size) > 0
-    sums = np.bincount(cell, weights=value[leaf_of], minlength=size)
-    counts = np.bincount(cell, weights=events[leaf_of], minlength=size)
-    last = np.full(size, NEVER, np.int64)
-    np.maximum.at(last, cell, latest[leaf_of])
-    arrived = np.full(size, NEVER, np.int64)
-    np.maximum.at(arrived, cell, received[leaf_of])
+    # Over the cells touched only (sorted): at national size a cube has millions of cells and
+    # few figures, and arrays as wide as the cube were most of the memory building took.
+    cells, at = np.unique(cell, return_inverse=True)
+    touched = len(cells)
+    sums = np.bincount(at, weights=value[leaf_of], minlength=touched)
+    counts = np.bincount(at, weights=events[leaf_of], minlength=touched)
+    last = np.full(touched, NEVER, np.int64)
+    np.maximum.at(last, at, latest[leaf_of])
+    arrived = np.full(touched, NEVER, np.int64)
+    np.maximum.at(arrived, at, received[leaf_of])
     # Units behind each figure: distinct units among its leaves with a value. A unit's
     # leaves lie in its own village, so a region's units are its villages' added up; should
     # one lie in two villages, distinct (cell, unit) pairs are counted everywhere instead.
@@ -118,20 +123,21 @@ def _fill(cube: Cube, rows: list[Leaf], flow: bool) -> None:
     )
     if one_village:
         pairs = np.unique(at_village[counted] * many + unit[leaf][counted])
-        in_village = np.bincount(pairs // many, minlength=size)
-        holding = np.flatnonzero(in_village)
+        holding, in_village = np.unique(pairs // many, return_counts=True)
         up, above = _upward(holding, chains, regions)
-        units = np.bincount(above, weights=in_village[holding][up], minlength=size)
+        units = np.bincount(
+            np.searchsorted(cells, above), weights=in_village[up], minlength=touched
+        )
     else:
         found = (value[leaf_of] > 0) & (unit[leaf_of] >= 0)
         pairs = np.unique(cell[found] * many + unit[leaf_of][found])
-        units = np.bincount(pairs // many, minlength=size)
-    cube.cells = np.flatnonzero(touched).astype(np.int64)
-    cube.values = np.rint(sums[cube.cells]).astype(np.int64)
-    cube.events = np.rint(counts[cube.cells]).astype(np.int64)
-    cube.latest = last[cube.cells]
-    cube.received = arrived[cube.cells]
-    cube.units = np.rint(units[cube.cells]).astype(np.int64)
+        units = np.bincount(np.searchsorted(cells, pairs // many), minlength=touched)
+    cube.cells = cells.astype(np.int64)
+    cube.values = np.rint(sums).astype(np.int64)
+    cube.events = np.rint(counts).astype(np.int64)
+    cube.latest = last
+    cube.received = arrived
+    cube.units = np.rint(units).astype(np.int64)
 
 
 def _upward(cells: Ints, chains: Ints, regions: int) -> tuple[Ints, Ints]:
@@ -147,12 +153,14 @@ def _upward(cells: Ints, chains: Ints, regions: int) -> tuple[Ints, Ints]:
     return np.concatenate(source), np.concatenate(target)
 
 
-def _links(cube: Cube, children: dict[str, set[str]], flow: bool) -> Links:
+def _links(
+    at: dict[str, int], shape: tuple[int, int, bool], children: dict[str, set[str]], flow: bool
+) -> Links:
     """The relations, in the order suppression has always visited them: for each part, each
     period's regions as the sum of their sub-regions, then each region's year as the sum of
-    its months; then each region's and period's total as the sum of the parts."""
-    at = cube.region_at
-    regions, periods, parts = len(cube.regions), len(cube.periods), len(cube.parts)
+    its months; then each region's and period's total as the sum of the parts (`shape`: the
+    cube's periods, parts, and whether they add up)."""
+    (periods, parts, additive), regions = shape, len(at)
     geography = Links.of(
         [at[parent] for parent in children],
         [[at[c] for c in sorted(kids)] for kids in children.values()],
@@ -166,7 +174,7 @@ def _links(cube: Cube, children: dict[str, set[str]], flow: bool) -> Links:
         pieces += [geography.shifted((p * periods + t) * regions) for t in range(periods)]
         if flow:
             pieces.append(months.shifted(p * periods * regions))
-    if cube.additive:
+    if additive:
         spots = (np.arange(periods)[None, :] * regions + everywhere[:, None]).ravel()
         block = periods * regions
         pieces.append(Links.of(spots, spots[:, None] + np.arange(1, parts)[None, :] * block))
@@ -183,22 +191,40 @@ def merge(first: Cube, *others: Cube) -> Cube:
     """Cubes of one count over the same regions and year, each with its own breakdown, as one:
     their relations together (the totals are shared), so one suppression serves every table
     cut from them and no table can be subtracted from another. The totals are the first's."""
-    assert first.links is not None
     merged_parts = first.parts
     figures = [(first.cells, first)]
-    links = [first.links]
+    places = []
     for other in others:
         assert other.regions == first.regions and other.periods == first.periods
         clash = set(other.parts) & set(merged_parts) - {TOTAL}
         assert not clash, f"parts of two breakdowns share names: {clash}"
-        assert other.links is not None
         place = [0, *range(len(merged_parts), len(merged_parts) + len(other.parts) - 1)]
+        places.append(place)
         merged_parts += other.parts[1:]
         block = len(first.periods) * len(first.regions)
         # Its parts' figures; its totals are the first's (where the first has one).
         own = (other.cells >= block) | ~np.isin(other.cells, first.cells)
         figures.append((_reparted(other, other.cells[own], place), _take(other, own)))
-        # Its relations among totals only are the first's again.
+    merged = Cube(first.year, merged_parts, first.additive, first.regions, first.periods)
+    cells = np.concatenate([c for c, _ in figures])
+    order = np.argsort(cells, kind="stable")
+    merged.cells = cells[order]
+    for name in ("values", "events", "latest", "received"):
+        setattr(merged, name, np.concatenate([getattr(f, name) for _, f in figures])[order])
+    if all(f.units is not None for _, f in figures):
+        merged.units = np.concatenate([f.units for _, f in figures if f.units is not None])[order]
+    merged.relate = partial(_merged_links, first, others, places)
+    return merged
+
+
+def _merged_links(first: Cube, others: Sequence[Cube], places: Sequence[list[int]]) -> Links:
+    """`merge`'s relations: the first's, then each other's but those among totals only (the
+    first's again), with its parts at their places in the merged cube."""
+    assert first.links is not None
+    block = len(first.periods) * len(first.regions)
+    links = [first.links]
+    for other, place in zip(others, places, strict=True):
+        assert other.links is not None
         among_totals = (other.links.totals < block) & (
             other.links.count(other.links.members >= block) == 0
         )
@@ -210,16 +236,7 @@ def merge(first: Cube, *others: Cube) -> Cube:
                 _reparted(other, mine.members, place),
             )
         )
-    merged = Cube(first.year, merged_parts, first.additive, first.regions, first.periods)
-    cells = np.concatenate([c for c, _ in figures])
-    order = np.argsort(cells, kind="stable")
-    merged.cells = cells[order]
-    for name in ("values", "events", "latest", "received"):
-        setattr(merged, name, np.concatenate([getattr(f, name) for _, f in figures])[order])
-    if all(f.units is not None for _, f in figures):
-        merged.units = np.concatenate([f.units for _, f in figures if f.units is not None])[order]
-    merged.links = Links.joined(links)
-    return merged
+    return Links.joined(links)
 
 
 def _take(cube: Cube, which: Bools) -> Cube:
@@ -236,13 +253,22 @@ def refine(coarse: Cube, fine: Cube) -> Cube:
     refines `completed`), as one cube to suppress: `merge`'s relations and, for every region
     and period, `part = the sum of its refinements`, so neither table can be subtracted from
     the other."""
-    assert coarse.links is not None
     refined = merge(coarse, fine)
+    assert refined.relate is not None
+    refined.relate = partial(_refined_links, refined.relate, coarse, refined.part_at, fine.parts)
+    return refined
+
+
+def _refined_links(
+    merged: Callable[[], Links], coarse: Cube, at: dict[str, int], fine_parts: Sequence[str]
+) -> Links:
+    """`refine`'s relations: `merge`'s, then each coarse part at every place as the sum of its
+    refinements, place by place."""
+    assert coarse.links is not None
     block = len(coarse.periods) * len(coarse.regions)
     places = np.unique(coarse.links.cells() % block)  # region-major: (region, period) order
     places = places[np.lexsort((places // len(coarse.regions), places % len(coarse.regions)))]
-    at = refined.part_at
-    own = [p for p in fine.parts if p != TOTAL]
+    own = [p for p in fine_parts if p != TOTAL]
     # Each coarse part's relations at every place, then in place-major order.
     pieces, keys = [], []
     for p, part in enumerate(coarse.parts):
@@ -251,8 +277,7 @@ def refine(coarse: Cube, fine: Cube) -> Cube:
         finer = np.array([at[f] for f in own if f.split(",")[0] == part], np.int64)
         pieces.append(Links.of(p * block + places, places[:, None] + finer[None, :] * block))
         keys.append(np.arange(len(places)) * len(coarse.parts) + p)
-    assert refined.links is not None
-    if pieces:
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        refined.links = Links.joined([refined.links, Links.joined(pieces).ordered(order)])
-    return refined
+    if not pieces:
+        return merged()
+    order = np.argsort(np.concatenate(keys), kind="stable")
+    return Links.joined([merged(), Links.joined(pieces).ordered(order)])

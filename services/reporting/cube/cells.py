@@ -6,6 +6,7 @@ cells as bits. `Cell` objects only at the edges (`figure`, `is_withheld`)."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -131,8 +132,9 @@ class Cube:
     received: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
     units: Ints | None = None
     """Units behind each figure, until suppressed (`kept`)."""
-    links: Links | None = None
-    """The relations between cells, until suppressed (`kept`)."""
+    relate: Callable[[], Links] | None = field(default=None, repr=False)
+    """Makes the relations between cells, the first time `links` is read: a cube with no
+    small figure is suppressed without them (at national size they are most of its memory)."""
     withheld_bits: np.ndarray[Any, np.dtype[np.uint8]] | None = None
     """Every cell's withheld flag, packed (`np.packbits`); None before suppression."""
     as_of: datetime | None = None
@@ -146,6 +148,18 @@ class Cube:
             self.periods = year_periods(self.year)
         self._regions = regions_of(self.regions)
         self.regions = self._regions.codes
+        self._links: Links | None = None
+
+    @property
+    def links(self) -> Links | None:
+        """The relations between cells, until suppressed (`kept`)."""
+        if self._links is None and self.relate is not None:
+            self._links, self.relate = self.relate(), None
+        return self._links
+
+    @links.setter
+    def links(self, links: Links | None) -> None:
+        self._links, self.relate = links, None
 
     @property
     def nbytes(self) -> int:
@@ -155,8 +169,9 @@ class Cube:
         held = sum(a.nbytes for a in arrays)
         for extra in (self.units, self.withheld_bits):
             held += 0 if extra is None else extra.nbytes
-        if self.links is not None:
-            held += self.links.totals.nbytes + self.links.starts.nbytes + self.links.members.nbytes
+        if self._links is not None:
+            links = self._links
+            held += links.totals.nbytes + links.starts.nbytes + links.members.nbytes
         return held
 
     @property

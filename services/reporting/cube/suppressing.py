@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from services.reporting.cube.cells import Bools, Cell, Cube
-from services.reporting.suppression import suppress_indexed
+from services.reporting.suppression import primary, suppress_indexed
 
 
 def kept(cube: Cube) -> Cube:
@@ -51,7 +51,6 @@ def apply_suppression(cube: Cube, k: int, totals: Cube | None = None, min_units:
     `min_units` units, and their complements. A further breakdown's cube takes its totals as
     `totals` left them (withheld or published: that table is published too) and protects its
     parts among the parts."""
-    assert cube.links is not None
     may = _below_province(cube)
     block = len(cube.periods) * len(cube.regions)
     already = np.zeros(cube.size, bool)
@@ -60,20 +59,24 @@ def apply_suppression(cube: Cube, k: int, totals: Cube | None = None, min_units:
         assert totals.regions == cube.regions and totals.periods == cube.periods
         already[:block] = totals.withheld_mask()[:block]
     values = cube.dense(cube.values)
-    # The most a reader knows a cell can hold: its province's published figure.
-    province_of = np.fromiter(
-        (cube.region_at[r[:2]] for r in cube.regions), np.int64, len(cube.regions)
-    )
-    upper = values.reshape(-1, len(cube.regions))[:, province_of].ravel()
-    withheld = suppress_indexed(
-        values,
-        cube.links,
-        k=k,
-        may_withhold=may,
-        already=already,
-        upper=upper,
-        sensitive=_few_units(cube, min_units) & may,
-        name=lambda i: tuple(cube.cell(i)),
-    )
+    sensitive = _few_units(cube, min_units) & may
+    withheld = primary(values, k=k, may_withhold=may, already=already, sensitive=sensitive)
+    if (withheld & (values > 0)).any():  # else only zeros: no complement, no relation needed
+        # The most a reader knows a cell can hold: its province's published figure.
+        province_of = np.fromiter(
+            (cube.region_at[r[:2]] for r in cube.regions), np.int64, len(cube.regions)
+        )
+        upper = values.reshape(-1, len(cube.regions))[:, province_of].ravel()
+        assert cube.links is not None
+        withheld = suppress_indexed(
+            values,
+            cube.links,
+            k=k,
+            may_withhold=may,
+            already=already,
+            upper=upper,
+            sensitive=sensitive,
+            name=lambda i: tuple(cube.cell(i)),
+        )
     cube.withheld_bits = np.packbits(withheld)
     return cube

@@ -96,6 +96,8 @@ def test_a_cube_with_no_small_figure_withholds_its_zeros_and_nothing_more(
             m.build(YEAR, leaves(m, found), villages(found), parts=parts), 5
         )
     )
+    # ... without making its relations (at national size, most of a cube's memory).
+    assert ours.relate is not None, "relations made for a cube with nothing to protect"
     assert_same(ours, theirs)
     every = [ours.cell(i) for i in range(ours.size)]
     zeros_below = {c for c in every if not ours.figure(c).value and cube.below_province(c)}
