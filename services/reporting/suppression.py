@@ -120,11 +120,21 @@ class Links:
         at = _ranges(self.starts[:-1][order], self.starts[1:][order])
         return Links(self.totals[order], starts, self.members[at])
 
-    def pieces(self, relations: Ints) -> Iterator[Links]:
-        """The relations `relations` (in that order), `_CHUNK` at a time: arrays of bounded
-        size, whatever the cube."""
-        for start in range(0, len(relations), _CHUNK):
-            yield self.ordered(relations[start : start + _CHUNK])
+    def pieces(self, relations: Ints | None = None) -> Iterator[Links]:
+        """The relations `relations` (in that order; None: all of them, as views without a
+        copy), `_CHUNK` at a time: arrays of bounded size, whatever the cube."""
+        if relations is not None:
+            for start in range(0, len(relations), _CHUNK):
+                yield self.ordered(relations[start : start + _CHUNK])
+            return
+        for start in range(0, len(self.totals), _CHUNK):
+            stop = min(start + _CHUNK, len(self.totals))
+            first, last = self.starts[start], self.starts[stop]
+            yield Links(
+                self.totals[start:stop],
+                self.starts[start : stop + 1] - first,
+                self.members[first:last],
+            )
 
     def owners(self) -> Ints:
         """Per member: its relation."""
@@ -229,37 +239,54 @@ def suppress_indexed(
     # buffer seen both ways.
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
-    ceiling = np.minimum(np.maximum(upper, 0), _CEILING)
-    # Counts of people fit in 32 bits, and half the memory of the arrays as wide as the cube.
-    fits = max(int(ceiling.max(initial=0)), int(np.abs(values).max(initial=0))) < 2**31
-    ceiling = ceiling.astype(np.int32 if fits else np.int64)
+    # Counts of people fit in 32 bits, and half the memory of the arrays as wide as the cube
+    # (cut straight into that width: no wider copy).
+    widest = max(int(upper.max(initial=0)), int(values.max(initial=0)), -int(values.min(initial=0)))
+    ceiling: Ints = np.clip(
+        upper,
+        0,
+        _CEILING,
+        out=np.empty(size, np.int32 if widest < 2**31 else np.int64),
+        casting="unsafe",
+    )
     value, may = np.asarray(values, np.int64).data, may_withhold.data
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
-    # Every relation a cell is in, in the relations' order: (cell, relation) pairs packed in
-    # one 64-bit number each and sorted in place (no index array as wide again).
-    pairs = np.empty(len(links) + len(members), np.int64)
-    pairs[: len(links)], pairs[len(links) :] = links.totals, members
-    cell_starts = np.concatenate(([0], np.cumsum(np.bincount(pairs, minlength=size)))).astype(
-        np.int32
-    )
-    pairs <<= 32
-    pairs[: len(links)] |= np.arange(len(links))
-    pairs[len(links) :] |= links.owners()
-    pairs.sort()
-    by_owner = pairs.astype(np.int32)  # the low 32 bits: the relation
-    del pairs
+    # Every relation a cell is in, grouped by cell: (cell, relation) pairs packed in one
+    # 64-bit number each and sorted, `_SPAN` cells at a time (bounded memory whatever the
+    # cube: at national size there are tens of millions of pairs).
+    held = np.bincount(links.totals, minlength=size)
+    for start in range(0, len(members), _SPAN):  # bincount copies its input 64 bits wide
+        held += np.bincount(members[start : start + _SPAN], minlength=size)
+    cell_starts = np.zeros(size + 1, np.int32)
+    np.cumsum(held, out=cell_starts[1:])
+    del held
+    by_owner = np.empty(len(links) + len(members), np.int32)
+    for low in range(0, size, _SPAN):
+        high = min(low + _SPAN, size)
+        as_total = np.flatnonzero((links.totals >= low) & (links.totals < high))
+        as_member = np.flatnonzero((members >= low) & (members < high))
+        owner = np.searchsorted(links.starts, as_member, side="right") - 1
+        pairs = np.concatenate(
+            (
+                links.totals[as_total].astype(np.int64) << 32 | as_total,
+                members[as_member].astype(np.int64) << 32 | owner,
+            )
+        )
+        pairs.sort()
+        by_owner[cell_starts[low] : cell_starts[high]] = pairs.astype(np.int32)  # low bits
+        del as_total, as_member, owner, pairs
 
     def relations_of(cell: int) -> list[int]:
         return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
 
-    def involved(cells: Ints) -> Ints:
-        """Every relation holding any of `cells`, once, in order (`_CHUNK` cells at a time:
-        bounded arrays however many moved)."""
+    def involved(cells: Bools) -> Ints:
+        """Every relation holding any of the cells marked, once, in order (`_CHUNK` cells at
+        a time: bounded arrays however many moved)."""
         marked = np.zeros(len(links), bool)
-        for start in range(0, len(cells), _CHUNK):
-            some = cells[start : start + _CHUNK]
+        for start in range(0, size, _CHUNK):
+            some = start + np.flatnonzero(cells[start : start + _CHUNK])
             marked[by_owner[_ranges(cell_starts[some], cell_starts[some + 1])]] = True
         return np.flatnonzero(marked)
 
@@ -296,8 +323,16 @@ def suppress_indexed(
 
     # Only relations falling short now need the walk: one that holds can only fall short
     # when a cell of its own is withheld, and then the walk visits it.
-    facts = (values, withheld, small_cells, ceiling)
-    short = [_short(piece, *facts) for piece in links.pieces(np.arange(len(links)))]
+    hidden = withheld & (values > 0)
+    facts = (
+        withheld,
+        hidden,
+        small_cells,
+        np.where(hidden, values, 0),
+        np.where(hidden, ceiling, 0),
+    )
+    short = [_short(piece, ceiling, *facts) for piece in links.pieces()]
+    del hidden, facts
     complete(np.flatnonzero(np.concatenate([np.zeros(0, bool), *short])).tolist())
     # Relations together can still pin a cell (a withheld zero beside a published total says
     # the rest is known). Find what a reader can determine; while a small withheld cell is
@@ -322,15 +357,24 @@ def suppress_indexed(
     return withheld.copy()
 
 
-def _short(links: Links, values: Ints, withheld: Bools, small: Bools, ceiling: Ints) -> Bools:
-    """Per relation: a withheld non-zero cell alone, or withheld parts pinned by bounds
-    (`pinned_by_bounds`), all relations at once."""
-    hidden = withheld & (values > 0)
+def _short(
+    links: Links,
+    ceiling: Ints,
+    withheld: Bools,
+    hidden: Bools,
+    small: Bools,
+    hidden_values: Ints,
+    hidden_ceilings: Ints,
+) -> Bools:
+    """Per relation: a withheld non-zero cell (`hidden`) alone, or withheld parts pinned by
+    bounds (`pinned_by_bounds`), all relations at once. The arrays as wide as the cube are
+    made once for every piece of relations (`hidden_values`: the values of hidden cells,
+    zero elsewhere; `hidden_ceilings` likewise)."""
     member_hidden = hidden[links.members]
     count = hidden[links.totals].astype(np.int64) + links.count(member_hidden)
     owner = links.owners()
-    remainder = links.sums(np.where(hidden, values, 0))
-    room = links.sums(np.where(hidden, ceiling, 0))
+    remainder = links.sums(hidden_values)
+    room = links.sums(hidden_ceilings)
     tight = (
         member_hidden
         & small[links.members]
@@ -342,7 +386,7 @@ def _short(links: Links, values: Ints, withheld: Bools, small: Bools, ceiling: I
 
 
 def _determined(
-    values: Ints, links: Links, withheld: Bools, ceiling: Ints, involved: Callable[[Ints], Ints]
+    values: Ints, links: Links, withheld: Bools, ceiling: Ints, involved: Callable[[Bools], Ints]
 ) -> Bools:
     """Withheld cells a reader can work out. Every cell gets the interval a reader knows it
     lies in (published: its value; withheld: zero to its province's figure), and each
@@ -358,16 +402,19 @@ def _determined(
         return np.zeros(len(values), bool)
     # In the ceiling's width (32 bits for counts of people): every bound narrowed lies between
     # bounds already held, and the relations' sums are taken in 64 bits (`Links.sums`).
-    low = np.where(withheld, 0, values).astype(ceiling.dtype)
-    high = np.where(withheld, ceiling, values).astype(ceiling.dtype)
-    active = np.arange(len(links))
+    low = values.astype(ceiling.dtype)
+    low[withheld] = 0
+    high = low.copy()
+    np.copyto(high, ceiling, where=withheld)
+    active: Ints | None = None  # all of them first
     for _ in range(1000):
         was_low, was_high = low.copy(), high.copy()
         for piece in links.pieces(active):
             _narrow(piece, withheld, low, high)
-        moved = np.flatnonzero((was_low != low) | (was_high != high))
+        moved = was_low != low
+        moved |= was_high != high
         del was_low, was_high
-        if not len(moved):
+        if not moved.any():
             break
         active = involved(moved)
     closed: Bools = withheld & (low >= high)
@@ -376,6 +423,8 @@ def _determined(
 
 _CHUNK = 1 << 14
 """Relations narrowed at once."""
+_SPAN = 1 << 19
+"""Cells whose relations are grouped at once (and members counted at once)."""
 
 
 def _narrow(links: Links, withheld: Bools, low: Ints, high: Ints) -> None:

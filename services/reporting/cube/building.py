@@ -182,9 +182,11 @@ def _links(
 
 
 def _reparted(cube: Cube, index: Ints, parts: Sequence[int]) -> Ints:
-    """Cell indices of `cube` moved to other part positions (`parts[p]` for part p)."""
-    block = len(cube.periods) * len(cube.regions)
-    return np.asarray(parts, np.int64)[index // block] * block + index % block
+    """Cell indices of `cube` moved to other part positions (`parts[p]` for part p), in the
+    indices' own width (a cube's relations are numbered in 32 bits: no copy twice as wide)."""
+    block = index.dtype.type(len(cube.periods) * len(cube.regions))
+    moved: Ints = np.asarray(parts, index.dtype)[index // block] * block + index % block
+    return moved
 
 
 def merge(first: Cube, *others: Cube) -> Cube:
