@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
@@ -44,7 +45,7 @@ from tests.integration.messaging.harness import (
 def infrastructure(*, kafka: bool = True) -> Iterator[tuple[str, str]]:
     work = Path(tempfile.mkdtemp(prefix="pulih-bench-", dir="/tmp"))
     work.chmod(0o755)
-    started = []
+    started: list[Any] = []  # what this started (a broker, a cluster), stopped at the end
     try:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if kafka and not bootstrap:
@@ -79,7 +80,7 @@ async def fresh_postgres(server_url: str) -> str:
 
 
 async def raw_produce(
-    bootstrap: str, topic: str, records: list[tuple[bytes, list, bytes]]
+    bootstrap: str, topic: str, records: list[tuple[bytes, list[tuple[str, bytes]], bytes]]
 ) -> float:
     producer = make_producer(bootstrap, client_id="bench-raw")
     await producer.start()

@@ -21,6 +21,11 @@ broker. The simulator publishes a province's programme through its inbound topic
     figures are printed too), as the gateway keeps each caller's views;
 (e) memory: each service's peak resident set (VmHWM) at the end.
 
+With `--background`, the CPU seconds each process took from the programme's start to the
+background's last answer are printed too (every service, the broker, this process: what
+publishes and watches), and what they come to an event: on two cores that sets the most
+events a second the platform can take here, whatever else is done.
+
 Figures on this machine are in docs/benchmarks.md with the command; the read model here is a
 province's, not the national one (10^5 units) the goal is stated for.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -206,6 +212,55 @@ def _pending(answer: httpx.Response) -> bool:
     return bool(answer.json().get("suppression", {}).get("pending"))
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command's name: [0] is the state (field 3)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process and every process below it took so far."""
+    below: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                below.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    total, pending = 0, [pid]
+    while pending:
+        process = pending.pop()
+        try:
+            fields = _stat(process)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        pending += below.get(process, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(services: Services, broker: KafkaBroker) -> dict[str, float]:
+    taken = {name: cpu_seconds(p.pid) for name, p in services.processes.items()}
+    taken["Kafka broker"] = cpu_seconds(int(broker.pid_file.read_text()))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    taken["this bench"] = own.ru_utime + own.ru_stime
+    return taken
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], events: int, wall: float) -> None:
+    spent = {name: after[name] - before[name] for name in after}
+    total = sum(spent.values())
+    print(
+        f"CPU from the programme's start to the background's last answer ({wall:.0f} s, "
+        f"{events:,} events): "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in spent.items())
+    )
+    print(
+        f"in all {total:.0f} CPU s, {total / wall:.2f} cores busy on average; "
+        f"{total / events * 1000:.2f} ms an event: two cores take at most "
+        f"{2 * events / total:,.0f} events/s of this mix"
+    )
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -253,6 +308,7 @@ async def run(
             published = asyncio.Event()
             sent_at: list[float] = []
             watcher = asyncio.create_task(freshness(http, sent_at, published))
+            cpu_before = cpu_now(services, broker)
             started = time.monotonic()
             platform = Platform(broker.bootstrap_servers, gateway, topics)
             others = (
@@ -277,6 +333,7 @@ async def run(
             drained = 0.0
             if load:
                 drained = await answered(broker.bootstrap_servers, topics, background_sent, ended)
+                cpu_after, cpu_wall = cpu_now(services, broker), time.monotonic() - started
             if reads:
                 unit = next(iter(outcomes[0][0].cases)).unit
                 year = str(datetime.now(UTC).year)
@@ -337,6 +394,8 @@ async def run(
         "",
         "p99 < 2 s at 2,000 events/s",
     )
+    if load:
+        print_cpu(cpu_before, cpu_after, messages + background_sent, cpu_wall)
     if not reads:
         print("(e) peak RSS  " + "  ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items()))
         _record_memory(memory, f"during (c) at {offered:,.0f} events/s")

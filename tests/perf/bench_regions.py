@@ -29,6 +29,7 @@ async def postgres_rows(server: str, source: RegionSource) -> list[tuple[str, fl
     engine = create_engine(bare_url)
     async with engine.begin() as connection:
         raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None, "asyncpg's connection"
         await raw.execute(
             "CREATE TABLE bare (code text, level text, name text, parent_code "
             "text, province_code text, time_zone text, edition text)"
