@@ -193,6 +193,8 @@ def merge(first: Cube, *others: Cube) -> Cube:
     """Cubes of one count over the same regions and year, each with its own breakdown, as one:
     their relations together (the totals are shared), so one suppression serves every table
     cut from them and no table can be subtracted from another. The totals are the first's."""
+    for made in (first, *others):
+        assert made.relate is not None or made.links is not None, "a kept cube's relations"
     merged_parts = first.parts
     figures = [(first.cells, first)]
     places = []
@@ -208,6 +210,7 @@ def merge(first: Cube, *others: Cube) -> Cube:
         own = (other.cells >= block) | ~np.isin(other.cells, first.cells)
         figures.append((_reparted(other, other.cells[own], place), _take(other, own)))
     merged = Cube(first.year, merged_parts, first.additive, first.regions, first.periods)
+    assert merged.size < 2**31, "cells numbered in 32 bits (the relations' width)"
     cells = np.concatenate([c for c, _ in figures])
     order = np.argsort(cells, kind="stable")
     merged.cells = cells[order]

@@ -153,8 +153,9 @@ class Cube:
     @property
     def links(self) -> Links | None:
         """The relations between cells, until suppressed (`kept`)."""
-        if self._links is None and self.relate is not None:
-            self._links, self.relate = self.relate(), None
+        relate = self.relate  # once: a cube is made in one thread, but read it once anyway
+        if self._links is None and relate is not None:
+            self._links, self.relate = relate(), None
         return self._links
 
     @links.setter

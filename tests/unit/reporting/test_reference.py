@@ -105,6 +105,34 @@ def test_a_cube_with_no_small_figure_withholds_its_zeros_and_nothing_more(
 
 
 @examples
+@given(
+    rows(("completed", "dropped"), smallest=5, min_size=0),
+    st.lists(st.sampled_from(("high", "low")), min_size=40),
+)
+def test_a_refined_cube_with_no_small_figure_makes_no_relations(
+    found: list[Row], risk: list[str]
+) -> None:
+    # A count refined by a crossed breakdown (`refine`, through `merge`): the same short way.
+    crossed = [(v, m, f"{p},{risk[n]}", u, x, d) for n, (v, m, p, u, x, d) in enumerate(found)]
+    fine = tuple(f"{o},{r}" for o in ("completed", "dropped") for r in ("high", "low"))
+    theirs, ours = both(
+        lambda m: m.apply_suppression(
+            m.refine(
+                m.build(YEAR, leaves(m, found), villages(found), parts=("completed", "dropped")),
+                m.build(YEAR, leaves(m, crossed), villages(found), parts=fine),
+            ),
+            5,
+        )
+    )
+    assert ours.relate is not None, "relations made for a cube with nothing to protect"
+    assert_same(ours, theirs)
+    every = [ours.cell(i) for i in range(ours.size)]
+    assert ours.withheld == {
+        c for c in every if not ours.figure(c).value and cube.below_province(c)
+    }
+
+
+@examples
 @given(rows(("*",)))
 def test_a_stock(found: list[Row]) -> None:
     theirs, ours = both(
