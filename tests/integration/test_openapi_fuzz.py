@@ -17,6 +17,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+
+# `from_dict` imports this the first time it is called, and it is called in the worker thread:
+# that import (compiled through pytest's assertion rewriting, schemathesis being a pytest
+# plugin) once met a compile on the event loop's thread, and CPython 3.11's compiler is not
+# safe across threads ("SystemError: AST constructor recursion depth mismatch", CI, 30 Nov).
+# Imported here, at collection, in the main thread.
+from schemathesis.specs.openapi import schemas as _loaded_before_the_worker_thread  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
