@@ -80,7 +80,7 @@ def canonical_batches(runtime: DataRuntime[Settings]) -> BatchHandler:
     one_by_one = canonical_facts(runtime)
 
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-        for run in runs_of(envelopes):
+        for run in runs_of(envelopes, registry.IN_BULK):
             facts: list[Any] = [e.data for e in run]
             if isinstance(facts[0], registry.UnitFormed):
                 dialect = db.bind.dialect.name if db.bind else "sqlite"

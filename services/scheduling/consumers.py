@@ -48,7 +48,7 @@ def canonical_facts(runtime: DataRuntime[Settings]) -> BatchHandler:
     async def handle(db: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         today_in = partial(local_today, datetime.now(UTC))
         rotating = settings.rotating_units
-        for run in runs_of(envelopes):
+        for run in runs_of(envelopes, registry.IN_BULK):
             facts: list[Any] = [e.data for e in run]
             kind = type(facts[0])
             if kind is registry.UnitFormed:

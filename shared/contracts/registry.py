@@ -198,3 +198,10 @@ class RecoveryAgentDeactivated(UnitScopedEvent):
         description="Why the agent stopped, as a code.",
         examples=["moved_away"],
     )
+
+
+IN_BULK = (UnitFormed, RecoveryAgentAppointed, RecoveryAgentTrained, UnitFundingRecorded)
+"""What a registry publishes in bulk: a province's villages, each a unit, its team and their
+trainings. A consumer that keeps at most units and agents, each inserted if absent (an agent
+needing only its unit), may apply a stretch of them a type at a time, in this order
+(`shared.messaging.consumer.runs_of`): client-case and scheduling do."""

@@ -30,6 +30,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.contracts.base import EventData
 from shared.contracts.envelope import Envelope, InvalidEvent, from_kafka_lean
 from shared.messaging.broker import Topics
 from shared.messaging.dlq import send_to_dead_letter
@@ -47,15 +48,32 @@ BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 """Applies a partition's new events at once, in order (set-based); `Handler` one at a time."""
 
 
-def runs_of(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
+def runs_of(
+    envelopes: Sequence[Envelope], together: Sequence[type[EventData]] = ()
+) -> list[list[Envelope]]:
     """The batch cut where the event type changes: a run of one type can be applied at once
-    and the runs in order, so every key keeps its order."""
+    and the runs in order, so every key keeps its order.
+
+    `together`: types whose facts the handler may apply in another order than they came,
+    as long as each type's keep theirs and the types come in the order given (each kind a
+    row inserted if absent, a later kind needing at most an earlier one's: a unit before its
+    agents; or a fact the handler ignores). A stretch of the batch holding only those types
+    is one run of each: a registry's villages, each a unit, its agents and their trainings,
+    are then a statement of units and one of agents, not two for every village."""
     runs: list[list[Envelope]] = []
+    stretch: dict[type[EventData], list[Envelope]] = {}
     for envelope in envelopes:
+        kind = type(envelope.data)
+        if kind in together:
+            stretch.setdefault(kind, []).append(envelope)
+            continue
+        runs += [stretch[k] for k in together if k in stretch]
+        stretch.clear()
         if runs and runs[-1][0].type == envelope.type:
             runs[-1].append(envelope)
         else:
             runs.append([envelope])
+    runs += [stretch[k] for k in together if k in stretch]
     return runs
 
 
