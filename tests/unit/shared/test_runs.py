@@ -62,3 +62,18 @@ def test_a_registrys_villages_are_one_run_of_each_bulk_type_in_order() -> None:
     for run in runs:
         ids = {e.id for e in run}
         assert [e.id for e in run] == [e.id for e in batch if e.id in ids]
+
+
+def test_a_stretch_is_applied_in_the_order_of_the_bulk_types_not_as_it_came() -> None:
+    funded = registry.UnitFundingRecorded
+    batch = [event(AGENT, "u1"), event(TRAINED, "u1"), event(UNIT, "u1"), event(funded, "u1")]
+    batch += [event(STATUS, "u1"), event(UNIT, "u2"), event(STATUS, "u1")]
+    assert shape(runs_of(batch, registry.IN_BULK)) == [
+        [("UnitFormed", "u1")],  # a unit before its agents, whatever came first
+        [("RecoveryAgentAppointed", "u1")],
+        [("RecoveryAgentTrained", "u1")],
+        [("UnitFundingRecorded", "u1")],
+        [("UnitStatusChanged", "u1")],
+        [("UnitFormed", "u2")],
+        [("UnitStatusChanged", "u1")],
+    ]
