@@ -264,9 +264,14 @@ def national_province(villages: int, seed: int = 1) -> None:
         gc.enable()
     withheld_now = int(now.withheld_mask().sum())
     assert {tuple(c) for c in now.withheld} == {tuple(c) for c in before.withheld}
+    tracemalloc.start()
+    cube.apply_suppression(cube.build(2026, leaves, codes, parts=levels), 5, min_units=3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     print(
         f"\nsuppressing one province-year: {len(codes):,} villages with units, "
-        f"{len(leaves):,} leaves, {withheld_now:,} cells withheld (both ways), CPU seconds"
+        f"{len(leaves):,} leaves, {withheld_now:,} cells withheld (both ways), CPU seconds; "
+        f"peak memory while made (tracemalloc, the leaves aside): {peak / 2**20:.0f} MiB"
     )
     print(f"{'path':42} {'seconds':>10} {'baseline s':>11} {'ratio':>6}")
     ratio = measured / baseline
