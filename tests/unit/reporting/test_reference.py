@@ -69,6 +69,21 @@ def villages(found: list[Row]) -> list[str]:
     return [*sorted({v for v, *_ in found}, reverse=True), "74.03.01.1001"]
 
 
+def refined(m: Any, found: list[Row], risk: list[str], min_units: int = 1) -> Any:
+    """Closures by outcome refined by outcome and risk (the n-th row's risk: `risk[n]`),
+    suppressed with k = 5."""
+    crossed = [(v, mo, f"{p},{risk[n]}", u, x, d) for n, (v, mo, p, u, x, d) in enumerate(found)]
+    fine = tuple(f"{o},{r}" for o in ("completed", "dropped") for r in ("high", "low"))
+    return m.apply_suppression(
+        m.refine(
+            m.build(YEAR, leaves(m, found), villages(found), parts=("completed", "dropped")),
+            m.build(YEAR, leaves(m, crossed), villages(found), parts=fine),
+        ),
+        5,
+        min_units=min_units,
+    )
+
+
 examples = settings(max_examples=25, deadline=None, derandomize=True, database=None)
 
 
@@ -113,17 +128,7 @@ def test_a_refined_cube_with_no_small_figure_makes_no_relations(
     found: list[Row], risk: list[str]
 ) -> None:
     # A count refined by a crossed breakdown (`refine`, through `merge`): the same short way.
-    crossed = [(v, m, f"{p},{risk[n]}", u, x, d) for n, (v, m, p, u, x, d) in enumerate(found)]
-    fine = tuple(f"{o},{r}" for o in ("completed", "dropped") for r in ("high", "low"))
-    theirs, ours = both(
-        lambda m: m.apply_suppression(
-            m.refine(
-                m.build(YEAR, leaves(m, found), villages(found), parts=("completed", "dropped")),
-                m.build(YEAR, leaves(m, crossed), villages(found), parts=fine),
-            ),
-            5,
-        )
-    )
+    theirs, ours = both(lambda m: refined(m, found, risk))
     assert ours.relate is not None, "relations made for a cube with nothing to protect"
     assert_same(ours, theirs)
     every = [ours.cell(i) for i in range(ours.size)]
@@ -163,18 +168,7 @@ def test_a_count_with_its_companion(found: list[Row], attended: list[str]) -> No
 @examples
 @given(rows(("completed", "dropped")), st.lists(st.sampled_from(("high", "low")), min_size=40))
 def test_a_count_refined(found: list[Row], risk: list[str]) -> None:
-    crossed = [(v, m, f"{p},{risk[n]}", u, x, d) for n, (v, m, p, u, x, d) in enumerate(found)]
-    fine = tuple(f"{o},{r}" for o in ("completed", "dropped") for r in ("high", "low"))
-    theirs, ours = both(
-        lambda m: m.apply_suppression(
-            m.refine(
-                m.build(YEAR, leaves(m, found), villages(found), parts=("completed", "dropped")),
-                m.build(YEAR, leaves(m, crossed), villages(found), parts=fine),
-            ),
-            5,
-            min_units=3,
-        )
-    )
+    theirs, ours = both(lambda m: refined(m, found, risk, min_units=3))
     assert_same(ours, theirs)
 
 
