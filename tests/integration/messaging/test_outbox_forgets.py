@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from shared.contracts.envelope import Envelope
 from shared.messaging.broker import Topics
 from shared.messaging.relay import OutboxRelay
 from tests.bus import read_to_end
+from tests.eventually import eventually
 from tests.integration.messaging.harness import (
     TOPIC,
     count,
@@ -36,6 +38,19 @@ def _relay(engine: object, kafka_bootstrap: str, topics: Topics, keep: float) ->
     )
 
 
+async def published_once(kafka_bootstrap: str, topics: Topics, expected: int) -> list[Envelope]:
+    """The topic's events once `expected` distinct ones can be read. Kafka writes a
+    transaction's commit markers after the producer's commit returns, so the last batch
+    becomes readable a moment later (CI read 10 of 15 once); one never sent never does, and
+    the test fails after 30 s with what it read."""
+
+    async def read() -> list[Envelope] | None:
+        found = await read_to_end(kafka_bootstrap, topics.name(TOPIC))
+        return found if len({e.id for e in found}) >= expected else None
+
+    return await eventually(read, 30, what=f"{expected} distinct events on the topic")
+
+
 async def test_published_rows_are_kept_for_a_while_then_deleted(
     database_url: str, kafka_bootstrap: str, topics: Topics
 ) -> None:
@@ -55,7 +70,7 @@ async def test_published_rows_are_kept_for_a_while_then_deleted(
         # look, but for the newest row (no id is given again).
         assert await count(engine, platform.outbox) == 1
         assert await count(engine, platform.outbox, platform.outbox.c.id == 130) == 1
-        published = await read_to_end(kafka_bootstrap, topics.name(TOPIC))
+        published = await published_once(kafka_bootstrap, topics, 130)
         assert len(published) == len({e.id for e in published}) == 130
     finally:
         await forgetting.close()
@@ -108,7 +123,7 @@ async def test_rows_written_after_the_outbox_emptied_are_not_taken_for_the_last_
     second = _relay(engine, kafka_bootstrap, topics, keep=0)
     try:
         assert await drain_relay(second) == 5
-        published = await read_to_end(kafka_bootstrap, topics.name(TOPIC))
+        published = await published_once(kafka_bootstrap, topics, 15)
         assert len({e.id for e in published}) == 15
     finally:
         await second.close()
