@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.contracts.envelope import Envelope, from_kafka
 from shared.messaging.broker import make_consumer, partitions_of
@@ -41,14 +41,16 @@ async def read_events(
 
 async def read_to_end(bootstrap: str, topic: str) -> list[Envelope]:
     """Every event on the topic now, from the start to its end offsets (which count the
-    transaction markers a record count would miss)."""
+    transaction markers a record count would miss). A producer's commit returns before Kafka
+    has written its markers, so a transaction committed just before the call may not be
+    readable yet: its end is where the last of them was written, once readable (`_ends`)."""
     partitions = await partitions_of(bootstrap, topic)
     consumer = make_consumer(bootstrap, group_id=None, client_id="test-reader")
     await consumer.start()
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        ends = await _ends(bootstrap, consumer, partitions)
         found: list[Envelope] = []
         behind = set(partitions)
         while behind:
@@ -58,3 +60,30 @@ async def read_to_end(bootstrap: str, topic: str) -> list[Envelope]:
         return found
     finally:
         await consumer.stop()
+
+
+async def _ends(
+    bootstrap: str,
+    committed: AIOKafkaConsumer,
+    partitions: list[TopicPartition],
+    seconds: float = 10,
+) -> dict[TopicPartition, int]:
+    """The committed reader's end offsets once they reach every record written before the
+    call (the high watermarks then), or after `seconds` when a transaction stays open (a
+    producer killed mid-batch: its records are never readable)."""
+    peek = make_consumer(
+        bootstrap, group_id=None, client_id="test-reader", isolation_level="read_uncommitted"
+    )
+    await peek.start()
+    try:
+        written = await peek.end_offsets(partitions)
+    finally:
+        await peek.stop()
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        stable = await committed.end_offsets(partitions)
+        if all(stable[tp] >= written[tp] for tp in partitions) or (
+            asyncio.get_running_loop().time() > deadline
+        ):
+            return stable
+        await asyncio.sleep(0.05)

@@ -146,25 +146,23 @@ def _rolled_up(
     """Figures at cells of villages (with repeats) in those cells and the same cell of every
     region above: the distinct cells, ascending, with each of `added` summed (in 64-bit
     floats: exact for counts of people) and each of `greatest` at its greatest."""
-    pieces = []
-    cells, added, greatest = _combined(cells, added, greatest)
-    while len(cells):
-        pieces.append((cells, added, greatest))
+    pieces = [_combined(cells, added, greatest)]
+    while len(pieces[-1][0]):  # level by level, until the one above the top (empty)
+        cells, added, greatest = pieces[-1]
         region = cells % regions
         parent = parent_of[region]
         up = parent >= 0
-        cells, added, greatest = _combined(
-            (cells - region + parent)[up], [a[up] for a in added], [g[up] for g in greatest]
+        pieces.append(
+            _combined(
+                (cells - region + parent)[up], [a[up] for a in added], [g[up] for g in greatest]
+            )
         )
     # Every level's cells in one ascending array (a cell reached twice, from villages of two
     # depths, summed once more).
     return _combined(
-        np.concatenate([c for c, _, _ in pieces]) if pieces else cells,
-        [np.concatenate([p[1][n] for p in pieces]) if pieces else a for n, a in enumerate(added)],
-        [
-            np.concatenate([p[2][n] for p in pieces]) if pieces else g
-            for n, g in enumerate(greatest)
-        ],
+        np.concatenate([c for c, _, _ in pieces]),
+        [np.concatenate([p[1][n] for p in pieces]) for n in range(len(added))],
+        [np.concatenate([p[2][n] for p in pieces]) for n in range(len(greatest))],
     )
 
 
