@@ -81,7 +81,7 @@ async def _ends(
         await peek.stop()
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        stable = await committed.end_offsets(partitions)
+        stable: dict[TopicPartition, int] = await committed.end_offsets(partitions)
         if all(stable[tp] >= written[tp] for tp in partitions) or (
             asyncio.get_running_loop().time() > deadline
         ):
