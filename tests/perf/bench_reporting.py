@@ -35,6 +35,7 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -252,7 +253,9 @@ def national_province(villages: int, seed: int = 1) -> None:
     gc.disable()  # as the service's suppressor does (`paused_gc`)
     try:
         started = time.process_time()
-        written_first = [reference.Leaf(*vars(leaf).values()) for leaf in leaves]
+        written_first = [
+            reference.Leaf(*(getattr(leaf, f.name) for f in fields(leaf))) for leaf in leaves
+        ]
         before = reference.apply_suppression(
             reference.build(2026, written_first, codes, parts=levels), 5, min_units=3
         )

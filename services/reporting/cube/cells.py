@@ -66,7 +66,7 @@ class Figure:
             self.received = received
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """One row of the read model's aggregate: a village's month and part."""
 
