@@ -253,9 +253,9 @@ def suppress_indexed(
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
-    # Every relation a cell is in, grouped by cell: (cell, relation) pairs packed in one
-    # 64-bit number each and sorted, `_SPAN` cells at a time (bounded memory whatever the
-    # cube: at national size there are tens of millions of pairs).
+    # Every relation a cell is in, grouped by cell (`by_owner[cell_starts[c]:cell_starts[c +
+    # 1]]`, in no particular order), filled `_SPAN` members at a time: bounded memory however
+    # large the cube (at national size there are tens of millions of members).
     held = np.bincount(links.totals, minlength=size)
     for start in range(0, len(members), _SPAN):  # bincount copies its input 64 bits wide
         held += np.bincount(members[start : start + _SPAN], minlength=size)
@@ -263,20 +263,16 @@ def suppress_indexed(
     np.cumsum(held, out=cell_starts[1:])
     del held
     by_owner = np.empty(len(links) + len(members), np.int32)
-    for low in range(0, size, _SPAN):
-        high = min(low + _SPAN, size)
-        as_total = np.flatnonzero((links.totals >= low) & (links.totals < high))
-        as_member = np.flatnonzero((members >= low) & (members < high))
-        owner = np.searchsorted(links.starts, as_member, side="right") - 1
-        pairs = np.concatenate(
-            (
-                links.totals[as_total].astype(np.int64) << 32 | as_total,
-                members[as_member].astype(np.int64) << 32 | owner,
-            )
-        )
-        pairs.sort()
-        by_owner[cell_starts[low] : cell_starts[high]] = pairs.astype(np.int32)  # low bits
-        del as_total, as_member, owner, pairs
+    free = cell_starts[:-1].copy()  # each cell's next place in `by_owner`
+    for start in range(0, len(links), _SPAN):
+        some = links.totals[start : start + _SPAN]
+        _place(by_owner, free, some, np.arange(start, start + len(some), dtype=np.int32))
+    for start in range(0, len(members), _SPAN):
+        some = members[start : start + _SPAN]
+        at = np.arange(start, start + len(some), dtype=np.int32)
+        owner = np.searchsorted(links.starts, at, side="right").astype(np.int32) - 1
+        _place(by_owner, free, some, owner)
+    del free
 
     def relations_of(cell: int) -> list[int]:
         return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
@@ -451,6 +447,18 @@ def _held(bounds: Ints, into: Ints) -> Ints:
         return bounds
     width = np.iinfo(into.dtype)
     return np.clip(bounds, width.min, width.max).astype(into.dtype)
+
+
+def _place(into: Ints, free: Ints, cells: Ints, owners: Ints) -> None:
+    """Each of `owners` into its cell's next free place of `into` (`free`, moved on)."""
+    order = np.argsort(cells, kind="stable")
+    cells, owners = cells[order], owners[order]
+    del order
+    first = np.flatnonzero(np.concatenate(([True], cells[1:] != cells[:-1])))
+    counts = np.diff(np.append(first, len(cells)))
+    rank = np.arange(len(cells), dtype=np.int32) - np.repeat(first, counts).astype(np.int32)
+    into[free[cells] + rank] = owners
+    free[cells[first]] += counts.astype(free.dtype)  # distinct cells: no `at` needed
 
 
 def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:

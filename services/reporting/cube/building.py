@@ -98,6 +98,7 @@ def _fill(cube: Cube, rows: list[Leaf], flow: bool) -> None:
             leaves.append(np.flatnonzero(ok))
             own.append(((p * periods + t) * regions + village)[ok])
     leaf, at_village = np.concatenate(leaves), np.concatenate(own)
+    del leaves, own, period_choices, part_choices, month, part  # not held through the sums
     # Summed in each village's cells, then level by level up to Indonesia's: over the cells
     # touched only (a cube at national size has millions of cells and few figures), and each
     # level's from the distinct cells below (East Java's screenings: 560,000 places of leaves
