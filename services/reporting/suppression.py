@@ -449,7 +449,12 @@ def _held(bounds: Ints, into: Ints) -> Ints:
     return np.clip(bounds, width.min, width.max).astype(into.dtype)
 
 
-def _place(into: Ints, free: Ints, cells: Ints, owners: Ints) -> None:
+def _place(
+    into: np.ndarray[Any, Any],
+    free: np.ndarray[Any, Any],
+    cells: np.ndarray[Any, Any],
+    owners: np.ndarray[Any, Any],
+) -> None:
     """Each of `owners` into its cell's next free place of `into` (`free`, moved on)."""
     order = np.argsort(cells, kind="stable")
     cells, owners = cells[order], owners[order]
