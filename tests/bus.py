@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.contracts.envelope import Envelope, from_kafka
 from shared.messaging.broker import make_consumer, partitions_of
+
+log = logging.getLogger(__name__)
 
 
 async def read_topic(
@@ -82,8 +85,11 @@ async def _ends(
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         stable: dict[TopicPartition, int] = await committed.end_offsets(partitions)
-        if all(stable[tp] >= written[tp] for tp in partitions) or (
-            asyncio.get_running_loop().time() > deadline
-        ):
+        if all(stable[tp] >= written[tp] for tp in partitions):
+            return stable
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning(
+                "a transaction on %s stayed open %.0f s: read without it", partitions, seconds
+            )
             return stable
         await asyncio.sleep(0.05)

@@ -259,6 +259,7 @@ def suppress_indexed(
     held = np.bincount(links.totals, minlength=size)
     for start in range(0, len(members), _SPAN):  # bincount copies its input 64 bits wide
         held += np.bincount(members[start : start + _SPAN], minlength=size)
+    assert len(links) + len(members) < 2**31, "each cell's relations grouped in 32 bits"
     cell_starts = np.zeros(size + 1, np.int32)
     np.cumsum(held, out=cell_starts[1:])
     del held
@@ -420,7 +421,7 @@ def _determined(
 _CHUNK = 1 << 14
 """Relations narrowed at once."""
 _SPAN = 1 << 19
-"""Cells whose relations are grouped at once (and members counted at once)."""
+"""Relation members counted, and placed in their cells' groups, at once."""
 
 
 def _narrow(links: Links, withheld: Bools, low: Ints, high: Ints) -> None:
@@ -456,6 +457,8 @@ def _place(
     owners: np.ndarray[Any, Any],
 ) -> None:
     """Each of `owners` into its cell's next free place of `into` (`free`, moved on)."""
+    if not len(cells):
+        return
     order = np.argsort(cells, kind="stable")
     cells, owners = cells[order], owners[order]
     del order

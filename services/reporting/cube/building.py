@@ -98,7 +98,8 @@ def _fill(cube: Cube, rows: list[Leaf], flow: bool) -> None:
             leaves.append(np.flatnonzero(ok))
             own.append(((p * periods + t) * regions + village)[ok])
     leaf, at_village = np.concatenate(leaves), np.concatenate(own)
-    del leaves, own, period_choices, part_choices, month, part  # not held through the sums
+    # Not held through the sums (the loops' last values included).
+    del leaves, own, period_choices, part_choices, month, part, t, p, ok
     # Summed in each village's cells, then level by level up to Indonesia's: over the cells
     # touched only (a cube at national size has millions of cells and few figures), and each
     # level's from the distinct cells below (East Java's screenings: 560,000 places of leaves
@@ -162,8 +163,8 @@ def _rolled_up(
     # depths, summed once more).
     return _combined(
         np.concatenate([c for c, _, _ in pieces]),
-        [np.concatenate([p[1][n] for p in pieces]) for n in range(len(added))],
-        [np.concatenate([p[2][n] for p in pieces]) for n in range(len(greatest))],
+        [np.concatenate([p[1][n] for p in pieces]) for n in range(len(pieces[0][1]))],
+        [np.concatenate([p[2][n] for p in pieces]) for n in range(len(pieces[0][2]))],
     )
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.reporting import cube
+from services.reporting import cube, suppression
 from services.reporting.cube import TOTAL, Leaf
 from services.reporting.suppression import Relation, suppress
 from tests.unit.reporting.audit import audit_settings, disclosed
@@ -67,6 +68,23 @@ def test_no_small_withheld_cell_can_be_recovered(leaves: list[Leaf]) -> None:
     assert {x for x in other.withheld if x.part == TOTAL} == {
         x for x in main.withheld if x.part == TOTAL
     }
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(leaf, min_size=1, max_size=10))
+def test_relations_grouped_a_few_members_at_a_time_withhold_the_same_cells(
+    leaves: list[Leaf],
+) -> None:
+    # A national province's relations are grouped by cell a span at a time; every cube here
+    # fits one span, so spans of three members make the same grouping in many.
+    def withheld() -> set[cube.Cell]:
+        made = cube.build(YEAR, leaves, VILLAGES, parts=("low", "moderate", "high"))
+        return set(cube.apply_suppression(made, 5).withheld)
+
+    whole = withheld()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(suppression, "_SPAN", 3)
+        assert withheld() == whole
 
 
 def test_a_single_small_district_takes_a_sibling_with_it() -> None:
