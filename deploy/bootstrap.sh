@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks (and, as root on Debian, installs) what Pulih needs on a machine without Docker:
 # Python 3.11, Java 17 with Maven (Kafka from Maven Central), PostgreSQL 15 server binaries,
-# Node's npm (region data, the dashboard's charts) and Chromium (the dashboard's browser test).
+# Node's npm (region data, the dashboard's charts), Chromium (the dashboard's browser test) and a
+# C compiler (suppression's loops, services/reporting/native.c, built by `pip install`).
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,7 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v npm >/dev/null || missing+=(nodejs npm)  # region data (registry), ECharts (dashboard)
 # The browser test drives this Chromium through Playwright; `playwright install` cannot download.
 command -v chromium >/dev/null || missing+=(chromium)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
 if ! { command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; } \
    && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql-15)

@@ -21,8 +21,11 @@ audit's integer programs: the rules are a heuristic checked by that audit, not a
 
 from __future__ import annotations
 
+import ctypes
+import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -30,6 +33,43 @@ import numpy as np
 K = TypeVar("K", bound=Hashable)
 Ints = np.ndarray[Any, np.dtype[np.int64]]
 Bools = np.ndarray[Any, np.dtype[np.bool_]]
+Places = np.ndarray[Any, np.dtype[np.int32]]
+
+_log = logging.getLogger(__name__)
+
+
+def _loaded() -> ctypes.CDLL:
+    """`native.c`, built with the package (`pip install .`, `make setup`), each array argument
+    checked for its type and layout at every call."""
+    native = np.ctypeslib.load_library("_native", Path(__file__).parent)
+
+    def arrays(kind: type, *, written: bool = False) -> type:
+        if written:
+            return np.ctypeslib.ndpointer(kind, ndim=1, flags=("C_CONTIGUOUS", "WRITEABLE"))
+        return np.ctypeslib.ndpointer(kind, ndim=1, flags="C_CONTIGUOUS")
+
+    read32, read8 = arrays(np.int32), arrays(np.uint8)
+    written32, written64 = arrays(np.int32, written=True), arrays(np.int64, written=True)
+    relations = [read32, read32, read32]  # totals, starts, members
+    native.pulih_group.argtypes = [ctypes.c_int64, ctypes.c_int64, *relations, *[written32] * 3]
+    native.pulih_group.restype = None
+    native.pulih_narrow.argtypes = [
+        ctypes.c_int64,
+        *relations,
+        read32,
+        read32,
+        read8,
+        written64,
+        written64,
+        written32,
+        arrays(np.uint8, written=True),
+        ctypes.c_int64,
+    ]
+    native.pulih_narrow.restype = ctypes.c_int64
+    return native
+
+
+_native = _loaded()
 
 
 @dataclass(frozen=True)
@@ -120,17 +160,10 @@ class Links:
         at = _ranges(self.starts[:-1][order], self.starts[1:][order])
         return Links(self.totals[order], starts, self.members[at])
 
-    def pieces(self, relations: Ints | None = None, *, backwards: bool = False) -> Iterator[Links]:
-        """The relations `relations` (in that order, or the last first; None: all of them, as
-        views without a copy), `_CHUNK` at a time: arrays of bounded size, whatever the cube."""
-        if relations is not None:
-            if backwards:
-                relations = relations[::-1]
-            for start in range(0, len(relations), _CHUNK):
-                yield self.ordered(relations[start : start + _CHUNK])
-            return
-        starts = range(0, len(self.totals), _CHUNK)
-        for start in reversed(starts) if backwards else starts:
+    def pieces(self) -> Iterator[Links]:
+        """The relations, `_CHUNK` at a time, as views without a copy: arrays of bounded size,
+        whatever the cube."""
+        for start in range(0, len(self.totals), _CHUNK):
             stop = min(start + _CHUNK, len(self.totals))
             first, last = self.starts[start], self.starts[stop]
             yield Links(
@@ -256,39 +289,17 @@ def suppress_indexed(
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
-    # Every relation a cell is in, grouped by cell (`by_owner[cell_starts[c]:cell_starts[c +
-    # 1]]`, in no particular order), filled `_SPAN` members at a time: bounded memory however
-    # large the cube (at national size there are tens of millions of members).
-    held = np.bincount(links.totals, minlength=size)
-    for start in range(0, len(members), _SPAN):  # bincount copies its input 64 bits wide
-        held += np.bincount(members[start : start + _SPAN], minlength=size)
-    assert len(links) + len(members) < 2**31, "each cell's relations grouped in 32 bits"
-    cell_starts = np.zeros(size + 1, np.int32)
-    np.cumsum(held, out=cell_starts[1:])
-    del held
+    # Every relation a cell is in, grouped by cell, in order: `by_owner[cell_starts[c]:
+    # cell_starts[c + 1]]`.
+    cell_starts = np.empty(size + 1, np.int32)
     by_owner = np.empty(len(links) + len(members), np.int32)
-    free = cell_starts[:-1].copy()  # each cell's next place in `by_owner`
-    for start in range(0, len(links), _SPAN):
-        some = links.totals[start : start + _SPAN]
-        _place(by_owner, free, some, np.arange(start, start + len(some), dtype=np.int32))
-    for start in range(0, len(members), _SPAN):
-        some = members[start : start + _SPAN]
-        at = np.arange(start, start + len(some), dtype=np.int32)
-        owner = np.searchsorted(links.starts, at, side="right").astype(np.int32) - 1
-        _place(by_owner, free, some, owner)
-    del free
+    _native.pulih_group(
+        size, len(links), *_arrays(links), cell_starts, by_owner, np.empty(size, np.int32)
+    )
 
     def relations_of(cell: int) -> list[int]:
-        return sorted(by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist())
-
-    def involved(cells: Bools) -> Ints:
-        """Every relation holding any of the cells marked, once, in order (`_CHUNK` cells at
-        a time: bounded arrays however many moved)."""
-        marked = np.zeros(len(links), bool)
-        for start in range(0, size, _CHUNK):
-            some = start + np.flatnonzero(cells[start : start + _CHUNK])
-            marked[by_owner[_ranges(cell_starts[some], cell_starts[some + 1])]] = True
-        return np.flatnonzero(marked)
+        relations: list[int] = by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist()
+        return relations
 
     def members_of(j: int) -> list[int]:
         return [totals[j], *members[starts[j] : starts[j + 1]].tolist()]
@@ -340,7 +351,7 @@ def suppress_indexed(
     in_relations = np.diff(cell_starts) > 0
     for _ in range(size):
         determined = np.flatnonzero(
-            _determined(values, links, withheld, ceiling, involved) & in_relations
+            _determined(values, links, withheld, ceiling, cell_starts, by_owner) & in_relations
         )
         picks = set()
         for exposed in sorted((int(c) for c in determined if small[c]), key=name):
@@ -386,7 +397,12 @@ def _short(
 
 
 def _determined(
-    values: Ints, links: Links, withheld: Bools, ceiling: Ints, involved: Callable[[Bools], Ints]
+    values: Ints,
+    links: Links,
+    withheld: Bools,
+    ceiling: Ints,
+    cell_starts: Places,
+    by_cell: Places,
 ) -> Bools:
     """Withheld cells a reader can work out. Every cell gets the interval a reader knows it
     lies in (published: its value; withheld: zero to its province's figure), and each
@@ -394,86 +410,50 @@ def _determined(
     least minus the other parts' most, at most the total's most minus their least; the total
     between the sums), until nothing moves. A cell whose interval closes is worked out.
 
-    Relations narrow together, as arrays (a province-year at national size has millions of
-    relation members): all of them first, then only those holding a cell that moved
-    (`involved(cells)`: their relations), until nothing moves. Each narrowing only ever
-    tightens, so this reaches the same fixpoint as narrowing one relation at a time."""
+    A relation at a time, from a queue (`native.c`: `pulih_narrow`): every relation first,
+    then those holding a cell that moved (`by_cell[cell_starts[c]:cell_starts[c + 1]]`: cell
+    c's), until nothing moves. Each narrowing only ever tightens, so this reaches the same
+    intervals as narrowing every relation at once, round after round (the tests' reference),
+    and a province-year at national size (millions of relation members) in a fraction of a
+    second."""
     if not len(links) or not withheld.any():
         return np.zeros(len(values), bool)
-    # In the ceiling's width (32 bits for counts of people): every bound narrowed lies between
-    # bounds already held, and the relations' sums are taken in 64 bits (`Links.sums`).
-    low = values.astype(ceiling.dtype)
+    low = values.astype(np.int64)
     low[withheld] = 0
     high = low.copy()
     np.copyto(high, ceiling, where=withheld)
-    active: Ints | None = None  # all of them first
-    # The last relations first: each total as the sum of its parts, each region's year as the
-    # sum of its months, then the regions from their villages up. In the order they were made
-    # (regions from the top down first), the benchmark's cubes narrowed 7-12 % more relation
-    # members to the same intervals.
-    for _ in range(1000):
-        was_low, was_high = low.copy(), high.copy()
-        for piece in links.pieces(active, backwards=True):
-            _narrow(piece, withheld, low, high)
-        moved = was_low != low
-        moved |= was_high != high
-        del was_low, was_high
-        if not moved.any():
-            break
-        active = involved(moved)
+    made = _native.pulih_narrow(
+        len(links),
+        *_arrays(links),
+        cell_starts,
+        by_cell,
+        np.ascontiguousarray(withheld).view(np.uint8),
+        low,
+        high,
+        np.empty(len(links), np.int32),
+        np.zeros(len(links), np.uint8),
+        _ROUNDS * len(links),
+    )
+    if made < 0:  # still bounds a reader can work out: fewer cells closed, none wrongly
+        _log.warning("intervals still narrowing after %d rounds' worth of relations", _ROUNDS)
     closed: Bools = withheld & (low >= high)
     return closed
 
 
+_ROUNDS = 1000
+"""At most this many narrowings of each relation on average (never reached by a real cube:
+each narrowing moves a bound by at least one person)."""
 _CHUNK = 1 << 14
-"""Relations narrowed at once."""
-_SPAN = 1 << 19
-"""Relation members counted, and placed in their cells' groups, at once."""
+"""Relations checked at once."""
 
 
-def _narrow(links: Links, withheld: Bools, low: Ints, high: Ints) -> None:
-    """One narrowing of every relation of `links`, in place. The parts' sums are taken
-    before; a bound read after another narrowed is only tighter, so every bound stays one
-    a reader can work out, and repeating until nothing moves reaches the same intervals."""
-    totals, parts, owner = links.totals, links.members, links.owners()
-    parts_lo, parts_hi = links.sums(low), links.sums(high)
-    open_totals = withheld[totals]
-    opened = np.flatnonzero(withheld[parts])
-    part, of = parts[opened], owner[opened]
-    others_hi = parts_hi[of] - high[part]
-    others_lo = parts_lo[of] - low[part]
-    np.maximum.at(low, totals[open_totals], _held(parts_lo[open_totals], low))
-    np.minimum.at(high, totals[open_totals], _held(parts_hi[open_totals], high))
-    np.maximum.at(low, part, _held(low[totals[of]] - others_hi, low))
-    np.minimum.at(high, part, _held(high[totals[of]] - others_lo, high))
-
-
-def _held(bounds: Ints, into: Ints) -> Ints:
-    """`bounds` in the width of the intervals they narrow (numpy's `at` is slow across
-    widths), cut to what that width holds: a bound beyond it never wins against one held."""
-    if bounds.dtype == into.dtype:
-        return bounds
-    width = np.iinfo(into.dtype)
-    return np.clip(bounds, width.min, width.max).astype(into.dtype)
-
-
-def _place(
-    into: np.ndarray[Any, Any],
-    free: np.ndarray[Any, Any],
-    cells: np.ndarray[Any, Any],
-    owners: np.ndarray[Any, Any],
-) -> None:
-    """Each of `owners` into its cell's next free place of `into` (`free`, moved on)."""
-    if not len(cells):
-        return
-    order = np.argsort(cells, kind="stable")
-    cells, owners = cells[order], owners[order]
-    del order
-    first = np.flatnonzero(np.concatenate(([True], cells[1:] != cells[:-1])))
-    counts = np.diff(np.append(first, len(cells)))
-    rank = np.arange(len(cells), dtype=np.int32) - np.repeat(first, counts).astype(np.int32)
-    into[free[cells] + rank] = owners
-    free[cells[first]] += counts.astype(free.dtype)  # distinct cells: no `at` needed
+def _arrays(links: Links) -> tuple[Ints, Ints, Ints]:
+    """The relations' arrays as the C code reads them: 32 bits, one after another."""
+    return (
+        np.ascontiguousarray(links.totals),
+        np.ascontiguousarray(links.starts),
+        np.ascontiguousarray(links.members),
+    )
 
 
 def _ranges(starts: np.ndarray[Any, Any], stops: np.ndarray[Any, Any]) -> Ints:

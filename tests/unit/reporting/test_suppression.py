@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reporting import cube, suppression
 from services.reporting.cube import TOTAL, Leaf
 from services.reporting.suppression import Relation, suppress
+from tests.unit.reporting import reference
 from tests.unit.reporting.audit import audit_settings, disclosed
 
 YEAR = 2026
@@ -70,21 +71,65 @@ def test_no_small_withheld_cell_can_be_recovered(leaves: list[Leaf]) -> None:
     }
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(leaf, min_size=1, max_size=10))
-def test_relations_grouped_a_few_members_at_a_time_withhold_the_same_cells(
-    leaves: list[Leaf],
-) -> None:
-    # A national province's relations are grouped by cell a span at a time; every cube here
-    # fits one span, so spans of three members make the same grouping in many.
-    def withheld() -> set[cube.Cell]:
-        made = cube.build(YEAR, leaves, VILLAGES, parts=("low", "moderate", "high"))
-        return set(cube.apply_suppression(made, 5).withheld)
+@st.composite
+def related(draw: st.DrawFn) -> tuple[list[int], list[Relation[int]], set[int], list[int]]:
+    """Cells, relations that hold over them (each total the sum of earlier cells, any cell in
+    many relations: regions, months and parts crossed), the withheld ones and each cell's
+    upper bound."""
+    values = draw(st.lists(st.integers(0, 9), min_size=2, max_size=8))
+    relations = []
+    for _ in range(draw(st.integers(1, 8))):
+        parts = draw(st.lists(st.integers(0, len(values) - 1), min_size=1, max_size=4, unique=True))
+        relations.append(Relation(len(values), tuple(parts)))
+        values.append(sum(values[c] for c in parts))
+    withheld = set(draw(st.sets(st.integers(0, len(values) - 1))))
+    upper = [v + draw(st.integers(0, 3)) for v in values]
+    return values, relations, withheld, upper
 
-    whole = withheld()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(suppression, "_SPAN", 3)
-        assert withheld() == whole
+
+@settings(max_examples=300, deadline=None)
+@given(related())
+def test_narrowing_a_relation_at_a_time_works_out_what_rounds_of_all_of_them_do(
+    case: tuple[list[int], list[Relation[int]], set[int], list[int]],
+) -> None:
+    # The service narrows from a queue (native.c); the reference narrows every relation at
+    # once, round after round. Both must close the same withheld cells.
+    values, relations, withheld, upper = case
+    by_cell: dict[int, list[Relation[int]]] = {}
+    for r in relations:
+        for c in (r.total, *r.parts):
+            by_cell.setdefault(c, []).append(r)
+    expected = reference._determined(
+        dict(enumerate(values)), relations, withheld, by_cell, upper.__getitem__
+    )
+    links = suppression.Links.of([r.total for r in relations], [r.parts for r in relations])
+    size = len(values)
+    cell_starts = np.empty(size + 1, np.int32)
+    by_owner = np.empty(len(links) + len(links.members), np.int32)
+    suppression._native.pulih_group(
+        size,
+        len(links),
+        *suppression._arrays(links),
+        cell_starts,
+        by_owner,
+        np.empty(size, np.int32),
+    )
+    for c in range(size):  # each cell's relations, in order
+        assert by_owner[cell_starts[c] : cell_starts[c + 1]].tolist() == [
+            j for j, r in enumerate(relations) for m in (r.total, *r.parts) if m == c
+        ]
+    hidden = np.zeros(size, bool)
+    hidden[list(withheld)] = True
+    closed = suppression._determined(
+        np.array(values, np.int64),
+        links,
+        hidden,
+        np.array(upper, np.int64),
+        cell_starts,
+        by_owner,
+    )
+    closed &= np.diff(cell_starts) > 0  # a cell in no relation is the caller's to leave out
+    assert set(np.flatnonzero(closed).tolist()) == expected
 
 
 def test_a_single_small_district_takes_a_sibling_with_it() -> None:

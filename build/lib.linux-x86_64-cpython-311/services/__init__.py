@@ -1,0 +1,1 @@
+"""The five deployables. Each is a package of the same inner shape (ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""The gateway: the one HTTP front door for users and provincial systems."""

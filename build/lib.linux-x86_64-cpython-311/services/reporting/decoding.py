@@ -1,0 +1,98 @@
+"""From a Kafka record of a canonical or receipts topic to what the projection folds.
+
+The projector replays every event the platform ever published, so decoding is most of its
+work. `shared.contracts.envelope.from_kafka_lean` builds each event's whole contract model;
+here the same header checks are made and only the fields the event's rule reads are
+validated, by a validator built once per type from the contract's own annotations
+(`projection.Reading`). Those fields keep every rule their contract gives them (patterns,
+lengths, enums, dates); the rest of the event and the contract's cross-field validators are
+not run again, since the relay published only events that passed them. A record that is not
+an event of the catalog, not JSON, or lacks or breaks a field the projection reads raises
+`InvalidEvent` and goes to the dead-letter topic as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from pydantic import ValidationError
+
+from services.reporting.projection.reading import Read, Reading, reading_of
+from shared.contracts.envelope import REQUIRED_HEADERS, SPECVERSION, InvalidEvent, Reason
+from shared.contracts.platform import EventAccepted, EventRejected
+
+_SPECVERSION = SPECVERSION.encode()
+_REQUIRED = frozenset(REQUIRED_HEADERS)
+_SKIPPED = {EventAccepted.event_type}
+"""What was accepted arrives as the canonical event: its receipt feeds nothing."""
+_REJECTED = EventRejected.event_type
+
+
+class Decoded(NamedTuple):
+    """One event of a batch: how to read it, the fields read, when it arrived (UTC)."""
+
+    event_id: str
+    topic: str
+    reading: Reading
+    fields: Read
+    received: datetime
+    refusal: bool
+    """A province's refused submission (`EventRejected`): a `rejections` row, no facts."""
+    traced: bool
+    """The record carries a trace context (`traceparent`) for the batch's span."""
+
+
+def decode(topic: str, headers: Iterable[tuple[str, bytes]], value: bytes | None) -> Decoded | None:
+    """The event a record carries, None for a receipt that feeds nothing, or `InvalidEvent`
+    naming what is wrong."""
+    header_map = dict(headers)  # the Kafka binding's ce_ headers are lower case
+    if not header_map.keys() >= _REQUIRED:
+        header_map = {name.lower(): raw for name, raw in header_map.items()}
+        missing = [
+            Reason(name, "required", f"header {name} is missing")
+            for name in REQUIRED_HEADERS
+            if name not in header_map
+        ]
+        if missing:
+            raise InvalidEvent(missing)
+    if header_map["ce_specversion"] != _SPECVERSION:
+        raise InvalidEvent(
+            [Reason("ce_specversion", "equals:1.0", "only CloudEvents 1.0 is accepted")]
+        )
+    try:
+        event_type = header_map["ce_type"].decode()
+    except UnicodeDecodeError:
+        raise InvalidEvent([Reason(None, "utf-8", "a header is not UTF-8")]) from None
+    if event_type in _SKIPPED:
+        return None
+    reading = reading_of(event_type)
+    if reading is None:
+        raise InvalidEvent(
+            [Reason("ce_type", "known-type", f"{event_type!r} is not in the event catalog")]
+        )
+    try:
+        fields = reading.read(value or b"")
+        raw_time = header_map.get("ce_time")
+        time = datetime.fromisoformat(raw_time.decode()) if raw_time else datetime.now(UTC)
+        event_id = header_map["ce_id"].decode(errors="replace")
+    except UnicodeDecodeError:
+        raise InvalidEvent([Reason(None, "utf-8", "a header is not UTF-8")]) from None
+    except ValidationError as exc:
+        raise InvalidEvent(
+            Reason(".".join(str(p) for p in e["loc"]) or None, str(e["type"]), str(e["msg"]))
+            for e in exc.errors()
+        ) from None
+    except ValueError:
+        raise InvalidEvent([Reason("ce_time", "rfc3339", "not an RFC 3339 time")]) from None
+    received = time.astimezone(UTC) if time.tzinfo else time.replace(tzinfo=UTC)
+    return Decoded(
+        event_id,
+        topic,
+        reading,
+        fields,
+        received,
+        event_type == _REJECTED,
+        "traceparent" in header_map,
+    )

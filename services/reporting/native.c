@@ -1,0 +1,120 @@
+/* Suppression's loops over every relation member (services/reporting/suppression.py), in C.
+ *
+ * numpy narrows every relation of a round at once, so what a reader can work out travels one
+ * relation a round, and each round copies arrays as wide as the cube. Here a relation is
+ * narrowed at a time from a queue, with what its neighbours narrowed just before.
+ *
+ * Plain C over the arrays' buffers, no Python API: loaded with ctypes
+ * (`suppression._native`), which checks each array's type and layout at every call. Built by
+ * setuptools with the package (`pip install .`). */
+
+#include <stdint.h>
+#include <string.h>
+
+/* Every relation each cell is in: cell c's are by_cell[cell_starts[c] .. cell_starts[c + 1]),
+ * in increasing order. Relation j says totals[j] is the sum of members[starts[j] ..
+ * starts[j + 1]). `cell_starts` has cells + 1 places; `by_cell`, relations plus members;
+ * `free`, cells. */
+void pulih_group(int64_t cells, int64_t relations, const int32_t *totals, const int32_t *starts,
+                 const int32_t *members, int32_t *cell_starts, int32_t *by_cell, int32_t *free)
+{
+    memset(cell_starts, 0, (size_t)(cells + 1) * sizeof *cell_starts);
+    for (int64_t j = 0; j < relations; j++) {
+        cell_starts[totals[j] + 1]++;
+        for (int32_t m = starts[j]; m < starts[j + 1]; m++)
+            cell_starts[members[m] + 1]++;
+    }
+    for (int64_t c = 0; c < cells; c++)
+        cell_starts[c + 1] += cell_starts[c];
+    memcpy(free, cell_starts, (size_t)cells * sizeof *free);
+    for (int64_t j = 0; j < relations; j++) {
+        by_cell[free[totals[j]]++] = (int32_t)j;
+        for (int32_t m = starts[j]; m < starts[j + 1]; m++)
+            by_cell[free[members[m]]++] = (int32_t)j;
+    }
+}
+
+/* The queue of relations to narrow: each relation at most once in it. */
+struct queue {
+    int32_t *held;
+    uint8_t *queued;
+    int64_t capacity, head, size;
+};
+
+static void enqueue_relations_of(struct queue *q, int32_t cell, const int32_t *cell_starts,
+                                 const int32_t *by_cell)
+{
+    for (int32_t at = cell_starts[cell]; at < cell_starts[cell + 1]; at++) {
+        int32_t j = by_cell[at];
+        if (!q->queued[j]) {
+            q->queued[j] = 1;
+            q->held[(q->head + q->size) % q->capacity] = j;
+            q->size++;
+        }
+    }
+}
+
+/* Narrows the interval [low[c], high[c]] a reader knows of every withheld cell c (published
+ * cells hold low = high = their value) by the relations, until nothing moves: a total lies
+ * between its parts' sums of lows and of highs; a part is at least the total's low less the
+ * other parts' highs, at most the total's high less their lows. Every relation first, the last
+ * first, then each relation holding a cell that moved. Each narrowing only ever tightens, so
+ * the order changes only how soon the intervals settle, not where.
+ *
+ * `queue` has relations places, `queued` relations flags (all zero). Returns the narrowings
+ * made, or -1 when `most` were made before the intervals settled (they are then still bounds
+ * a reader can work out, only perhaps not the tightest). */
+int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *starts,
+                     const int32_t *members, const int32_t *cell_starts, const int32_t *by_cell,
+                     const uint8_t *withheld, int64_t *low, int64_t *high, int32_t *queue,
+                     uint8_t *queued, int64_t most)
+{
+    struct queue q = {queue, queued, relations, 0, 0};
+    for (int64_t n = 0; n < relations; n++) {
+        queue[n] = (int32_t)(relations - 1 - n);
+        queued[n] = 1;
+    }
+    q.size = relations;
+    int64_t made = 0;
+    while (q.size > 0) {
+        if (made == most)
+            return -1;
+        made++;
+        int32_t j = q.held[q.head];
+        q.head = (q.head + 1) % q.capacity;
+        q.size--;
+        queued[j] = 0;
+        int64_t lows = 0, highs = 0;
+        for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
+            lows += low[members[m]];
+            highs += high[members[m]];
+        }
+        int32_t total = totals[j];
+        if (withheld[total] && (lows > low[total] || highs < high[total])) {
+            if (lows > low[total])
+                low[total] = lows;
+            if (highs < high[total])
+                high[total] = highs;
+            enqueue_relations_of(&q, total, cell_starts, by_cell);
+        }
+        for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
+            int32_t part = members[m];
+            if (!withheld[part])
+                continue;
+            int64_t least = low[total] - (highs - high[part]);
+            int64_t most_held = high[total] - (lows - low[part]);
+            if (least > low[part] || most_held < high[part]) {
+                if (least > low[part]) {
+                    lows += least - low[part];
+                    low[part] = least;
+                }
+                if (most_held < high[part]) {
+                    highs += most_held - high[part];
+                    high[part] = most_held;
+                }
+                enqueue_relations_of(&q, part, cell_starts, by_cell);
+            }
+        }
+    }
+    return made;
+}
