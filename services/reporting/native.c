@@ -118,3 +118,35 @@ int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *st
     }
     return made;
 }
+
+/* Per relation, whether it falls short: it holds a single withheld non-zero cell, which a
+ * reader could subtract back; or, its total published, several, of which a small one is
+ * pinned by the others' bounds (those others, each at most its `ceiling`, cannot hold the
+ * whole withheld sum between them, so the small one is at least what they cannot hold). */
+void pulih_short(int64_t relations, const int32_t *totals, const int32_t *starts,
+                 const int32_t *members, const uint8_t *withheld, const int64_t *value,
+                 const int64_t *ceiling, const uint8_t *small, uint8_t *short_of)
+{
+    for (int64_t j = 0; j < relations; j++) {
+        int32_t total = totals[j];
+        int64_t hidden = withheld[total] && value[total] > 0;
+        int64_t remainder = 0, room = 0;
+        for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
+            int32_t part = members[m];
+            if (withheld[part] && value[part] > 0) {
+                hidden++;
+                remainder += value[part];
+                room += ceiling[part];
+            }
+        }
+        uint8_t pinned = 0;
+        if (hidden >= 2 && !withheld[total]) {
+            for (int32_t m = starts[j]; m < starts[j + 1] && !pinned; m++) {
+                int32_t part = members[m];
+                pinned = withheld[part] && value[part] > 0 && small[part] &&
+                         room - ceiling[part] < remainder;
+            }
+        }
+        short_of[j] = hidden == 1 || pinned;
+    }
+}

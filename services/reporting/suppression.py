@@ -48,7 +48,7 @@ def _loaded() -> ctypes.CDLL:
             return np.ctypeslib.ndpointer(kind, ndim=1, flags=("C_CONTIGUOUS", "WRITEABLE"))
         return np.ctypeslib.ndpointer(kind, ndim=1, flags="C_CONTIGUOUS")
 
-    read32, read8 = arrays(np.int32), arrays(np.uint8)
+    read64, read32, read8 = arrays(np.int64), arrays(np.int32), arrays(np.uint8)
     written32, written64 = arrays(np.int32, written=True), arrays(np.int64, written=True)
     relations = [read32, read32, read32]  # totals, starts, members
     native.pulih_group.argtypes = [ctypes.c_int64, ctypes.c_int64, *relations, *[written32] * 3]
@@ -66,6 +66,16 @@ def _loaded() -> ctypes.CDLL:
         ctypes.c_int64,
     ]
     native.pulih_narrow.restype = ctypes.c_int64
+    native.pulih_short.argtypes = [
+        ctypes.c_int64,
+        *relations,
+        read8,
+        read64,
+        read64,
+        read8,
+        arrays(np.uint8, written=True),
+    ]
+    native.pulih_short.restype = None
     return native
 
 
@@ -138,11 +148,6 @@ class Links:
         running = np.concatenate(([0], np.cumsum(of_members, dtype=np.int64)))
         return running[self.starts[1:]] - running[self.starts[:-1]]
 
-    def sums(self, of_cells: Ints) -> Ints:
-        """Per relation: the sum over its members of a value per cell."""
-        running = np.concatenate(([0], np.cumsum(of_cells[self.members])))
-        return running[self.starts[1:]] - running[self.starts[:-1]]
-
     def select(self, which: Bools) -> Links:
         """The relations marked, in order."""
         sizes = np.diff(self.starts)[which]
@@ -159,22 +164,6 @@ class Links:
         starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         at = _ranges(self.starts[:-1][order], self.starts[1:][order])
         return Links(self.totals[order], starts, self.members[at])
-
-    def pieces(self) -> Iterator[Links]:
-        """The relations, `_CHUNK` at a time, as views without a copy: arrays of bounded size,
-        whatever the cube."""
-        for start in range(0, len(self.totals), _CHUNK):
-            stop = min(start + _CHUNK, len(self.totals))
-            first, last = self.starts[start], self.starts[stop]
-            yield Links(
-                self.totals[start:stop],
-                self.starts[start : stop + 1] - first,
-                self.members[first:last],
-            )
-
-    def owners(self) -> Ints:
-        """Per member: its relation."""
-        return np.repeat(np.arange(len(self.totals), dtype=np.int32), np.diff(self.starts))
 
     def cells(self) -> Ints:
         return np.concatenate((self.totals, self.members))
@@ -275,17 +264,9 @@ def suppress_indexed(
     # buffer seen both ways.
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
-    # Counts of people fit in 32 bits, and half the memory of the arrays as wide as the cube
-    # (cut straight into that width: no wider copy).
-    widest = max(int(upper.max(initial=0)), int(values.max(initial=0)), -int(values.min(initial=0)))
-    ceiling: Ints = np.clip(
-        upper,
-        0,
-        _CEILING,
-        out=np.empty(size, np.int32 if widest < 2**31 else np.int64),
-        casting="unsafe",
-    )
-    value, may = np.asarray(values, np.int64).data, may_withhold.data
+    values = np.ascontiguousarray(values, np.int64)
+    ceiling: Ints = np.clip(np.asarray(upper, np.int64), 0, _CEILING)
+    value, may = values.data, may_withhold.data
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
@@ -334,17 +315,18 @@ def suppress_indexed(
 
     # Only relations falling short now need the walk: one that holds can only fall short
     # when a cell of its own is withheld, and then the walk visits it.
-    hidden = withheld & (values > 0)
-    facts = (
-        withheld,
-        hidden,
-        small_cells,
-        np.where(hidden, values, 0),
-        np.where(hidden, ceiling, 0),
+    short = np.empty(len(links), np.uint8)
+    _native.pulih_short(
+        len(links),
+        *_arrays(links),
+        withheld.view(np.uint8),
+        values,
+        ceiling,
+        small_cells.view(np.uint8),
+        short,
     )
-    short = [_short(piece, ceiling, *facts) for piece in links.pieces()]
-    del hidden, facts
-    complete(np.flatnonzero(np.concatenate([np.zeros(0, bool), *short])).tolist())
+    complete(np.flatnonzero(short).tolist())
+    del short
     # Relations together can still pin a cell (a withheld zero beside a published total says
     # the rest is known). Find what a reader can determine; while a small withheld cell is
     # among it, withhold one more non-zero cell where the determination came from.
@@ -366,34 +348,6 @@ def suppress_indexed(
         # two answers for the same figures could be read together.
         complete([j for pick in sorted(picks, key=name) for j in relations_of(pick)])
     return withheld.copy()
-
-
-def _short(
-    links: Links,
-    ceiling: Ints,
-    withheld: Bools,
-    hidden: Bools,
-    small: Bools,
-    hidden_values: Ints,
-    hidden_ceilings: Ints,
-) -> Bools:
-    """Per relation: a withheld non-zero cell (`hidden`) alone, or withheld parts pinned by
-    bounds (`pinned_by_bounds`), all relations at once. The arrays as wide as the cube are
-    made once for every piece of relations (`hidden_values`: the values of hidden cells,
-    zero elsewhere; `hidden_ceilings` likewise)."""
-    member_hidden = hidden[links.members]
-    count = hidden[links.totals].astype(np.int64) + links.count(member_hidden)
-    owner = links.owners()
-    remainder = links.sums(hidden_values)
-    room = links.sums(hidden_ceilings)
-    tight = (
-        member_hidden
-        & small[links.members]
-        & (room[owner] - ceiling[links.members] < remainder[owner])
-    )
-    pinned = ~withheld[links.totals] & (links.count(tight) > 0)
-    short: Bools = (count == 1) | ((count >= 2) & pinned)
-    return short
 
 
 def _determined(
@@ -441,10 +395,8 @@ def _determined(
 
 
 _ROUNDS = 1000
-"""At most this many narrowings of each relation on average (never reached by a real cube:
-each narrowing moves a bound by at least one person)."""
-_CHUNK = 1 << 14
-"""Relations checked at once."""
+"""At most this many narrowings of each relation on average before giving up: as many as the
+rounds numpy was given. East Java's closures cube in the benchmark settles in 2.5."""
 
 
 def _arrays(links: Links) -> tuple[Ints, Ints, Ints]:
