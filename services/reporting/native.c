@@ -54,6 +54,9 @@ static void enqueue_relations_of(struct queue *q, int32_t cell, const int32_t *c
     }
 }
 
+#define LOW(c) bounds[2 * (int64_t)(c)]
+#define HIGH(c) bounds[2 * (int64_t)(c) + 1]
+
 /* Narrows the interval [low[c], high[c]] a reader knows of every withheld cell c (published
  * cells hold low = high = their value) by the relations, until nothing moves: a total lies
  * between its parts' sums of lows and of highs; a part is at least the total's low less the
@@ -66,7 +69,7 @@ static void enqueue_relations_of(struct queue *q, int32_t cell, const int32_t *c
  * a reader can work out, only perhaps not the tightest). */
 int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *starts,
                      const int32_t *members, const int32_t *cell_starts, const int32_t *by_cell,
-                     const uint8_t *withheld, int64_t *low, int64_t *high, int32_t *queue,
+                     const uint8_t *withheld, int64_t *bounds, int32_t *queue,
                      uint8_t *queued, int64_t most)
 {
     struct queue q = {queue, queued, relations, 0, 0};
@@ -86,31 +89,31 @@ int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *st
         queued[j] = 0;
         int64_t lows = 0, highs = 0;
         for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
-            lows += low[members[m]];
-            highs += high[members[m]];
+            lows += LOW(members[m]);
+            highs += HIGH(members[m]);
         }
         int32_t total = totals[j];
-        if (withheld[total] && (lows > low[total] || highs < high[total])) {
-            if (lows > low[total])
-                low[total] = lows;
-            if (highs < high[total])
-                high[total] = highs;
+        if (withheld[total] && (lows > LOW(total) || highs < HIGH(total))) {
+            if (lows > LOW(total))
+                LOW(total) = lows;
+            if (highs < HIGH(total))
+                HIGH(total) = highs;
             enqueue_relations_of(&q, total, cell_starts, by_cell);
         }
         for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
             int32_t part = members[m];
             if (!withheld[part])
                 continue;
-            int64_t least = low[total] - (highs - high[part]);
-            int64_t most_held = high[total] - (lows - low[part]);
-            if (least > low[part] || most_held < high[part]) {
-                if (least > low[part]) {
-                    lows += least - low[part];
-                    low[part] = least;
+            int64_t least = LOW(total) - (highs - HIGH(part));
+            int64_t most_held = HIGH(total) - (lows - LOW(part));
+            if (least > LOW(part) || most_held < HIGH(part)) {
+                if (least > LOW(part)) {
+                    lows += least - LOW(part);
+                    LOW(part) = least;
                 }
-                if (most_held < high[part]) {
-                    highs += most_held - high[part];
-                    high[part] = most_held;
+                if (most_held < HIGH(part)) {
+                    highs += most_held - HIGH(part);
+                    HIGH(part) = most_held;
                 }
                 enqueue_relations_of(&q, part, cell_starts, by_cell);
             }

@@ -317,7 +317,12 @@ def _refined_links(
     refinements, place by place."""
     assert coarse.links is not None
     block = len(coarse.periods) * len(coarse.regions)
-    places = np.unique(coarse.links.cells() % block)  # region-major: (region, period) order
+    # Every (region, period) place of a relation, region-major: (region, period) order (flags,
+    # not `np.unique`, which sorts millions of cells).
+    related = np.zeros(block, bool)
+    related[coarse.links.totals % block] = True
+    related[coarse.links.members % block] = True
+    places = np.flatnonzero(related)
     places = places[np.lexsort((places // len(coarse.regions), places % len(coarse.regions)))]
     own = [p for p in fine_parts if p != TOTAL]
     # Each coarse part's relations at every place, then in place-major order.
