@@ -276,9 +276,7 @@ def _merged_links(first: Cube, others: Sequence[Cube], places: Sequence[list[int
     links = [first.links]
     for other, place in zip(others, places, strict=True):
         assert other.links is not None
-        among_totals = (other.links.totals < block) & (
-            other.links.count(other.links.members >= block) == 0
-        )
+        among_totals = (other.links.totals < block) & (other.links.largest() < block)
         mine = other.links.select(~among_totals)
         links.append(
             Links(
