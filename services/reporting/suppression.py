@@ -271,6 +271,7 @@ def suppress_indexed(
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
+    _check(links, size)
     # Every relation a cell is in, grouped by cell, in order: `by_owner[cell_starts[c]:
     # cell_starts[c + 1]]`.
     cell_starts = np.empty(size + 1, np.int32)
@@ -397,6 +398,20 @@ def _determined(
 _ROUNDS = 1000
 """At most this many narrowings of each relation on average before giving up: as many as the
 rounds numpy was given. East Java's closures cube in the benchmark settles in 2.0."""
+
+
+def _check(links: Links, size: int) -> None:
+    """The C code indexes by what it is given, unchecked (and `python -O` drops asserts):
+    every relation's members must lie in `members`, every cell in the cube, and each cell's
+    relations be numbered in 32 bits."""
+    starts = links.starts
+    if starts[0] != 0 or starts[-1] != len(links.members) or (starts[1:] < starts[:-1]).any():
+        raise ValueError("relations whose members are not all in `members`, in order")
+    for cells in (links.totals, links.members):
+        if len(cells) and (cells.min() < 0 or cells.max() >= size):
+            raise ValueError(f"relations of cells outside a cube of {size} cells")
+    if len(links) + len(links.members) >= 2**31:
+        raise ValueError("more relation members than 32 bits number")
 
 
 def _arrays(links: Links) -> tuple[Ints, Ints, Ints]:

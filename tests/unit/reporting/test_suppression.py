@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,3 +181,29 @@ def test_bounds_combined_across_relations_pin_nothing() -> None:
         cube.build(YEAR, leaves, VILLAGES, parts=("low", "moderate", "high")), 5
     )
     assert disclosed(main, 5) == []
+
+
+def test_relations_outside_the_cube_are_refused_before_the_c_code_reads_them() -> None:
+    # native.c indexes by the numbers it is given: a wrong one must be an error, not a read
+    # or write of memory beyond the arrays.
+    values = np.array([3, 1, 2], np.int64)
+    flags = np.zeros(3, bool)
+
+    def withheld(links: suppression.Links) -> object:
+        return suppression.suppress_indexed(
+            values,
+            links,
+            k=5,
+            may_withhold=np.ones(3, bool),
+            already=flags,
+            upper=values,
+            sensitive=flags,
+            name=str,
+        )
+
+    assert withheld(suppression.Links.of([0], [[1, 2]])).tolist() == [True, True, True]
+    with pytest.raises(ValueError, match="outside a cube of 3 cells"):
+        withheld(suppression.Links.of([0], [[1, 3]]))
+    broken = suppression.Links(np.array([0]), np.array([0, 5]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="not all in `members`"):
+        withheld(broken)
