@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* What `suppression._loaded` expects: a library built from another version of this file (a
+ * stale build beside newer Python) is refused rather than called with other arguments. */
+int64_t pulih_native_version(void) { return 2; }
+
 /* Every relation each cell is in: cell c's are by_cell[cell_starts[c] .. cell_starts[c + 1]),
  * in increasing order. Relation j says totals[j] is the sum of members[starts[j] ..
  * starts[j + 1]). `cell_starts` has cells + 1 places; `by_cell`, relations plus members;
@@ -57,6 +61,7 @@ static void enqueue_relations_of(struct queue *q, int32_t cell, const int32_t *c
 /* A cell's interval: its two bounds side by side in `bounds`, read together for every member. */
 #define LOW(c) bounds[2 * (int64_t)(c)]
 #define HIGH(c) bounds[2 * (int64_t)(c) + 1]
+#define HELD(x) ((x) > limit ? limit : (x) < -limit ? -limit : (x))
 
 /* Narrows the interval [LOW(c), HIGH(c)] a reader knows of every withheld cell c (published
  * cells hold low = high = their value) by the relations, until nothing moves: a total lies
@@ -67,13 +72,17 @@ static void enqueue_relations_of(struct queue *q, int32_t cell, const int32_t *c
  * where. (The benchmark's closures cubes settle in 2.0 narrowings a relation this way; 2.5
  * with the last relation first, 6 taking the latest queued first.)
  *
- * `queue` has relations places, `queued` relations flags (all zero). Returns the narrowings
- * made, or -1 when `most` were made before the intervals settled (they are then still bounds
- * a reader can work out, only perhaps not the tightest). */
+ * `queue` has relations places, `queued` relations flags (all zero). A bound is kept within
+ * -limit .. limit when it is stored (`HELD`: only ever looser, so still one a reader can work
+ * out). Values and ceilings lie there, so a cube whose figures hold their relations never
+ * meets it; figures that break them would otherwise push bounds on without end, past what 64
+ * bits hold. The sums are exact: at most 2^20 members (`_check`) of at most 2^40 each.
+ * Returns the narrowings made, or -1 when `most` were made before the intervals settled (they
+ * are then still bounds a reader can work out, only perhaps not the tightest). */
 int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *starts,
                      const int32_t *members, const int32_t *cell_starts, const int32_t *by_cell,
                      const uint8_t *withheld, int64_t *bounds, int32_t *queue,
-                     uint8_t *queued, int64_t most)
+                     uint8_t *queued, int64_t most, int64_t limit)
 {
     struct queue q = {queue, queued, relations, 0, 0};
     for (int64_t n = 0; n < relations; n++) {
@@ -96,19 +105,20 @@ int64_t pulih_narrow(int64_t relations, const int32_t *totals, const int32_t *st
             highs += HIGH(members[m]);
         }
         int32_t total = totals[j];
-        if (withheld[total] && (lows > LOW(total) || highs < HIGH(total))) {
-            if (lows > LOW(total))
-                LOW(total) = lows;
-            if (highs < HIGH(total))
-                HIGH(total) = highs;
+        int64_t least = HELD(lows), most_held = HELD(highs);
+        if (withheld[total] && (least > LOW(total) || most_held < HIGH(total))) {
+            if (least > LOW(total))
+                LOW(total) = least;
+            if (most_held < HIGH(total))
+                HIGH(total) = most_held;
             enqueue_relations_of(&q, total, cell_starts, by_cell);
         }
         for (int32_t m = starts[j]; m < starts[j + 1]; m++) {
             int32_t part = members[m];
             if (!withheld[part])
                 continue;
-            int64_t least = LOW(total) - (highs - HIGH(part));
-            int64_t most_held = HIGH(total) - (lows - LOW(part));
+            least = HELD(LOW(total) - (highs - HIGH(part)));
+            most_held = HELD(HIGH(total) - (lows - LOW(part)));
             if (least > LOW(part) || most_held < HIGH(part)) {
                 if (least > LOW(part)) {
                     lows += least - LOW(part);

@@ -42,6 +42,13 @@ def _loaded() -> ctypes.CDLL:
     """`native.c`, built with the package (`pip install .`, `make setup`), each array argument
     checked for its type and layout at every call."""
     native = np.ctypeslib.load_library("_native", Path(__file__).parent)
+    native.pulih_native_version.restype = ctypes.c_int64
+    built = native.pulih_native_version()
+    if built != _NATIVE_VERSION:  # a stale build beside newer Python: other arguments
+        raise ImportError(
+            f"services/reporting/_native was built from version {built} of native.c, this code "
+            f"calls version {_NATIVE_VERSION}: reinstall the package (`make setup`)"
+        )
 
     def arrays(kind: type, *, written: bool = False, ndim: int = 1) -> type:
         if written:
@@ -63,6 +70,7 @@ def _loaded() -> ctypes.CDLL:
         written32,
         arrays(np.uint8, written=True),
         ctypes.c_int64,
+        ctypes.c_int64,
     ]
     native.pulih_narrow.restype = ctypes.c_int64
     native.pulih_short.argtypes = [
@@ -78,6 +86,8 @@ def _loaded() -> ctypes.CDLL:
     return native
 
 
+_NATIVE_VERSION = 2
+"""`pulih_native_version()` of the `native.c` this module calls."""
 _native = _loaded()
 
 
@@ -266,19 +276,14 @@ def suppress_indexed(
     flags = bytearray(withheld.tobytes())
     withheld = np.frombuffer(flags, dtype=bool)
     values = np.ascontiguousarray(values, np.int64)
-    ceiling: Ints = np.clip(np.asarray(upper, np.int64), 0, _CEILING)
+    # One bound a cell (or one for all), as the C code reads them.
+    ceiling: Ints = np.clip(np.broadcast_to(np.asarray(upper, np.int64), size), 0, _CEILING)
     value, may = values.data, may_withhold.data
     small, bound = small_cells.data, ceiling.data
     totals, starts = links.totals.data, links.starts.data
     members = links.members
-    _check(links, size)
-    # Every relation a cell is in, grouped by cell, in order: `by_owner[cell_starts[c]:
-    # cell_starts[c + 1]]`.
-    cell_starts = np.empty(size + 1, np.int32)
-    by_owner = np.empty(len(links) + len(members), np.int32)
-    _native.pulih_group(
-        size, len(links), *_arrays(links), cell_starts, by_owner, np.empty(size, np.int32)
-    )
+    _check(links, values)
+    cell_starts, by_owner = _grouped(links, size)
 
     def relations_of(cell: int) -> list[int]:
         relations: list[int] = by_owner[cell_starts[cell] : cell_starts[cell + 1]].tolist()
@@ -392,6 +397,7 @@ def _determined(
         np.empty(len(links), np.int32),
         np.zeros(len(links), np.uint8),
         _ROUNDS * len(links),
+        _CEILING,
     )
     if made < 0:  # still bounds a reader can work out: fewer cells closed, none wrongly
         _log.warning("intervals still narrowing after %d rounds' worth of relations", _ROUNDS)
@@ -404,18 +410,38 @@ _ROUNDS = 1000
 rounds numpy was given. East Java's closures cube in the benchmark settles in 2.0."""
 
 
-def _check(links: Links, size: int) -> None:
+def _check(links: Links, values: Ints) -> None:
     """The C code indexes by what it is given, unchecked (and `python -O` drops asserts):
     every relation's members must lie in `members`, every cell in the cube, and each cell's
-    relations be numbered in 32 bits."""
-    starts = links.starts
-    if starts[0] != 0 or starts[-1] != len(links.members) or (starts[1:] < starts[:-1]).any():
+    relations be numbered in 32 bits. Its sums of bounds are exact in 64 bits for relations of
+    up to 2^20 members and figures up to `_CEILING`."""
+    size, starts = len(values), links.starts
+    if (
+        len(starts) != len(links.totals) + 1
+        or starts[0] != 0
+        or starts[-1] != len(links.members)
+        or (starts[1:] < starts[:-1]).any()
+    ):
         raise ValueError("relations whose members are not all in `members`, in order")
     for cells in (links.totals, links.members):
         if len(cells) and (cells.min() < 0 or cells.max() >= size):
             raise ValueError(f"relations of cells outside a cube of {size} cells")
     if len(links) + len(links.members) >= 2**31:
         raise ValueError("more relation members than 32 bits number")
+    if len(links) and (starts[1:] - starts[:-1]).max() > 2**20:
+        raise ValueError("a relation of more than 2^20 members")
+    if size and (values.min() < -_CEILING or values.max() > _CEILING):
+        raise ValueError(f"figures beyond {_CEILING}")
+
+
+def _grouped(links: Links, size: int) -> tuple[Places, Places]:
+    """Every relation each of `size` cells is in, in order: cell c's are `by_cell[starts[c]:
+    starts[c + 1]]` (returned as `starts, by_cell`; `pulih_group`)."""
+    starts = np.empty(size + 1, np.int32)
+    by_cell = np.empty(len(links) + len(links.members), np.int32)
+    free = np.empty(size, np.int32)
+    _native.pulih_group(size, len(links), *_arrays(links), starts, by_cell, free)
+    return starts, by_cell
 
 
 def _arrays(links: Links) -> tuple[Ints, Ints, Ints]:

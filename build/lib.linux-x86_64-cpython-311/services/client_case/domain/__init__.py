@@ -1,1 +1,0 @@
-"""The client-case rules: plain Python, no framework imports (ASSIST scoring in `assist`)."""

@@ -1,1 +1,0 @@
-"""The gateway: the one HTTP front door for users and provincial systems."""
