@@ -176,9 +176,6 @@ class Links:
         at = _ranges(self.starts[:-1][order], self.starts[1:][order])
         return Links(self.totals[order], starts, self.members[at])
 
-    def cells(self) -> Ints:
-        return np.concatenate((self.totals, self.members))
-
     def each(self) -> Iterator[tuple[int, list[int]]]:
         members = self.members.tolist()
         starts = self.starts.tolist()
@@ -416,11 +413,12 @@ def _check(links: Links, values: Ints) -> None:
     relations be numbered in 32 bits. Its sums of bounds are exact in 64 bits for relations of
     up to 2^20 members and figures up to `_CEILING`."""
     size, starts = len(values), links.starts
+    sizes = np.diff(starts)
     if (
         len(starts) != len(links.totals) + 1
         or starts[0] != 0
         or starts[-1] != len(links.members)
-        or (starts[1:] < starts[:-1]).any()
+        or (sizes < 0).any()
     ):
         raise ValueError("relations whose members are not all in `members`, in order")
     for cells in (links.totals, links.members):
@@ -428,7 +426,7 @@ def _check(links: Links, values: Ints) -> None:
             raise ValueError(f"relations of cells outside a cube of {size} cells")
     if len(links) + len(links.members) >= 2**31:
         raise ValueError("more relation members than 32 bits number")
-    if len(links) and (starts[1:] - starts[:-1]).max() > 2**20:
+    if len(links) and sizes.max() > 2**20:
         raise ValueError("a relation of more than 2^20 members")
     if size and (values.min() < -_CEILING or values.max() > _CEILING):
         raise ValueError(f"figures beyond {_CEILING}")

@@ -181,14 +181,14 @@ def test_relations_outside_the_cube_are_refused_before_the_c_code_reads_them() -
     values = np.array([3, 1, 2], np.int64)
     flags = np.zeros(3, bool)
 
-    def withheld(links: suppression.Links) -> object:
+    def withheld(links: suppression.Links, upper: np.ndarray = values) -> object:
         return suppression.suppress_indexed(
             values,
             links,
             k=5,
             may_withhold=np.ones(3, bool),
             already=flags,
-            upper=values,
+            upper=upper,
             sensitive=flags,
             name=str,
         )
@@ -203,16 +203,7 @@ def test_relations_outside_the_cube_are_refused_before_the_c_code_reads_them() -
         with pytest.raises(ValueError, match="not all in `members`"):
             withheld(broken)
     with pytest.raises(ValueError):  # a bound for each cell, or one for all
-        suppression.suppress_indexed(
-            values,
-            suppression.Links.of([0], [[1, 2]]),
-            k=5,
-            may_withhold=np.ones(3, bool),
-            already=flags,
-            upper=values[:2],
-            sensitive=flags,
-            name=str,
-        )
+        withheld(suppression.Links.of([0], [[1, 2]]), upper=values[:2])
 
 
 def test_figures_that_break_their_relations_still_end_within_bounds() -> None:
