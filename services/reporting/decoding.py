@@ -15,39 +15,53 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from services.reporting.projection.reading import Read, Reading, reading_of
 from shared.contracts.envelope import REQUIRED_HEADERS, SPECVERSION, InvalidEvent, Reason
-from shared.contracts.platform import EventAccepted, EventRejected
+from shared.contracts.platform import EventAccepted
 
 _SPECVERSION = SPECVERSION.encode()
 _REQUIRED = frozenset(REQUIRED_HEADERS)
 _SKIPPED = {EventAccepted.event_type}
 """What was accepted arrives as the canonical event: its receipt feeds nothing."""
-_REJECTED = EventRejected.event_type
 
 
-class Decoded(NamedTuple):
-    """One event of a batch: how to read it, the fields read, when it arrived (UTC)."""
-
-    event_id: str
-    topic: str
-    reading: Reading
-    fields: Read
-    received: datetime
-    refusal: bool
-    """A province's refused submission (`EventRejected`): a `rejections` row, no facts."""
-    traced: bool
-    """The record carries a trace context (`traceparent`) for the batch's span."""
+Decoded = tuple[str, str, Reading, Read, datetime]
+"""One event of a batch: its id, its topic, how to read it, the fields read, when it arrived
+(UTC). A plain tuple: a named one took a Python call to build, for every event of a replay."""
 
 
-def decode(topic: str, headers: Iterable[tuple[str, bytes]], value: bytes | None) -> Decoded | None:
-    """The event a record carries, None for a receipt that feeds nothing, or `InvalidEvent`
+def decode(
+    topic: str, headers: Iterable[tuple[str, bytes]], value: bytes | None
+) -> tuple[Decoded | None, bool]:
+    """The event a record carries (None for a receipt that feeds nothing) and whether the
+    record carries a trace context (`traceparent`, for the batch's span), or `InvalidEvent`
     naming what is wrong."""
     header_map = dict(headers)  # the Kafka binding's ce_ headers are lower case
+    traced = "traceparent" in header_map
+    reading = _BY_TYPE.get(header_map.get("ce_type", b""))
+    if (
+        reading is None
+        or header_map.get("ce_specversion") != _SPECVERSION
+        or not header_map.keys() >= _REQUIRED
+    ):
+        return _checked(topic, header_map, value), traced
+    try:
+        fields = reading.read(value or b"")
+        raw_time = header_map.get("ce_time")
+        time = datetime.fromisoformat(raw_time.decode()) if raw_time else datetime.now(UTC)
+        event_id = header_map["ce_id"].decode(errors="replace")
+    except (UnicodeDecodeError, ValidationError, ValueError) as exc:
+        raise _invalid(exc) from None
+    received = time.astimezone(UTC) if time.tzinfo else time.replace(tzinfo=UTC)
+    return (event_id, topic, reading, fields, received), traced
+
+
+def _checked(topic: str, header_map: dict[str, bytes], value: bytes | None) -> Decoded | None:
+    """`decode` of a record that is not a known event's with the usual headers: every check
+    made in turn, the first that fails named."""
     if not header_map.keys() >= _REQUIRED:
         header_map = {name.lower(): raw for name, raw in header_map.items()}
         missing = [
@@ -72,27 +86,20 @@ def decode(topic: str, headers: Iterable[tuple[str, bytes]], value: bytes | None
         raise InvalidEvent(
             [Reason("ce_type", "known-type", f"{event_type!r} is not in the event catalog")]
         )
-    try:
-        fields = reading.read(value or b"")
-        raw_time = header_map.get("ce_time")
-        time = datetime.fromisoformat(raw_time.decode()) if raw_time else datetime.now(UTC)
-        event_id = header_map["ce_id"].decode(errors="replace")
-    except UnicodeDecodeError:
-        raise InvalidEvent([Reason(None, "utf-8", "a header is not UTF-8")]) from None
-    except ValidationError as exc:
-        raise InvalidEvent(
+    _BY_TYPE[header_map["ce_type"]] = reading
+    return decode(topic, header_map.items(), value)[0]
+
+
+def _invalid(exc: Exception) -> InvalidEvent:
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidEvent([Reason(None, "utf-8", "a header is not UTF-8")])
+    if isinstance(exc, ValidationError):
+        return InvalidEvent(
             Reason(".".join(str(p) for p in e["loc"]) or None, str(e["type"]), str(e["msg"]))
             for e in exc.errors()
-        ) from None
-    except ValueError:
-        raise InvalidEvent([Reason("ce_time", "rfc3339", "not an RFC 3339 time")]) from None
-    received = time.astimezone(UTC) if time.tzinfo else time.replace(tzinfo=UTC)
-    return Decoded(
-        event_id,
-        topic,
-        reading,
-        fields,
-        received,
-        event_type == _REJECTED,
-        "traceparent" in header_map,
-    )
+        )
+    return InvalidEvent([Reason("ce_time", "rfc3339", "not an RFC 3339 time")])
+
+
+_BY_TYPE: dict[bytes, Reading] = {}
+"""How to read each event type met so far, by its `ce_type` header as it arrives."""

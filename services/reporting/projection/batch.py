@@ -3,15 +3,18 @@ receipts reported."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, Table
+from sqlalchemy import Table
 
 from services.reporting import db
-from services.reporting.projection.reading import Fact
-from services.reporting.upserts import keys_of
+from services.reporting.projection.reading import start_of_day
+from services.reporting.projection.rules import rejection_of
+from shared.contracts.platform import EventRejected
+
+if TYPE_CHECKING:
+    from services.reporting.decoding import Decoded
 
 
 class Batch:
@@ -27,33 +30,40 @@ class Batch:
         self.rejections: dict[tuple[str, str], dict[str, Any]] = {}
         """Refused submissions by (province, the id it gave): the first receipt counts."""
         self.events = 0
+        self.applied: dict[str, int] = {}
+        """Events folded by topic."""
         self.touched: set[tuple[str, int]] = set()
         """(province, year) of the facts folded: the suppressed cubes they change (year 0:
-        every year's, for units, which place villages in every year's cubes, and for facts
-        that carry no date of their own)."""
+        every year's, for units, which place villages in every year's cubes)."""
 
-    def add(self, facts: Iterable[Fact], happened: datetime | None, received: datetime) -> None:
-        """Fold one event's facts (`happened` and `received` in UTC, as `Reading.happened`
-        gives it; None: when it was received). A fact's values dict becomes its row, with its
-        natural key's columns, when the row is new."""
+    def fold(self, event: Decoded) -> None:
+        """Fold one event: its facts (a new row is its fact's values, key columns included,
+        with its lineage), or its refused submission. The year of the cubes a fact changes
+        is that of the day it happened (`Reading.when`, local); units place villages in every
+        year's (year 0)."""
+        event_id, topic, reading, fields, received = event
         self.events += 1
-        if happened is None:
-            happened = received
-        rows, touched = self.rows, self.touched
+        self.applied[topic] = self.applied.get(topic, 0) + 1
+        if reading.contract is EventRejected:
+            refused = (fields["province_code"], fields["original_event_id"])
+            if refused not in self.rejections:
+                self.rejections[refused] = rejection_of(fields, received)
+            return
+        if reading.rule is None:
+            return
+        facts = reading.rule(fields, event_id)
+        when = fields[reading.when]
+        province = fields["province_code"]
+        if isinstance(when, datetime):
+            happened = when.astimezone(UTC)
+        else:
+            happened = start_of_day(when, province)
+        rows, touched, year = self.rows, self.touched, when.year
         for table, key, values in facts:
-            village = values.get("village_code")
-            if village:  # no village, no cell below province level
-                year = 0
-                for column in _DATES[table]:
-                    value = values.get(column)
-                    if value is not None and (year == 0 or value.year < year):
-                        year = value.year
-                touched.add((village[:2], year))
+            touched.add((province, 0 if table is db.units else year))
             table_rows = rows[table]
             row = table_rows.get(key)
             if row is None:
-                for name, value in zip(_KEYS[table], key, strict=False):  # a key, its names
-                    values[name] = value
                 values["events"] = 1
                 values["last_event_at"] = happened
                 values["last_received_at"] = received
@@ -65,19 +75,3 @@ class Batch:
                 row["last_event_at"] = happened
             if received > row["last_received_at"]:
                 row["last_received_at"] = received
-
-    def reject(self, rejection: dict[str, Any]) -> None:
-        self.events += 1
-        key = (rejection["province_code"], rejection["original_event_id"])
-        self.rejections.setdefault(key, rejection)
-
-
-_KEYS = {t: keys_of(t) for t in db.FACT_TABLES}
-"""Each fact table's natural key columns, in the order of a fact's key."""
-
-_DATES = {
-    t: [c.name for c in t.columns if isinstance(c.type, Date)] if t is not db.units else []
-    for t in db.FACT_TABLES
-}
-"""Each fact table's date columns: the years a fact about a row touches (none for units,
-which place villages in every year's cubes)."""

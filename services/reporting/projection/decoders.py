@@ -1,0 +1,177 @@
+"""The projection's fast path: a msgspec decoder built once per event type from the same
+contract annotations as its pydantic reader, checking the same rules in C (types, enums,
+lengths, bounds, dates), and its regular-expression patterns checked after decoding, each
+value once for as long as it keeps recurring (units, provinces and villages recur in almost
+every event; Python's `re` on every value cost more than the rest of the decoding).
+
+Whatever the fast path refuses goes to the pydantic reader, which either names the field and
+the rule (the dead letter's reason) or accepts it in one of the lax forms pydantic allows (a
+number as a string): the fast path only ever refuses more, never accepts what pydantic
+refuses. `tests/unit/reporting/test_decoders.py` holds it to that."""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any, NotRequired, Union, get_args, get_origin
+
+import annotated_types
+import msgspec
+from pydantic import AwareDatetime, BaseModel, StringConstraints
+from typing_extensions import TypedDict
+
+from shared.contracts.base import EventData
+
+_MEMORY = 4096
+"""Values a pattern remembers as matching before it forgets them all: a batch's units and
+villages recur, its ids do not."""
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A top-level field's pattern, checked after decoding, remembering the values that
+    matched (`seen`, shared by every field of the same pattern)."""
+
+    field: str
+    search: Callable[[str], object]
+    seen: set[str]
+
+
+@dataclass(frozen=True)
+class FastReader:
+    decoder: msgspec.json.Decoder[dict[str, Any]]
+    patterns: tuple[Pattern, ...]
+
+    def read(self, body: bytes) -> dict[str, Any] | None:
+        """The fields, or None where the fast path refuses (the pydantic reader decides)."""
+        try:
+            fields = self.decoder.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        for pattern in self.patterns:
+            value = fields.get(pattern.field)
+            if value is None or value in pattern.seen:
+                continue
+            if pattern.search(value) is None:
+                return None
+            if len(pattern.seen) >= _MEMORY:
+                pattern.seen.clear()
+            pattern.seen.add(value)
+        return fields
+
+
+def fast_reader(contract: type[EventData], fields: Iterable[str]) -> FastReader:
+    """The fast path for these fields of the contract (its pydantic reader's fields)."""
+    annotations: dict[str, Any] = {}
+    patterns = []
+    for name in fields:
+        info = contract.model_fields[name]
+        kind, pattern = _translated(info.annotation, info.metadata, top=True)
+        if pattern is not None:
+            patterns.append(Pattern(name, pattern.search, _SEEN.setdefault(pattern.pattern, set())))
+        annotations[name] = kind if info.is_required() else NotRequired[kind]
+    shape: Any = TypedDict  # built from the contract at import, not spelled out
+    return FastReader(
+        msgspec.json.Decoder(shape(f"{contract.__name__}Fast", annotations)), tuple(patterns)
+    )
+
+
+_SEEN: dict[str, set[str]] = {}
+"""By pattern: the values that matched it."""
+
+
+def _translated(
+    kind: Any, metadata: Sequence[Any], *, top: bool = False
+) -> tuple[Any, re.Pattern[str] | None]:
+    """The msgspec type checking what pydantic checks of `kind` with `metadata`, and (at the
+    top level) the pattern left to check after decoding. A rule msgspec cannot check raises
+    `TypeError` at import: better no fast path than one that lets through what pydantic
+    would refuse."""
+    origin = get_origin(kind)
+    if origin is Annotated:
+        inner, *more = get_args(kind)
+        return _translated(inner, [*more, *metadata], top=top)
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(kind) if a is not type(None)]
+        if len(members) != 1:
+            raise TypeError(f"{kind}: only an optional value has a fast path")
+        inner, pattern = _translated(members[0], metadata, top=top)
+        return inner | None, pattern
+    meta, pattern = _constraints(metadata)
+    if pattern is not None and not top:
+        meta["pattern"], pattern = pattern.pattern, None
+    if origin is list:
+        (item,) = get_args(kind)
+        base: Any = types.GenericAlias(list, (_translated(item, ())[0],))
+    elif kind is AwareDatetime:
+        base, meta["tz"] = datetime, True
+    elif isinstance(kind, type) and issubclass(kind, BaseModel):
+        base = _part(kind)
+    elif kind in (str, int, bool, date) or (isinstance(kind, type) and issubclass(kind, Enum)):
+        base = kind  # enums by their values, dates as ISO days: as pydantic reads them
+    else:
+        raise TypeError(f"{kind}: no fast path")
+    return (Annotated[base, msgspec.Meta(**meta)] if meta else base), pattern
+
+
+def _constraints(metadata: Sequence[Any]) -> tuple[dict[str, Any], re.Pattern[str] | None]:
+    meta: dict[str, Any] = {}
+    pattern = None
+    for item in metadata:
+        if isinstance(item, StringConstraints):
+            extra = {
+                "strip_whitespace": item.strip_whitespace,
+                "to_upper": item.to_upper,
+                "to_lower": item.to_lower,
+                "strict": item.strict,
+                "ascii_only": item.ascii_only,
+            }
+            if any(v is not None for v in extra.values()):
+                raise TypeError(f"{item}: no fast path")
+            if item.min_length is not None:
+                meta["min_length"] = item.min_length
+            if item.max_length is not None:
+                meta["max_length"] = item.max_length
+            if item.pattern is not None:
+                pattern = _compiled(str(item.pattern))
+        elif isinstance(item, annotated_types.Ge):
+            meta["ge"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            meta["le"] = item.le
+        elif isinstance(item, annotated_types.Gt):
+            meta["gt"] = item.gt
+        elif isinstance(item, annotated_types.Lt):
+            meta["lt"] = item.lt
+        elif isinstance(item, annotated_types.MinLen):
+            meta["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            meta["max_length"] = item.max_length
+        else:
+            raise TypeError(f"{item!r}: no fast path")
+    return meta, pattern
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """pydantic's patterns are Rust regular expressions, searched: the same in Python's `re`
+    except `$`, which in Python also matches before a final newline. `\\Z` does not."""
+    if "$" in pattern.removesuffix("$"):
+        raise TypeError(f"{pattern!r}: a `$` before the end has no fast path")
+    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern)
+
+
+def _part(model: type[BaseModel]) -> type[msgspec.Struct]:
+    """A nested part as a struct (read by attribute, as the pydantic model is)."""
+    decorators = model.__pydantic_decorators__
+    if decorators.field_validators or decorators.model_validators or decorators.validators:
+        raise TypeError(f"{model.__name__}: a validator has no fast path")
+    fields: list[Any] = []
+    for name, info in model.model_fields.items():
+        if info.default_factory is not None:
+            raise TypeError(f"{model.__name__}.{name}: a default factory has no fast path")
+        kind = _translated(info.annotation, info.metadata)[0]
+        fields.append((name, kind) if info.is_required() else (name, kind, info.default))
+    return msgspec.defstruct(f"{model.__name__}Fast", fields)
