@@ -78,6 +78,7 @@ def upserts(tables: Sequence[Table], *, recording: bool) -> TextClause:
             "new AS (INSERT INTO projected_events (generation, event_id) "
             "SELECT :generation, unnest(CAST(:ids AS VARCHAR[])) "
             "ON CONFLICT DO NOTHING RETURNING event_id)",
+            _COUNTED,
             *(f"upsert_{t.name} AS ({recordset_upsert(t, _ALL_NEW)})" for t in tables),
         ]
     )
@@ -86,9 +87,14 @@ def upserts(tables: Sequence[Table], *, recording: bool) -> TextClause:
     return text(f"WITH {parts} {_SEEN}")
 
 
-_ALL_NEW = " WHERE (SELECT count(*) FROM new) = cardinality(CAST(:ids AS VARCHAR[]))"
+_COUNTED = (
+    "counted AS (SELECT count(*) = cardinality(CAST(:ids AS VARCHAR[])) AS all_new FROM new)"
+)
+"""Whether every id of the batch is new, counted once (counted in each table's part, the
+5,000 ids were scanned once a table)."""
+_ALL_NEW = " WHERE (SELECT all_new FROM counted)"
 _SEEN = (
-    "SELECT CASE WHEN (SELECT count(*) FROM new) = cardinality(CAST(:ids AS VARCHAR[])) "
+    "SELECT CASE WHEN (SELECT all_new FROM counted) "
     "THEN CAST(ARRAY[] AS VARCHAR[]) "
     "ELSE ARRAY(SELECT unnest(CAST(:ids AS VARCHAR[])) EXCEPT SELECT event_id FROM new) END"
 )

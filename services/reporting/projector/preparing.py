@@ -3,7 +3,6 @@ and on PostgreSQL each table's rows encoded as JSON. CPU only, no I/O."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import msgspec
@@ -54,17 +53,6 @@ class Preparing:
         self._encode(prepared)
         return prepared
 
-    async def _prepare_in_slices(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
-        """`prepare`, giving the event loop a turn every `SLICE` records, so that the batch
-        being written meanwhile sends its next statement as soon as PostgreSQL has answered
-        the last one, instead of after the whole batch is decoded."""
-        prepared = Prepared()
-        for start in range(0, len(records), SLICE):
-            self._decode(prepared, records[start : start + SLICE])
-            await asyncio.sleep(0)
-        self._encode(prepared)
-        return prepared
-
     def _decode(self, prepared: Prepared, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decode the records and fold each event the first time the batch meets it."""
         positions, starts, reached = self.positions, prepared.starts, prepared.reached
@@ -112,6 +100,3 @@ class Preparing:
 
 _JSON = msgspec.json.Encoder()
 """Rows to JSON in C: dates as ISO 8601 days, times as RFC 3339 with their offset."""
-
-SLICE = 500
-"""Records decoded and folded between two turns of the event loop."""
