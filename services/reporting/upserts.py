@@ -87,9 +87,7 @@ def upserts(tables: Sequence[Table], *, recording: bool) -> TextClause:
     return text(f"WITH {parts} {_SEEN}")
 
 
-_COUNTED = (
-    "counted AS (SELECT count(*) = cardinality(CAST(:ids AS VARCHAR[])) AS all_new FROM new)"
-)
+_COUNTED = "counted AS (SELECT count(*) = cardinality(CAST(:ids AS VARCHAR[])) AS all_new FROM new)"
 """Whether every id of the batch is new, counted once (counted in each table's part, the
 5,000 ids were scanned once a table)."""
 _ALL_NEW = " WHERE (SELECT all_new FROM counted)"
