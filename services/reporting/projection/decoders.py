@@ -45,6 +45,8 @@ class Pattern:
 class FastReader:
     decoder: msgspec.json.Decoder[dict[str, Any]]
     patterns: tuple[Pattern, ...]
+    fields: tuple[str, ...]
+    """The fields it reads (as the pydantic reader does)."""
 
     def read(self, body: bytes) -> dict[str, Any] | None:
         """The fields, or None where the fast path refuses (the pydantic reader decides)."""
@@ -68,6 +70,7 @@ def fast_reader(contract: type[EventData], fields: Iterable[str]) -> FastReader:
     """The fast path for these fields of the contract (its pydantic reader's fields)."""
     annotations: dict[str, Any] = {}
     patterns = []
+    fields = tuple(fields)
     for name in fields:
         info = contract.model_fields[name]
         kind, pattern = _translated(info.annotation, info.metadata, top=True)
@@ -75,9 +78,8 @@ def fast_reader(contract: type[EventData], fields: Iterable[str]) -> FastReader:
             patterns.append(Pattern(name, pattern.search, _SEEN.setdefault(pattern.pattern, set())))
         annotations[name] = kind if info.is_required() else NotRequired[kind]
     shape: Any = TypedDict  # built from the contract at import, not spelled out
-    return FastReader(
-        msgspec.json.Decoder(shape(f"{contract.__name__}Fast", annotations)), tuple(patterns)
-    )
+    decoder = msgspec.json.Decoder(shape(f"{contract.__name__}Fast", annotations))
+    return FastReader(decoder, tuple(patterns), fields)
 
 
 _SEEN: dict[str, set[str]] = {}
