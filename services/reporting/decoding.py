@@ -3,12 +3,16 @@
 The projector replays every event the platform ever published, so decoding is most of its
 work. `shared.contracts.envelope.from_kafka_lean` builds each event's whole contract model;
 here the same header checks are made and only the fields the event's rule reads are
-validated, by a validator built once per type from the contract's own annotations
-(`projection.Reading`). Those fields keep every rule their contract gives them (patterns,
-lengths, enums, dates); the rest of the event and the contract's cross-field validators are
-not run again, since the relay published only events that passed them. A record that is not
-an event of the catalog, not JSON, or lacks or breaks a field the projection reads raises
-`InvalidEvent` and goes to the dead-letter topic as before.
+validated, by a msgspec decoder built once per type from the contract's own annotations
+(`projection.decoders`), and by pydantic where it refuses (`projection.Reading.read`). Those
+fields keep every rule their contract gives them (patterns, lengths, enums, dates); the rest
+of the event and the contract's cross-field validators are not run again, since the relay
+published only events that passed them. A record that is not an event of the catalog, not
+JSON, or lacks or breaks a field the projection reads raises `InvalidEvent` and goes to the
+dead-letter topic as before.
+
+A known event type with the usual headers takes one path (`decode`); anything else is checked
+step by step (`_checked`), so that the first check that fails is the one named.
 """
 
 from __future__ import annotations

@@ -27,14 +27,14 @@ from typing_extensions import TypedDict
 from shared.contracts.base import EventData
 
 _MEMORY = 4096
-"""Values a pattern remembers as matching before it forgets them all: a batch's units and
-villages recur, its ids do not."""
+"""Values a field remembers as matching its pattern before it forgets them all: units and
+villages recur from batch to batch, a session's id never does."""
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """A top-level field's pattern, checked after decoding, remembering the values that
-    matched (`seen`, shared by every field of the same pattern)."""
+    """A top-level field's pattern, checked after decoding, and the values of the field that
+    matched it (`seen`)."""
 
     field: str
     search: Callable[[str], object]
@@ -43,6 +43,8 @@ class Pattern:
 
 @dataclass(frozen=True)
 class FastReader:
+    """One event type's fast path: its decoder and the patterns left to check."""
+
     decoder: msgspec.json.Decoder[dict[str, Any]]
     patterns: tuple[Pattern, ...]
     fields: tuple[str, ...]
@@ -75,15 +77,11 @@ def fast_reader(contract: type[EventData], fields: Iterable[str]) -> FastReader:
         info = contract.model_fields[name]
         kind, pattern = _translated(info.annotation, info.metadata, top=True)
         if pattern is not None:
-            patterns.append(Pattern(name, pattern.search, _SEEN.setdefault(pattern.pattern, set())))
+            patterns.append(Pattern(name, pattern.search, set()))
         annotations[name] = kind if info.is_required() else NotRequired[kind]
     shape: Any = TypedDict  # built from the contract at import, not spelled out
     decoder = msgspec.json.Decoder(shape(f"{contract.__name__}Fast", annotations))
     return FastReader(decoder, tuple(patterns), fields)
-
-
-_SEEN: dict[str, set[str]] = {}
-"""By pattern: the values that matched it."""
 
 
 def _translated(

@@ -16,7 +16,8 @@ from shared.contracts.envelope import InvalidEvent
 
 @dataclass
 class Prepared:
-    """A batch decoded, ready to write (folded once the events already applied are known)."""
+    """A batch decoded and folded, ready to write (folded again without the events applied
+    before, should the write find any)."""
 
     events: dict[str, Decoded] = field(default_factory=dict)
     """By event id: an event delivered twice in one batch is one event."""
