@@ -24,7 +24,7 @@ from services.reporting.generations import current_generation, load_positions
 from services.reporting.projector.preparing import Prepared, Preparing
 from services.reporting.projector.writing import PositionsMoved, Writing
 from services.reporting.suppressed_cubes import paused_gc
-from services.reporting.upserts import sqlite_upsert
+from services.reporting.upserts import Recording, sqlite_upsert
 from shared.messaging.dlq import send_to_dead_letter
 from shared.metrics import forget_lag, observe_batch, record_lag
 from shared.telemetry import extract_context, tracer
@@ -65,7 +65,7 @@ class Projector(Preparing, Writing):
         self.batch_size = batch_size
         self._postgres = engine.dialect.name == "postgresql"
         self._statements = {t: sqlite_upsert(t) for t in db.FACT_TABLES}
-        self._upserts: dict[tuple[tuple[Table, ...], bool], TextClause] = {}
+        self._upserts: dict[tuple[tuple[Table, ...], Recording], TextClause] = {}
         self._unknown = {t: dict.fromkeys(c.name for c in t.columns) for t in db.FACT_TABLES}
 
     # --- positions ---------------------------------------------------------------------------

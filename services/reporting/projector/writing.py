@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import db
 from services.reporting.projector.preparing import Prepared
-from services.reporting.upserts import REJECTION_COLUMNS, REJECTIONS_UNNEST, upserts
+from services.reporting.upserts import REJECTION_COLUMNS, REJECTIONS_UNNEST, Recording, upserts
 
 
 class PositionsMoved(Exception):
@@ -29,7 +29,7 @@ class Writing:
     positions: dict[TopicPartition, int]
     _postgres: bool
     _statements: dict[Table, Any]
-    _upserts: dict[tuple[tuple[Table, ...], bool], TextClause]
+    _upserts: dict[tuple[tuple[Table, ...], Recording], TextClause]
     _unknown: dict[Table, dict[str, None]]
     """SQLite: each fact table's columns, None where a row's facts do not say."""
 
@@ -63,19 +63,26 @@ class Writing:
                     )
             return
         if prepared.rows:
-            await connection.execute(self._upsert(prepared, False), self._rows_of(prepared))
+            await connection.execute(self._upsert(prepared, "no"), self._rows_of(prepared))
 
     async def _record_and_write_rows(
         self, connection: AsyncConnection, prepared: Prepared
     ) -> set[str]:
         """PostgreSQL: record the batch's event ids and, if none was applied before, write
-        every fact table's rows, in one statement; returns the ids applied before."""
+        every fact table's rows, in one statement; returns the ids applied before. Taken as
+        all new first, under a savepoint: when one was applied before, the statement fails
+        and the one that checks runs instead (`upserts.upserts`)."""
         parameters = self._rows_of(prepared)
         parameters["ids"] = list(prepared.events)
-        found = await connection.execute(self._upsert(prepared, True), parameters)
-        return set(found.scalar_one())
+        try:
+            async with connection.begin_nested():
+                await connection.execute(self._upsert(prepared, "new"), parameters)
+            return set()
+        except IntegrityError:
+            found = await connection.execute(self._upsert(prepared, "checked"), parameters)
+            return set(found.scalar_one())
 
-    def _upsert(self, prepared: Prepared, recording: bool) -> TextClause:
+    def _upsert(self, prepared: Prepared, recording: Recording) -> TextClause:
         key = (tuple(prepared.rows), recording)
         statement = self._upserts.get(key)
         if statement is None:
