@@ -51,7 +51,7 @@ def decode(
         or header_map.get("ce_specversion") != _SPECVERSION
         or not header_map.keys() >= _REQUIRED
     ):
-        return _checked(topic, header_map, value), traced
+        return _checked(topic, header_map, value)
     try:
         fields = reading.read(value or b"")
         raw_time = header_map.get("ce_time")
@@ -63,7 +63,9 @@ def decode(
     return (event_id, topic, reading, fields, received), traced
 
 
-def _checked(topic: str, header_map: dict[str, bytes], value: bytes | None) -> Decoded | None:
+def _checked(
+    topic: str, header_map: dict[str, bytes], value: bytes | None
+) -> tuple[Decoded | None, bool]:
     """`decode` of a record that is not a known event's with the usual headers: every check
     made in turn, the first that fails named."""
     if not header_map.keys() >= _REQUIRED:
@@ -84,14 +86,14 @@ def _checked(topic: str, header_map: dict[str, bytes], value: bytes | None) -> D
     except UnicodeDecodeError:
         raise InvalidEvent([Reason(None, "utf-8", "a header is not UTF-8")]) from None
     if event_type in _SKIPPED:
-        return None
+        return None, "traceparent" in header_map
     reading = reading_of(event_type)
     if reading is None:
         raise InvalidEvent(
             [Reason("ce_type", "known-type", f"{event_type!r} is not in the event catalog")]
         )
     _BY_TYPE[header_map["ce_type"]] = reading
-    return decode(topic, header_map.items(), value)[0]
+    return decode(topic, header_map.items(), value)
 
 
 def _invalid(exc: Exception) -> InvalidEvent:

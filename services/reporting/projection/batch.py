@@ -53,11 +53,11 @@ class Batch:
             return
         facts = reading.rule(fields, event_id)
         when = fields[reading.when]
-        province = fields["province_code"]
         if isinstance(when, datetime):
             happened = when.astimezone(UTC)
         else:
-            happened = start_of_day(when, province)
+            happened = start_of_day(when, fields["province_code"])
+        province = fields["village_code"][:2]  # the cubes the rows' villages are in
         rows, touched, year = self.rows, self.touched, when.year
         for table, key, values in facts:
             touched.add((province, 0 if table is db.units else year))

@@ -110,4 +110,4 @@ def reading_of(event_type: str) -> Reading | None:
 
 
 _ANY_OBJECT: TypeAdapter[Read] = TypeAdapter(dict[str, Any])
-_ANY_OBJECT_FAST = FastReader(msgspec.json.Decoder(dict[str, Any]), (), ())
+_ANY_OBJECT_FAST = FastReader(msgspec.json.Decoder(dict[str, Any]), (), (), ())
