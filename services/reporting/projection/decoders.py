@@ -7,7 +7,8 @@ every event; Python's `re` on every value cost more than the rest of the decodin
 Whatever the fast path refuses goes to the pydantic reader, which either names the field and
 the rule (the dead letter's reason) or accepts it in one of the lax forms pydantic allows (a
 number as a string): the fast path only ever refuses more, never accepts what pydantic
-refuses. `tests/unit/reporting/test_decoders.py` holds it to that."""
+refuses, unread fields included (`_plain`). `tests/unit/reporting/test_decoders.py` holds it
+to that."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ _LONGEST = 4096
 """Bytes of a body on the fast path (an integer of more than 4,300 digits, which pydantic
 refuses, needs more)."""
 _BRACKETS = 64
+"""Brackets of a body on the fast path (nesting needs two a level)."""
 _INSTANT = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})\Z"
@@ -139,7 +141,8 @@ def _translated(
     kind: Any, metadata: Sequence[Any], *, top: bool = False
 ) -> tuple[Any, re.Pattern[str] | None]:
     """The msgspec type checking what pydantic checks of `kind` with `metadata`, and (at the
-    top level) the pattern left to check after decoding. A rule msgspec cannot check raises
+    top level) the pattern left to check after decoding, or `_INSTANT_MARK` for an instant
+    read after decoding. A rule msgspec cannot check raises
     `TypeError` at import: better no fast path than one that lets through what pydantic
     would refuse."""
     origin = get_origin(kind)
