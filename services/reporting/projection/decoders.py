@@ -194,21 +194,23 @@ def _constraints(metadata: Sequence[Any]) -> tuple[dict[str, Any], re.Pattern[st
                 raise TypeError(f"{item.pattern!r}: a compiled pattern has no fast path")
             if item.pattern is not None:
                 pattern = _compiled(item.pattern)
-        elif isinstance(item, annotated_types.Ge):
-            meta["ge"] = item.ge
-        elif isinstance(item, annotated_types.Le):
-            meta["le"] = item.le
-        elif isinstance(item, annotated_types.Gt):
-            meta["gt"] = item.gt
-        elif isinstance(item, annotated_types.Lt):
-            meta["lt"] = item.lt
-        elif isinstance(item, annotated_types.MinLen):
-            meta["min_length"] = item.min_length
-        elif isinstance(item, annotated_types.MaxLen):
-            meta["max_length"] = item.max_length
+        elif type(item) in _BOUNDS:
+            name = _BOUNDS[type(item)]
+            meta[name] = getattr(item, name)
         else:
             raise TypeError(f"{item!r}: no fast path")
     return meta, pattern
+
+
+_BOUNDS = {
+    annotated_types.Ge: "ge",
+    annotated_types.Le: "le",
+    annotated_types.Gt: "gt",
+    annotated_types.Lt: "lt",
+    annotated_types.MinLen: "min_length",
+    annotated_types.MaxLen: "max_length",
+}
+"""annotated-types' bounds by the name they share with `msgspec.Meta`'s."""
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
