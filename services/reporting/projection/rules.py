@@ -140,16 +140,14 @@ def _client_screened(d: Read, event_id: str) -> list[Fact]:
     "risk_level",
 )
 def _client_enrolled(d: Read, event_id: str) -> list[Fact]:
-    case_id, enrolled_on = d["case_id"], d["enrolled_on"]
-    case = _where(d)
-    entry = _where(d)
-    case["case_id"] = entry["case_id"] = case_id
-    case["enrolled_on"] = entry["entered_on"] = enrolled_on
-    case["admission_route"] = d["admission_route"]
-    case["aftercare_source"] = d.get("aftercare_source")
-    case["risk_level"] = d["risk_level"]
-    entry["stage"] = "intake"
-    return [(db.cases, (case_id,), case), (db.stage_entries, (case_id, "intake"), entry)]
+    return _case_entering(
+        d,
+        "intake",
+        "enrolled_on",
+        admission_route=d["admission_route"],
+        aftercare_source=d.get("aftercare_source"),
+        risk_level=d["risk_level"],
+    )
 
 
 @_rule(client_case.CaseStageChanged, "changed_on", "case_id", "to_stage")
@@ -163,14 +161,20 @@ def _case_stage_changed(d: Read, event_id: str) -> list[Fact]:
 
 @_rule(client_case.CaseClosed, "closed_on", "case_id", "outcome")
 def _case_closed(d: Read, event_id: str) -> list[Fact]:
-    case_id, closed_on = d["case_id"], d["closed_on"]
+    return _case_entering(d, "closed", "closed_on", outcome=d["outcome"])
+
+
+def _case_entering(d: Read, stage: str, day: str, **known: Any) -> list[Fact]:
+    """A case's row (its `day` field, as the column of the same name, and what else is
+    `known`) and its entry into `stage` that day: enrolment enters intake, closure closed."""
+    case_id, on = d["case_id"], d[day]
     case = _where(d)
     entry = _where(d)
     case["case_id"] = entry["case_id"] = case_id
-    case["closed_on"] = entry["entered_on"] = closed_on
-    case["outcome"] = d["outcome"]
-    entry["stage"] = "closed"
-    return [(db.cases, (case_id,), case), (db.stage_entries, (case_id, "closed"), entry)]
+    case[day] = entry["entered_on"] = on
+    case.update(known)
+    entry["stage"] = stage
+    return [(db.cases, (case_id,), case), (db.stage_entries, (case_id, stage), entry)]
 
 
 @_rule(client_case.ClientReferred, "referred_on", "referral_id", "destination_type")
