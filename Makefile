@@ -2,7 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := pyproject.toml constraints.txt services/registry/region-list/package-lock.json \
-	services/gateway/dashboard/package-lock.json services/reporting/native.c
+	services/gateway/dashboard/package-lock.json services/reporting/native.c \
+	services/reporting/copying.c
 INSTALLED := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
 .PHONY: run test audit test-unit lint docs bench resilience infra-up infra-down up down setup clean
@@ -66,4 +67,4 @@ $(INSTALLED):
 	rm -f $(VENV)/.installed-* && touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache services/reporting/_native.*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache services/reporting/_native.*.so services/reporting/_copying.*.so

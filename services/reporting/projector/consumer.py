@@ -16,15 +16,15 @@ from aiokafka.abc import ConsumerRebalanceListener
 from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind
 from prometheus_client import Counter
-from sqlalchemy import Table, TextClause
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting import db
+from services.reporting import copying, db
 from services.reporting.generations import current_generation, load_positions
 from services.reporting.projector.preparing import Prepared, Preparing
 from services.reporting.projector.writing import PositionsMoved, Writing
 from services.reporting.suppressed_cubes import paused_gc
-from services.reporting.upserts import Recording, sqlite_upsert
+from services.reporting.upserts import sqlite_upsert
 from shared.messaging.dlq import send_to_dead_letter
 from shared.metrics import forget_lag, observe_batch, record_lag
 from shared.telemetry import extract_context, tracer
@@ -65,7 +65,8 @@ class Projector(Preparing, Writing):
         self.batch_size = batch_size
         self._postgres = engine.dialect.name == "postgresql"
         self._statements = {t: sqlite_upsert(t) for t in db.FACT_TABLES}
-        self._upserts: dict[tuple[tuple[Table, ...], Recording], TextClause] = {}
+        self._columns = {t: copying.columns_of(t) for t in db.FACT_TABLES}
+        self._merging: set[Table] = set()
         self._unknown = {t: dict.fromkeys(c.name for c in t.columns) for t in db.FACT_TABLES}
 
     # --- positions ---------------------------------------------------------------------------
@@ -144,8 +145,6 @@ class Projector(Preparing, Writing):
                 while not stop():
                     prepared = Prepared()
                     records = await self._fetch(timeout_ms, prepared)
-                    if records:
-                        self._encode(prepared)
                     if writing is not None:
                         total += await writing
                         writing = None
@@ -237,10 +236,10 @@ class Projector(Preparing, Writing):
             ):
                 raise PositionsMoved
             if self._postgres and prepared.events:
-                seen = await self._record_and_write_rows(connection, prepared)
+                seen = await self._record(connection, prepared)
                 if seen:
                     self._fold(prepared, [i for i in prepared.events if i not in seen])
-                    await self._write_rows(connection, prepared)
+                await self._copy_rows(connection, prepared)
             else:
                 unseen = await self._unseen(connection, list(prepared.events))
                 if len(unseen) < len(prepared.events):

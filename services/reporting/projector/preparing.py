@@ -1,13 +1,11 @@
 """A batch's records made ready to write: decoded, folded per row (`projection.batch.Batch`),
-and on PostgreSQL each table's rows encoded as JSON. CPU only, no I/O."""
+CPU only, no I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
-from sqlalchemy import Table
 
 from services.reporting.decoding import Decoded, decode
 from services.reporting.projection.batch import Batch
@@ -32,8 +30,6 @@ class Prepared:
     """Every event of the batch folded as it is decoded, while the batch before is being
     written: `write` folds again only when some of them were applied before (a relay's
     redelivery)."""
-    rows: dict[Table, str] = field(default_factory=dict)
-    """PostgreSQL: each touched table's folded rows as one JSON array of objects."""
 
     @property
     def applied(self) -> dict[str, int]:
@@ -51,7 +47,6 @@ class Preparing:
         """Decode and fold (CPU only, no I/O)."""
         prepared = Prepared()
         self._decode(prepared, records)
-        self._encode(prepared)
         return prepared
 
     def _decode(self, prepared: Prepared, records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -83,21 +78,8 @@ class Preparing:
 
     def _fold(self, prepared: Prepared, event_ids: list[str]) -> None:
         """Fold these events of the batch into a new `prepared.batch`, replacing what was
-        folded before, and its rows into JSON on PostgreSQL."""
+        folded before."""
         prepared.batch = batch = Batch()
         events = prepared.events
         for event_id in event_ids:
             batch.fold(events[event_id])
-        self._encode(prepared)
-
-    def _encode(self, prepared: Prepared) -> None:
-        if self._postgres:
-            prepared.rows = {
-                table: _JSON.encode(list(rows.values())).decode()
-                for table, rows in prepared.batch.rows.items()
-                if rows
-            }
-
-
-_JSON = msgspec.json.Encoder()
-"""Rows to JSON in C: dates as ISO 8601 days, times as RFC 3339 with their offset."""

@@ -7,6 +7,7 @@ batch is applied."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import date
 
 import pytest
@@ -17,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting import db
 from services.reporting.projector.consumer import Projector
 from services.reporting.projector.writing import PositionsMoved
+from shared.contracts import client_case
+from shared.contracts.base import EventData
 from shared.messaging.broker import Topics, make_consumer, partitions_of
 from shared.migrations import upgrade
 from shared.persistence import create_engine
-from tests.reporting_events import publish, screened
+from tests.reporting_events import WITA, enrolled, publish, screened
+from tests.unit.contracts.examples import from_examples
 
 VILLAGE = "74.71.01.1001"
 UNIT = "unit-a-000000000001"
@@ -120,3 +124,100 @@ async def test_an_event_delivered_again_in_a_later_batch_counts_once_and_the_res
         for consumer in consumers:
             await consumer.stop()
         await engine.dispose()
+
+
+async def test_a_row_written_by_an_earlier_batch_is_merged_not_copied_over(
+    database_url: str, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """On PostgreSQL a batch's rows are COPYed as new; a row already there fails its table's
+    COPY and the table is merged from then on. Either way, and on SQLite, a later event
+    fills what it knows and keeps the rest, and the lineage adds up."""
+    await asyncio.to_thread(upgrade, db.MIGRATIONS, database_url, "reporting")
+    engine = create_engine(database_url)
+    await publish(
+        kafka_bootstrap, topics, [enrolled(UNIT, VILLAGE, "case-000000000001", date(2026, 3, 2))]
+    )
+    consumers: list[AIOKafkaConsumer] = []
+    try:
+        projector = await _projector(engine, kafka_bootstrap, topics, consumers)
+
+        async def batch(*events: EventData, published: int = 0) -> int:
+            """Publish `events` and write them, with the `published` ones before them."""
+            await publish(kafka_bootstrap, topics, events)
+            records: list[ConsumerRecord[bytes, bytes]] = []
+            async with asyncio.timeout(30):
+                while len(records) < len(events) + published:
+                    records += await projector._fetch(500)
+            return await projector.write(projector.prepare(records))
+
+        assert await batch(published=1) == 1  # the enrolment
+        assert await _cases(engine) == {
+            "case-000000000001": (date(2026, 3, 2), "voluntary", None, None, 1, date(2026, 3, 2))
+        }
+        assert (
+            await batch(
+                _closed("case-000000000001", date(2026, 6, 20)),
+                enrolled(UNIT, VILLAGE, "case-000000000002", date(2026, 6, 21), route="compulsory"),
+            )
+            == 2
+        )
+        assert await batch(_closed("case-000000000002", date(2026, 9, 1), "dropped_out")) == 1
+        assert await _cases(engine) == {
+            "case-000000000001": (
+                date(2026, 3, 2),
+                "voluntary",
+                date(2026, 6, 20),
+                "completed",
+                2,
+                date(2026, 6, 20),
+            ),
+            "case-000000000002": (
+                date(2026, 6, 21),
+                "compulsory",
+                date(2026, 9, 1),
+                "dropped_out",
+                2,
+                date(2026, 9, 1),
+            ),
+        }
+        if database_url.startswith("postgresql"):  # the second batch's COPY of cases failed
+            assert projector._merging == {db.cases}
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        await engine.dispose()
+
+
+def _closed(case_id: str, on: date, outcome: str = "completed") -> EventData:
+    return from_examples(
+        client_case.CaseClosed,
+        unit_id=UNIT,
+        province_code=VILLAGE[:2],
+        village_code=VILLAGE,
+        case_id=case_id,
+        client_ref=hashlib.sha256(case_id.encode()).hexdigest(),
+        closed_on=on,
+        outcome=outcome,
+    )
+
+
+async def _cases(engine: AsyncEngine) -> dict[str, tuple[object, ...]]:
+    """Each case's enrolment, route, closure, outcome, events and the day of its latest
+    fact (in the province's time zone, WITA)."""
+    c = db.cases.c
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            select(
+                c.case_id,
+                c.enrolled_on,
+                c.admission_route,
+                c.closed_on,
+                c.outcome,
+                c.events,
+                c.last_event_at,
+            )
+        )
+        return {
+            case_id: (*rest, latest.astimezone(WITA).date())
+            for case_id, *rest, latest in found.all()
+        }
