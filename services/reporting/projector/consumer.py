@@ -152,7 +152,7 @@ class Projector(Preparing, Writing):
                         writing = asyncio.create_task(
                             self._traced_write(records[0], len(records), prepared)
                         )
-                        await asyncio.sleep(0)  # its statement sent before the next fetch
+                        await asyncio.sleep(0)  # its first statement sent before the next fetch
                     elif finished is not None and await finished():
                         break
                     del records, prepared

@@ -1,5 +1,5 @@
-"""A batch's records made ready to write: decoded, folded per row (`projection.batch.Batch`),
-CPU only, no I/O."""
+"""A batch's records made ready to write: decoded and folded per row
+(`projection.batch.Batch`). CPU only, no I/O."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ class Preparing:
     """The projector's half that prepares a batch (`Projector` is the consumer)."""
 
     positions: dict[TopicPartition, int]
-    _postgres: bool
 
     def prepare(self, records: list[ConsumerRecord[bytes, bytes]]) -> Prepared:
         """Decode and fold (CPU only, no I/O)."""
