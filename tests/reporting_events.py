@@ -69,6 +69,19 @@ def enrolled(
     )
 
 
+def closed(
+    unit: str, village: str, case_id: str, on: date, outcome: str = "completed"
+) -> EventData:
+    return from_examples(
+        client_case.CaseClosed,
+        **_where(unit, village),
+        case_id=case_id,
+        client_ref=hashlib.sha256(case_id.encode()).hexdigest(),
+        outcome=outcome,
+        closed_on=on,
+    )
+
+
 def activity(unit: str, village: str, on: date, participants: int = 30) -> EventData:
     return from_examples(
         scheduling.ActivityHeld,

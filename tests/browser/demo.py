@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import tempfile
 import uuid
@@ -29,7 +28,6 @@ from services.registry.regions import RegionSource, load_regions
 from services.registry.settings import Settings as RegistrySettings
 from services.reporting.app import SPEC as REPORTING
 from services.reporting.settings import Settings as ReportingSettings
-from shared.contracts import client_case
 from shared.contracts.base import EventData
 from shared.contracts.envelope import to_kafka, wrap
 from shared.contracts.platform import EventRejected, receipts_topic
@@ -37,8 +35,7 @@ from shared.infra._process import free_port
 from shared.messaging.broker import Topics, make_producer
 from shared.runtime import Runtime, create_app
 from tests.auth import bearer
-from tests.reporting_events import activity, enrolled, publish, screened, unit_formed
-from tests.unit.contracts.examples import from_examples
+from tests.reporting_events import activity, closed, enrolled, publish, screened, unit_formed
 
 YEAR = 2026
 
@@ -104,19 +101,6 @@ async def _districts(registry: httpx.AsyncClient, regency: str) -> list[str]:
     return [r["code"] for r in answer.json()["items"]]
 
 
-def _closed(unit: str, village: str, case_id: str, on: date, outcome: str) -> EventData:
-    return from_examples(
-        client_case.CaseClosed,
-        unit_id=unit,
-        province_code=village[:2],
-        village_code=village,
-        case_id=case_id,
-        client_ref=hashlib.sha256(case_id.encode()).hexdigest(),
-        outcome=outcome,
-        closed_on=on,
-    )
-
-
 async def seed(registry: httpx.AsyncClient, bootstrap: str, topics: Topics) -> Programme:
     """A small programme: Kota Kendari (74.71) with three units in three districts, enough
     screenings to show at regency level and too few in each district (withheld); a regency
@@ -152,7 +136,7 @@ async def seed(registry: httpx.AsyncClient, bootstrap: str, topics: Topics) -> P
                     events.append(enrolled(unit, village, case_id, on, route=route, level=level))
                     if s % 4 == 1:
                         events.append(
-                            _closed(unit, village, case_id, date(YEAR, 10, 20), "completed")
+                            closed(unit, village, case_id, date(YEAR, 10, 20), "completed")
                         )
     arrival = arrived_at(datetime.now(UTC))
     await publish(bootstrap, topics, [(e, {"time": arrival}) for e in events])

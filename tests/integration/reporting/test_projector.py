@@ -7,7 +7,6 @@ batch is applied."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from datetime import date
 
 import pytest
@@ -18,13 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting import db
 from services.reporting.projector.consumer import Projector
 from services.reporting.projector.writing import PositionsMoved
-from shared.contracts import client_case
 from shared.contracts.base import EventData
 from shared.messaging.broker import Topics, make_consumer, partitions_of
 from shared.migrations import upgrade
 from shared.persistence import create_engine
-from tests.reporting_events import WITA, enrolled, publish, screened
-from tests.unit.contracts.examples import from_examples
+from tests.reporting_events import WITA, closed, enrolled, publish, screened
 
 VILLAGE = "74.71.01.1001"
 UNIT = "unit-a-000000000001"
@@ -134,9 +131,14 @@ async def test_a_row_written_by_an_earlier_batch_is_merged_not_copied_over(
     fills what it knows and keeps the rest, and the lineage adds up."""
     await asyncio.to_thread(upgrade, db.MIGRATIONS, database_url, "reporting")
     engine = create_engine(database_url)
-    await publish(
-        kafka_bootstrap, topics, [enrolled(UNIT, VILLAGE, "case-000000000001", date(2026, 3, 2))]
+    one, two = "case-000000000001", "case-000000000002"
+    march, june, june_21, september = (
+        date(2026, 3, 2),
+        date(2026, 6, 20),
+        date(2026, 6, 21),
+        date(2026, 9, 1),
     )
+    await publish(kafka_bootstrap, topics, [enrolled(UNIT, VILLAGE, one, march)])
     consumers: list[AIOKafkaConsumer] = []
     try:
         projector = await _projector(engine, kafka_bootstrap, topics, consumers)
@@ -151,34 +153,13 @@ async def test_a_row_written_by_an_earlier_batch_is_merged_not_copied_over(
             return await projector.write(projector.prepare(records))
 
         assert await batch(published=1) == 1  # the enrolment
+        assert await _cases(engine) == {one: (march, "voluntary", None, None, 1, march)}
+        two_enrolled = enrolled(UNIT, VILLAGE, two, june_21, route="compulsory")
+        assert await batch(closed(UNIT, VILLAGE, one, june), two_enrolled) == 2
+        assert await batch(closed(UNIT, VILLAGE, two, september, "dropped_out")) == 1
         assert await _cases(engine) == {
-            "case-000000000001": (date(2026, 3, 2), "voluntary", None, None, 1, date(2026, 3, 2))
-        }
-        assert (
-            await batch(
-                _closed("case-000000000001", date(2026, 6, 20)),
-                enrolled(UNIT, VILLAGE, "case-000000000002", date(2026, 6, 21), route="compulsory"),
-            )
-            == 2
-        )
-        assert await batch(_closed("case-000000000002", date(2026, 9, 1), "dropped_out")) == 1
-        assert await _cases(engine) == {
-            "case-000000000001": (
-                date(2026, 3, 2),
-                "voluntary",
-                date(2026, 6, 20),
-                "completed",
-                2,
-                date(2026, 6, 20),
-            ),
-            "case-000000000002": (
-                date(2026, 6, 21),
-                "compulsory",
-                date(2026, 9, 1),
-                "dropped_out",
-                2,
-                date(2026, 9, 1),
-            ),
+            one: (march, "voluntary", june, "completed", 2, june),
+            two: (june_21, "compulsory", september, "dropped_out", 2, september),
         }
         if database_url.startswith("postgresql"):  # the second batch's COPY of cases failed
             assert projector._merging == {db.cases}
@@ -186,19 +167,6 @@ async def test_a_row_written_by_an_earlier_batch_is_merged_not_copied_over(
         for consumer in consumers:
             await consumer.stop()
         await engine.dispose()
-
-
-def _closed(case_id: str, on: date, outcome: str = "completed") -> EventData:
-    return from_examples(
-        client_case.CaseClosed,
-        unit_id=UNIT,
-        province_code=VILLAGE[:2],
-        village_code=VILLAGE,
-        case_id=case_id,
-        client_ref=hashlib.sha256(case_id.encode()).hexdigest(),
-        closed_on=on,
-        outcome=outcome,
-    )
 
 
 async def _cases(engine: AsyncEngine) -> dict[str, tuple[object, ...]]:
